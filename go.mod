@@ -1,0 +1,3 @@
+module tracewatch
+
+go 1.26
