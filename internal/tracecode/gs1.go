@@ -20,7 +20,7 @@ func parseElementString(full string, start int) ([]element, *Error) {
 	if start >= len(full) {
 		return nil, errAt(ErrEmpty, full, -1, "GS1 data is empty")
 	}
-	var els []element
+	els := make([]element, 0, 4)
 	i := start
 	for i < len(full) {
 		if isFNC1(full[i]) {
@@ -71,7 +71,7 @@ func unknownAIError(full string, i int) *Error {
 // parseBracketed reads the human-readable form "(01)…(21)…", where "\(" stands for a
 // literal "(" in data. Spaces around the brackets, as people type them, are ignored.
 func (o Options) parseBracketed(s string) ([]element, *Error) {
-	var els []element
+	els := make([]element, 0, 4)
 	i := 0
 	for i < len(s) {
 		if s[i] != '(' {
