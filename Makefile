@@ -1,0 +1,38 @@
+# tracewatch: `make check` is what CI runs (gofmt, vet, all tests with -race).
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: all build test check fmt-check vet bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o tracewatch ./cmd/tracewatch
+
+test:
+	$(GO) test ./...
+
+check: fmt-check vet
+	$(GO) test -race ./...
+
+fmt-check:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# Benchmarks; docs/BENCHMARKS.md records the figures with the command that produced them.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Short fuzzing runs of every parser of outside input (FUZZTIME each). Minimization is
+# capped: with the default 60 s the workers stall while a new input is minimized.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/tracecode
+	$(GO) test -run '^$$' -fuzz '^FuzzDigitalLink$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/tracecode
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/idno
+
+clean:
+	rm -f tracewatch
