@@ -226,6 +226,10 @@ func (o Options) classifyPlain(data string, base int, full string) (Code, *Error
 	switch {
 	case data == "":
 		return Code{}, errAt(ErrEmpty, full, -1, "the scan carries no data")
+	case data[0] == ']':
+		// Only a scanner's symbology identifier starts with "]"; one inside the data is a
+		// doubled prefix or garbage, and as a key it would read as a prefix again.
+		return sub(Code{}, errAt(ErrBadFormat, data, 0, "the data starts with \"]\", like a second symbology identifier"))
 	case data[0] == '(':
 		return sub(o.gs1FromBracketed(data))
 	case data[0] == '^':

@@ -112,6 +112,7 @@ func TestParse(t *testing.T) {
 		{"empty", "", want{err: ErrEmpty}},
 		{"spaces only", "   \t ", want{err: ErrEmpty}},
 		{"unknown AIM", "]X0ABCDEFGHIJ", want{err: ErrBadFormat, pos: 1}},
+		{"doubled AIM prefix", "]A0]0000000", want{err: ErrBadFormat, pos: 4}},
 		{"truncated AIM", "]d", want{err: ErrBadFormat}},
 	}
 	for _, tc := range tests {
