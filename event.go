@@ -1,0 +1,167 @@
+package tracewatch
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Qty is a quantity in 1/10000 of the reported unit: the national interfaces send
+// quantities as decimal(16,4). Integer arithmetic keeps sums exact.
+type Qty int64
+
+// QtyScale is one whole unit.
+const QtyScale Qty = 10000
+
+// ParseQty reads a decimal quantity with at most 4 decimals ("1", "2.5", "0.0001").
+func ParseQty(s string) (Qty, error) {
+	const op = "tracewatch.ParseQty"
+	t := strings.TrimSpace(s)
+	neg := strings.HasPrefix(t, "-")
+	t = strings.TrimPrefix(t, "-")
+	whole, frac, _ := strings.Cut(t, ".")
+	frac = strings.TrimRight(frac, "0")
+	if whole == "" && frac == "" && !strings.HasPrefix(strings.TrimPrefix(strings.TrimSpace(s), "-"), "0") {
+		return 0, Errorf(op, KindInvalid, "quantity %q: want a decimal number", s)
+	}
+	if len(frac) > 4 || len(whole) > 12 {
+		return 0, Errorf(op, KindInvalid, "quantity %q: at most 12 digits and 4 decimals", s)
+	}
+	for _, part := range []string{whole, frac} {
+		for i := 0; i < len(part); i++ {
+			if part[i] < '0' || part[i] > '9' {
+				return 0, Errorf(op, KindInvalid, "quantity %q: want a decimal number", s)
+			}
+		}
+	}
+	var v int64
+	if whole != "" {
+		v, _ = strconv.ParseInt(whole, 10, 64)
+	}
+	f, _ := strconv.ParseInt((frac + "0000")[:4], 10, 64)
+	v = v*int64(QtyScale) + f
+	if neg {
+		v = -v
+	}
+	return Qty(v), nil
+}
+
+// String formats the quantity without trailing zeros ("2", "2.5").
+func (q Qty) String() string {
+	neg := q < 0
+	if neg {
+		q = -q
+	}
+	s := strconv.FormatInt(int64(q/QtyScale), 10)
+	if f := int64(q % QtyScale); f != 0 {
+		s += "." + strings.TrimRight(strconv.FormatInt(f+10000, 10)[1:], "0")
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// EventKind is what happened to the goods of one line of an NHSA message.
+type EventKind string
+
+// The event kinds, with the interfaces that report them.
+const (
+	EventStocktake        EventKind = "stocktake"         // 3501 盘存
+	EventStockChange      EventKind = "stock_change"      // 3502 库存变更 (ChangeType says which)
+	EventPurchase         EventKind = "purchase"          // 3503 采购
+	EventPurchaseReturn   EventKind = "purchase_return"   // 3504 采购退货
+	EventSale             EventKind = "sale"              // 3505 销售
+	EventSaleReturn       EventKind = "sale_return"       // 3506 销售退货
+	EventDeletion         EventKind = "deletion"          // 3507 进销存数据删除
+	EventFeeLine          EventKind = "fee_line"          // 2204 / 2301 费用明细
+	EventSettlement       EventKind = "settlement"        // 2207 / 2304 结算 (codes from drug_trac_info)
+	EventSettlementCancel EventKind = "settlement_cancel" // 2208 / 2305 结算撤销
+)
+
+// Stock change types (inv_chg_type of 3502).
+const (
+	ChangeTransferIn  = "101" // 调拨入库
+	ChangeTransferOut = "102" // 调拨出库
+	ChangeSurplus     = "103" // 盘盈
+	ChangeLoss        = "104" // 盘亏 / 报损
+	ChangeDestroyed   = "105" // 销毁
+	ChangeOtherIn     = "106" // 其他入库
+	ChangeOtherOut    = "107" // 其他出库
+	ChangeInitial     = "108" // 初始化入库
+)
+
+// Inbound reports whether the event brings goods into the institution (a source for
+// its later sales): purchases, stocktake listings and the inbound stock changes.
+func (e *Event) Inbound() bool {
+	switch e.Kind {
+	case EventPurchase, EventStocktake:
+		return true
+	case EventStockChange:
+		switch e.ChangeType {
+		case ChangeTransferIn, ChangeSurplus, ChangeOtherIn, ChangeInitial:
+			return true
+		}
+	}
+	return false
+}
+
+// SaleSide reports the sign of the event on the code ledger: +1 for a sale or a
+// settlement, -1 for a sale return or a settlement cancel, 0 otherwise.
+func (e *Event) SaleSide() int {
+	switch e.Kind {
+	case EventSale, EventSettlement:
+		return 1
+	case EventSaleReturn, EventSettlementCancel:
+		return -1
+	}
+	return 0
+}
+
+// Event is one line of an NHSA message, in domain terms. Fields that an interface does
+// not carry stay empty.
+type Event struct {
+	MsgID        string    // the message's msgid
+	Line         int       // 1-based row within the message
+	Infno        string    // 3505, 3505A, 2207, …
+	Kind         EventKind //
+	ChangeType   string    // 3502 inv_chg_type
+	Institution  string    // fixmedins_code
+	DrugCode     string    // med_list_codg
+	ItemID       string    // fixmedins_hilist_id (the institution's own item code)
+	ItemName     string    // fixmedins_hilist_name
+	BatchNo      string    // fixmedins_bchno (the institution's batch serial)
+	LotNo        string    // manu_lotnum
+	Made         time.Time // manu_date
+	Expires      time.Time // expy_end
+	Qty          Qty       // sel_retn_cnt, purc_retn_cnt, cnt, inv_cnt
+	SplitPack    bool      // trdn_flag = 1 (拆零): Qty is in minimum units
+	UnitPrice    Fen       // finl_trns_pric or pric
+	Amount       Fen       // det_item_fee_sumamt, medfee_sumamt
+	FundPaid     Fen       // fund_pay_sumamt (settlements)
+	Time         time.Time // sel_retn_time, purc_retn_stoin_time, inv_chg_time, invdate, fee_ocur_time, setl_time
+	Receipt      string    // rtal_docno
+	Settlement   string    // setl_id
+	Visit        string    // mdtrt_sn / mdtrt_id
+	FeeLine      string    // feedetl_sn
+	Person       string    // psn_no
+	CertnoMasked string    // certno, masked
+	SettleType   string    // mdtrt_setl_type: 1 insurance, 2 self-pay
+	Supplier     string    // spler_name
+	Prescriber   string    // prsc_dr_name
+	Pharmacist   string    // phar_name
+	DataType     string    // 3507 inv_data_type
+	Codes        []EventCode
+}
+
+// EventCode is one trace code scanned on an event line, identified.
+type EventCode struct {
+	Raw       string // as scanned
+	Key       string // identity (tracecode key); empty when the code did not parse
+	Kind      string // tracecode kind
+	ProductID string // 药品标识码 or GTIN
+	Error     string // tracecode error code when the code did not parse
+	Parent    string // when the code was expanded from a scanned parent package: the parent's key
+	Level     int    // package level from the code mapping (1 sales pack, 2, 3), 0 unknown
+	DrugCode  string // the drug the code maps to (三码合一), empty when unknown
+}

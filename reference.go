@@ -1,0 +1,127 @@
+package tracewatch
+
+import "time"
+
+// InstitutionType is the kind of designated institution (定点医药机构).
+type InstitutionType string
+
+// The institution types (national fixmedins_type spellings in docs/data-formats.md).
+const (
+	InstitutionHospital      InstitutionType = "hospital"       // 医院
+	InstitutionClinic        InstitutionType = "clinic"         // 诊所 / 门诊部
+	InstitutionVillageClinic InstitutionType = "village_clinic" // 村卫生室
+	InstitutionPharmacy      InstitutionType = "pharmacy"       // 零售药店
+)
+
+// Valid reports whether t is one of the known types.
+func (t InstitutionType) Valid() bool {
+	switch t {
+	case InstitutionHospital, InstitutionClinic, InstitutionVillageClinic, InstitutionPharmacy:
+		return true
+	}
+	return false
+}
+
+// AgreementStatus is the state of an institution's contract with the fund (医保协议).
+type AgreementStatus string
+
+// The agreement states.
+const (
+	AgreementNormal     AgreementStatus = "normal"     // 正常
+	AgreementSuspended  AgreementStatus = "suspended"  // 中止
+	AgreementTerminated AgreementStatus = "terminated" // 解除
+)
+
+// Agreement is one period of an institution's agreement timeline. To is exclusive; the
+// zero To means open-ended.
+type Agreement struct {
+	Status AgreementStatus
+	From   time.Time
+	To     time.Time
+}
+
+// Region is defined in region.go; RegionInfo is a row of the region list.
+type RegionInfo struct {
+	Code   Region
+	Name   string
+	Parent Region // empty for a province
+}
+
+// Institution is a designated hospital, clinic, village clinic or pharmacy.
+type Institution struct {
+	Code       string // fixmedins_code, 12 characters (H… hospital, P… pharmacy)
+	Name       string
+	Type       InstitutionType
+	Region     Region
+	Level      string      // hospital level, free text (三级甲等 …)
+	Chain      string      // pharmacy chain, when one
+	Agreements []Agreement // the agreement timeline, oldest first; empty means normal throughout
+}
+
+// AgreementAt returns the agreement status at t.
+func (in Institution) AgreementAt(t time.Time) AgreementStatus {
+	st := AgreementNormal
+	for _, a := range in.Agreements {
+		if !t.Before(a.From) && (a.To.IsZero() || t.Before(a.To)) {
+			st = a.Status
+		}
+	}
+	return st
+}
+
+// Person is an insured person (参保人). The ID number is kept only masked, plus a keyed
+// hash for matching (never the number itself).
+type Person struct {
+	PsnNo        string
+	CertnoMasked string
+	CertnoHash   string
+	Name         string
+	Gender       string    // national code: 1 male, 2 female, 9 unknown
+	Birth        time.Time // date
+	Region       Region
+	InsuType     string    // 310 employees, 390 residents, …
+	Death        time.Time // zero when alive
+	Chronic      []string  // 门慢特病 qualifications (disease codes)
+}
+
+// Practitioner is a doctor, pharmacist, nurse or pharmacy principal whose payment
+// qualification is scored.
+type Practitioner struct {
+	ID          string // national practitioner code
+	Name        string
+	Kind        string // doctor, pharmacist, nurse, principal
+	Institution string // fixmedins_code
+	Status      string // normal, suspended, terminated
+}
+
+// Drug is an entry of the drug catalog (医保目录).
+type Drug struct {
+	Code         string // med_list_codg
+	Name         string
+	Spec         string
+	PackContent  int64 // minimum units (e.g. tablets) in one sales pack
+	Price        Fen   // price of one pack
+	Reimbursable bool
+	Kind         string // western, patent (中成药), herbal (中药饮片), granule (中药颗粒), consumable, other
+	GenderLimit  string // "1" male only, "2" female only, "" none
+	MinAge       int    // 0: none
+	MaxAge       int    // 0: none
+	MaxDays      int    // maximum days of supply per sale; 0: none
+	Restriction  string // the catalog's restriction text (限定支付范围)
+}
+
+// CodeMapping maps the product identifier inside a trace code (7-digit 药品标识码 or GTIN)
+// to the drug, the commodity barcode and the package level (三码合一).
+type CodeMapping struct {
+	ProductID     string
+	DrugCode      string
+	CommodityCode string
+	PackLevel     int // 1 小码 (sales pack), 2 中码, 3 大码
+}
+
+// PackageLink says that a parent code (a carton) contains a child code (级联).
+// Both are trace-code keys.
+type PackageLink struct {
+	Parent string
+	Child  string
+}
