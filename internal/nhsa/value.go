@@ -1,0 +1,364 @@
+package nhsa
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"tracewatch"
+	"tracewatch/internal/idno"
+)
+
+// The messages of row errors. They say what was expected and never quote the value.
+const (
+	msgRequired    = "required"
+	msgRequiredSet = `required when mdtrt_setl_type is "1"`
+	msgText        = "want a string"
+	msgObject      = "want an object"
+	msgList        = "want an object or an array of objects"
+	msgQty         = "want a decimal number with at most 4 decimals"
+	msgQtyPositive = "want a quantity > 0"
+	msgQtyNonNeg   = "want a quantity >= 0"
+	msgAmount      = "want an amount in yuan >= 0 with at most 2 decimals"
+	msgPrice       = "want a price in yuan >= 0 with at most 6 decimals"
+	msgDate        = "want a date yyyy-MM-dd"
+	msgDateTime    = "want a datetime yyyy-MM-dd HH:mm:ss"
+	msgFlag        = `want "0" or "1"`
+	msgSettleType  = `want "1" (insurance) or "2" (self-pay)`
+	msgChangeType  = "want a stock change type 101..108"
+	msgDataType    = "want a data type 1..4"
+)
+
+// row reads the fields of one input row and collects its errors.
+type row struct {
+	fields map[string]json.RawMessage
+	path   string // national path of the row: "selinfo", "selinfoDetail[2]", "data"
+	n      int    // 1-based row number
+	errs   []RowError
+}
+
+// at is the national path of the field name in r.
+func (r *row) at(name string) string {
+	if r.path == "" {
+		return name
+	}
+	return r.path + "." + name
+}
+
+func (r *row) fail(name, msg string) {
+	r.errs = append(r.errs, RowError{Row: r.n, Field: r.at(name), Msg: msg})
+}
+
+// value returns the text of field name: a JSON string (trimmed) or the literal of a JSON
+// number; "" when the field is absent, null or blank. ok is false, and the error
+// recorded, when the field has another type.
+func (r *row) value(name string) (s string, ok bool) {
+	s, ok = textOf(r.fields[name])
+	if !ok {
+		r.fail(name, msgText)
+	}
+	return s, ok
+}
+
+// text returns the text of an optional field.
+func (r *row) text(name string) string {
+	s, _ := r.value(name)
+	return s
+}
+
+// texts checks the type of fields the domain does not keep.
+func (r *row) texts(names ...string) {
+	for _, n := range names {
+		r.value(n)
+	}
+}
+
+// required returns the text of a field that must be present.
+func (r *row) required(name string) string {
+	s, ok := r.value(name)
+	if ok && s == "" {
+		r.fail(name, msgRequired)
+	}
+	return s
+}
+
+// get returns the text of a field, recording "required" when it must be present and
+// is not; ok reports a non-empty, well-typed value.
+func (r *row) get(name string, required bool) (string, bool) {
+	var s string
+	if required {
+		s = r.required(name)
+	} else {
+		s = r.text(name)
+	}
+	return s, s != ""
+}
+
+// qty reads a quantity: > 0, or >= 0 when zeroOK.
+func (r *row) qty(name string, required, zeroOK bool) tracewatch.Qty {
+	s, ok := r.get(name, required)
+	if !ok {
+		return 0
+	}
+	q, err := tracewatch.ParseQty(s)
+	switch {
+	case err != nil:
+		r.fail(name, msgQty)
+	case q < 0 && zeroOK:
+		r.fail(name, msgQtyNonNeg)
+	case q < 0 || q == 0 && !zeroOK:
+		r.fail(name, msgQtyPositive)
+	default:
+		return q
+	}
+	return 0
+}
+
+// amount reads an amount of money in yuan (at most two decimals, trailing zeros aside).
+func (r *row) amount(name string) tracewatch.Fen {
+	s, ok := r.get(name, false)
+	if !ok {
+		return 0
+	}
+	f, ok := parseYuan(s, 2)
+	if !ok {
+		r.fail(name, msgAmount)
+	}
+	return f
+}
+
+// price reads a unit price in yuan: up to six decimals, rounded half-up to fen.
+func (r *row) price(name string) tracewatch.Fen {
+	s, ok := r.get(name, false)
+	if !ok {
+		return 0
+	}
+	f, ok := parseYuan(s, 6)
+	if !ok {
+		r.fail(name, msgPrice)
+	}
+	return f
+}
+
+// date reads a date; see parseTime for the forms accepted.
+func (r *row) date(name string, required bool) time.Time {
+	return r.when(name, required, msgDate)
+}
+
+// datetime reads a date and time; see parseTime for the forms accepted.
+func (r *row) datetime(name string, required bool) time.Time {
+	return r.when(name, required, msgDateTime)
+}
+
+func (r *row) when(name string, required bool, msg string) time.Time {
+	s, ok := r.get(name, required)
+	if !ok {
+		return time.Time{}
+	}
+	t, ok := parseTime(s)
+	if !ok {
+		r.fail(name, msg)
+	}
+	return t
+}
+
+// flag reads a 0/1 flag (trdn_flag).
+func (r *row) flag(name string, required bool) bool {
+	s, ok := r.get(name, required)
+	if !ok {
+		return false
+	}
+	if s != "0" && s != "1" {
+		r.fail(name, msgFlag)
+	}
+	return s == "1"
+}
+
+// oneOf reads a coded field whose value must be one of allowed.
+func (r *row) oneOf(name string, required bool, msg string, allowed ...string) string {
+	s, ok := r.get(name, required)
+	if !ok {
+		return ""
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	r.fail(name, msg)
+	return ""
+}
+
+// certno reads an ID number field and returns it masked.
+func (r *row) certno(name string) string {
+	return idno.Mask(r.text(name))
+}
+
+// codes reads the trace codes of a row: the drugtracinfo node (an array of
+// {drug_trac_codg}, or one such object) and the legacy flat drug_trac_codg field, which
+// may hold several codes separated by "," or ";" (ASCII or full-width). Identical raw
+// strings are kept once, in first-seen order; blank entries of the flat field are
+// dropped. Every drugtracinfo element must carry a code.
+func (r *row) codes() []tracewatch.EventCode {
+	var raws []string
+	if raw := r.fields["drugtracinfo"]; !isNull(raw) {
+		elems, paths, ok := split("drugtracinfo", raw)
+		if !ok {
+			r.fail("drugtracinfo", msgList)
+		}
+		for i, el := range elems {
+			obj, ok := object(el)
+			if !ok {
+				r.fail(paths[i], msgObject)
+				continue
+			}
+			c, ok := textOf(obj["drug_trac_codg"])
+			switch {
+			case !ok:
+				r.fail(paths[i]+".drug_trac_codg", msgText)
+			case c == "":
+				r.fail(paths[i]+".drug_trac_codg", msgRequired)
+			default:
+				raws = append(raws, c)
+			}
+		}
+	}
+	flat := strings.FieldsFunc(r.text("drug_trac_codg"), func(c rune) bool {
+		return c == ',' || c == ';' || c == '，' || c == '；'
+	})
+	for _, c := range flat {
+		if c = strings.TrimSpace(c); c != "" {
+			raws = append(raws, c)
+		}
+	}
+	return eventCodes(raws)
+}
+
+// eventCodes turns raw codes into EventCodes, dropping repeats.
+func eventCodes(raws []string) []tracewatch.EventCode {
+	var out []tracewatch.EventCode
+	seen := make(map[string]bool, len(raws))
+	for _, c := range raws {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, tracewatch.EventCode{Raw: c})
+		}
+	}
+	return out
+}
+
+// textOf returns the text of a JSON value that should be a string: a string (trimmed),
+// the literal of a number, or "" for an absent value or null. ok is false for any other
+// type.
+func textOf(raw json.RawMessage) (string, bool) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 {
+		return "", true
+	}
+	switch c := t[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(t, &s) != nil {
+			return "", false
+		}
+		return strings.TrimSpace(s), true
+	case c == '-' || c >= '0' && c <= '9':
+		if !json.Valid(t) {
+			return "", false
+		}
+		return string(t), true
+	case bytes.Equal(t, []byte("null")):
+		return "", true
+	}
+	return "", false
+}
+
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// object decodes a JSON object.
+func object(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || t[0] != '{' {
+		return nil, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(t, &m) != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// split returns the rows of a node that is one object or an array, with their national
+// paths: "node" for an object, "node[1]", "node[2]", … for the elements of an array.
+// ok is false when the node is neither.
+func split(node string, raw json.RawMessage) (elems []json.RawMessage, paths []string, ok bool) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 {
+		return nil, nil, false
+	}
+	switch t[0] {
+	case '{':
+		return []json.RawMessage{t}, []string{node}, true
+	case '[':
+		if json.Unmarshal(t, &elems) != nil {
+			return nil, nil, false
+		}
+		paths = make([]string, len(elems))
+		for i := range elems {
+			paths[i] = node + "[" + strconv.Itoa(i+1) + "]"
+		}
+		return elems, paths, true
+	}
+	return nil, nil, false
+}
+
+// parseYuan reads a non-negative amount in yuan with at most maxDec decimals after
+// trailing zeros are dropped ("2.5000" is 2.50). Digits beyond the fen are rounded
+// half-up.
+func parseYuan(s string, maxDec int) (tracewatch.Fen, bool) {
+	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+		return 0, false
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	frac = strings.TrimRight(frac, "0")
+	if len(frac) > maxDec {
+		return 0, false
+	}
+	fen, rest := frac[:min(2, len(frac))], frac[min(2, len(frac)):]
+	for i := 0; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return 0, false
+		}
+	}
+	head := whole
+	if fen != "" {
+		head += "." + fen
+	}
+	f, err := tracewatch.ParseYuan(head)
+	if err != nil {
+		return 0, false
+	}
+	if rest != "" && rest[0] >= '5' {
+		f++
+	}
+	return f, true
+}
+
+// timeLayouts are the forms accepted for dates and datetimes: a datetime with a space
+// or a "T", or a date alone (midnight).
+var timeLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"}
+
+// parseTime reads a national date or datetime in China Standard Time.
+func parseTime(s string) (time.Time, bool) {
+	for _, l := range timeLayouts {
+		if t, err := time.ParseInLocation(l, s, CST); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}

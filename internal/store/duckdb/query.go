@@ -1,0 +1,298 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"tracewatch"
+)
+
+// Commit implements tracewatch.Store: the batch is durable when Commit returns.
+func (s *Store) Commit(ctx context.Context, b *tracewatch.Batch) (tracewatch.CommitResult, error) {
+	r := &request{batch: b}
+	if err := s.writer.submit(ctx, r); err != nil {
+		return tracewatch.CommitResult{}, err
+	}
+	return r.res, nil
+}
+
+// Message implements tracewatch.Store.
+func (s *Store) Message(ctx context.Context, msgid string) (tracewatch.MessageRecord, error) {
+	var m tracewatch.MessageRecord
+	var resp string
+	err := s.db.QueryRowContext(ctx, `SELECT msgid, infno, fixmedins_code, source, received_at, accepted, rejected, response FROM messages WHERE msgid = ?`, msgid).
+		Scan(&m.MsgID, &m.Infno, &m.Institution, &m.Source, &m.Received, &m.Accepted, &m.Rejected, &resp)
+	if err != nil {
+		return m, notFound("duckdb.Message", "message "+msgid, err)
+	}
+	m.Response = []byte(resp)
+	return m, nil
+}
+
+func scanTime(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+// Timeline implements tracewatch.Store: every event of the code, in time order.
+func (s *Store) Timeline(ctx context.Context, key string) ([]tracewatch.TimelineEntry, error) {
+	const op = "duckdb.Timeline"
+	id, err := s.lookupCodeID(ctx, key)
+	if err != nil || id == 0 {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `
+SELECT e.msgid, e.line, e.infno, e.kind, e.change_type, e.fixmedins_code, e.med_list_codg, e.item_name, e.batch_no, e.lot_no,
+       e.qty, e.split_pack, e.unit_price_fen, e.amount_fen, e.event_time, e.receipt, e.setl_id, e.visit, e.fee_line,
+       e.psn_no, e.certno_masked, e.settle_type, c.raw, c.code_kind, c.product_id, c.parent_id, c.pack_level, c.med_list_codg
+FROM event_codes c JOIN events e ON e.event_id = c.event_id
+WHERE c.code_id = ?
+ORDER BY e.event_time, e.event_id`, int64(id))
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.TimelineEntry
+	for rows.Next() {
+		var t tracewatch.TimelineEntry
+		var kind string
+		var qty, price, amount int64
+		var when sql.NullTime
+		var parent sql.NullInt64
+		var ns [16]sql.NullString
+		if err := rows.Scan(&t.MsgID, &t.Line, &t.Infno, &kind, &ns[0], &t.Institution, &ns[1], &ns[2], &ns[3], &ns[4],
+			&qty, &t.SplitPack, &price, &amount, &when, &ns[5], &ns[6], &ns[7], &ns[8],
+			&ns[9], &ns[10], &ns[11], &t.Code.Raw, &ns[12], &ns[13], &parent, &t.Code.Level, &ns[14]); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		t.Kind = tracewatch.EventKind(kind)
+		t.ChangeType, t.DrugCode, t.ItemName, t.BatchNo, t.LotNo = ns[0].String, ns[1].String, ns[2].String, ns[3].String, ns[4].String
+		t.Qty, t.UnitPrice, t.Amount, t.Time = tracewatch.Qty(qty), tracewatch.Fen(price), tracewatch.Fen(amount), scanTime(when)
+		t.Receipt, t.Settlement, t.Visit, t.FeeLine = ns[5].String, ns[6].String, ns[7].String, ns[8].String
+		t.Person, t.CertnoMasked, t.SettleType = ns[9].String, ns[10].String, ns[11].String
+		t.Code.Key, t.Code.Kind, t.Code.ProductID, t.Code.DrugCode = key, ns[12].String, ns[13].String, ns[14].String
+		if parent.Valid {
+			t.Code.Parent, _ = s.keyOf(ctx, tracewatch.CodeID(parent.Int64))
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Ledger implements tracewatch.Store.
+func (s *Store) Ledger(ctx context.Context, key string) (tracewatch.LedgerEntry, error) {
+	const op = "duckdb.Ledger"
+	l := tracewatch.LedgerEntry{Key: key}
+	id, err := s.lookupCodeID(ctx, key)
+	if err != nil {
+		return l, err
+	}
+	if id == 0 {
+		return l, tracewatch.Errorf(op, tracewatch.KindNotFound, "code %s is not in the ledger", key)
+	}
+	var seller sql.NullString
+	var first, last sql.NullTime
+	var split int64
+	err = s.db.QueryRowContext(ctx, `SELECT sold_whole, sold_split, pack_content, sales, returns, first_seller, first_sale, last_sale, received FROM ledger WHERE code_id = ?`, int64(id)).
+		Scan(&l.SoldWhole, &split, &l.PackContent, &l.Sales, &l.Returns, &seller, &first, &last, &l.Received)
+	if err != nil {
+		return l, notFound(op, "code "+key+" in the ledger", err)
+	}
+	l.SoldSplit, l.FirstSeller, l.FirstSale, l.LastSale = tracewatch.Qty(split), seller.String, scanTime(first), scanTime(last)
+	return l, nil
+}
+
+// rebuildSQL recomputes sale_codes and the ledger from the facts. The sale ids follow
+// tracewatch.SaleID.
+const rebuildSQL = `
+DELETE FROM sale_codes;
+INSERT INTO sale_codes
+SELECT c.code_id,
+       CASE WHEN e.kind = 'sale_return' THEN 'RET|' || e.msgid || '|' || CAST(e.line AS VARCHAR)
+            WHEN e.setl_id IS NOT NULL AND e.setl_id <> '' THEN e.fixmedins_code || '|S|' || e.setl_id
+            WHEN e.receipt IS NOT NULL AND e.receipt <> '' THEN e.fixmedins_code || '|R|' || e.receipt
+            ELSE e.msgid || '|L|' || CAST(e.line AS VARCHAR) END AS sale_id,
+       min(e.fixmedins_code), min(e.event_time),
+       max(CASE WHEN e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -1 ELSE 1 END),
+       max(CASE WHEN NOT e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -e.qty ELSE e.qty END)
+FROM event_codes c JOIN events e ON e.event_id = c.event_id
+WHERE c.code_id IS NOT NULL AND e.kind IN ('sale', 'settlement', 'sale_return')
+GROUP BY 1, 2;
+INSERT INTO sale_codes
+SELECT s.code_id, 'CAN|' || e.fixmedins_code || '|' || e.setl_id, min(s.fixmedins_code), min(e.event_time), -max(s.whole), -max(s.split_qty)
+FROM events e JOIN sale_codes s ON s.sale_id = e.fixmedins_code || '|S|' || e.setl_id
+WHERE e.kind = 'settlement_cancel'
+GROUP BY 1, 2
+ON CONFLICT DO NOTHING;
+DELETE FROM ledger;
+INSERT INTO ledger
+WITH sales AS (
+    SELECT code_id, sum(whole) AS sold_whole, sum(split_qty) AS sold_split,
+           sum(CASE WHEN whole > 0 OR split_qty > 0 THEN 1 ELSE 0 END) AS sales,
+           sum(CASE WHEN whole < 0 OR split_qty < 0 THEN 1 ELSE 0 END) AS returns,
+           min(CASE WHEN whole > 0 OR split_qty > 0 THEN event_time END) AS first_sale,
+           max(CASE WHEN whole > 0 OR split_qty > 0 THEN event_time END) AS last_sale
+    FROM sale_codes GROUP BY code_id),
+firsts AS (
+    SELECT code_id, min(fixmedins_code) AS first_seller FROM (
+        SELECT s.code_id, s.fixmedins_code FROM sale_codes s JOIN sales a ON a.code_id = s.code_id AND s.event_time = a.first_sale
+        WHERE s.whole > 0 OR s.split_qty > 0) f GROUP BY code_id),
+inbound AS (
+    SELECT code_id, count(*) AS received FROM event_codes
+    WHERE code_id IS NOT NULL AND (event_kind IN ('purchase', 'stocktake')
+       OR (event_kind = 'stock_change' AND event_id IN (SELECT event_id FROM events WHERE kind = 'stock_change' AND change_type IN ('101', '103', '106', '108'))))
+    GROUP BY code_id),
+packs AS (
+    SELECT c.code_id, max(d.pack_content) AS pack_content FROM event_codes c
+    JOIN events e ON e.event_id = c.event_id
+    JOIN drugs d ON d.med_list_codg = coalesce(nullif(c.med_list_codg, ''), e.med_list_codg)
+    WHERE c.code_id IS NOT NULL GROUP BY c.code_id),
+ids AS (SELECT code_id FROM sales UNION SELECT code_id FROM inbound)
+SELECT ids.code_id, coalesce(s.sold_whole, 0), coalesce(s.sold_split, 0), coalesce(p.pack_content, 0),
+       coalesce(s.sales, 0), coalesce(s.returns, 0), f.first_seller, s.first_sale, s.last_sale, coalesce(i.received, 0)
+FROM ids LEFT JOIN sales s ON s.code_id = ids.code_id LEFT JOIN firsts f ON f.code_id = ids.code_id
+LEFT JOIN inbound i ON i.code_id = ids.code_id LEFT JOIN packs p ON p.code_id = ids.code_id;
+`
+
+// RebuildLedger implements tracewatch.Store: recomputes the ledger from the facts and
+// returns the number of codes in it.
+func (s *Store) RebuildLedger(ctx context.Context) (int64, error) {
+	const op = "duckdb.RebuildLedger"
+	err := s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, rebuildSQL)
+		return err
+	}})
+	if err != nil {
+		return 0, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM ledger`).Scan(&n); err != nil {
+		return 0, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return n, nil
+}
+
+const quarantineCols = `id, msgid, infno, fixmedins_code, source, row_no, field, reason, payload, received_at, resubmitted`
+
+func scanQuarantine(sc interface{ Scan(...any) error }) (tracewatch.QuarantineRow, error) {
+	var q tracewatch.QuarantineRow
+	var msgid, infno, inst, field sql.NullString
+	var payload string
+	err := sc.Scan(&q.ID, &msgid, &infno, &inst, &q.Source, &q.Row, &field, &q.Reason, &payload, &q.Received, &q.Resubmitted)
+	q.MsgID, q.Infno, q.Institution, q.Field, q.Payload = msgid.String, infno.String, inst.String, field.String, []byte(payload)
+	return q, err
+}
+
+// Quarantine implements tracewatch.Store.
+func (s *Store) Quarantine(ctx context.Context, f tracewatch.QuarantineFilter) ([]tracewatch.QuarantineRow, error) {
+	const op = "duckdb.Quarantine"
+	q := `SELECT ` + quarantineCols + ` FROM quarantine WHERE id > ?`
+	args := []any{f.AfterID}
+	if f.Institution != "" {
+		q += ` AND fixmedins_code = ?`
+		args = append(args, f.Institution)
+	}
+	if f.Infno != "" {
+		q += ` AND infno = ?`
+		args = append(args, f.Infno)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.QuarantineRow
+	for rows.Next() {
+		r, err := scanQuarantine(rows)
+		if err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// QuarantineRow implements tracewatch.Store.
+func (s *Store) QuarantineRow(ctx context.Context, id int64) (tracewatch.QuarantineRow, error) {
+	r, err := scanQuarantine(s.db.QueryRowContext(ctx, `SELECT `+quarantineCols+` FROM quarantine WHERE id = ?`, id))
+	if err != nil {
+		return r, notFound("duckdb.QuarantineRow", "quarantine row", err)
+	}
+	return r, nil
+}
+
+// MarkResubmitted implements tracewatch.Store.
+func (s *Store) MarkResubmitted(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, `UPDATE quarantine SET resubmitted = true WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+		return err
+	}})
+}
+
+// PutInstitutionKey implements tracewatch.Store.
+func (s *Store) PutInstitutionKey(ctx context.Context, k tracewatch.InstitutionKey) error {
+	return s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, `INSERT INTO institution_keys VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (paasid) DO UPDATE SET fixmedins_code = excluded.fixmedins_code, secret_enc = excluded.secret_enc, revoked = excluded.revoked`,
+			k.PaasID, k.Institution, hex.EncodeToString(k.SecretEnc), k.Created.UTC(), k.Revoked)
+		return err
+	}})
+}
+
+// InstitutionKey implements tracewatch.Store.
+func (s *Store) InstitutionKey(ctx context.Context, paasid string) (tracewatch.InstitutionKey, error) {
+	var k tracewatch.InstitutionKey
+	var enc string
+	err := s.db.QueryRowContext(ctx, `SELECT paasid, fixmedins_code, secret_enc, created_at, revoked FROM institution_keys WHERE paasid = ?`, paasid).
+		Scan(&k.PaasID, &k.Institution, &enc, &k.Created, &k.Revoked)
+	if err != nil {
+		return k, notFound("duckdb.InstitutionKey", "key", err)
+	}
+	k.SecretEnc, err = hex.DecodeString(enc)
+	if err != nil {
+		return k, tracewatch.E("duckdb.InstitutionKey", tracewatch.KindInternal, err)
+	}
+	return k, nil
+}
+
+// Stats implements tracewatch.Store.
+func (s *Store) Stats(ctx context.Context) (tracewatch.Stats, error) {
+	const op = "duckdb.Stats"
+	st := tracewatch.Stats{Tables: map[string]int64{}}
+	for _, t := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages",
+		"messages", "events", "event_codes", "sale_codes", "ledger", "quarantine"} {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+t).Scan(&n); err != nil {
+			return st, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		st.Tables[t] = n
+	}
+	var sales int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE kind = 'sale'`).Scan(&sales); err != nil {
+		return st, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	st.Tables["sale_lines"] = sales
+	st.LedgerCodes = st.Tables["ledger"]
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM quarantine WHERE NOT resubmitted`).Scan(&st.Quarantined); err != nil {
+		return st, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return st, nil
+}

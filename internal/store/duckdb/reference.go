@@ -1,0 +1,387 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+	"time"
+
+	duckdbdrv "github.com/duckdb/duckdb-go/v2"
+
+	"tracewatch"
+)
+
+// upsert writes rows into table through a staging copy: rows with a key already stored
+// replace it. Within rows the last one of a key wins.
+func (s *Store) upsert(ctx context.Context, op, table string, key []string, cols []string, rows [][]driver.Value) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	// Last row of a key wins.
+	nkey := len(key)
+	seen := make(map[string]int, len(rows))
+	uniq := rows[:0:0]
+	for _, r := range rows {
+		var kb strings.Builder
+		for i := 0; i < nkey; i++ {
+			kb.WriteString(toString(r[i]))
+			kb.WriteByte(0)
+		}
+		k := kb.String()
+		if i, ok := seen[k]; ok {
+			uniq[i] = r
+			continue
+		}
+		seen[k] = len(uniq)
+		uniq = append(uniq, r)
+	}
+	set := make([]string, 0, len(cols))
+	for _, c := range cols[nkey:] {
+		set = append(set, c+" = excluded."+c)
+	}
+	stage := "stage_" + table
+	err := s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+		if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE `+stage+` AS SELECT `+strings.Join(cols, ", ")+` FROM `+table+` LIMIT 0`); err != nil {
+			return err
+		}
+		if err := withAppender(conn, "temp", stage, func(a *duckdbdrv.Appender) error {
+			for _, r := range uniq {
+				if err := a.AppendRow(r...); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) SELECT * FROM ` + stage +
+			` ON CONFLICT (` + strings.Join(key, ", ") + `) DO `
+		if len(set) == 0 {
+			q += `NOTHING`
+		} else {
+			q += `UPDATE SET ` + strings.Join(set, ", ")
+		}
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+		_, err := conn.ExecContext(ctx, `DROP TABLE `+stage)
+		return err
+	}})
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return nil
+}
+
+func toString(v driver.Value) string { return fmt.Sprint(v) }
+
+func nullStr(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullInt(n int) driver.Value {
+	if n == 0 {
+		return nil
+	}
+	return int32(n)
+}
+
+// UpsertRegions implements tracewatch.Store.
+func (s *Store) UpsertRegions(ctx context.Context, rows []tracewatch.RegionInfo) error {
+	vals := make([][]driver.Value, len(rows))
+	for i, r := range rows {
+		vals[i] = []driver.Value{string(r.Code), r.Name, nullStr(string(r.Parent))}
+	}
+	return s.upsert(ctx, "duckdb.UpsertRegions", "regions", []string{"admdvs"}, []string{"admdvs", "name", "parent"}, vals)
+}
+
+// UpsertInstitutions implements tracewatch.Store.
+func (s *Store) UpsertInstitutions(ctx context.Context, rows []tracewatch.Institution) error {
+	vals := make([][]driver.Value, len(rows))
+	for i, r := range rows {
+		vals[i] = []driver.Value{r.Code, r.Name, string(r.Type), string(r.Region), nullStr(r.Level), nullStr(r.Chain), nullStr(formatAgreements(r.Agreements))}
+	}
+	return s.upsert(ctx, "duckdb.UpsertInstitutions", "institutions", []string{"fixmedins_code"},
+		[]string{"fixmedins_code", "name", "type", "admdvs", "level", "chain", "agreements"}, vals)
+}
+
+// UpsertPersons implements tracewatch.Store.
+func (s *Store) UpsertPersons(ctx context.Context, rows []tracewatch.Person) error {
+	vals := make([][]driver.Value, len(rows))
+	for i, r := range rows {
+		vals[i] = []driver.Value{r.PsnNo, nullStr(r.CertnoMasked), nullStr(r.CertnoHash), nullStr(r.Name), nullStr(r.Gender),
+			nullTime(r.Birth), nullStr(string(r.Region)), nullStr(r.InsuType), nullTime(r.Death), nullStr(strings.Join(r.Chronic, ";"))}
+	}
+	return s.upsert(ctx, "duckdb.UpsertPersons", "persons", []string{"psn_no"},
+		[]string{"psn_no", "certno_masked", "certno_hash", "name", "gender", "birth", "admdvs", "insutype", "death", "chronic"}, vals)
+}
+
+// UpsertPractitioners implements tracewatch.Store.
+func (s *Store) UpsertPractitioners(ctx context.Context, rows []tracewatch.Practitioner) error {
+	vals := make([][]driver.Value, len(rows))
+	for i, r := range rows {
+		vals[i] = []driver.Value{r.ID, nullStr(r.Name), nullStr(r.Kind), nullStr(r.Institution), nullStr(r.Status)}
+	}
+	return s.upsert(ctx, "duckdb.UpsertPractitioners", "practitioners", []string{"prac_id"},
+		[]string{"prac_id", "name", "kind", "fixmedins_code", "status"}, vals)
+}
+
+// UpsertDrugs implements tracewatch.Store.
+func (s *Store) UpsertDrugs(ctx context.Context, rows []tracewatch.Drug) error {
+	vals := make([][]driver.Value, len(rows))
+	for i, r := range rows {
+		vals[i] = []driver.Value{r.Code, r.Name, nullStr(r.Spec), r.PackContent, int64(r.Price), r.Reimbursable, nullStr(r.Kind),
+			nullStr(r.GenderLimit), nullInt(r.MinAge), nullInt(r.MaxAge), nullInt(r.MaxDays), nullStr(r.Restriction)}
+	}
+	err := s.upsert(ctx, "duckdb.UpsertDrugs", "drugs", []string{"med_list_codg"},
+		[]string{"med_list_codg", "name", "spec", "pack_content", "price_fen", "reimbursable", "kind", "gender_limit", "min_age", "max_age", "max_days", "restriction"}, vals)
+	if err == nil {
+		s.writer.submit(ctx, &request{job: func(context.Context, *sql.Conn) error { s.writer.packs = nil; return nil }})
+	}
+	return err
+}
+
+// UpsertCodeMappings implements tracewatch.Store.
+func (s *Store) UpsertCodeMappings(ctx context.Context, rows []tracewatch.CodeMapping) error {
+	vals := make([][]driver.Value, len(rows))
+	for i, r := range rows {
+		lvl := r.PackLevel
+		if lvl == 0 {
+			lvl = 1
+		}
+		vals[i] = []driver.Value{r.ProductID, r.DrugCode, nullStr(r.CommodityCode), int32(lvl)}
+	}
+	return s.upsert(ctx, "duckdb.UpsertCodeMappings", "codemap", []string{"product_id"},
+		[]string{"product_id", "med_list_codg", "commodity_code", "pack_level"}, vals)
+}
+
+// UpsertPackageLinks implements tracewatch.Store. Codes are tracecode keys.
+func (s *Store) UpsertPackageLinks(ctx context.Context, rows []tracewatch.PackageLink) error {
+	const op = "duckdb.UpsertPackageLinks"
+	if len(rows) == 0 {
+		return nil
+	}
+	return s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+		w := s.writer
+		var newDict [][2]driver.Value
+		id := func(key string) int64 {
+			c, isNew := w.codeID(key)
+			if isNew {
+				newDict = append(newDict, [2]driver.Value{int64(c), key})
+			}
+			return int64(c)
+		}
+		if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE stage_packages AS SELECT * FROM packages LIMIT 0`); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		err := withAppender(conn, "temp", "stage_packages", func(a *duckdbdrv.Appender) error {
+			seen := map[[2]int64]bool{}
+			for _, r := range rows {
+				p := [2]int64{id(r.Parent), id(r.Child)}
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				if err := a.AppendRow(p[0], p[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil && len(newDict) > 0 {
+			err = withAppender(conn, "", "code_dict", func(a *duckdbdrv.Appender) error {
+				for _, d := range newDict {
+					if err := a.AppendRow(d[0], d[1]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err == nil {
+			_, err = conn.ExecContext(ctx, `INSERT INTO packages SELECT * FROM stage_packages ON CONFLICT DO NOTHING`)
+		}
+		if err == nil {
+			_, err = conn.ExecContext(ctx, `DROP TABLE stage_packages`)
+		}
+		if err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		return nil
+	}})
+}
+
+func formatAgreements(as []tracewatch.Agreement) string {
+	var parts []string
+	for _, a := range as {
+		p := string(a.Status) + ":" + a.From.Format("2006-01-02")
+		if !a.To.IsZero() {
+			p += ":" + a.To.Format("2006-01-02")
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ";")
+}
+
+var cst = time.FixedZone("CST", 8*3600)
+
+func parseAgreements(s string) []tracewatch.Agreement {
+	var out []tracewatch.Agreement
+	for _, p := range strings.Split(s, ";") {
+		f := strings.Split(p, ":")
+		if len(f) < 2 {
+			continue
+		}
+		a := tracewatch.Agreement{Status: tracewatch.AgreementStatus(f[0])}
+		a.From, _ = time.ParseInLocation("2006-01-02", f[1], cst)
+		if len(f) > 2 {
+			a.To, _ = time.ParseInLocation("2006-01-02", f[2], cst)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// Institution implements tracewatch.Store.
+func (s *Store) Institution(ctx context.Context, code string) (tracewatch.Institution, error) {
+	var in tracewatch.Institution
+	var typ, region string
+	var level, chain, agr sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT fixmedins_code, name, type, admdvs, level, chain, agreements FROM institutions WHERE fixmedins_code = ?`, code).
+		Scan(&in.Code, &in.Name, &typ, &region, &level, &chain, &agr)
+	if err != nil {
+		return in, notFound("duckdb.Institution", "institution "+code, err)
+	}
+	in.Type, in.Region, in.Level, in.Chain = tracewatch.InstitutionType(typ), tracewatch.Region(region), level.String, chain.String
+	in.Agreements = parseAgreements(agr.String)
+	return in, nil
+}
+
+// Drug implements tracewatch.Store.
+func (s *Store) Drug(ctx context.Context, code string) (tracewatch.Drug, error) {
+	var d tracewatch.Drug
+	var spec, kind, gl, restr sql.NullString
+	var minAge, maxAge, maxDays sql.NullInt64
+	var price int64
+	err := s.db.QueryRowContext(ctx, `SELECT med_list_codg, name, spec, pack_content, price_fen, reimbursable, kind, gender_limit, min_age, max_age, max_days, restriction FROM drugs WHERE med_list_codg = ?`, code).
+		Scan(&d.Code, &d.Name, &spec, &d.PackContent, &price, &d.Reimbursable, &kind, &gl, &minAge, &maxAge, &maxDays, &restr)
+	if err != nil {
+		return d, notFound("duckdb.Drug", "drug "+code, err)
+	}
+	d.Spec, d.Kind, d.GenderLimit, d.Restriction = spec.String, kind.String, gl.String, restr.String
+	d.Price = tracewatch.Fen(price)
+	d.MinAge, d.MaxAge, d.MaxDays = int(minAge.Int64), int(maxAge.Int64), int(maxDays.Int64)
+	return d, nil
+}
+
+// CodeMappings implements tracewatch.Store.
+func (s *Store) CodeMappings(ctx context.Context) (map[string]tracewatch.CodeMapping, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT product_id, med_list_codg, commodity_code, pack_level FROM codemap`)
+	if err != nil {
+		return nil, tracewatch.E("duckdb.CodeMappings", tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	out := map[string]tracewatch.CodeMapping{}
+	for rows.Next() {
+		var m tracewatch.CodeMapping
+		var cc sql.NullString
+		if err := rows.Scan(&m.ProductID, &m.DrugCode, &cc, &m.PackLevel); err != nil {
+			return nil, tracewatch.E("duckdb.CodeMappings", tracewatch.KindInternal, err)
+		}
+		m.CommodityCode = cc.String
+		out[m.ProductID] = m
+	}
+	return out, rows.Err()
+}
+
+// DrugPackContents implements tracewatch.Store.
+func (s *Store) DrugPackContents(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT med_list_codg, pack_content FROM drugs`)
+	if err != nil {
+		return nil, tracewatch.E("duckdb.DrugPackContents", tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var d string
+		var n int64
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, tracewatch.E("duckdb.DrugPackContents", tracewatch.KindInternal, err)
+		}
+		out[d] = n
+	}
+	return out, rows.Err()
+}
+
+// PackageChildren implements tracewatch.Store: the child keys of each parent key.
+func (s *Store) PackageChildren(ctx context.Context, parents []string) (map[string][]string, error) {
+	const op = "duckdb.PackageChildren"
+	out := map[string][]string{}
+	ids := make([]any, 0, len(parents))
+	keyOf := map[int64]string{}
+	for _, p := range parents {
+		id, err := s.lookupCodeID(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if id != 0 {
+			ids = append(ids, int64(id))
+			keyOf[int64(id)] = p
+		}
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		rows, err := s.db.QueryContext(ctx, `SELECT p.parent_id, p.child_id, d.code_key FROM packages p LEFT JOIN code_dict d ON d.code_id = p.child_id
+			WHERE p.parent_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`) ORDER BY p.parent_id, p.child_id`, chunk...)
+		if err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		for rows.Next() {
+			var pid, cid int64
+			var key sql.NullString
+			if err := rows.Scan(&pid, &cid, &key); err != nil {
+				rows.Close()
+				return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+			}
+			k := key.String
+			if !key.Valid {
+				k, _ = tracewatch.KeyOfPackedID(tracewatch.CodeID(cid))
+			}
+			out[keyOf[pid]] = append(out[keyOf[pid]], k)
+		}
+		rows.Close()
+	}
+	return out, nil
+}
+
+// lookupCodeID returns the id of a key, or 0 when the key has never been stored.
+func (s *Store) lookupCodeID(ctx context.Context, key string) (tracewatch.CodeID, error) {
+	if id, ok := tracewatch.PackedCodeID(key); ok {
+		return id, nil
+	}
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT code_id FROM code_dict WHERE code_key = ?`, key).Scan(&id)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, tracewatch.E("duckdb.lookupCodeID", tracewatch.KindInternal, err)
+	}
+	return tracewatch.CodeID(id), nil
+}
+
+// keyOf returns the key of a code id.
+func (s *Store) keyOf(ctx context.Context, id tracewatch.CodeID) (string, error) {
+	if k, ok := tracewatch.KeyOfPackedID(id); ok {
+		return k, nil
+	}
+	var k string
+	err := s.db.QueryRowContext(ctx, `SELECT code_key FROM code_dict WHERE code_id = ?`, int64(id)).Scan(&k)
+	return k, err
+}

@@ -1,0 +1,228 @@
+package tracewatch
+
+import (
+	"context"
+	"time"
+)
+
+// CodeID is the integer identity stores use for a trace-code key (STYLE: integer keys
+// are about twice as fast as strings). A 20-digit NMPA code starting with 8 maps
+// arithmetically: its 19 trailing digits with the sign bit flipped, so the value fits a
+// signed BIGINT in every engine. Every other key (GS1, MA, enterprise, other 20-digit
+// codes) gets a dictionary id from FirstDictCodeID up, assigned by the store.
+type CodeID int64
+
+// FirstDictCodeID is the first id a store's code dictionary assigns. Packed NMPA codes
+// occupy [-2^63, 10^19-2^63), which ends below it.
+const FirstDictCodeID CodeID = 1 << 60
+
+// PackedCodeID returns the arithmetic id of a key, or false when the key needs a
+// dictionary id.
+func PackedCodeID(key string) (CodeID, bool) {
+	if len(key) != 20 || key[0] != '8' {
+		return 0, false
+	}
+	var v uint64
+	for i := 1; i < 20; i++ {
+		d := key[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + uint64(d)
+	}
+	return CodeID(int64(v ^ 1<<63)), true
+}
+
+// KeyOfPackedID is the inverse of PackedCodeID.
+func KeyOfPackedID(id CodeID) (string, bool) {
+	if id >= FirstDictCodeID {
+		return "", false
+	}
+	v := uint64(id) ^ 1<<63
+	if v > 9_999_999_999_999_999_999 {
+		return "", false
+	}
+	var b [20]byte
+	b[0] = '8'
+	for i := 19; i >= 1; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[:]), true
+}
+
+// SaleID identifies the sale a sale-side event belongs to, so that the same box sale
+// reported twice (a 3505 and a 2207 carrying the same setl_id, or a code scanned twice on
+// one receipt) counts once: the settlement id, else the receipt number, else the line.
+// Sale returns and cancels get their own ids. Stores compute the same ids in SQL when
+// they rebuild the ledger (docs/ledger.md).
+func SaleID(e *Event) string {
+	switch e.Kind {
+	case EventSaleReturn:
+		return "RET|" + e.MsgID + "|" + itoa(e.Line)
+	case EventSettlementCancel:
+		return "CAN|" + e.Institution + "|" + e.Settlement
+	}
+	switch {
+	case e.Settlement != "":
+		return e.Institution + "|S|" + e.Settlement
+	case e.Receipt != "":
+		return e.Institution + "|R|" + e.Receipt
+	}
+	return e.MsgID + "|L|" + itoa(e.Line)
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// MessageRecord is one received message: kept so that a replayed msgid gets its first
+// answer back and changes nothing.
+type MessageRecord struct {
+	MsgID       string
+	Infno       string
+	Institution string
+	Source      string // "http", or "file:<name>" for bulk ingest
+	Received    time.Time
+	Accepted    int    // rows stored
+	Rejected    int    // rows quarantined
+	Response    []byte // the answer given, as JSON
+}
+
+// QuarantineRow is a message or row refused for a reason: kept, listable and
+// re-submittable after correction.
+type QuarantineRow struct {
+	ID          int64
+	MsgID       string
+	Infno       string
+	Institution string
+	Source      string
+	Row         int    // 0: the whole message
+	Field       string // the national field at fault, when known
+	Reason      string
+	Payload     []byte // the message as received
+	Received    time.Time
+	Resubmitted bool
+}
+
+// QuarantineFilter narrows a quarantine listing.
+type QuarantineFilter struct {
+	Institution string
+	Infno       string
+	Limit       int // 0: a default of 100
+	AfterID     int64
+}
+
+// Batch is what ingestion hands a store in one durable step.
+type Batch struct {
+	Messages   []MessageRecord
+	Events     []Event // of the messages above; identified codes
+	Quarantine []QuarantineRow
+}
+
+// CommitResult says what a Commit did.
+type CommitResult struct {
+	Replayed map[string][]byte // msgid → first answer, for messages already stored (their rows were dropped)
+	Events   int               // events stored
+	Codes    int               // event codes stored
+}
+
+// LedgerEntry is the derived state of one code identity (the code ledger).
+type LedgerEntry struct {
+	Key         string
+	SoldWhole   int64     // net whole packs sold
+	SoldSplit   Qty       // net minimum units sold in split-pack (拆零) sales
+	PackContent int64     // minimum units per pack, 0 when the drug is unknown
+	Sales       int       // distinct sales (a setl_id or receipt counts once)
+	Returns     int       // sale returns and settlement cancels
+	FirstSeller string    // fixmedins_code of the first sale
+	FirstSale   time.Time //
+	LastSale    time.Time //
+	Received    int       // inbound events (purchase, transfer in, stocktake, …)
+}
+
+// SoldNet returns the net quantity sold in packs.
+func (l LedgerEntry) SoldNet() float64 {
+	n := float64(l.SoldWhole)
+	if l.SoldSplit != 0 && l.PackContent > 0 {
+		n += float64(l.SoldSplit) / float64(QtyScale) / float64(l.PackContent)
+	}
+	return n
+}
+
+// TimelineEntry is one event in the life of a box.
+type TimelineEntry struct {
+	Event
+	Code EventCode // the code as scanned on this event
+}
+
+// InstitutionKey is an institution's credential for signed requests. The secret is
+// stored encrypted; only the store's caller can decrypt it.
+type InstitutionKey struct {
+	PaasID      string
+	Institution string
+	SecretEnc   []byte
+	Created     time.Time
+	Revoked     bool
+}
+
+// Stats counts what a store holds.
+type Stats struct {
+	Tables      map[string]int64 `json:"tables"`
+	LedgerCodes int64            `json:"ledger_codes"`
+	Quarantined int64            `json:"quarantined"`
+}
+
+// Store is the contract both stores (embedded DuckDB, PostgreSQL) satisfy; the
+// conformance suite in internal/store/storetest checks it. Commit is durable when it
+// returns.
+type Store interface {
+	UpsertRegions(ctx context.Context, rows []RegionInfo) error
+	UpsertInstitutions(ctx context.Context, rows []Institution) error
+	UpsertPersons(ctx context.Context, rows []Person) error
+	UpsertPractitioners(ctx context.Context, rows []Practitioner) error
+	UpsertDrugs(ctx context.Context, rows []Drug) error
+	UpsertCodeMappings(ctx context.Context, rows []CodeMapping) error
+	UpsertPackageLinks(ctx context.Context, rows []PackageLink) error
+
+	Institution(ctx context.Context, code string) (Institution, error)
+	Drug(ctx context.Context, code string) (Drug, error)
+	CodeMappings(ctx context.Context) (map[string]CodeMapping, error)
+	DrugPackContents(ctx context.Context) (map[string]int64, error)
+	PackageChildren(ctx context.Context, parents []string) (map[string][]string, error)
+
+	Message(ctx context.Context, msgid string) (MessageRecord, error)
+	Commit(ctx context.Context, b *Batch) (CommitResult, error)
+
+	Timeline(ctx context.Context, key string) ([]TimelineEntry, error)
+	Ledger(ctx context.Context, key string) (LedgerEntry, error)
+	RebuildLedger(ctx context.Context) (int64, error)
+
+	Quarantine(ctx context.Context, f QuarantineFilter) ([]QuarantineRow, error)
+	QuarantineRow(ctx context.Context, id int64) (QuarantineRow, error)
+	MarkResubmitted(ctx context.Context, ids []int64) error
+
+	PutInstitutionKey(ctx context.Context, k InstitutionKey) error
+	InstitutionKey(ctx context.Context, paasid string) (InstitutionKey, error)
+
+	Stats(ctx context.Context) (Stats, error)
+	Close() error
+}
