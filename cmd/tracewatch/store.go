@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"tracewatch"
+	"tracewatch/internal/store/duckdb"
+)
+
+// defaultDataDir is where the embedded store lives unless --data-dir says otherwise.
+const defaultDataDir = "./tracewatch-data"
+
+func dataDirFlag(fs *flag.FlagSet) *string {
+	return fs.String("data-dir", defaultDataDir, "directory of the embedded store (created if missing)")
+}
+
+// openStore opens the embedded DuckDB store in dir.
+func openStore(ctx context.Context, dir string) (*duckdb.Store, error) {
+	return duckdb.Open(ctx, dir, duckdb.Options{})
+}
+
+// parseFlags parses a subcommand's flags; it returns false (and the exit status) when the
+// command should stop.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// fail prints a command error with its kind and returns the exit status for it.
+func fail(w io.Writer, cmd string, err error) int {
+	fmt.Fprintf(w, "tracewatch %s: %v\n", cmd, err)
+	if tracewatch.KindOf(err) == tracewatch.KindInvalid {
+		return exitFail
+	}
+	return exitFail
+}

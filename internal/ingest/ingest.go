@@ -1,0 +1,215 @@
+// Package ingest turns received NHSA messages into durable facts: decode (internal/nhsa),
+// validate, identify every trace code (internal/tracecode), map it to its drug (三码合一),
+// expand scanned parent packages into their children (级联), and hand the store one batch.
+// Refused rows and messages go to the quarantine with their reason; nothing accepted is
+// lost and a replayed msgid changes nothing.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"tracewatch"
+	"tracewatch/internal/nhsa"
+	"tracewatch/internal/tracecode"
+)
+
+// Codes is what identification needs from the store: the code mapping and the package
+// links. tracewatch.Store satisfies it.
+type Codes interface {
+	CodeMappings(ctx context.Context) (map[string]tracewatch.CodeMapping, error)
+	PackageChildren(ctx context.Context, parents []string) (map[string][]string, error)
+}
+
+// Ingester prepares messages for the store. It caches the code mapping; call Reload after
+// the mapping changes.
+type Ingester struct {
+	codes Codes
+	mu    sync.RWMutex
+	maps  map[string]tracewatch.CodeMapping
+}
+
+// New returns an Ingester that identifies codes with the mapping of codes.
+func New(ctx context.Context, codes Codes) (*Ingester, error) {
+	in := &Ingester{codes: codes}
+	return in, in.Reload(ctx)
+}
+
+// Reload re-reads the code mapping.
+func (in *Ingester) Reload(ctx context.Context) error {
+	m, err := in.codes.CodeMappings(ctx)
+	if err != nil {
+		return err
+	}
+	in.mu.Lock()
+	in.maps = m
+	in.mu.Unlock()
+	return nil
+}
+
+// Prepared is one message ready to commit, with the answer to give once it is durable.
+type Prepared struct {
+	Message    tracewatch.MessageRecord
+	Events     []tracewatch.Event
+	Quarantine []tracewatch.QuarantineRow
+	Response   nhsa.Response
+	Refused    bool // the whole message was refused (infcode -1)
+}
+
+// Prepare decodes and identifies one message. raw is the message as received (kept in
+// the quarantine when something is refused). A message-level problem or, for the
+// single-row interfaces, any bad row refuses the whole message; the batch (…A)
+// interfaces keep the good rows and report the bad ones in output.
+func (in *Ingester) Prepare(ctx context.Context, req nhsa.Request, raw []byte, source string, received, now time.Time) (*Prepared, error) {
+	p := &Prepared{Message: tracewatch.MessageRecord{MsgID: req.MsgID, Infno: req.Infno, Institution: req.FixmedinsCode, Source: source, Received: received}}
+	quarantine := func(row int, field, reason string) {
+		p.Quarantine = append(p.Quarantine, tracewatch.QuarantineRow{MsgID: req.MsgID, Infno: req.Infno, Institution: req.FixmedinsCode,
+			Source: source, Row: row, Field: field, Reason: reason, Payload: raw, Received: received})
+	}
+	events, rowErrs, err := nhsa.Decode(req)
+	if err != nil {
+		p.Refused = true
+		p.Response = nhsa.Fail(req, err.Error(), received, now)
+		quarantine(0, fieldOf(err), err.Error())
+		p.Message.Rejected = 1
+		return p, p.finish()
+	}
+	batch := strings.HasSuffix(req.Infno, "A")
+	if len(rowErrs) > 0 && !batch {
+		p.Refused = true
+		msgs := make([]string, len(rowErrs))
+		for i, e := range rowErrs {
+			msgs[i] = e.Field + ": " + e.Msg
+			quarantine(e.Row, e.Field, e.Msg)
+		}
+		p.Response = nhsa.Fail(req, strings.Join(msgs, "; "), received, now)
+		p.Message.Rejected = len(rowErrs)
+		return p, p.finish()
+	}
+	for _, e := range rowErrs {
+		quarantine(e.Row, e.Field, e.Msg)
+	}
+	if err := in.identify(ctx, events); err != nil {
+		return nil, err
+	}
+	p.Events = events
+	p.Message.Accepted = len(events)
+	p.Message.Rejected = len(rowErrs)
+	var output any
+	if batch {
+		output = nhsa.BatchOutput(req.Infno, len(events), rowErrs)
+	}
+	p.Response = nhsa.OK(req, output, received, now)
+	return p, p.finish()
+}
+
+func (p *Prepared) finish() error {
+	b, err := json.Marshal(p.Response)
+	if err != nil {
+		return tracewatch.E("ingest.Prepare", tracewatch.KindInternal, err)
+	}
+	p.Message.Response = b
+	return nil
+}
+
+// fieldOf extracts the field a message-level error names, when it names one.
+func fieldOf(err error) string {
+	var e *tracewatch.Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}
+
+// identify parses every code, maps it to its drug and expands parent packages.
+func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) error {
+	in.mu.RLock()
+	maps := in.maps
+	in.mu.RUnlock()
+	var parents []string
+	for i := range events {
+		e := &events[i]
+		for j := range e.Codes {
+			c := &e.Codes[j]
+			code, err := tracecode.Parse(c.Raw)
+			if err != nil {
+				c.Error = string(tracecode.CodeOf(err))
+				if c.Error == "" {
+					c.Error = "bad_format"
+				}
+				continue
+			}
+			c.Key, c.Kind, c.ProductID = code.Key, code.Kind.String(), code.ProductID
+			if m, ok := maps[code.ProductID]; ok {
+				c.DrugCode, c.Level = m.DrugCode, m.PackLevel
+				if m.PackLevel > 1 {
+					parents = append(parents, code.Key)
+				}
+			}
+		}
+	}
+	if len(parents) == 0 {
+		return nil
+	}
+	// Fetch the children level by level: a carton (3) holds boxes (2) holding packs (1).
+	kids := map[string][]string{}
+	for depth := 0; len(parents) > 0 && depth < 3; depth++ {
+		got, err := in.codes.PackageChildren(ctx, parents)
+		if err != nil {
+			return err
+		}
+		parents = parents[:0]
+		for p, ks := range got {
+			kids[p] = ks
+			for _, k := range ks {
+				if code, err := tracecode.Parse(k); err == nil {
+					if m, ok := maps[code.ProductID]; ok && m.PackLevel > 1 {
+						if _, done := kids[k]; !done {
+							parents = append(parents, k)
+						}
+					}
+				}
+			}
+		}
+	}
+	for i := range events {
+		e := &events[i]
+		n := len(e.Codes)
+		for j := 0; j < n; j++ {
+			c := e.Codes[j]
+			for _, k := range expand(kids, c.Key, 0) {
+				child := tracewatch.EventCode{Raw: k, Key: k, Parent: c.Key}
+				if code, err := tracecode.Parse(k); err == nil {
+					child.Kind, child.ProductID = code.Kind.String(), code.ProductID
+					if m, ok := maps[code.ProductID]; ok {
+						child.DrugCode, child.Level = m.DrugCode, m.PackLevel
+					}
+				}
+				e.Codes = append(e.Codes, child)
+			}
+		}
+	}
+	return nil
+}
+
+// expand returns the sales-pack descendants of key (children of children, for a level-3
+// carton holding level-2 boxes), depth-limited against cyclic links.
+func expand(kids map[string][]string, key string, depth int) []string {
+	if depth > 3 {
+		return nil
+	}
+	var out []string
+	for _, k := range kids[key] {
+		if sub := expand(kids, k, depth+1); len(sub) > 0 {
+			out = append(out, k)
+			out = append(out, sub...)
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
