@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -201,6 +202,13 @@ func mergeStats(total *FileStats, cr chunkResult, replayed map[string][]byte) {
 	total.Unreadable += cr.stats.Unreadable
 	for i, m := range cr.batch.Messages {
 		infno := cr.infno[i]
+		_, again := replayed[m.MsgID]
+		if infno == "" { // an unreadable line
+			if !again {
+				total.Quarantined++
+			}
+			continue
+		}
 		s := total.ByInfno[infno]
 		if s == nil {
 			s = &InfnoStats{}
@@ -208,7 +216,7 @@ func mergeStats(total *FileStats, cr chunkResult, replayed map[string][]byte) {
 		}
 		total.Messages++
 		s.Messages++
-		if _, again := replayed[m.MsgID]; again {
+		if again {
 			total.Replayed++
 			s.Replayed++
 			continue
@@ -230,7 +238,6 @@ func mergeStats(total *FileStats, cr chunkResult, replayed map[string][]byte) {
 			total.Codes += len(e.Codes)
 		}
 	}
-	total.Quarantined += cr.stats.Unreadable
 }
 
 // DerivedMsgID names a message that came without a msgid by its content, so that a
@@ -253,9 +260,15 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 		source := fmt.Sprintf("file:%s:%d", o.Name, lineNo)
 		req, err := nhsa.DecodeRequest(line)
 		if err != nil {
+			// Not a message: recorded under a msgid derived from the line, so that a re-run
+			// recognises it and does not quarantine it twice.
 			cr.stats.Unreadable++
-			cr.batch.Quarantine = append(cr.batch.Quarantine, tracewatch.QuarantineRow{Source: source, Reason: err.Error(),
+			id := DerivedMsgID(line)
+			resp, _ := json.Marshal(nhsa.Fail(nhsa.Request{MsgID: id}, err.Error(), now, now))
+			cr.batch.Messages = append(cr.batch.Messages, tracewatch.MessageRecord{MsgID: id, Source: source, Received: now, Rejected: 1, Response: resp})
+			cr.batch.Quarantine = append(cr.batch.Quarantine, tracewatch.QuarantineRow{MsgID: id, Source: source, Reason: err.Error(),
 				Field: fieldOf(err), Payload: append([]byte(nil), line...), Received: now})
+			cr.infno = append(cr.infno, "")
 			continue
 		}
 		if req.MsgID == "" {

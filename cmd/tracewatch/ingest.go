@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"tracewatch/internal/ingest"
+)
+
+func init() {
+	register("ingest", "bulk-ingest NHSA messages: ingest [--data-dir D] [--json] FILE… (JSONL of envelopes, .gz too)", runIngest)
+}
+
+func runIngest(e env) int {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	dir := dataDirFlag(fs)
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	batch := fs.Int("batch-lines", 50_000, "lines per durable commit")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: tracewatch ingest [--data-dir D] [--json] FILE…")
+		fmt.Fprintln(e.stderr, "Reads JSONL of NHSA request envelopes, one message per line (.gz too). Safe to re-run:")
+		fmt.Fprintln(e.stderr, "messages already stored (by msgid) change nothing. Refused rows go to the quarantine.")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, *dir)
+	if err != nil {
+		return fail(e.stderr, "ingest", err)
+	}
+	defer st.Close()
+	in, err := ingest.New(ctx, st)
+	if err != nil {
+		return fail(e.stderr, "ingest", err)
+	}
+	progress := e.stderr == os.Stderr && isTerminal(os.Stderr)
+	var all []ingest.FileStats
+	for _, name := range fs.Args() {
+		f, err := openInput(name)
+		if err != nil {
+			return fail(e.stderr, "ingest", err)
+		}
+		start := time.Now()
+		o := ingest.FileOptions{Name: filepath.Base(name), BatchLines: *batch}
+		if progress {
+			o.Progress = func(s ingest.FileStats) {
+				el := time.Since(start).Seconds()
+				fmt.Fprintf(e.stderr, "\r%s: %d lines, %d messages (%.0f lines/s)   ", name, s.Lines, s.Messages, float64(s.Lines)/max(el, 1e-9))
+			}
+		}
+		s, err := in.IngestFile(ctx, st, f, o)
+		f.Close()
+		if progress {
+			fmt.Fprintln(e.stderr)
+		}
+		if err != nil {
+			return fail(e.stderr, "ingest", fmt.Errorf("%s: %w (committed batches are kept; re-run to continue)", name, err))
+		}
+		all = append(all, s)
+		if !*asJSON {
+			printIngestSummary(e, name, s, time.Since(start))
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if len(all) == 1 {
+			enc.Encode(all[0])
+		} else {
+			enc.Encode(all)
+		}
+	}
+	return exitOK
+}
+
+func printIngestSummary(e env, name string, s ingest.FileStats, took time.Duration) {
+	fmt.Fprintf(e.stdout, "%s: %d lines in %s (%.0f lines/s)\n", name, s.Lines, took.Round(time.Millisecond), float64(s.Lines)/max(took.Seconds(), 1e-9))
+	fmt.Fprintf(e.stdout, "  messages %d: accepted %d, already stored %d, refused %d; unreadable lines %d\n", s.Messages, s.Accepted, s.Replayed, s.Refused, s.Unreadable)
+	fmt.Fprintf(e.stdout, "  rows stored %d (codes %d); rows quarantined %d\n", s.Events, s.Codes, s.Quarantined)
+	for _, infno := range s.Infnos() {
+		i := s.ByInfno[infno]
+		fmt.Fprintf(e.stdout, "  %-6s messages %d accepted %d already stored %d refused %d rows %d quarantined %d\n",
+			infno, i.Messages, i.Accepted, i.Replayed, i.Refused, i.Rows, i.Rejected)
+	}
+}
