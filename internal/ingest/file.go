@@ -57,11 +57,11 @@ func (s *FileStats) Infnos() []string {
 
 // FileOptions tune a bulk ingest.
 type FileOptions struct {
-	Name       string                       // the file's name, recorded as the source
-	Now        func() time.Time             // the clock (time.Now when nil)
-	Progress   func(FileStats)              // called after each commit
-	Workers    int                          // parallel decoders (default 2)
-	BatchLines int                          // lines per commit (default 50,000)
+	Name       string           // the file's name, recorded as the source
+	Now        func() time.Time // the clock (time.Now when nil)
+	Progress   func(FileStats)  // called after each commit
+	Workers    int              // parallel decoders (default 2)
+	BatchLines int              // lines per commit (default 50,000)
 }
 
 type chunk struct {
