@@ -21,6 +21,7 @@ func runIngest(e env) int {
 	dir := dataDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	batch := fs.Int("batch-lines", 50_000, "lines per durable commit")
+	progressFlag := fs.Bool("progress", false, "print a progress line per commit to stderr even when it is not a terminal")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch ingest [--data-dir D] [--json] FILE…")
 		fmt.Fprintln(e.stderr, "Reads JSONL of NHSA request envelopes, one message per line (.gz too). Safe to re-run:")
@@ -44,7 +45,8 @@ func runIngest(e env) int {
 	if err != nil {
 		return fail(e.stderr, "ingest", err)
 	}
-	progress := e.stderr == os.Stderr && isTerminal(os.Stderr)
+	terminal := e.stderr == os.Stderr && isTerminal(os.Stderr)
+	progress := terminal || *progressFlag
 	var all []ingest.FileStats
 	for _, name := range fs.Args() {
 		f, err := openInput(name)
@@ -56,12 +58,16 @@ func runIngest(e env) int {
 		if progress {
 			o.Progress = func(s ingest.FileStats) {
 				el := time.Since(start).Seconds()
-				fmt.Fprintf(e.stderr, "\r%s: %d lines, %d messages (%.0f lines/s)   ", name, s.Lines, s.Messages, float64(s.Lines)/max(el, 1e-9))
+				if terminal {
+					fmt.Fprintf(e.stderr, "\r%s: %d lines, %d messages (%.0f lines/s)   ", name, s.Lines, s.Messages, float64(s.Lines)/max(el, 1e-9))
+					return
+				}
+				fmt.Fprintf(e.stderr, "progress: %s: %d lines committed\n", name, s.Lines)
 			}
 		}
 		s, err := in.IngestFile(ctx, st, f, o)
 		f.Close()
-		if progress {
+		if terminal {
 			fmt.Fprintln(e.stderr)
 		}
 		if err != nil {

@@ -1,0 +1,170 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"tracewatch"
+	"tracewatch/internal/ingest"
+	"tracewatch/internal/nhsa"
+	"tracewatch/internal/store/duckdb"
+)
+
+const (
+	inst   = "P36010200001"
+	drug   = "XA11DAW036A001010104127"
+	codeA  = "83857930000879766660"
+	carton = "83857940000000012345"
+)
+
+var now = time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC)
+
+func open(t *testing.T) *duckdb.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := duckdb.Open(ctx, t.TempDir(), duckdb.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	must(t, st.UpsertInstitutions(ctx, []tracewatch.Institution{{Code: inst, Name: "药店甲", Type: tracewatch.InstitutionPharmacy, Region: "360102"}}))
+	must(t, st.UpsertDrugs(ctx, []tracewatch.Drug{{Code: drug, Name: "维生素B1片", PackContent: 100, Price: 350, Reimbursable: true}}))
+	must(t, st.UpsertCodeMappings(ctx, []tracewatch.CodeMapping{{ProductID: "8385793", DrugCode: drug, PackLevel: 1}, {ProductID: "8385794", DrugCode: drug, PackLevel: 3}}))
+	must(t, st.UpsertPackageLinks(ctx, []tracewatch.PackageLink{{Parent: carton, Child: codeA}, {Parent: carton, Child: "83857930000879766677"}}))
+	return st
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func saleRow(receipt string, codes ...string) map[string]any {
+	var dti []map[string]string
+	for _, c := range codes {
+		dti = append(dti, map[string]string{"drug_trac_codg": c})
+	}
+	return map[string]any{"med_list_codg": drug, "fixmedins_hilist_id": "H1", "fixmedins_hilist_name": "维生素B1片", "fixmedins_bchno": "B1",
+		"prsc_dr_name": "李", "phar_name": "王", "phar_prac_cert_no": "X", "hi_feesetl_type": "1", "mdtrt_sn": "M1", "psn_cert_type": "01",
+		"manu_lotnum": "L1", "manu_date": "2024-01-01", "rx_flag": "0", "trdn_flag": "0", "rtal_docno": receipt, "sel_retn_cnt": 1,
+		"sel_retn_time": "2025-03-02 10:00:00", "sel_retn_opter_name": "王", "mdtrt_setl_type": "2", "drugtracinfo": dti}
+}
+
+func envelope(t *testing.T, infno, msgid, node string, rows any) []byte {
+	b, err := json.Marshal(map[string]any{"infno": infno, "msgid": msgid, "fixmedins_code": inst, "inf_time": "2025-03-02 10:00:00", "input": map[string]any{node: rows}})
+	must(t, err)
+	return b
+}
+
+func prepare(t *testing.T, in *ingest.Ingester, body []byte) *ingest.Prepared {
+	t.Helper()
+	req, err := nhsa.DecodeRequest(body)
+	must(t, err)
+	p, err := in.Prepare(context.Background(), req, body, "test", now, now)
+	must(t, err)
+	return p
+}
+
+func TestPrepareSingleRefusedWhole(t *testing.T) {
+	st := open(t)
+	in, err := ingest.New(context.Background(), st)
+	must(t, err)
+	row := saleRow("", codeA)
+	delete(row, "rtal_docno")
+	p := prepare(t, in, envelope(t, "3505", "M1", "selinfo", row))
+	if !p.Refused || p.Response.Infcode != "-1" || !strings.Contains(p.Response.ErrMsg, "rtal_docno") || len(p.Events) != 0 {
+		t.Fatalf("refused = %v, response %+v, events %d", p.Refused, p.Response, len(p.Events))
+	}
+	if len(p.Quarantine) != 1 || p.Quarantine[0].Field == "" || !strings.Contains(string(p.Quarantine[0].Payload), `"3505"`) {
+		t.Errorf("quarantine = %+v", p.Quarantine)
+	}
+	var back nhsa.Response
+	must(t, json.Unmarshal(p.Message.Response, &back))
+	if back.Infcode != "-1" || back.InfRefmsgid != "M1" {
+		t.Errorf("stored response = %s", p.Message.Response)
+	}
+}
+
+func TestPrepareBatchKeepsGoodRows(t *testing.T) {
+	st := open(t)
+	in, err := ingest.New(context.Background(), st)
+	must(t, err)
+	bad := saleRow("", codeA)
+	delete(bad, "rtal_docno")
+	p := prepare(t, in, envelope(t, "3505A", "M2", "selinfoDetail", []any{saleRow("R1", codeA), bad, saleRow("R3", "83857930000879766677")}))
+	if p.Refused || p.Response.Infcode != "0" || len(p.Events) != 2 || len(p.Quarantine) != 1 || p.Quarantine[0].Row != 2 {
+		t.Fatalf("refused %v, infcode %s, events %d, quarantine %+v", p.Refused, p.Response.Infcode, len(p.Events), p.Quarantine)
+	}
+	out, _ := json.Marshal(p.Response.Output)
+	if !strings.Contains(string(out), `"retRslt":"0"`) || !strings.Contains(string(out), "rtal_docno") {
+		t.Errorf("batch output = %s", out)
+	}
+}
+
+func TestIdentifyMapsAndExpands(t *testing.T) {
+	st := open(t)
+	in, err := ingest.New(context.Background(), st)
+	must(t, err)
+	p := prepare(t, in, envelope(t, "3503", "M3", "purcinfo", map[string]any{
+		"med_list_codg": drug, "fixmedins_hilist_id": "H1", "fixmedins_hilist_name": "维生素B1片", "fixmedins_bchno": "B1", "spler_name": "国药",
+		"manu_lotnum": "L1", "prodentp_name": "厂", "aprvno": "H1", "manu_date": "2024-01-01", "expy_end": "2026-12-31", "purc_retn_cnt": 1,
+		"rx_flag": "0", "purc_retn_stoin_time": "2025-03-01 09:00:00", "purc_retn_opter_name": "张",
+		"drugtracinfo": []any{map[string]string{"drug_trac_codg": "8385794 0000000012345"}, map[string]string{"drug_trac_codg": "6901234567892"}},
+	}))
+	if len(p.Events) != 1 {
+		t.Fatalf("events = %d", len(p.Events))
+	}
+	got := map[string]tracewatch.EventCode{}
+	for _, c := range p.Events[0].Codes {
+		got[c.Raw] = c
+	}
+	if c := got["8385794 0000000012345"]; c.Key != carton || c.Level != 3 || c.DrugCode != drug {
+		t.Errorf("carton = %+v", c)
+	}
+	if c := got[codeA]; c.Key != codeA || c.Parent != carton || c.Level != 1 {
+		t.Errorf("expanded child = %+v", c)
+	}
+	if c := got["6901234567892"]; c.Key != "" || c.Error != "not_trace_code" {
+		t.Errorf("commodity barcode = %+v", c)
+	}
+	if len(p.Events[0].Codes) != 4 {
+		t.Errorf("codes = %d, want carton + 2 children + the bad scan", len(p.Events[0].Codes))
+	}
+}
+
+func TestIngestFileTwice(t *testing.T) {
+	ctx := context.Background()
+	st := open(t)
+	in, err := ingest.New(ctx, st)
+	must(t, err)
+	var b strings.Builder
+	for i := 0; i < 500; i++ {
+		b.Write(envelope(t, "3505", fmt.Sprintf("F%04d", i), "selinfo", saleRow(fmt.Sprintf("R%d", i), fmt.Sprintf("838579300%011d", i))))
+		b.WriteByte('\n')
+	}
+	b.WriteString("{broken\n\n")
+	b.Write(envelope(t, "3505", "", "selinfo", saleRow("RX", "83857930000000099999"))) // no msgid: derived
+	b.WriteByte('\n')
+	file := b.String()
+	s1, err := in.IngestFile(ctx, st, strings.NewReader(file), ingest.FileOptions{Name: "t.jsonl", BatchLines: 120})
+	must(t, err)
+	if s1.Lines != 502 || s1.Accepted != 501 || s1.Unreadable != 1 || s1.Events != 501 || s1.Quarantined != 1 {
+		t.Errorf("first run = %+v", s1)
+	}
+	s2, err := in.IngestFile(ctx, st, strings.NewReader(file), ingest.FileOptions{Name: "t.jsonl", BatchLines: 77})
+	must(t, err)
+	if s2.Accepted != 0 || s2.Replayed != 501 || s2.Events != 0 || s2.Quarantined != 0 {
+		t.Errorf("second run = %+v", s2)
+	}
+	stats, err := st.Stats(ctx)
+	must(t, err)
+	if stats.Tables["sale_lines"] != 501 || stats.Tables["quarantine"] != 1 || stats.LedgerCodes != 501 {
+		t.Errorf("store = %+v", stats)
+	}
+}
