@@ -113,6 +113,9 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 	if inst == "" {
 		return nil, nil, invalid("fixmedins_code", msgRequired)
 	}
+	if len(req.Input) > 0 && !json.Valid(req.Input) {
+		return nil, nil, invalid("input", "malformed: want a JSON object")
+	}
 	in, err := inputObject(req.Input)
 	if err != "" {
 		return nil, nil, invalid("input", err)
@@ -170,6 +173,9 @@ func inputObject(raw json.RawMessage) (map[string]json.RawMessage, string) {
 			return nil, "malformed: want a JSON object"
 		}
 		t = bytes.TrimSpace([]byte(s))
+		if len(t) > 0 && !json.Valid(t) {
+			return nil, "malformed: want a JSON object"
+		}
 	}
 	if isNull(t) {
 		return nil, msgRequired

@@ -75,9 +75,14 @@ func DecodeRequest(body []byte) (Request, error) {
 	if t[0] != '{' {
 		return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a JSON object")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(t, &fields); err != nil {
+	if !json.Valid(t) {
+		var v any
+		err := json.Unmarshal(t, &v) // for the reason only
 		return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "malformed JSON: %s", jsonReason(err))
+	}
+	fields, ok := object(t)
+	if !ok {
+		return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a JSON object")
 	}
 	var req Request
 	for _, f := range []struct {

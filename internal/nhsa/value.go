@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"tracewatch"
 	"tracewatch/internal/idno"
@@ -259,13 +260,16 @@ func textOf(raw json.RawMessage) (string, bool) {
 	}
 	switch c := t[0]; {
 	case c == '"':
+		if s, ok := plainString(t); ok {
+			return strings.TrimSpace(s), true
+		}
 		var s string
 		if json.Unmarshal(t, &s) != nil {
 			return "", false
 		}
 		return strings.TrimSpace(s), true
 	case c == '-' || c >= '0' && c <= '9':
-		if !json.Valid(t) {
+		if scanNumber(t, 0) != len(t) {
 			return "", false
 		}
 		return string(t), true
@@ -275,22 +279,182 @@ func textOf(raw json.RawMessage) (string, bool) {
 	return "", false
 }
 
+// plainString returns the content of a quoted JSON string that needs no unescaping: no
+// backslash, no control character, valid UTF-8. ok is false otherwise (the caller then
+// decodes it with encoding/json).
+func plainString(t []byte) (string, bool) {
+	if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+		return "", false
+	}
+	b := t[1 : len(t)-1]
+	for _, c := range b {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
+}
+
 func isNull(raw json.RawMessage) bool {
 	t := bytes.TrimSpace(raw)
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
 }
 
-// object decodes a JSON object.
+// The rows of NHSA messages are flat objects read field by field. object and split scan
+// them once, handing out sub-slices, instead of validating the same bytes again with
+// every nested json.Unmarshal (Decode validates the input once, up front, when the
+// request did not come through DecodeRequest).
+
+func skipWS(t []byte, i int) int {
+	for i < len(t) && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the offset after the string that starts at t[i] == '"', or -1.
+func scanString(t []byte, i int) int {
+	for j := i + 1; j < len(t); j++ {
+		switch t[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// scanNumber returns the offset after the JSON number at t[i], or -1.
+func scanNumber(t []byte, i int) int {
+	j := i
+	if j < len(t) && t[j] == '-' {
+		j++
+	}
+	digits := func() bool {
+		k := j
+		for j < len(t) && t[j] >= '0' && t[j] <= '9' {
+			j++
+		}
+		return j > k
+	}
+	if j < len(t) && t[j] == '0' {
+		j++
+	} else if !digits() {
+		return -1
+	}
+	if j < len(t) && t[j] == '.' {
+		j++
+		if !digits() {
+			return -1
+		}
+	}
+	if j < len(t) && (t[j] == 'e' || t[j] == 'E') {
+		j++
+		if j < len(t) && (t[j] == '+' || t[j] == '-') {
+			j++
+		}
+		if !digits() {
+			return -1
+		}
+	}
+	return j
+}
+
+// scanValue returns the offset after the JSON value at t[i], or -1 when it is malformed.
+// Nested values are only delimited here; they are scanned again when read.
+func scanValue(t []byte, i int) int {
+	if i >= len(t) {
+		return -1
+	}
+	switch c := t[i]; {
+	case c == '"':
+		return scanString(t, i)
+	case c == '{' || c == '[':
+		depth := 0
+		for i < len(t) {
+			switch t[i] {
+			case '"':
+				e := scanString(t, i)
+				if e < 0 {
+					return -1
+				}
+				i = e
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	case c == '-' || c >= '0' && c <= '9':
+		return scanNumber(t, i)
+	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if bytes.HasPrefix(t[i:], []byte(lit)) {
+			return i + len(lit)
+		}
+	}
+	return -1
+}
+
+// object decodes a JSON object into its members (later duplicates win, as with
+// encoding/json).
 func object(raw json.RawMessage) (map[string]json.RawMessage, bool) {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || t[0] != '{' {
 		return nil, false
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(t, &m) != nil {
-		return nil, false
+	m := make(map[string]json.RawMessage, 40)
+	i := skipWS(t, 1)
+	if i < len(t) && t[i] == '}' {
+		return m, skipWS(t, i+1) == len(t)
 	}
-	return m, true
+	for {
+		if i >= len(t) || t[i] != '"' {
+			return nil, false
+		}
+		e := scanString(t, i)
+		if e < 0 {
+			return nil, false
+		}
+		key, ok := plainString(t[i:e])
+		if !ok {
+			if json.Unmarshal(t[i:e], &key) != nil {
+				return nil, false
+			}
+		}
+		i = skipWS(t, e)
+		if i >= len(t) || t[i] != ':' {
+			return nil, false
+		}
+		i = skipWS(t, i+1)
+		ve := scanValue(t, i)
+		if ve < 0 {
+			return nil, false
+		}
+		m[key] = t[i:ve]
+		i = skipWS(t, ve)
+		if i >= len(t) {
+			return nil, false
+		}
+		switch t[i] {
+		case ',':
+			i = skipWS(t, i+1)
+		case '}':
+			return m, skipWS(t, i+1) == len(t)
+		default:
+			return nil, false
+		}
+	}
 }
 
 // split returns the rows of a node that is one object or an array, with their national
@@ -305,8 +469,30 @@ func split(node string, raw json.RawMessage) (elems []json.RawMessage, paths []s
 	case '{':
 		return []json.RawMessage{t}, []string{node}, true
 	case '[':
-		if json.Unmarshal(t, &elems) != nil {
-			return nil, nil, false
+		i := skipWS(t, 1)
+		if i < len(t) && t[i] == ']' {
+			return nil, nil, skipWS(t, i+1) == len(t)
+		}
+		for {
+			ve := scanValue(t, i)
+			if ve < 0 {
+				return nil, nil, false
+			}
+			elems = append(elems, t[i:ve])
+			i = skipWS(t, ve)
+			if i >= len(t) {
+				return nil, nil, false
+			}
+			if t[i] == ']' {
+				if skipWS(t, i+1) != len(t) {
+					return nil, nil, false
+				}
+				break
+			}
+			if t[i] != ',' {
+				return nil, nil, false
+			}
+			i = skipWS(t, i+1)
 		}
 		paths = make([]string, len(elems))
 		for i := range elems {
