@@ -91,3 +91,24 @@ func TestFen(t *testing.T) {
 		}
 	}
 }
+
+func TestQty(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Qty
+		out  string
+	}{
+		{"1", QtyScale, "1"}, {"2.5", 25000, "2.5"}, {"2.5000", 25000, "2.5"}, {"0.0001", 1, "0.0001"}, {"-3", -30000, "-3"},
+		{"0", 0, "0"}, {"0.00000", 0, "0"}, {" 7 ", 70000, "7"}, {".5", 5000, "0.5"},
+	} {
+		got, err := ParseQty(c.in)
+		if err != nil || got != c.want || got.String() != c.out {
+			t.Errorf("ParseQty(%q) = %d (%s), %v; want %d (%s)", c.in, int64(got), got, err, c.want, c.out)
+		}
+	}
+	for _, bad := range []string{"", "-", ".", "1.00001", "1e3", "abc", "1234567890123", "1.2.3"} {
+		if _, err := ParseQty(bad); KindOf(err) != KindInvalid {
+			t.Errorf("ParseQty(%q) = %v, want invalid", bad, err)
+		}
+	}
+}

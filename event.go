@@ -13,35 +13,12 @@ type Qty int64
 // QtyScale is one whole unit.
 const QtyScale Qty = 10000
 
-// ParseQty reads a decimal quantity with at most 4 decimals ("1", "2.5", "0.0001").
+// ParseQty reads a decimal quantity with at most 4 decimals ("1", "2.5", "0.0001";
+// trailing zeros beyond them are ignored).
 func ParseQty(s string) (Qty, error) {
-	const op = "tracewatch.ParseQty"
-	t := strings.TrimSpace(s)
-	neg := strings.HasPrefix(t, "-")
-	t = strings.TrimPrefix(t, "-")
-	whole, frac, _ := strings.Cut(t, ".")
-	frac = strings.TrimRight(frac, "0")
-	if whole == "" && frac == "" && !strings.HasPrefix(strings.TrimPrefix(strings.TrimSpace(s), "-"), "0") {
-		return 0, Errorf(op, KindInvalid, "quantity %q: want a decimal number", s)
-	}
-	if len(frac) > 4 || len(whole) > 12 {
-		return 0, Errorf(op, KindInvalid, "quantity %q: at most 12 digits and 4 decimals", s)
-	}
-	for _, part := range []string{whole, frac} {
-		for i := 0; i < len(part); i++ {
-			if part[i] < '0' || part[i] > '9' {
-				return 0, Errorf(op, KindInvalid, "quantity %q: want a decimal number", s)
-			}
-		}
-	}
-	var v int64
-	if whole != "" {
-		v, _ = strconv.ParseInt(whole, 10, 64)
-	}
-	f, _ := strconv.ParseInt((frac + "0000")[:4], 10, 64)
-	v = v*int64(QtyScale) + f
-	if neg {
-		v = -v
+	v, ok := parseFixed(s, 4, 12, true)
+	if !ok {
+		return 0, Errorf("tracewatch.ParseQty", KindInvalid, "quantity %q: want a decimal number with at most 12 digits and 4 decimals", s)
 	}
 	return Qty(v), nil
 }

@@ -25,18 +25,33 @@ func (f Fen) String() string {
 // "12.50", "-3", "0.07"). More than two decimals is an error: fen are never rounded
 // away silently.
 func ParseYuan(s string) (Fen, error) {
-	const op = "tracewatch.ParseYuan"
-	t := strings.TrimSpace(s)
-	neg := strings.HasPrefix(t, "-")
-	t = strings.TrimPrefix(t, "-")
+	v, ok := parseFixed(s, 2, 15, false)
+	if !ok {
+		return 0, Errorf("tracewatch.ParseYuan", KindInvalid, "amount %q: want yuan with at most two decimals", s)
+	}
+	return Fen(v), nil
+}
+
+// parseFixed reads a decimal number into an integer of 10^-decimals units: an optional
+// minus sign, at most maxWhole digits before the point, at most decimals after it
+// (after dropping trailing zeros when trimZeros). "" and "-" and "." are refused.
+func parseFixed(s string, decimals, maxWhole int, trimZeros bool) (int64, bool) {
+	t := strings.TrimPrefix(strings.TrimSpace(s), "-")
+	neg := len(t) < len(strings.TrimSpace(s))
 	whole, frac, _ := strings.Cut(t, ".")
-	if whole == "" && frac == "" || len(frac) > 2 || len(whole) > 15 {
-		return 0, Errorf(op, KindInvalid, "amount %q: want yuan with at most two decimals", s)
+	if trimZeros {
+		frac = strings.TrimRight(frac, "0")
+	}
+	if whole == "" && frac == "" && !strings.HasPrefix(t, "0") && !strings.HasPrefix(t, ".0") {
+		return 0, false
+	}
+	if len(frac) > decimals || len(whole) > maxWhole {
+		return 0, false
 	}
 	for _, part := range []string{whole, frac} {
 		for i := 0; i < len(part); i++ {
 			if part[i] < '0' || part[i] > '9' {
-				return 0, Errorf(op, KindInvalid, "amount %q: want yuan with at most two decimals", s)
+				return 0, false
 			}
 		}
 	}
@@ -44,11 +59,13 @@ func ParseYuan(s string) (Fen, error) {
 	if whole != "" {
 		v, _ = strconv.ParseInt(whole, 10, 64)
 	}
-	frac += "00"[len(frac):]
-	fv, _ := strconv.ParseInt(frac, 10, 64)
-	v = v*100 + fv
+	f, _ := strconv.ParseInt((frac + "0000000000")[:decimals], 10, 64)
+	for i := 0; i < decimals; i++ {
+		v *= 10
+	}
+	v += f
 	if neg {
 		v = -v
 	}
-	return Fen(v), nil
+	return v, true
 }
