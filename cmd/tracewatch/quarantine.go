@@ -15,7 +15,8 @@ func init() {
 	})
 }
 
-// quarantineJSON is one row of `quarantine list --json` (and of GET /api/v1/quarantine).
+// quarantineJSON is one row of `quarantine list --json`. GET /api/v1/quarantine gives the
+// same keys, always present, plus the payload (docs/api.md).
 type quarantineJSON struct {
 	ID          int64  `json:"id"`
 	MsgID       string `json:"msgid,omitempty"`

@@ -1,0 +1,235 @@
+// Package server is tracewatch's HTTP face: the NHSA-compatible endpoint pharmacies and
+// hospitals post their messages to (POST /fsi/api/{infno}, signed in the national gateway
+// style), and the operator JSON API (trace lookup, quarantine, statistics). docs/api.md
+// describes every endpoint.
+//
+// Every answer that carries an NHSA envelope produced by the business layer is HTTP 200,
+// including a refused message (infcode "-1"), as the national platform answers; a request
+// refused before it reaches the business layer (authentication, size, an unreadable
+// envelope, another institution's code) gets a 4xx status with an envelope naming the
+// problem and stores nothing. An answer is written only once its message is durable.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"tracewatch"
+	"tracewatch/internal/ingest"
+	"tracewatch/internal/nhsa"
+)
+
+// DefaultMaxBody is the default limit of a request body.
+const DefaultMaxBody = 8 << 20
+
+// Config is what a Server needs.
+type Config struct {
+	Store     tracewatch.Store
+	Ingester  *ingest.Ingester
+	MasterKey []byte           // seals the institution secrets (LoadOrCreateMasterKey)
+	Now       func() time.Time // the clock (time.Now when nil)
+	Logger    *slog.Logger     // the access and error log (discarded when nil)
+	MaxBody   int64            // request body limit (DefaultMaxBody when 0)
+	MaxNonces int              // nonce cache bound (DefaultMaxNonces when 0)
+}
+
+// Server serves the NHSA endpoint and the operator API.
+type Server struct {
+	st      tracewatch.Store
+	in      *ingest.Ingester
+	auth    *Authenticator
+	now     func() time.Time
+	log     *slog.Logger
+	maxBody int64
+	handler http.Handler
+}
+
+// New builds a Server.
+func New(cfg Config) (*Server, error) {
+	const op = "server.New"
+	if cfg.Store == nil || cfg.Ingester == nil {
+		return nil, tracewatch.Errorf(op, tracewatch.KindInvalid, "a store and an ingester are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	auth, err := NewAuthenticator(cfg.Store, cfg.MasterKey, cfg.Now, cfg.MaxNonces)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /fsi/api/{infno}", s.handleNHSA)
+	mux.HandleFunc("GET /api/v1/codes", s.handleCode)
+	mux.HandleFunc("GET /api/v1/codes/{code...}", s.handleCode)
+	mux.HandleFunc("GET /api/v1/quarantine", s.handleQuarantine)
+	mux.HandleFunc("POST /api/v1/quarantine/{id}/resubmit", s.handleResubmit)
+	mux.HandleFunc("GET /api/v1/stats", s.handleStats)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.handler = s.accessLog(mux)
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// handleNHSA receives one signed NHSA message.
+func (s *Server) handleNHSA(w http.ResponseWriter, r *http.Request) {
+	const op = "server.NHSA"
+	ctx := r.Context()
+	received := s.now()
+	rec := recordOf(r)
+	rec.paasid = short(strings.TrimSpace(r.Header.Get(HeaderPaasID)))
+	id, err := s.auth.Verify(ctx, r.Header)
+	if err != nil {
+		s.refuse(w, r, nhsa.Request{}, received, err)
+		return
+	}
+	rec.institution = id.Institution
+	body, err := readBody(w, r, s.maxBody)
+	if err != nil {
+		s.refuse(w, r, nhsa.Request{}, received, err)
+		return
+	}
+	req, err := decodeEnvelope(body, r.PathValue("infno"))
+	rec.msgid = req.MsgID
+	if err != nil {
+		s.refuse(w, r, req, received, err)
+		return
+	}
+	if req.FixmedinsCode != id.Institution {
+		s.refuse(w, r, req, received, forbidden(op, "this credential may only submit for its own fixmedins_code"))
+		return
+	}
+	// A replayed msgid gets its first answer and changes nothing.
+	if m, err := s.st.Message(ctx, req.MsgID); err == nil {
+		s.replay(w, r, req, received, m, id.Institution)
+		return
+	} else if tracewatch.KindOf(err) != tracewatch.KindNotFound {
+		s.refuse(w, r, req, received, err)
+		return
+	}
+	answer, replayed, err := s.ingest(ctx, req, body, "http", received)
+	if err != nil {
+		s.refuse(w, r, req, received, err)
+		return
+	}
+	if replayed { // a concurrent duplicate won: check whose it is
+		m, err := s.st.Message(ctx, req.MsgID)
+		if err != nil {
+			s.refuse(w, r, req, received, err)
+			return
+		}
+		s.replay(w, r, req, received, m, id.Institution)
+		return
+	}
+	writeRaw(w, http.StatusOK, answer)
+}
+
+// replay answers a stored message's first answer, to its own institution only.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, req nhsa.Request, received time.Time, m tracewatch.MessageRecord, institution string) {
+	if m.Institution != institution {
+		s.refuse(w, r, req, received, forbidden("server.NHSA", "msgid %s is already used by another institution", req.MsgID))
+		return
+	}
+	recordOf(r).replayed = true
+	writeRaw(w, http.StatusOK, m.Response)
+}
+
+// ingest prepares and commits one message and returns the answer to give: its own, or
+// the stored first answer when the store reports the msgid as replayed. It returns after
+// the commit, so the answer is durable.
+func (s *Server) ingest(ctx context.Context, req nhsa.Request, body []byte, source string, received time.Time) (answer []byte, replayed bool, err error) {
+	// The caller going away must not leave the outcome of a commit half-known.
+	ctx = context.WithoutCancel(ctx)
+	p, err := s.in.Prepare(ctx, req, body, source, received, s.now())
+	if err != nil {
+		return nil, false, err
+	}
+	res, err := s.st.Commit(ctx, &tracewatch.Batch{Messages: []tracewatch.MessageRecord{p.Message}, Events: p.Events, Quarantine: p.Quarantine})
+	if err != nil {
+		return nil, false, err
+	}
+	if b, ok := res.Replayed[req.MsgID]; ok {
+		return b, true, nil
+	}
+	return p.Message.Response, false, nil
+}
+
+// readBody reads the request body up to limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
+		return nil, tracewatch.E("server.readBody", tracewatch.KindInvalid, fmt.Errorf("reading the request body: %w", err))
+	}
+	return b, nil
+}
+
+// decodeEnvelope reads a request envelope and checks what every submission needs: a
+// supported infno (equal to pathInfno when that is given), a msgid and a fixmedins_code.
+// msgid and fixmedins_code come back trimmed, as the decoder trims them in the events.
+// The request is returned even with an error, for the refusal's inf_refmsgid.
+func decodeEnvelope(body []byte, pathInfno string) (nhsa.Request, error) {
+	const op = "server.decodeEnvelope"
+	req, err := nhsa.DecodeRequest(body)
+	if err != nil {
+		return req, err
+	}
+	req.MsgID, req.FixmedinsCode = strings.TrimSpace(req.MsgID), strings.TrimSpace(req.FixmedinsCode)
+	invalid := func(field, format string, args ...any) error {
+		return tracewatch.Errorf(op, tracewatch.KindInvalid, format, args...).WithField(field)
+	}
+	switch {
+	case pathInfno != "" && req.Infno != pathInfno:
+		return req, invalid("infno", "%q in the body does not match %q in the path", short(req.Infno), short(pathInfno))
+	case !nhsa.Supported(req.Infno):
+		return req, invalid("infno", "unsupported interface %q", short(req.Infno))
+	case req.MsgID == "":
+		return req, invalid("msgid", "required")
+	case req.FixmedinsCode == "":
+		return req, invalid("fixmedins_code", "required")
+	}
+	return req, nil
+}
+
+// short cuts an echoed input value to a sane length.
+func short(s string) string {
+	if utf8.RuneCountInString(s) <= 40 {
+		return s
+	}
+	return string([]rune(s)[:40]) + "…"
+}
+
+// refuse answers err as an NHSA envelope (infcode "-1") with the status statusOf gives.
+// Internal failures are logged here and reported without their cause.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, req nhsa.Request, received time.Time, err error) {
+	status := statusOf(err)
+	msg := publicMessage(err)
+	rec := recordOf(r)
+	rec.reason = msg
+	if status >= 500 && !errors.Is(err, errBusy) {
+		rec.reason = ""
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "msgid", req.MsgID, "err", err.Error())
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "60")
+	}
+	writeJSON(w, status, nhsa.Fail(req, msg, received, s.now()))
+}
