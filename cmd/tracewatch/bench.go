@@ -19,10 +19,14 @@ import (
 )
 
 func init() {
-	register("bench", "measure: bench ingest --lines N (P1: bulk 3505 ingest into the embedded store)", func(e env) int {
-		return subcommand(e, "bench", map[string]func(env) int{"ingest": runBenchIngest})
+	benchCommands["ingest"] = runBenchIngest
+	register("bench", "measure: bench ingest --lines N (P1 bulk ingest); bench http --clients C (signed 3505 over HTTP)", func(e env) int {
+		return subcommand(e, "bench", benchCommands)
 	})
 }
+
+// benchCommands are the `tracewatch bench` subcommands, one file each.
+var benchCommands = map[string]func(env) int{}
 
 func runBenchIngest(e env) int {
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
