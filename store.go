@@ -125,6 +125,7 @@ type QuarantineRow struct {
 
 // QuarantineFilter narrows a quarantine listing.
 type QuarantineFilter struct {
+	MsgID       string // only the rows of this message
 	Institution string
 	Infno       string
 	Limit       int // 0: a default of 100

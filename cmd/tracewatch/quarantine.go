@@ -35,6 +35,7 @@ func runQuarantineList(e env) int {
 	dir := dataDirFlag(fs)
 	asJSON := fs.Bool("json", false, "one JSON object per row")
 	inst := fs.String("institution", "", "only this fixmedins_code")
+	msgid := fs.String("msgid", "", "only the rows of this message")
 	infno := fs.String("infno", "", "only this interface")
 	limit := fs.Int("limit", 100, "at most this many rows")
 	after := fs.Int64("after", 0, "rows with an id above this (paging)")
@@ -47,7 +48,7 @@ func runQuarantineList(e env) int {
 		return fail(e.stderr, "quarantine list", err)
 	}
 	defer st.Close()
-	rows, err := st.Quarantine(ctx, tracewatch.QuarantineFilter{Institution: *inst, Infno: *infno, Limit: *limit, AfterID: *after})
+	rows, err := st.Quarantine(ctx, tracewatch.QuarantineFilter{MsgID: *msgid, Institution: *inst, Infno: *infno, Limit: *limit, AfterID: *after})
 	if err != nil {
 		return fail(e.stderr, "quarantine list", err)
 	}

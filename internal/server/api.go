@@ -219,36 +219,26 @@ func (s *Server) handleResubmit(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusOK, answer)
 }
 
-// maxWalk bounds the search for the other quarantine rows of a message.
-const maxWalk = 10_000
+// maxRowsPerMessage bounds the quarantine rows read for one message.
+const maxRowsPerMessage = 10_000
 
 // corrected returns the quarantine rows a resubmission of row corrects: for a message
 // refused whole (a message-level problem, or any bad row of a single-row interface),
 // every unresubmitted row of its msgid; for a row of a batch (…A) interface, which kept
-// its good rows, the rows of that msgid and row number. The rows of one message are
-// stored in one commit and hold consecutive ids, so the search walks the neighbouring
-// ids until another message's row.
+// its good rows, the rows of that msgid and row number.
 func (s *Server) corrected(r *http.Request, row tracewatch.QuarantineRow) ([]int64, error) {
 	ids := []int64{row.ID}
 	if row.MsgID == "" {
 		return ids, nil
 	}
 	whole := row.Row == 0 || !strings.HasSuffix(row.Infno, "A")
-	for _, step := range []int64{-1, 1} {
-		for id := row.ID + step; id > 0 && id != row.ID+step*maxWalk; id += step {
-			q, err := s.st.QuarantineRow(r.Context(), id)
-			if tracewatch.KindOf(err) == tracewatch.KindNotFound {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			if q.MsgID != row.MsgID {
-				break
-			}
-			if !q.Resubmitted && (whole || q.Row == row.Row) {
-				ids = append(ids, q.ID)
-			}
+	rows, err := s.st.Quarantine(r.Context(), tracewatch.QuarantineFilter{MsgID: row.MsgID, Limit: maxRowsPerMessage})
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range rows {
+		if q.ID != row.ID && !q.Resubmitted && (whole || q.Row == row.Row) {
+			ids = append(ids, q.ID)
 		}
 	}
 	return ids, nil

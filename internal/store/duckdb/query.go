@@ -193,6 +193,10 @@ func (s *Store) Quarantine(ctx context.Context, f tracewatch.QuarantineFilter) (
 	const op = "duckdb.Quarantine"
 	q := `SELECT ` + quarantineCols + ` FROM quarantine WHERE id > ?`
 	args := []any{f.AfterID}
+	if f.MsgID != "" {
+		q += ` AND msgid = ?`
+		args = append(args, f.MsgID)
+	}
 	if f.Institution != "" {
 		q += ` AND fixmedins_code = ?`
 		args = append(args, f.Institution)

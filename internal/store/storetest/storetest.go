@@ -354,6 +354,11 @@ func testQuarantine(t *testing.T, open Opener) {
 	if len(rows) != 2 || rows[0].Field != "rtal_docno" || string(rows[0].Payload) != `{"infno":"3505"}` || rows[0].Resubmitted {
 		t.Fatalf("Quarantine = %+v", rows)
 	}
+	byMsg, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{MsgID: "Q1"})
+	must(t, err)
+	if len(byMsg) != 1 || byMsg[0].MsgID != "Q1" {
+		t.Errorf("by msgid = %+v", byMsg)
+	}
 	rows, err = s.Quarantine(ctx, tracewatch.QuarantineFilter{Institution: instQ})
 	must(t, err)
 	if len(rows) != 1 {
