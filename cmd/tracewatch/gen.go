@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"tracewatch/internal/synth"
+)
+
+func init() {
+	register("gen", "generate a synthetic province: gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD]", runGen)
+}
+
+func runGen(e env) int {
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	seed := fs.Uint64("seed", 1, "generator seed: the same seed and options give byte-identical files")
+	out := fs.String("out", "", "output directory (created; must be empty or absent)")
+	scale := fs.String("scale", "small", "size: "+scaleList()+" sale lines")
+	lines := fs.Int("sale-lines", 0, "sale lines (3505 rows) to generate; overrides --scale")
+	days := fs.Int("days", 90, "days simulated")
+	start := fs.String("start", synth.DefaultStart.Format("2006-01-02"), "first day (YYYY-MM-DD, Asia/Shanghai)")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: tracewatch gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD]")
+		fmt.Fprintln(e.stderr, "Writes DIR/reference/<kind>.csv (load each with `tracewatch load KIND FILE`),")
+		fmt.Fprintln(e.stderr, "DIR/messages/NNNN-YYYY-MM-DD.jsonl (ingest them in name order), DIR/labels.jsonl and")
+		fmt.Fprintln(e.stderr, "DIR/manifest.json (options, counts, SHA-256 of every file). See docs/synthetic-data.md.")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 0 || *out == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	if *days < 1 {
+		fmt.Fprintf(e.stderr, "tracewatch gen: --days %d: want at least 1\n", *days)
+		return exitUsage
+	}
+	first, err := time.ParseInLocation("2006-01-02", *start, cstZone)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "tracewatch gen: --start %q: want a date YYYY-MM-DD\n", *start)
+		return exitUsage
+	}
+	o := synth.Options{Seed: *seed, SaleLines: *lines, Days: *days, Start: first}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if *lines == 0 || explicit["scale"] {
+		o.Scale = *scale
+	}
+	if *lines != 0 && explicit["scale"] {
+		fmt.Fprintln(e.stderr, "tracewatch gen: give --scale or --sale-lines, not both")
+		return exitUsage
+	}
+	if err := emptyDir(*out); err != nil {
+		return fail(e.stderr, "gen", err)
+	}
+	began := time.Now()
+	sum, err := synth.Generate(o, synth.Dir(*out))
+	if err != nil {
+		return fail(e.stderr, "gen", err)
+	}
+	took := time.Since(began)
+	var size int64
+	for _, f := range sum.Files {
+		size += f.Bytes
+	}
+	w := sum.World
+	fmt.Fprintf(e.stdout, "generated %s: seed %d, scale %s, %d days from %s\n", *out, sum.Options.Seed, sum.Options.Scale, sum.Options.Days, sum.Options.Start)
+	fmt.Fprintf(e.stdout, "  world: %d institutions (%d hospitals, %d clinics, %d village clinics, %d pharmacies), %d persons, %d practitioners, %d drugs, %d regions\n",
+		w.Institutions["hospital"]+w.Institutions["clinic"]+w.Institutions["village_clinic"]+w.Institutions["pharmacy"],
+		w.Institutions["hospital"], w.Institutions["clinic"], w.Institutions["village_clinic"], w.Institutions["pharmacy"],
+		w.Persons, w.Practitioners, w.Drugs, w.Regions)
+	var parts []string
+	for _, infno := range []string{"3501", "3502", "3503", "3505", "3506", "2204", "2207", "2208"} {
+		if n := sum.Counts.Messages[infno]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", infno, n))
+		}
+	}
+	fmt.Fprintf(e.stdout, "  messages: %d (%s); sale lines %d\n", sum.Counts.MessageLines, strings.Join(parts, ", "), sum.Counts.SaleLines)
+	fmt.Fprintf(e.stdout, "  packages: %d cartons of %d coded packs; labels %d\n", sum.Counts.Cartons, sum.Counts.Packs, sum.Counts.Labels)
+	fmt.Fprintf(e.stdout, "  %d files, %.1f MB, in %s: %.0f sale lines/s\n", len(sum.Files)+1, float64(size)/1e6,
+		took.Round(time.Millisecond), float64(sum.Counts.SaleLines)/max(took.Seconds(), 1e-9))
+	return exitOK
+}
+
+func scaleList() string {
+	var parts []string
+	for _, n := range synth.ScaleNames() {
+		parts = append(parts, fmt.Sprintf("%s (%d)", n, synth.Scales[n]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// emptyDir checks that dir is absent or empty, so that no file of an earlier run (a day
+// file of a longer window) is mistaken for part of this one.
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case len(entries) > 0:
+		return fmt.Errorf("--out %s is not empty: give a new or empty directory", dir)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestGenTiny runs `tracewatch gen` in-process for the tiny scale and checks the layout
+// and the manifest.
+func TestGenTiny(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "province")
+	status, stdout, stderr := runCLI(t, "", "gen", "--seed", "7", "--scale", "tiny", "--out", out)
+	if status != exitOK {
+		t.Fatalf("exit status %d, stderr %q", status, stderr)
+	}
+	if !strings.Contains(stdout, "sale lines 1000") {
+		t.Errorf("summary does not report the sale lines:\n%s", stdout)
+	}
+
+	for _, kind := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages"} {
+		if st, err := os.Stat(filepath.Join(out, "reference", kind+".csv")); err != nil || st.Size() == 0 {
+			t.Errorf("reference/%s.csv: %v", kind, err)
+		}
+	}
+	days, err := filepath.Glob(filepath.Join(out, "messages", "*.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(days)
+	if len(days) != 90 || filepath.Base(days[0]) != "0001-2025-07-01.jsonl" || filepath.Base(days[89]) != "0090-2025-09-28.jsonl" {
+		t.Errorf("message files: %d, first %v", len(days), days[:min(len(days), 2)])
+	}
+	if st, err := os.Stat(filepath.Join(out, "labels.jsonl")); err != nil || st.Size() != 0 {
+		t.Errorf("labels.jsonl: want an empty file (no planted cases yet): %v", err)
+	}
+
+	raw, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Options struct {
+			Seed      uint64 `json:"seed"`
+			Scale     string `json:"scale"`
+			SaleLines int    `json:"sale_lines"`
+			Days      int    `json:"days"`
+			Start     string `json:"start"`
+		} `json:"options"`
+		Counts struct {
+			SaleLines int            `json:"sale_lines"`
+			Messages  map[string]int `json:"messages"`
+			Reference map[string]int `json:"reference"`
+		} `json:"counts"`
+		Files []struct {
+			Path   string `json:"path"`
+			Bytes  int64  `json:"bytes"`
+			SHA256 string `json:"sha256"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Options.Seed != 7 || m.Options.Scale != "tiny" || m.Options.SaleLines != 1000 || m.Options.Days != 90 || m.Options.Start != "2025-07-01" {
+		t.Errorf("manifest options: %+v", m.Options)
+	}
+	if m.Counts.SaleLines != 1000 || m.Counts.Messages["3505"] != 1000 || m.Counts.Reference["drugs"] < 500 {
+		t.Errorf("manifest counts: %+v", m.Counts)
+	}
+	if len(m.Files) != 7+90+1 {
+		t.Errorf("manifest lists %d files, want 98", len(m.Files))
+	}
+	for _, f := range m.Files {
+		data, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(f.Path)))
+		if err != nil {
+			t.Errorf("manifest lists %s: %v", f.Path, err)
+			continue
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != f.SHA256 || int64(len(data)) != f.Bytes {
+			t.Errorf("%s: manifest digest or size does not match the file", f.Path)
+		}
+	}
+
+	// A second run into the same directory is refused: files of an earlier, longer run
+	// would otherwise be mistaken for this one's.
+	status, _, stderr = runCLI(t, "", "gen", "--seed", "7", "--scale", "tiny", "--out", out)
+	if status != exitFail || !strings.Contains(stderr, "not empty") {
+		t.Errorf("gen into a non-empty directory: status %d, stderr %q", status, stderr)
+	}
+}
+
+func TestGenUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		status int
+	}{
+		{"no --out", []string{"gen", "--scale", "tiny"}, exitUsage},
+		{"bad start", []string{"gen", "--out", filepath.Join(dir, "a"), "--start", "2025-13-01"}, exitUsage},
+		{"scale and sale lines", []string{"gen", "--out", filepath.Join(dir, "b"), "--scale", "tiny", "--sale-lines", "10"}, exitUsage},
+		{"unknown scale", []string{"gen", "--out", filepath.Join(dir, "c"), "--scale", "huge"}, exitFail},
+		{"no days", []string{"gen", "--out", filepath.Join(dir, "d"), "--scale", "tiny", "--days", "0"}, exitUsage},
+		{"too many days", []string{"gen", "--out", filepath.Join(dir, "e"), "--scale", "tiny", "--days", "9999"}, exitFail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, stderr := runCLI(t, "", tc.args...)
+			if status != tc.status {
+				t.Errorf("exit status %d, want %d (stderr %q)", status, tc.status, stderr)
+			}
+		})
+	}
+}
+
+// TestGenSaleLinesAndDays: --sale-lines and --days and --start shape the output.
+func TestGenSaleLinesAndDays(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "p")
+	status, stdout, stderr := runCLI(t, "", "gen", "--seed", "3", "--sale-lines", "300", "--days", "5", "--start", "2025-12-30", "--out", out)
+	if status != exitOK {
+		t.Fatalf("exit status %d, stderr %q", status, stderr)
+	}
+	days, _ := filepath.Glob(filepath.Join(out, "messages", "*.jsonl"))
+	sort.Strings(days)
+	var names []string
+	for _, d := range days {
+		names = append(names, filepath.Base(d))
+	}
+	want := "0001-2025-12-30.jsonl 0002-2025-12-31.jsonl 0003-2026-01-01.jsonl 0004-2026-01-02.jsonl 0005-2026-01-03.jsonl"
+	if strings.Join(names, " ") != want {
+		t.Errorf("day files %v, want %s", names, want)
+	}
+	if !strings.Contains(stdout, "sale lines 300") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+}

@@ -1,0 +1,134 @@
+package synth
+
+import "slices"
+
+// The simulation's side of rendering: each function draws what is left to chance (the
+// staff at the counter, the prescriber, which inbound codes get scanned), copies what
+// the simulation will change afterwards (the basket), and queues the renderer's work.
+
+func (s *sim) feeLines(t int64, in *institution, p *person, mdtrt string, ph *practitioner) {
+	items, pp := slices.Clone(s.items), *p
+	s.emit(func(r *renderer) { r.feeLines(t, in, &pp, items, mdtrt, ph) })
+}
+
+func (s *sim) settlement(t int64, in *institution, p *person, mdtrt, setl, medType string) {
+	items, boxes, pp := slices.Clone(s.items), slices.Clone(s.boxes), *p
+	ph := s.staff(in)
+	s.emit(func(r *renderer) { r.settlement(t, in, &pp, items, boxes, mdtrt, setl, medType, ph) })
+}
+
+func (s *sim) cancel(t int64, in *institution, person int, setl, mdtrt string) {
+	p := s.w.person(person)
+	op := s.staff(in)
+	s.emit(func(r *renderer) { r.cancel(t, in, &p, setl, mdtrt, op) })
+}
+
+func (s *sim) sale(t int64, in *institution, p *person, insured bool, it *item, line int, receipt, visit, setl string, ph *practitioner) {
+	dr, outside := s.prescriber(in, it.d, ph)
+	one := *it
+	boxes := slices.Clone(s.boxes[it.b0 : it.b0+it.nb])
+	one.b0 = 0
+	var pp *person
+	if p != nil {
+		c := *p
+		pp = &c
+	}
+	s.emit(func(r *renderer) {
+		r.sale(t, in, pp, insured, &one, boxes, line, receipt, visit, setl, ph, dr, outside)
+	})
+}
+
+func (s *sim) returnMsg(day int, t int64, in *institution, ret *saleReturn) {
+	var pp *person
+	if ret.person >= 0 {
+		p := s.w.person(ret.person)
+		pp = &p
+	}
+	op := s.staff(in)
+	in.visit++
+	visit := string(appendPadded(append([]byte("M"), s.clk.compact[day]...), uint64(in.visit%1_000_000), 6))
+	in.receipt++
+	receipt := string(appendPadded(append([]byte("T"), s.clk.compact[day]...), uint64(in.receipt%1_000_000), 6))
+	s.emit(func(r *renderer) { r.returnMsg(t, in, ret, pp, visit, receipt, op) })
+}
+
+// purchase queues a 3503 (商品采购) of a delivery. The institution scans its inbound
+// codes at its collection rate: per carton, the carton code, or each pack's code with a
+// probability that makes the expected share of packs covered equal the rate.
+func (s *sim) purchase(t int64, in *institution, sl *slot, cs []*carton) {
+	d := sl.d
+	op := s.staff(in)
+	var listed []scan
+	if d.coded {
+		cartonP := in.collect * s.p.CartonScanPermille / 1000
+		boxP := 1000
+		if cartonP < 1000 {
+			boxP = (in.collect - cartonP) * 1000 / (1000 - cartonP)
+		}
+		for _, x := range cs {
+			if s.r.permille(cartonP) {
+				listed = append(listed, scan{c: x, carton: true})
+				continue
+			}
+			for i := range x.n {
+				if s.r.permille(boxP) {
+					listed = append(listed, scan{c: x, i: i})
+				}
+			}
+		}
+	}
+	s.emit(func(r *renderer) { r.purchase(t, in, d, cs, listed, op) })
+}
+
+// stocktake queues the institution's 3501 (商品盘存上传) rows, one message per product
+// and batch in stock. The first stocktake, at the opening of the window, lists the
+// codes of the packs on the shelf (at the institution's collection rate); the monthly
+// ones report quantities only.
+func (s *sim) stocktake(day int, t int64, in *institution) {
+	type group struct {
+		c     *carton
+		whole int32
+		units int32
+		boxes []scan
+	}
+	op := s.staff(in)
+	var gs []group
+	at := func(c *carton) *group {
+		for i := range gs {
+			if gs[i].c.bchno == c.bchno {
+				return &gs[i]
+			}
+		}
+		gs = append(gs, group{c: c})
+		return &gs[len(gs)-1]
+	}
+	for _, sl := range in.slots {
+		gs = gs[:0]
+		for _, c := range sl.queue {
+			if c.next >= c.n {
+				continue
+			}
+			g := at(c)
+			g.whole += c.n - c.next
+			if day == 0 && c.d.coded {
+				for i := c.next; i < c.n; i++ {
+					if s.r.permille(in.collect) {
+						g.boxes = append(g.boxes, scan{c: c, i: i})
+					}
+				}
+			}
+		}
+		for _, bx := range sl.returned {
+			at(bx.c).whole++
+		}
+		if sl.openLeft > 0 {
+			at(sl.open.c).units += sl.openLeft
+		}
+		d := sl.d
+		for _, g := range gs {
+			c, listed := g.c, g.boxes
+			hundredths := int64(g.whole)*100 + int64(g.units)*100/int64(d.pack)
+			s.emit(func(r *renderer) { r.stocktake(t, day, in, d, c, hundredths, listed, op) })
+		}
+	}
+}

@@ -1,0 +1,280 @@
+package synth
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"tracewatch"
+)
+
+// Scales are the named sizes: the number of sale lines (3505 rows) generated.
+var Scales = map[string]int{
+	"tiny":   1_000,
+	"small":  100_000,
+	"medium": 1_000_000,
+	"large":  10_000_000,
+}
+
+// ScaleNames lists the scales from the smallest.
+func ScaleNames() []string {
+	names := make([]string, 0, len(Scales))
+	for n := range Scales {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return Scales[names[i]] < Scales[names[j]] })
+	return names
+}
+
+// CST is the business time zone (Asia/Shanghai, UTC+8, no daylight saving).
+var CST = time.FixedZone("CST", 8*3600)
+
+// DefaultStart is the first day generated unless Options.Start says otherwise: the day
+// scanning before settlement became mandatory.
+var DefaultStart = time.Date(2025, 7, 1, 0, 0, 0, 0, CST)
+
+// Options choose what Generate produces. The same Options (and the same version of this
+// package) give byte-identical output.
+type Options struct {
+	Seed      uint64    // every random choice derives from it
+	Scale     string    // tiny, small, medium or large (default small); see Scales
+	SaleLines int       // sale lines (3505 rows) to generate; overrides Scale when > 0
+	Days      int       // days simulated (default 90)
+	Start     time.Time // first day; only its date in Asia/Shanghai counts (default 2025-07-01)
+	Params    *Params   // realism parameters; nil means DefaultParams()
+}
+
+// Params are the realism parameters, each documented in docs/synthetic-data.md with its
+// default. Rates are in permille (‰) of what they apply to.
+type Params struct {
+	// Size of the world, from the number of sale lines.
+	SaleLinesPerInstitution int `json:"sale_lines_per_institution"` // institutions = max(10, sale lines / this)
+	SaleLinesPerPerson      int `json:"sale_lines_per_person"`      // persons = max(400, sale lines / this)
+
+	// Institution mix (‰ of home-province institutions; the rest are retail pharmacies).
+	HospitalPermille int `json:"hospital_permille"`
+	ClinicPermille   int `json:"clinic_permille"`
+	VillagePermille  int `json:"village_permille"`
+	ChainPermille    int `json:"chain_permille"`   // pharmacies that belong to a chain
+	Open24hPermille  int `json:"open24h_permille"` // pharmacies open at night
+
+	// The neighbouring province (湖南 / 长沙).
+	NeighbourPermille      int `json:"neighbour_permille"`       // institutions and persons located there
+	NeighbourBuyerPermille int `json:"neighbour_buyer_permille"` // home baskets bought by a neighbour-province person
+
+	// Code collection (采集率): each institution scans a share of its inbound codes drawn
+	// uniformly from [CollectMinPermille, CollectMaxPermille]; CollectFullPermille of the
+	// institutions scan everything.
+	CollectMinPermille  int `json:"collect_min_permille"`
+	CollectMaxPermille  int `json:"collect_max_permille"`
+	CollectFullPermille int `json:"collect_full_permille"`
+	CartonScanPermille  int `json:"carton_scan_permille"` // of fully scanned cartons, those scanned by the carton code
+
+	// Sales, by institution type (hospital, clinic, village clinic, pharmacy).
+	SelfPayPermille       [4]int `json:"self_pay_permille"` // baskets paid out of pocket (mdtrt_setl_type 2)
+	SplitPermille         [4]int `json:"split_permille"`    // eligible items sold split (拆零)
+	NonDrugBasketPermille int    `json:"non_drug_basket_permille"`
+	ReturnPermille        int    `json:"return_permille"`      // self-pay baskets with an item returned later (3506)
+	CancelPermille        int    `json:"cancel_permille"`      // insured baskets whose settlement is cancelled (2208)
+	ResettlePermille      int    `json:"resettle_permille"`    // of the cancels, re-settled within minutes
+	DoubleScanPermille    int    `json:"double_scan_permille"` // sale lines with their code scanned twice
+
+	// Supply.
+	ShortDatedPermille int `json:"short_dated_permille"` // shipments of a lot close to its expiry
+	ImportedPermille   int `json:"imported_permille"`    // western products imported with GS1 codes
+
+	// Persons: multipliers (percent) of the prevalence tables in docs/synthetic-data.md.
+	ChronicPercent int `json:"chronic_percent"`
+	DeathPercent   int `json:"death_percent"`
+}
+
+// DefaultParams returns the defaults documented in docs/synthetic-data.md.
+func DefaultParams() Params {
+	return Params{
+		SaleLinesPerInstitution: 2000,
+		SaleLinesPerPerson:      10,
+		HospitalPermille:        80,
+		ClinicPermille:          170,
+		VillagePermille:         220,
+		ChainPermille:           450,
+		Open24hPermille:         100,
+		NeighbourPermille:       20,
+		NeighbourBuyerPermille:  5,
+		CollectMinPermille:      350,
+		CollectMaxPermille:      1000,
+		CollectFullPermille:     300,
+		CartonScanPermille:      500,
+		SelfPayPermille:         [4]int{80, 250, 150, 300},
+		SplitPermille:           [4]int{150, 300, 300, 60},
+		NonDrugBasketPermille:   60,
+		ReturnPermille:          5,
+		CancelPermille:          10,
+		ResettlePermille:        600,
+		DoubleScanPermille:      3,
+		ShortDatedPermille:      20,
+		ImportedPermille:        50,
+		ChronicPercent:          100,
+		DeathPercent:            100,
+	}
+}
+
+// resolved are Options with the defaults applied and checked.
+type resolved struct {
+	Options
+	params    Params
+	startDay  int32 // day number (days since 1970-01-01) of the first day
+	saleLines int
+}
+
+func (o Options) resolve() (resolved, error) {
+	const op = "synth.Generate"
+	r := resolved{Options: o}
+	switch {
+	case o.SaleLines > 0:
+		r.saleLines = o.SaleLines
+		if r.Scale == "" {
+			r.Scale = "custom"
+		}
+	case o.SaleLines < 0:
+		return r, tracewatch.Errorf(op, tracewatch.KindInvalid, "sale lines %d: want a positive number", o.SaleLines)
+	default:
+		if r.Scale == "" {
+			r.Scale = "small"
+		}
+		n, ok := Scales[r.Scale]
+		if !ok {
+			return r, tracewatch.Errorf(op, tracewatch.KindInvalid, "unknown scale %q: want one of %s", o.Scale, strings.Join(ScaleNames(), ", ")).WithField("scale")
+		}
+		r.saleLines = n
+	}
+	if r.Days == 0 {
+		r.Days = 90
+	}
+	if r.Days < 1 || r.Days > 3660 {
+		return r, tracewatch.Errorf(op, tracewatch.KindInvalid, "days %d: want 1 to 3660", o.Days).WithField("days")
+	}
+	if r.Start.IsZero() {
+		r.Start = DefaultStart
+	}
+	y, m, d := r.Start.In(CST).Date()
+	r.Start = time.Date(y, m, d, 0, 0, 0, 0, CST)
+	if y < 2000 || y > 2100 {
+		return r, tracewatch.Errorf(op, tracewatch.KindInvalid, "start %s: want a date between 2000 and 2100", r.Start.Format("2006-01-02")).WithField("start")
+	}
+	r.startDay = daysFromCivil(y, int(m), d)
+	if o.Params != nil {
+		r.params = *o.Params
+	} else {
+		r.params = DefaultParams()
+	}
+	if err := r.params.check(); err != nil {
+		return r, tracewatch.E(op, tracewatch.KindInvalid, err)
+	}
+	return r, nil
+}
+
+func (p *Params) check() error {
+	if p.SaleLinesPerInstitution < 1 || p.SaleLinesPerPerson < 1 {
+		return fmt.Errorf("sale lines per institution and per person must be at least 1")
+	}
+	pm := []struct {
+		name string
+		v    int
+	}{
+		{"hospital_permille", p.HospitalPermille}, {"clinic_permille", p.ClinicPermille},
+		{"village_permille", p.VillagePermille}, {"chain_permille", p.ChainPermille},
+		{"open24h_permille", p.Open24hPermille}, {"neighbour_permille", p.NeighbourPermille},
+		{"neighbour_buyer_permille", p.NeighbourBuyerPermille}, {"collect_min_permille", p.CollectMinPermille},
+		{"collect_max_permille", p.CollectMaxPermille}, {"collect_full_permille", p.CollectFullPermille},
+		{"carton_scan_permille", p.CartonScanPermille}, {"non_drug_basket_permille", p.NonDrugBasketPermille},
+		{"return_permille", p.ReturnPermille}, {"cancel_permille", p.CancelPermille},
+		{"resettle_permille", p.ResettlePermille}, {"double_scan_permille", p.DoubleScanPermille},
+		{"short_dated_permille", p.ShortDatedPermille}, {"imported_permille", p.ImportedPermille},
+	}
+	for i := range 4 {
+		pm = append(pm, struct {
+			name string
+			v    int
+		}{"self_pay_permille", p.SelfPayPermille[i]}, struct {
+			name string
+			v    int
+		}{"split_permille", p.SplitPermille[i]})
+	}
+	for _, x := range pm {
+		if x.v < 0 || x.v > 1000 {
+			return fmt.Errorf("%s %d: want 0 to 1000", x.name, x.v)
+		}
+	}
+	if p.HospitalPermille+p.ClinicPermille+p.VillagePermille > 900 {
+		return fmt.Errorf("hospital, clinic and village permilles add up to more than 900: leave room for pharmacies")
+	}
+	if p.CollectMinPermille > p.CollectMaxPermille {
+		return fmt.Errorf("collect_min_permille %d is above collect_max_permille %d", p.CollectMinPermille, p.CollectMaxPermille)
+	}
+	if p.ChronicPercent < 0 || p.ChronicPercent > 300 || p.DeathPercent < 0 || p.DeathPercent > 1000 {
+		return fmt.Errorf("chronic_percent want 0 to 300, death_percent 0 to 1000")
+	}
+	return nil
+}
+
+// daysFromCivil returns the day number (days since 1970-01-01) of a proleptic Gregorian
+// date (H. Hinnant's algorithm; integer only).
+func daysFromCivil(y, m, d int) int32 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int32(era*146097 + doe - 719468)
+}
+
+// civilFromDays is the inverse of daysFromCivil.
+func civilFromDays(z int32) (y, m, d int) {
+	zz := int(z) + 719468
+	era := zz / 146097
+	if zz < 0 && zz%146097 != 0 {
+		era = (zz - 146096) / 146097
+	}
+	doe := zz - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	if mp < 10 {
+		m = mp + 3
+	} else {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}
+
+// weekday returns 0 for Sunday … 6 for Saturday.
+func weekday(day int32) int {
+	w := (int(day) + 4) % 7
+	if w < 0 {
+		w += 7
+	}
+	return w
+}
+
+// ageAt returns the age in completed years on day of a person born on birth.
+func ageAt(birth, day int32) int {
+	by, bm, bd := civilFromDays(birth)
+	y, m, d := civilFromDays(day)
+	a := y - by
+	if m < bm || m == bm && d < bd {
+		a--
+	}
+	return a
+}

@@ -1,0 +1,494 @@
+package synth
+
+// Rendering of the NHSA request envelopes, one JSON object per line. Field names and
+// node names are the national ones (../shared/domain/nhsa-interfaces.md); every
+// message carries the fields of the 2025 "frozen required set".
+//
+// The renderer runs on a goroutine of its own: the simulation decides everything
+// (including every random choice) and hands the renderer operations in order; the
+// renderer only formats, so its output depends on nothing but that order. It owns the
+// message ring, the packages file, the msgid sequences and the counters.
+
+// renderer formats messages and package links.
+type renderer struct {
+	w          *world
+	code       codec
+	clk        *clock
+	out        *messages
+	pkg        *fileOut
+	tmp        []byte
+	stats      stats
+	msgSeq     []int // per institution: the last msgid sequence used
+	distSeq    []int // per distributor: the last delivery note (随货单号)
+	invoiceSeq uint64
+}
+
+// stats counts what was written.
+type stats struct {
+	SaleLines int
+	Messages  [nInfno]int
+	Cartons   int
+	Packs     int
+	Destroyed int
+}
+
+// The interfaces, as indices of infnos (for counting).
+const (
+	m3501 = iota
+	m3502
+	m3503
+	m3505
+	m3506
+	m2204
+	m2207
+	m2208
+	nInfno
+)
+
+var infnos = [nInfno]string{"3501", "3502", "3503", "3505", "3506", "2204", "2207", "2208"}
+
+var infnoHeads = func() (h [nInfno]string) {
+	for i, n := range infnos {
+		h[i] = `{"infno":"` + n + `","msgid":"`
+	}
+	return h
+}()
+
+// begin starts a message: the envelope up to "input":. The constant parts are
+// prepared once per institution (envHead, envTail) and practitioner (env).
+func (r *renderer) begin(infno int, t int64, in *institution, insuplc string, op *practitioner) []byte {
+	b := r.out.at(t)
+	b = append(b, infnoHeads[infno]...)
+	b = append(b, in.code...)
+	b = r.clk.appendStamp(b, t)
+	r.msgSeq[in.idx]++
+	b = appendPadded(b, uint64(r.msgSeq[in.idx]%10000), 4)
+	b = append(b, in.envHead...)
+	if insuplc != "" {
+		b = append(b, `","insuplc_admdvs":"`...)
+		b = append(b, insuplc...)
+	}
+	b = append(b, op.env...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, in.envTail...)
+	r.stats.Messages[infno]++
+	return b
+}
+
+// endRow closes a row object ({"selinfo":{…}), then as end.
+func (r *renderer) endRow(t int64, b []byte) {
+	b = trimComma(b)
+	r.end(t, append(b, '}'))
+}
+
+// end closes the input object and the envelope and queues the message.
+func (r *renderer) end(t int64, b []byte) {
+	b = trimComma(b)
+	b = append(b, "}}\n"...)
+	r.out.set(t, b)
+}
+
+func (r *renderer) insuplc(p *person) string {
+	if p == nil {
+		return ""
+	}
+	return r.w.regions[p.region].code
+}
+
+// appendScanned appends a pack's code as scanned.
+func (r *renderer) appendScanned(b []byte, bx box) []byte {
+	return r.code.appendScan(b, bx.c.d, bx.c.d.boxPID, bx.serial(), bx.c)
+}
+
+// traceNode appends "drugtracinfo":[…] with the codes of the packs (the first twice
+// when dup).
+func (r *renderer) traceNode(b []byte, boxes []box, dup bool) []byte {
+	b = append(b, `"drugtracinfo":[`...)
+	for i, bx := range boxes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"drug_trac_codg":"`...)
+		b = r.appendScanned(b, bx)
+		b = append(b, `"}`...)
+		if i == 0 && dup {
+			b = append(b, `,{"drug_trac_codg":"`...)
+			b = r.appendScanned(b, bx)
+			b = append(b, `"}`...)
+		}
+	}
+	return append(b, `],`...)
+}
+
+func (r *renderer) appendFeeSN(b []byte, t int64, fee int) []byte {
+	b = append(b, 'F')
+	b = append(b, r.clk.compact[t/86400]...)
+	return appendPadded(b, uint64(fee%100_000_000), 8)
+}
+
+// sale renders one 3505 line (商品销售). The constant parts come prepared: the
+// product's (drug.json35), the batch's (carton.json), the staff's (practitioner.json*).
+func (r *renderer) sale(t int64, in *institution, p *person, insured bool, it *item, boxes []box, line int, receipt, visit, setl string, ph, dr *practitioner, outside bool) {
+	d := it.d
+	c := boxes[0].c
+	b := r.begin(m3505, t, in, r.insuplc(p), ph)
+	b = append(b, `{"selinfo":{`...)
+	b = append(b, d.json35...)
+	b = append(b, c.json...)
+	b = append(b, dr.jsonPrsc...)
+	b = append(b, ph.jsonPhar...)
+	if insured {
+		b = append(b, `"hi_feesetl_type":"1","mdtrt_setl_type":"1","setl_id":"`...)
+		b = append(b, setl...)
+		b = append(b, `","mdtrt_sn":"`...)
+	} else {
+		b = append(b, `"hi_feesetl_type":"2","mdtrt_setl_type":"2","mdtrt_sn":"`...)
+	}
+	b = append(b, visit...)
+	if p != nil {
+		b = append(b, `","psn_no":"`...)
+		b = r.w.appendPsnNo(b, p)
+		b = append(b, `","psn_cert_type":"01",`...)
+	} else {
+		b = append(b, `","psn_cert_type":"99",`...)
+	}
+	if it.split {
+		b = append(b, `"trdn_flag":"1","finl_trns_pric":`...)
+		b = appendPrice4(b, it.unit)
+	} else {
+		b = append(b, `"trdn_flag":"0","finl_trns_pric":`...)
+		b = appendYuan(b, it.unit)
+	}
+	if outside {
+		b = append(b, `,"rx_circ_flag":"1"`...)
+	}
+	b = append(b, `,"rtal_docno":"`...)
+	b = append(b, receipt...)
+	b = append(b, `","stoout_no":"`...)
+	b = append(b, receipt...)
+	b = append(b, '-')
+	b = appendInt(b, int64(line))
+	b = append(b, `","sel_retn_cnt":`...)
+	b = appendInt(b, int64(it.qty))
+	b = append(b, `,"sel_retn_time":"`...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, `",`...)
+	if it.scanned {
+		b = r.traceNode(b, boxes[it.b0:it.b0+it.nb], it.dup)
+	}
+	r.endRow(t, b)
+	r.stats.SaleLines++
+}
+
+// feeLines renders the basket's 2204 (门诊费用明细信息上传).
+func (r *renderer) feeLines(t int64, in *institution, p *person, items []item, mdtrt string, ph *practitioner) {
+	b := r.begin(m2204, t, in, r.insuplc(p), ph)
+	b = append(b, `{"feedetail":[`...)
+	for i := range items {
+		it := &items[i]
+		d := it.d
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"feedetl_sn":"`...)
+		b = r.appendFeeSN(b, t, it.fee)
+		b = append(b, `","mdtrt_id":"`...)
+		b = append(b, mdtrt...)
+		b = append(b, `","psn_no":"`...)
+		b = r.w.appendPsnNo(b, p)
+		b = append(b, `","chrg_bchno":"C`...)
+		b = appendPadded(b, uint64(it.fee%100_000_000), 8)
+		b = append(b, `","fee_ocur_time":"`...)
+		b = r.clk.appendTime(b, t)
+		b = append(b, `","med_list_codg":"`...)
+		b = append(b, d.code...)
+		b = append(b, `","medins_list_codg":"`...)
+		b = append(b, d.itemID...)
+		b = append(b, `","det_item_fee_sumamt":`...)
+		b = appendYuan(b, it.amount)
+		b = append(b, `,"cnt":`...)
+		b = appendInt(b, int64(it.qty))
+		b = append(b, `,"pric":`...)
+		if it.split {
+			b = appendPrice4(b, it.unit)
+		} else {
+			b = appendYuan(b, it.unit)
+		}
+		if len(in.doctors) > 0 {
+			dr := r.w.pracs[in.doctors[it.fee%len(in.doctors)]]
+			b = append(b, `,"bilg_dr_codg":"`...)
+			b = append(b, dr.id...)
+			b = append(b, `","bilg_dr_name":"`...)
+			b = append(b, dr.name...)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, "],"...)
+	r.end(t, b)
+}
+
+// settlement renders the 2207 (门诊结算) with its drug_trac_info.
+func (r *renderer) settlement(t int64, in *institution, p *person, items []item, boxes []box, mdtrt, setl, medType string, ph *practitioner) {
+	var total int64
+	for i := range items {
+		total += items[i].amount
+	}
+	ratio := int64(500)
+	switch {
+	case medType == "14":
+		ratio = 700
+	case p.insu == "310":
+		ratio = 600
+	}
+	fund := total * ratio / 1000
+	var acct, cash int64
+	if p.insu == "310" {
+		acct = total - fund
+	} else {
+		cash = total - fund
+	}
+	b := r.begin(m2207, t, in, r.insuplc(p), ph)
+	b = append(b, `{"data":{"psn_no":"`...)
+	b = r.w.appendPsnNo(b, p)
+	b = append(b, `","mdtrt_cert_type":"01","med_type":"`...)
+	b = append(b, medType...)
+	b = append(b, `","medfee_sumamt":`...)
+	b = appendYuan(b, total)
+	b = append(b, `,"psn_setlway":"01","mdtrt_id":"`...)
+	b = append(b, mdtrt...)
+	b = append(b, `","insutype":"`...)
+	b = append(b, p.insu...)
+	if acct > 0 {
+		b = append(b, `","acct_used_flag":"1","setl_id":"`...)
+	} else {
+		b = append(b, `","acct_used_flag":"0","setl_id":"`...)
+	}
+	b = append(b, setl...)
+	b = append(b, `","setl_time":"`...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, `","fund_pay_sumamt":`...)
+	b = appendYuan(b, fund)
+	b = append(b, `,"acct_pay":`...)
+	b = appendYuan(b, acct)
+	b = append(b, `,"psn_cash_pay":`...)
+	b = appendYuan(b, cash)
+	b = append(b, `},`...)
+	n := 0
+	for i := range items {
+		it := &items[i]
+		if !it.scanned {
+			continue
+		}
+		if n == 0 {
+			b = append(b, `"drug_trac_info":[`...)
+		}
+		for j, bx := range boxes[it.b0 : it.b0+it.nb] {
+			reps := 1
+			if j == 0 && it.dup {
+				reps = 2
+			}
+			for range reps {
+				if n > 0 {
+					b = append(b, ',')
+				}
+				n++
+				b = append(b, `{"feedetl_sn":"`...)
+				b = r.appendFeeSN(b, t, it.fee)
+				b = append(b, `","drug_trac_codg":"`...)
+				b = r.appendScanned(b, bx)
+				if it.split {
+					b = append(b, `","trdn_flag":"1","min_prcunt_type":"2"}`...)
+				} else {
+					b = append(b, `","trdn_flag":"0","min_prcunt_type":"1"}`...)
+				}
+			}
+		}
+	}
+	if n > 0 {
+		b = append(b, "],"...)
+	}
+	r.end(t, b)
+}
+
+// cancel renders a 2208 (门诊结算撤销).
+func (r *renderer) cancel(t int64, in *institution, p *person, setl, mdtrt string, op *practitioner) {
+	b := r.begin(m2208, t, in, r.insuplc(p), op)
+	b = append(b, `{"data":{"setl_id":"`...)
+	b = append(b, setl...)
+	b = append(b, `","mdtrt_id":"`...)
+	b = append(b, mdtrt...)
+	b = append(b, `","psn_no":"`...)
+	b = r.w.appendPsnNo(b, p)
+	b = append(b, `"`...)
+	r.endRow(t, b)
+}
+
+// returnMsg renders a 3506 (商品销售退货) of a self-pay line.
+func (r *renderer) returnMsg(t int64, in *institution, ret *saleReturn, p *person, visit, receipt string, op *practitioner) {
+	d := in.slots[ret.slot].d
+	c := ret.boxes[0].c
+	b := r.begin(m3506, t, in, r.insuplc(p), op)
+	b = append(b, `{"selinfo":{`...)
+	b = append(b, d.json35...)
+	b = append(b, c.json...)
+	b = append(b, `"mdtrt_sn":"`...)
+	b = append(b, visit...)
+	if p != nil {
+		b = append(b, `","psn_no":"`...)
+		b = r.w.appendPsnNo(b, p)
+		b = append(b, `","psn_cert_type":"01",`...)
+	} else {
+		b = append(b, `","psn_cert_type":"99",`...)
+	}
+	b = append(b, `"trdn_flag":"0","finl_trns_pric":`...)
+	b = appendYuan(b, ret.unit)
+	b = append(b, `,"sel_retn_cnt":`...)
+	b = appendInt(b, int64(len(ret.boxes)))
+	b = append(b, `,"sel_retn_time":"`...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, `","sel_retn_opter_name":"`...)
+	b = append(b, op.name...)
+	b = append(b, `","medins_prod_sel_no":"`...)
+	b = append(b, ret.stoout...)
+	b = append(b, `","rtal_docno":"`...)
+	b = append(b, receipt...)
+	b = append(b, `","mdtrt_setl_type":"2",`...)
+	if ret.scanned {
+		b = r.traceNode(b, ret.boxes, false)
+	}
+	r.endRow(t, b)
+}
+
+// scan is one code listed on an inbound line: a carton's code, or pack i of it.
+type scan struct {
+	c      *carton
+	i      int32
+	carton bool
+}
+
+// purchase renders a 3503 (商品采购) of a delivery.
+func (r *renderer) purchase(t int64, in *institution, d *drug, cs []*carton, listed []scan, op *practitioner) {
+	c := cs[0]
+	b := r.begin(m3503, t, in, "", op)
+	b = append(b, `{"purcinfo":{`...)
+	b = append(b, d.json35...)
+	b = append(b, c.json...)
+	r.distSeq[in.supplier]++
+	b = append(b, `"dynt_no":"SH`...)
+	b = append(b, r.clk.compact[t/86400]...)
+	b = appendPadded(b, uint64(r.distSeq[in.supplier]%1_000_000), 6)
+	b = append(b, `","spler_name":"`...)
+	b = append(b, distributors[in.supplier]...)
+	b = append(b, `","spler_pmtno":"YPJY`...)
+	b = appendPadded(b, uint64(3601000+in.supplier), 7)
+	b = append(b, `","prodentp_name":"`...)
+	b = append(b, d.maker...)
+	b = append(b, `","aprvno":"`...)
+	b = append(b, d.aprvno...)
+	b = append(b, `","finl_trns_pric":`...)
+	b = appendYuan(b, d.buyPrice)
+	total := 0
+	for _, x := range cs {
+		total += int(x.n)
+	}
+	b = append(b, `,"purc_retn_cnt":`...)
+	b = appendInt(b, int64(total))
+	r.invoiceSeq++
+	b = append(b, `,"purc_invo_no":"`...)
+	b = appendPadded(b, r.invoiceSeq%100_000_000, 8)
+	b = append(b, `","purc_retn_stoin_time":"`...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, `","purc_retn_opter_name":"`...)
+	b = append(b, op.name...)
+	b = append(b, `","prod_geay_flag":"0",`...)
+	b = r.scans(b, d, listed)
+	r.endRow(t, b)
+}
+
+// scans appends "drugtracinfo":[…] of inbound codes (nothing when there are none).
+func (r *renderer) scans(b []byte, d *drug, listed []scan) []byte {
+	if len(listed) == 0 {
+		return b
+	}
+	b = append(b, `"drugtracinfo":[`...)
+	for i, x := range listed {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"drug_trac_codg":"`...)
+		if x.carton {
+			b = r.code.appendScan(b, d, d.cartonPID, x.c.serial, x.c)
+		} else {
+			b = r.code.appendScan(b, d, d.boxPID, x.c.first+uint64(x.i), x.c)
+		}
+		b = append(b, `"}`...)
+	}
+	return append(b, "],"...)
+}
+
+// stocktake renders one 3501 (商品盘存上传) row: one product and batch in stock, in
+// hundredths of a pack.
+func (r *renderer) stocktake(t int64, day int, in *institution, d *drug, c *carton, hundredths int64, listed []scan, op *practitioner) {
+	b := r.begin(m3501, t, in, "", op)
+	b = append(b, `{"invinfo":{`...)
+	b = append(b, d.json35...)
+	b = append(b, c.json...)
+	b = append(b, `"invdate":"`...)
+	b = append(b, r.clk.dash[day]...)
+	b = append(b, `","inv_cnt":`...)
+	b = appendHundredths(b, hundredths)
+	b = append(b, ',')
+	b = r.scans(b, d, listed)
+	r.endRow(t, b)
+}
+
+// destroy renders a 3502 (商品库存变更) of type 105 (销毁): packs found expired on the
+// shelf, or the rest of an opened pack (units > 0).
+func (r *renderer) destroy(t int64, in *institution, c *carton, boxes []box, units int32, op *practitioner) {
+	d := c.d
+	b := r.begin(m3502, t, in, "", op)
+	b = append(b, `{"invinfo":{`...)
+	b = append(b, d.json35...)
+	b = append(b, `"inv_chg_type":"105","fixmedins_bchno":"`...)
+	b = append(b, c.bchno...)
+	b = append(b, `","pric":`...)
+	b = appendYuan(b, d.buyPrice)
+	b = append(b, `,"cnt":`...)
+	if units > 0 {
+		b = appendInt(b, int64(units))
+		b = append(b, `,"trdn_flag":"1"`...)
+	} else {
+		b = appendInt(b, int64(len(boxes)))
+		b = append(b, `,"trdn_flag":"0"`...)
+	}
+	b = append(b, `,"inv_chg_time":"`...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, `","inv_chg_opter_name":"`...)
+	b = append(b, op.name...)
+	b = append(b, `","memo":"过期销毁",`...)
+	if d.coded {
+		b = r.traceNode(b, boxes, false)
+	}
+	r.endRow(t, b)
+	r.stats.Destroyed += len(boxes)
+}
+
+// packageLinks writes a carton's children to packages.csv.
+func (r *renderer) packageLinks(c *carton) {
+	key := r.code.appendCartonKey(r.tmp[:0], c.d, c.serial)
+	key = append(key, ',')
+	n := len(key)
+	b := key
+	for i := range c.n {
+		if i > 0 {
+			b = append(b, key[:n]...)
+		}
+		b = r.code.appendBoxKey(b, c.d, c.first+uint64(i))
+		b = append(b, '\n')
+	}
+	r.pkg.write(b)
+	r.tmp = b
+	r.stats.Cartons++
+	r.stats.Packs += int(c.n)
+}
