@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"tracewatch/internal/tracecode"
 )
 
 // Drug kinds, as drugs.csv names them.
@@ -363,11 +364,4 @@ func buildCatalog(seed uint64, p *Params) (*catalog, error) {
 }
 
 // gtinWithCheck appends the GS1 mod-10 check digit to the digits given.
-func gtinWithCheck(d string) string {
-	sum, w := 0, 3
-	for i := len(d) - 1; i >= 0; i-- {
-		sum += int(d[i]-'0') * w
-		w = 4 - w
-	}
-	return d + string(rune('0'+(10-sum%10)%10))
-}
+func gtinWithCheck(d string) string { return d + string(tracecode.GS1CheckDigit(d)) }

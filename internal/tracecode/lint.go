@@ -68,9 +68,9 @@ func charLen(v string, i int) int {
 	return n
 }
 
-// gs1CheckDigit computes the GS1 mod-10 check digit of the digits in d (weights 3 and 1
-// alternating from the right).
-func gs1CheckDigit(d string) byte {
+// GS1CheckDigit computes the GS1 mod-10 check digit of the digits in d (weights 3 and 1
+// alternating from the right): append it to d to make a GTIN, GLN or SSCC.
+func GS1CheckDigit(d string) byte {
 	sum := 0
 	w := 3
 	for i := len(d) - 1; i >= 0; i-- {
@@ -88,7 +88,7 @@ func lintCsum(v string) *lintErr {
 	if e := lintNumeric(v); e != nil {
 		return e
 	}
-	if want := gs1CheckDigit(v[:len(v)-1]); v[len(v)-1] != want {
+	if want := GS1CheckDigit(v[:len(v)-1]); v[len(v)-1] != want {
 		return &lintErr{ErrBadCheckDigit, len(v) - 1, 1, "check digit is " + v[len(v)-1:] + ", expected " + string(want)}
 	}
 	return nil
