@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"tracewatch"
 	"tracewatch/internal/store/duckdb"
 )
 
@@ -35,11 +34,8 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	return 0, true
 }
 
-// fail prints a command error with its kind and returns the exit status for it.
+// fail prints a command error and returns the exit status for it.
 func fail(w io.Writer, cmd string, err error) int {
 	fmt.Fprintf(w, "tracewatch %s: %v\n", cmd, err)
-	if tracewatch.KindOf(err) == tracewatch.KindInvalid {
-		return exitFail
-	}
 	return exitFail
 }
