@@ -31,6 +31,7 @@ type Ingester struct {
 	codes Codes
 	mu    sync.RWMutex
 	maps  map[string]tracewatch.CodeMapping
+	goods map[string]tracewatch.CodeMapping // by commodity barcode (商品码)
 }
 
 // New returns an Ingester that identifies codes with the mapping of codes.
@@ -45,8 +46,14 @@ func (in *Ingester) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	goods := map[string]tracewatch.CodeMapping{}
+	for _, cm := range m {
+		if cm.CommodityCode != "" {
+			goods[cm.CommodityCode] = cm
+		}
+	}
 	in.mu.Lock()
-	in.maps = m
+	in.maps, in.goods = m, goods
 	in.mu.Unlock()
 	return nil
 }
@@ -128,7 +135,7 @@ func fieldOf(err error) string {
 // identify parses every code, maps it to its drug and expands parent packages.
 func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) error {
 	in.mu.RLock()
-	maps := in.maps
+	maps, goods := in.maps, in.goods
 	in.mu.RUnlock()
 	var parents []string
 	for i := range events {
@@ -140,6 +147,12 @@ func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) err
 				c.Error = string(tracecode.CodeOf(err))
 				if c.Error == "" {
 					c.Error = "bad_format"
+				}
+				// A commodity barcode scanned instead of the trace code still says
+				// which product was handed over: keep its mapping for the
+				// substitution check (a cosmetic's barcode billed as a drug).
+				if m, ok := goods[strings.TrimSpace(c.Raw)]; ok && c.Error == string(tracecode.ErrNotTraceCode) {
+					c.ProductID, c.DrugCode = m.CommodityCode, m.DrugCode
 				}
 				continue
 			}

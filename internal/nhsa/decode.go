@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"tracewatch"
 )
@@ -122,7 +123,9 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 	}
 	base := tracewatch.Event{MsgID: msgID, Infno: req.Infno, Kind: sp.kind, Institution: inst}
 	if sp.fill == nil {
-		return settlement(in, base, invalid)
+		events, errs, err := settlement(in, base, invalid)
+		fillTime(events, req.InfTime)
+		return events, errs, err
 	}
 
 	var elems []json.RawMessage
@@ -160,7 +163,26 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 		}
 		events = append(events, ev)
 	}
+	fillTime(events, req.InfTime)
 	return events, errs, nil
+}
+
+// fillTime gives events without a time of their own (a 2208 cancel, a 2207 without
+// setl_time) the envelope's inf_time, when it reads as yyyy-MM-dd HH:mm:ss.
+func fillTime(events []tracewatch.Event, infTime string) {
+	var t time.Time
+	for i := range events {
+		if !events[i].Time.IsZero() {
+			continue
+		}
+		if t.IsZero() {
+			var err error
+			if t, err = time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(infTime), CST); err != nil {
+				return
+			}
+		}
+		events[i].Time = t
+	}
 }
 
 // inputObject decodes the input object, which may also arrive as a JSON string holding

@@ -71,6 +71,9 @@ func complete(infno string, evs ...tracewatch.Event) []tracewatch.Event {
 		if evs[i].Line == 0 {
 			evs[i].Line = i + 1
 		}
+		if evs[i].Time.IsZero() { // events without a time of their own take inf_time
+			evs[i].Time = cst("2025-03-01 09:30:05")
+		}
 	}
 	return evs
 }

@@ -1,0 +1,214 @@
+package tracewatch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+	"time"
+)
+
+// SubjectKind says what a clue is about.
+type SubjectKind string
+
+// The subjects of a clue.
+const (
+	SubjectCode         SubjectKind = "code"         // one trace-code identity (one box)
+	SubjectInstitution  SubjectKind = "institution"  // 定点医药机构
+	SubjectPerson       SubjectKind = "person"       // 参保人
+	SubjectPractitioner SubjectKind = "practitioner" // 医保医师 / 药师
+)
+
+// ClueState is a clue's place in the workflow (DESIGN §8). Detectors create clues in
+// ClueNew; the workflow moves them on.
+type ClueState string
+
+// ClueNew is the state of a clue fresh from a detector (机审).
+const ClueNew ClueState = "new"
+
+// Evidence is one fact of a clue's timeline, with a reference to where it is stored.
+type Evidence struct {
+	Time        time.Time `json:"time"`
+	What        string    `json:"what"`                  // sale, settlement, sale_return, purchase, … or a figure's name
+	Institution string    `json:"institution,omitempty"` // fixmedins_code
+	Ref         string    `json:"ref,omitempty"`         // msgid#line of the fact, when it is one
+	Note        string    `json:"note,omitempty"`        // Chinese, one line
+}
+
+// Clue is a suspicious finding (疑点线索). Its fingerprint is a function of the detector
+// and the subject alone, so running a detector again over the same facts updates the
+// clue (more evidence, a new severity) instead of adding a second one.
+type Clue struct {
+	ID          int64       `json:"id"`
+	Fingerprint string      `json:"fingerprint"`
+	Detector    string      `json:"detector"` // id@version, e.g. trace.duplicate@1
+	Rule        string      `json:"rule"`     // the detector's sub-rule (other_city, generic, coverage, …)
+	Severity    Severity    `json:"-"`
+	Subject     SubjectKind `json:"subject"`
+	SubjectID   string      `json:"subject_id"`
+	Region      Region      `json:"region"`      // of the institution concerned
+	Institution string      `json:"institution"` // the institution concerned (fixmedins_code)
+	AmountFen   Fen         `json:"amount_fen"`  // fund money at risk
+	// The keys that identify the case: code identities, settlement ids (setl_id),
+	// receipts (rtal_docno), message ids and persons (psn_no).
+	Codes       []string   `json:"codes,omitempty"`
+	Settlements []string   `json:"settlements,omitempty"`
+	Receipts    []string   `json:"receipts,omitempty"`
+	MsgIDs      []string   `json:"msgids,omitempty"`
+	Persons     []string   `json:"persons,omitempty"`
+	Evidence    []Evidence `json:"evidence"`
+	Explanation string     `json:"explanation"` // Chinese, to be read aloud
+	State       ClueState  `json:"state"`
+	FirstSeen   time.Time  `json:"first_seen"` // 首次发现时间: the evaluation time of the first screen that found it
+	LastSeen    time.Time  `json:"last_seen"`
+}
+
+// DetectorName returns the detector id without its version (trace.duplicate).
+func (c *Clue) DetectorName() string {
+	name, _, _ := strings.Cut(c.Detector, "@")
+	return name
+}
+
+// ClueFingerprint is the deterministic identity of a clue: the detector name (without its
+// version, so that a new version refines its old clues) and the subject.
+func ClueFingerprint(detector string, subject SubjectKind, id string, extra ...string) string {
+	name, _, _ := strings.Cut(detector, "@")
+	h := sha256.New()
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write([]byte(subject))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	for _, e := range extra {
+		h.Write([]byte{0})
+		h.Write([]byte(e))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Normalize sorts and deduplicates the key lists and orders the evidence by time, so that
+// equal clues are equal byte for byte.
+func (c *Clue) Normalize() {
+	for _, p := range []*[]string{&c.Codes, &c.Settlements, &c.Receipts, &c.MsgIDs, &c.Persons} {
+		*p = uniqueSorted(*p)
+	}
+	sort.SliceStable(c.Evidence, func(i, j int) bool { return c.Evidence[i].Time.Before(c.Evidence[j].Time) })
+}
+
+func uniqueSorted(s []string) []string {
+	out := s[:0]
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	n := 0
+	for i, v := range out {
+		if i == 0 || v != out[n-1] {
+			out[n] = v
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return out[:n]
+}
+
+// ClueFilter narrows a clue listing.
+type ClueFilter struct {
+	Detector    string   // detector name, with or without @version
+	MinSeverity Severity // 0: all
+	Region      Region   // clues within this region (a province or city contains its counties)
+	Institution string
+	Code        string // clues naming this code identity
+	Limit       int    // 0: a default of 100; negative: no limit
+	AfterID     int64
+}
+
+// ClueCount is one line of a screening summary.
+type ClueCount struct {
+	Detector string
+	Severity Severity
+	Clues    int64
+	Amount   Fen
+}
+
+// Window is the period and region a screening covers. The zero From or To leaves that
+// end open; the empty Region means everywhere.
+type Window struct {
+	From, To time.Time
+	Region   Region
+}
+
+// Contains reports whether t lies in the window's period.
+func (w Window) Contains(t time.Time) bool {
+	return (w.From.IsZero() || !t.Before(w.From)) && (w.To.IsZero() || t.Before(w.To))
+}
+
+// InRegion reports whether r lies in the window's region.
+func (w Window) InRegion(r Region) bool {
+	return w.Region == "" || w.Region.Contains(r)
+}
+
+// SaleFact is one distinct sale-side fact of a code (one row of the ledger's input, see
+// SaleID): +1 whole pack or +units sold, negative for a return or a cancel.
+type SaleFact struct {
+	SaleID      string
+	Institution string
+	Time        time.Time
+	Whole       int64 // ±1 whole pack
+	Split       Qty   // ± minimum units of a split-pack sale
+}
+
+// CodeHistory is the sale-side life of one code identity: its facts in time order and
+// the event lines behind them (a cancel has a fact but no line of its own).
+type CodeHistory struct {
+	Key         string
+	PackContent int64 // minimum units per pack, 0 when the drug is unknown
+	Facts       []SaleFact
+	Lines       []TimelineEntry // Event.FundPaid holds the fund's share of the line
+}
+
+// InboundCoverage is what one institution received of one drug in a window: packs
+// reported and packs whose codes were scanned (purchases and inbound transfers), and the
+// same for its opening stocktake.
+type InboundCoverage struct {
+	Institution    string
+	DrugCode       string
+	Packs          Qty   // reported quantity, in packs
+	Scanned        int64 // distinct pack codes listed (carton codes count their packs)
+	OpeningPacks   Qty
+	OpeningScanned int64
+}
+
+// CollectionDay counts one institution's reimbursed drug sale lines on one day (business
+// time zone), and those carrying a valid trace code. Exempt lines (中药饮片, 中药颗粒) are
+// left out.
+type CollectionDay struct {
+	Institution string
+	Day         time.Time // midnight, Asia/Shanghai
+	Lines       int64
+	Coded       int64
+}
+
+// CodeQuality counts one institution's sale scans and the unusable ones (unparseable,
+// a commodity barcode, an unknown product).
+type CodeQuality struct {
+	Institution string
+	Scans       int64
+	Bad         int64
+}
+
+// Repeat is one code scanned at sale more than once (the naive baseline's finding).
+type Repeat struct {
+	Key          string
+	Scans        int64
+	Institutions []string
+}
+
+// PackagePair is a parent package code and one of its children, both sold.
+type PackagePair struct {
+	Parent, Child string
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"tracewatch"
+	"tracewatch/internal/detect"
+	"tracewatch/internal/store/duckdb"
+)
+
+var _ detect.Source = (*duckdb.Store)(nil)
+
+func init() {
+	register("screen", "run the detectors and write clues: screen [--data-dir D] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--region R] [--detector T1,…] [--param name.param=value] [--json]", runScreen)
+}
+
+// listFlag collects repeated or comma-separated values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// windowFlags are the flags that choose a screening window.
+type windowFlags struct {
+	from, to, region, at *string
+}
+
+func addWindowFlags(fs *flag.FlagSet) windowFlags {
+	return windowFlags{
+		from:   fs.String("from", "", "first day of the window, YYYY-MM-DD (Asia/Shanghai); default: the beginning"),
+		to:     fs.String("to", "", "last day of the window, YYYY-MM-DD, inclusive; default: open"),
+		region: fs.String("region", "", "only institutions in this region (6-digit code; a province or city contains its counties)"),
+		at:     fs.String("at", "", "evaluation time, RFC 3339 (first_seen of new clues); default: now"),
+	}
+}
+
+func (f windowFlags) parse() (tracewatch.Window, time.Time, error) {
+	var w tracewatch.Window
+	at := time.Now().UTC().Truncate(time.Second)
+	if *f.from != "" {
+		t, err := time.ParseInLocation("2006-01-02", *f.from, cstZone)
+		if err != nil {
+			return w, at, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--from %q: want YYYY-MM-DD", *f.from).WithField("from")
+		}
+		w.From = t
+	}
+	if *f.to != "" {
+		t, err := time.ParseInLocation("2006-01-02", *f.to, cstZone)
+		if err != nil {
+			return w, at, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--to %q: want YYYY-MM-DD", *f.to).WithField("to")
+		}
+		w.To = t.AddDate(0, 0, 1)
+	}
+	if *f.region != "" {
+		r, err := tracewatch.ParseRegion(*f.region)
+		if err != nil {
+			return w, at, err
+		}
+		w.Region = r
+	}
+	if *f.at != "" {
+		t, err := time.Parse(time.RFC3339, *f.at)
+		if err != nil {
+			return w, at, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--at %q: want RFC 3339 (2025-10-01T00:00:00+08:00)", *f.at).WithField("at")
+		}
+		at = t.UTC()
+	}
+	return w, at, nil
+}
+
+// applyParams sets "detector.param=value" parameters on the selected detectors.
+func applyParams(ds []detect.Detector, params []string) error {
+	for _, p := range params {
+		name, value, ok := strings.Cut(p, "=")
+		dot := strings.LastIndexByte(name, '.')
+		if !ok || dot < 0 {
+			return tracewatch.Errorf("screen", tracewatch.KindInvalid, "--param %q: want detector.param=value (e.g. trace.nosource.min_coverage=0.9)", p).WithField("param")
+		}
+		det, param := name[:dot], name[dot+1:]
+		found := false
+		for _, d := range ds {
+			dn, _, _ := strings.Cut(d.ID(), "@")
+			if dn == det {
+				if err := d.Set(param, value); err != nil {
+					return err
+				}
+				found = true
+			}
+		}
+		if !found {
+			return tracewatch.Errorf("screen", tracewatch.KindInvalid, "--param %q: detector %s is not selected", p, det).WithField("param")
+		}
+	}
+	return nil
+}
+
+// screenSummary is what screen prints with --json.
+type screenSummary struct {
+	Window    map[string]string `json:"window"`
+	Detectors []detectorSummary `json:"detectors"`
+	Clues     int               `json:"clues"`
+	New       int               `json:"new"`
+}
+
+type detectorSummary struct {
+	Detector   string         `json:"detector"`
+	Title      string         `json:"title"`
+	Clues      int            `json:"clues"`
+	BySeverity map[string]int `json:"by_severity"`
+	AmountFen  int64          `json:"amount_fen"`
+	Seconds    float64        `json:"seconds"`
+}
+
+func runScreen(e env) int {
+	fs := flag.NewFlagSet("screen", flag.ContinueOnError)
+	dir := dataDirFlag(fs)
+	wf := addWindowFlags(fs)
+	var dets, params listFlag
+	fs.Var(&dets, "detector", "detectors to run (T1…T6, B0, or names such as trace.duplicate); repeatable or comma-separated; default T1–T6")
+	fs.Var(&params, "param", "set a detector parameter, detector.param=value (docs/detectors.md); repeatable")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+		return code
+	}
+	w, at, err := wf.parse()
+	if err != nil {
+		return fail(e.stderr, "screen", err)
+	}
+	ds, err := detect.Select(dets)
+	if err != nil {
+		return fail(e.stderr, "screen", err)
+	}
+	if err := applyParams(ds, params); err != nil {
+		return fail(e.stderr, "screen", err)
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, *dir)
+	if err != nil {
+		return fail(e.stderr, "screen", err)
+	}
+	defer st.Close()
+	sum, err := screen(ctx, st, ds, w, at, e.stderr)
+	if err != nil {
+		return fail(e.stderr, "screen", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(sum)
+		return exitOK
+	}
+	printScreenSummary(e.stdout, sum)
+	return exitOK
+}
+
+// screen runs ds over the window, stores the clues and summarises them.
+func screen(ctx context.Context, st *duckdb.Store, ds []detect.Detector, w tracewatch.Window, at time.Time, progress io.Writer) (screenSummary, error) {
+	sum := screenSummary{Window: map[string]string{}}
+	if !w.From.IsZero() {
+		sum.Window["from"] = w.From.In(cstZone).Format("2006-01-02")
+	}
+	if !w.To.IsZero() {
+		sum.Window["to"] = w.To.AddDate(0, 0, -1).In(cstZone).Format("2006-01-02")
+	}
+	if w.Region != "" {
+		sum.Window["region"] = string(w.Region)
+	}
+	denv, err := detect.NewEnv(ctx, st, w, at)
+	if err != nil {
+		return sum, err
+	}
+	for i, d := range ds {
+		fmt.Fprintf(progress, "[%d/%d] %s %s …", i+1, len(ds), d.ID(), d.Title())
+		res, err := detect.Run(ctx, denv, []detect.Detector{d}, nil)
+		if err != nil {
+			fmt.Fprintln(progress)
+			return sum, err
+		}
+		r := res[0]
+		added, err := st.PutClues(ctx, r.Clues, at)
+		if err != nil {
+			fmt.Fprintln(progress)
+			return sum, err
+		}
+		fmt.Fprintf(progress, " %d clues (%d new) in %.1fs\n", len(r.Clues), added, r.Elapsed.Seconds())
+		ds := detectorSummary{Detector: d.ID(), Title: d.Title(), Clues: len(r.Clues), BySeverity: map[string]int{}, Seconds: r.Elapsed.Seconds()}
+		for _, c := range r.Clues {
+			ds.BySeverity[c.Severity.String()]++
+			ds.AmountFen += int64(c.AmountFen)
+		}
+		sum.Detectors = append(sum.Detectors, ds)
+		sum.Clues += len(r.Clues)
+		sum.New += added
+	}
+	return sum, nil
+}
+
+func printScreenSummary(w io.Writer, sum screenSummary) {
+	sevs := []tracewatch.Severity{tracewatch.SeverityViolation, tracewatch.SeverityHighlySuspicious, tracewatch.SeveritySuspicious, tracewatch.SeverityNotice}
+	fmt.Fprintf(w, "%-22s %-14s %8s %8s %8s %8s %8s %14s\n", "detector", "", "明确违规", "高度可疑", "可疑", "提示", "clues", "amount(元)")
+	for _, d := range sum.Detectors {
+		fmt.Fprintf(w, "%-22s %-14s", d.Detector, d.Title)
+		for _, s := range sevs {
+			fmt.Fprintf(w, " %8d", d.BySeverity[s.String()])
+		}
+		fmt.Fprintf(w, " %8d %14s\n", d.Clues, tracewatch.Fen(d.AmountFen))
+	}
+	fmt.Fprintf(w, "%d clues, %d new\n", sum.Clues, sum.New)
+}

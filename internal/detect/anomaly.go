@@ -1,0 +1,164 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"tracewatch"
+)
+
+// Anomaly is T4, 码异常. An unparseable code, a commodity barcode instead of a trace
+// code, or an unknown product is a technical error at one scan: 提示 (rescan, compare
+// with the pack). A pack sold after its expiry date or before its manufacture date:
+// 高度可疑. An institution whose share of unusable codes stands far above its peers'
+// (at least RateFactor times the median and at least MinRate, over at least MinScans
+// scans): 可疑, since a pharmacy that fabricates codes shows up as many unknown codes.
+type Anomaly struct {
+	RateFactor float64
+	MinRate    float64
+	MinScans   int64
+}
+
+// NewAnomaly returns T4 with its defaults.
+func NewAnomaly() *Anomaly { return &Anomaly{RateFactor: 5, MinRate: 0.05, MinScans: 50} }
+
+func (*Anomaly) ID() string    { return "trace.anomaly@1" }
+func (*Anomaly) Title() string { return "追溯码异常" }
+func (*Anomaly) Params() []Param {
+	return []Param{
+		{"rate_factor", "5", "an institution's unusable-code rate must be this many times its peers' median"},
+		{"min_rate", "0.05", "… and at least this share of its sale scans"},
+		{"min_scans", "50", "institutions with fewer sale scans in the window are not rated"},
+	}
+}
+
+func (a *Anomaly) Set(name, value string) error {
+	v, err := strconv.ParseFloat(value, 64)
+	if err != nil || v < 0 {
+		return badParam(a, name, value)
+	}
+	switch name {
+	case "rate_factor":
+		a.RateFactor = v
+	case "min_rate":
+		a.MinRate = v
+	case "min_scans":
+		a.MinScans = int64(v)
+	default:
+		return unknownParam(a, name)
+	}
+	return nil
+}
+
+var anomalyText = map[string]string{
+	"malformed":          "追溯码格式无法识别",
+	"commodity_barcode":  "扫描的是商品条码而非追溯码",
+	"unknown_product":    "追溯码的药品标识码不在三码合一对照中",
+	"expired":            "销售时药品已过有效期",
+	"before_manufacture": "销售时间早于生产日期",
+}
+
+// Run implements Detector.
+func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	clues := map[string]*tracewatch.Clue{}
+	var order []string
+	err := env.Src.AnomalousLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
+		var rule string
+		sev := tracewatch.SeverityNotice
+		switch {
+		case l.Code.Key == "" && l.Code.Error == "not_trace_code":
+			rule = "commodity_barcode"
+		case l.Code.Key == "":
+			rule = "malformed"
+		case !l.Expires.IsZero() && !l.Time.Before(l.Expires.AddDate(0, 0, 1)):
+			rule, sev = "expired", tracewatch.SeverityHighlySuspicious
+		case !l.Made.IsZero() && l.Made.After(l.Time):
+			rule, sev = "before_manufacture", tracewatch.SeverityHighlySuspicious
+		case l.Code.DrugCode == "":
+			rule = "unknown_product"
+		default:
+			return nil
+		}
+		code := codeOf(&l.Code)
+		var fp string
+		if sev == tracewatch.SeverityNotice {
+			// One notice per scan: the same code on a receipt and its settlement once.
+			fp = tracewatch.ClueFingerprint(a.ID(), tracewatch.SubjectCode, code, rule, l.Institution, tracewatch.SaleID(&l.Event))
+		} else {
+			fp = tracewatch.ClueFingerprint(a.ID(), tracewatch.SubjectCode, code, rule)
+		}
+		c := clues[fp]
+		if c == nil {
+			c = &tracewatch.Clue{Fingerprint: fp, Rule: rule, Severity: sev, Subject: tracewatch.SubjectCode, SubjectID: code,
+				Institution: l.Institution}
+			if l.Code.Key != "" {
+				c.Codes = []string{l.Code.Key}
+			}
+			switch rule {
+			case "expired":
+				c.AmountFen = l.FundPaid
+				c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，该批药品有效期至 %s，销售时已过期。", code, env.drugName(l.DrugCode),
+					when(l.Time), env.instName(l.Institution), day(l.Expires))
+			case "before_manufacture":
+				c.AmountFen = l.FundPaid
+				c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，早于该批药品的生产日期 %s。", code, env.drugName(l.DrugCode),
+					when(l.Time), env.instName(l.Institution), day(l.Made))
+			default:
+				c.Explanation = fmt.Sprintf("%s 于 %s 销售 %s 时上传的追溯码 %q：%s。多为扫码操作问题，请重新扫描并与药盒核对。", env.instName(l.Institution),
+					when(l.Time), env.drugName(l.DrugCode), l.Code.Raw, anomalyText[rule])
+			}
+			clues[fp] = c
+			order = append(order, fp)
+		}
+		c.Settlements = append(c.Settlements, l.Settlement)
+		c.Receipts = append(c.Receipts, l.Receipt)
+		c.Persons = append(c.Persons, l.Person)
+		c.MsgIDs = append(c.MsgIDs, l.MsgID)
+		c.Evidence = append(c.Evidence, env.lineEvidence(l))
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, fp := range order {
+		emit(*clues[fp])
+	}
+
+	// Institutions far above their peers.
+	qs, err := env.Src.CodeQuality(ctx, env.Window)
+	if err != nil {
+		return err
+	}
+	var rates []float64
+	for _, q := range qs {
+		if q.Scans >= a.MinScans {
+			rates = append(rates, float64(q.Bad)/float64(q.Scans))
+		}
+	}
+	if len(rates) == 0 {
+		return nil
+	}
+	sort.Float64s(rates)
+	median := rates[len(rates)/2]
+	for _, q := range qs {
+		if q.Scans < a.MinScans {
+			continue
+		}
+		r := float64(q.Bad) / float64(q.Scans)
+		if r < a.MinRate || r < a.RateFactor*median {
+			continue
+		}
+		emit(tracewatch.Clue{
+			Fingerprint: tracewatch.ClueFingerprint(a.ID(), tracewatch.SubjectInstitution, q.Institution, "bad_code_rate"),
+			Rule:        "bad_code_rate", Severity: tracewatch.SeveritySuspicious,
+			Subject: tracewatch.SubjectInstitution, SubjectID: q.Institution, Institution: q.Institution,
+			Evidence: []tracewatch.Evidence{{Time: env.At, What: "bad_code_rate", Institution: q.Institution,
+				Note: fmt.Sprintf("销售扫码 %d 次，其中无法识别或未知产品 %d 次（%.1f%%）；同类机构中位数 %.2f%%", q.Scans, q.Bad, r*100, median*100)}},
+			Explanation: fmt.Sprintf("%s 销售时上传的追溯码中 %.1f%% 无法识别或不对应任何已知产品，远高于其他机构（中位数 %.2f%%），可能存在伪造追溯码。",
+				env.instName(q.Institution), r*100, median*100),
+		})
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+// Package detect is the detector engine: detectors registered explicitly, each with an
+// id@version and documented parameters, run over a window of the store's facts and
+// turned into fingerprinted clues (DESIGN §6, docs/detectors.md).
+//
+// The store selects candidates in SQL (Source); the detectors apply their rules in Go,
+// so the same rules can serve the real-time check.
+package detect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"tracewatch"
+)
+
+// Source is what the detectors read. The embedded DuckDB store satisfies it.
+type Source interface {
+	Institutions(ctx context.Context) ([]tracewatch.Institution, error)
+	Drugs(ctx context.Context) ([]tracewatch.Drug, error)
+	Regions(ctx context.Context) ([]tracewatch.RegionInfo, error)
+	Timeline(ctx context.Context, key string) ([]tracewatch.TimelineEntry, error)
+
+	DuplicateHistories(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.CodeHistory) error) error
+	Repeats(ctx context.Context, w tracewatch.Window, fn func(tracewatch.Repeat) error) error
+	MismatchedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
+	UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
+	RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
+	InboundCoverage(ctx context.Context, w tracewatch.Window) ([]tracewatch.InboundCoverage, error)
+	AnomalousLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
+	CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewatch.CodeQuality, error)
+	PackagePairs(ctx context.Context, w tracewatch.Window) ([]tracewatch.PackagePair, error)
+	CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error)
+}
+
+// Param documents one detector parameter.
+type Param struct {
+	Name    string
+	Default string
+	Doc     string
+}
+
+// Detector finds clues of one kind.
+type Detector interface {
+	ID() string    // name@version, e.g. trace.duplicate@1
+	Title() string // Chinese name, e.g. 重复销售
+	Params() []Param
+	// Set changes a parameter from its text form.
+	Set(name, value string) error
+	Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error
+}
+
+// Env is what a run gives every detector: the source, the window, the evaluation time
+// and the reference data.
+type Env struct {
+	Src          Source
+	Window       tracewatch.Window
+	At           time.Time // the evaluation time: first_seen of new clues
+	Institutions map[string]tracewatch.Institution
+	Drugs        map[string]tracewatch.Drug
+	Regions      map[tracewatch.Region]tracewatch.RegionInfo
+}
+
+// NewEnv loads the reference data a run needs.
+func NewEnv(ctx context.Context, src Source, w tracewatch.Window, at time.Time) (*Env, error) {
+	env := &Env{Src: src, Window: w, At: at, Institutions: map[string]tracewatch.Institution{},
+		Drugs: map[string]tracewatch.Drug{}, Regions: map[tracewatch.Region]tracewatch.RegionInfo{}}
+	ins, err := src.Institutions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range ins {
+		env.Institutions[in.Code] = in
+	}
+	ds, err := src.Drugs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		env.Drugs[d.Code] = d
+	}
+	rs, err := src.Regions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		env.Regions[r.Code] = r
+	}
+	return env, nil
+}
+
+// Registry returns a fresh instance of every detector, in their canonical order: the
+// trace detectors T1–T6, then the naive baseline B0 (not run by default).
+func Registry() []Detector {
+	return []Detector{
+		NewDuplicate(), NewSubstitution(), NewNoSource(), NewAnomaly(), NewPackage(), NewCollection(),
+		NewBaseline(),
+	}
+}
+
+// Default reports whether a screen runs the detector when none is named.
+func Default(d Detector) bool { return !strings.HasPrefix(d.ID(), "baseline.") }
+
+// Select returns the detectors named (by name, with or without version, or by the
+// short names T1–T6 and B0); none named means the default set.
+func Select(names []string) ([]Detector, error) {
+	all := Registry()
+	if len(names) == 0 {
+		var out []Detector
+		for _, d := range all {
+			if Default(d) {
+				out = append(out, d)
+			}
+		}
+		return out, nil
+	}
+	short := map[string]string{"T1": "trace.duplicate", "T2": "trace.substitution", "T3": "trace.nosource",
+		"T4": "trace.anomaly", "T5": "trace.package", "T6": "trace.collection", "B0": "baseline.repeat"}
+	var out []Detector
+	for _, n := range names {
+		if s, ok := short[strings.ToUpper(n)]; ok {
+			n = s
+		}
+		found := false
+		for _, d := range all {
+			name, _, _ := strings.Cut(d.ID(), "@")
+			if n == d.ID() || n == name {
+				out = append(out, d)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, tracewatch.Errorf("detect.Select", tracewatch.KindInvalid, "unknown detector %q", n).WithField("detector")
+		}
+	}
+	return out, nil
+}
+
+// Result is what one detector produced in a run.
+type Result struct {
+	Detector Detector
+	Clues    []tracewatch.Clue
+	Elapsed  time.Duration
+}
+
+// Run runs the detectors one after another over env and returns their clues, each
+// detector's in a deterministic order. progress, when not nil, is told when each starts.
+func Run(ctx context.Context, env *Env, ds []Detector, progress func(d Detector, i, n int)) ([]Result, error) {
+	out := make([]Result, 0, len(ds))
+	for i, d := range ds {
+		if progress != nil {
+			progress(d, i, len(ds))
+		}
+		start := time.Now()
+		var clues []tracewatch.Clue
+		err := d.Run(ctx, env, func(c tracewatch.Clue) {
+			if c.Detector == "" {
+				c.Detector = d.ID()
+			}
+			if c.Region == "" {
+				c.Region = env.Institutions[c.Institution].Region
+			}
+			if !env.Window.InRegion(c.Region) {
+				return
+			}
+			c.State = tracewatch.ClueNew
+			c.FirstSeen, c.LastSeen = env.At, env.At
+			c.Normalize()
+			clues = append(clues, c)
+		})
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", d.ID(), err)
+		}
+		sort.SliceStable(clues, func(i, j int) bool { return clues[i].Fingerprint < clues[j].Fingerprint })
+		out = append(out, Result{Detector: d, Clues: clues, Elapsed: time.Since(start)})
+	}
+	return out, nil
+}
+
+// --- helpers shared by the detectors ---
+
+var cst = time.FixedZone("CST", 8*3600)
+
+// when formats an instant for an explanation (business time zone).
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "(时间不详)"
+	}
+	return t.In(cst).Format("2006-01-02 15:04")
+}
+
+func day(t time.Time) string { return t.In(cst).Format("2006-01-02") }
+
+// instName returns "名称(编码)" for an institution.
+func (env *Env) instName(code string) string {
+	if in, ok := env.Institutions[code]; ok && in.Name != "" {
+		return in.Name + "(" + code + ")"
+	}
+	return code
+}
+
+// place returns the city (and province when it is not the reference's) of an institution.
+func (env *Env) place(code string) string {
+	in, ok := env.Institutions[code]
+	if !ok || in.Region == "" {
+		return ""
+	}
+	if r, ok := env.Regions[in.Region.City()]; ok {
+		return r.Name
+	}
+	return string(in.Region)
+}
+
+func (env *Env) drugName(code string) string {
+	if d, ok := env.Drugs[code]; ok {
+		return d.Name
+	}
+	if code == "" {
+		return "(未知药品)"
+	}
+	return code
+}
+
+func yuan(f tracewatch.Fen) string { return f.String() }
+
+func ref(e *tracewatch.Event) string { return e.MsgID + "#" + strconv.Itoa(e.Line) }
+
+// codeOf names a scanned code in text: its identity when it has one, else the raw scan.
+func codeOf(c *tracewatch.EventCode) string {
+	if c.Key != "" {
+		return c.Key
+	}
+	return c.Raw
+}
+
+// qtyText describes a sale line's quantity.
+func qtyText(e *tracewatch.Event) string {
+	if e.SplitPack {
+		return "拆零 " + e.Qty.String() + " 个最小单位"
+	}
+	if e.Qty == 0 {
+		return ""
+	}
+	return e.Qty.String() + " 盒"
+}
+
+// saleVerb names a sale-side event in Chinese.
+func saleVerb(k tracewatch.EventKind) string {
+	switch k {
+	case tracewatch.EventSale:
+		return "销售"
+	case tracewatch.EventSettlement:
+		return "医保结算"
+	case tracewatch.EventSaleReturn:
+		return "销售退货"
+	case tracewatch.EventSettlementCancel:
+		return "结算撤销"
+	case tracewatch.EventPurchase:
+		return "采购入库"
+	case tracewatch.EventStocktake:
+		return "盘存"
+	case tracewatch.EventStockChange:
+		return "库存变更"
+	case tracewatch.EventPurchaseReturn:
+		return "采购退货"
+	}
+	return string(k)
+}
+
+// lineEvidence describes one event line as evidence.
+func (env *Env) lineEvidence(t *tracewatch.TimelineEntry) tracewatch.Evidence {
+	note := when(t.Time) + " " + env.instName(t.Institution) + " " + saleVerb(t.Kind)
+	if t.DrugCode != "" {
+		note += " " + env.drugName(t.DrugCode)
+	}
+	if q := qtyText(&t.Event); q != "" {
+		note += " " + q
+	}
+	if t.Settlement != "" {
+		note += "，结算号 " + t.Settlement
+	} else if t.Receipt != "" {
+		note += "，单据号 " + t.Receipt
+	}
+	return tracewatch.Evidence{Time: t.Time, What: string(t.Kind), Institution: t.Institution, Ref: ref(&t.Event), Note: note}
+}

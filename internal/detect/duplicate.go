@@ -1,0 +1,311 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"tracewatch"
+)
+
+// Duplicate is T1, 重复销售/重复结算 (DESIGN §6). Per code identity it walks the sale-side
+// facts in time order (sale +q; sale return, settlement cancel −q, in minimum units). A
+// duplicate is a sale at an institution other than one holding a positive net (a box
+// cannot be split between two sellers), or a sale that takes the net beyond the pack's
+// content. Same institution and same receipt or person within DoubleScan is a double scan
+// (提示); same institution for other receipts or persons 可疑; another institution 高度可疑;
+// together with a substitution on the same sale 明确违规.
+type Duplicate struct {
+	DoubleScan time.Duration
+}
+
+// NewDuplicate returns T1 with its defaults.
+func NewDuplicate() *Duplicate { return &Duplicate{DoubleScan: 10 * time.Minute} }
+
+func (*Duplicate) ID() string    { return "trace.duplicate@1" }
+func (*Duplicate) Title() string { return "重复销售" }
+func (*Duplicate) Params() []Param {
+	return []Param{{"double_scan", "10m", "same institution and same receipt or person within this time: a double scan (提示), not fraud"}}
+}
+
+func (d *Duplicate) Set(name, value string) error {
+	if name != "double_scan" {
+		return unknownParam(d, name)
+	}
+	v, err := time.ParseDuration(value)
+	if err != nil || v < 0 {
+		return badParam(d, name, value)
+	}
+	d.DoubleScan = v
+	return nil
+}
+
+// sale is one distinct sale-side fact with what its lines say.
+type sale struct {
+	tracewatch.SaleFact
+	receipt, setl, person string
+	billed, mapped        string // the drug billed, the drug the code maps to
+	fund                  tracewatch.Fen
+	lines                 []*tracewatch.TimelineEntry
+}
+
+// Run implements Detector.
+func (d *Duplicate) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	return env.Src.DuplicateHistories(ctx, env.Window, func(h *tracewatch.CodeHistory) error {
+		if c, ok := d.walk(env, h); ok {
+			emit(c)
+		}
+		return ctx.Err()
+	})
+}
+
+// pairClass names where a second seller is relative to the first.
+func pairClass(env *Env, first, second string) (rule, text string) {
+	if first == second {
+		return "same_institution", "同一机构"
+	}
+	a, b := env.Institutions[first].Region, env.Institutions[second].Region
+	switch {
+	case a == "" || b == "":
+		return "other_institution", "另一机构"
+	case a.City() == b.City():
+		return "same_city", "同城另一机构"
+	case a.Province() == b.Province():
+		return "other_city", "省内另一城市"
+	}
+	return "other_province", "另一省份"
+}
+
+// walk applies T1 to one code's history.
+func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, bool) {
+	bySale := map[string]*sale{}
+	sales := make([]*sale, 0, len(h.Facts))
+	for _, f := range h.Facts {
+		s := &sale{SaleFact: f}
+		bySale[f.SaleID] = s
+		sales = append(sales, s)
+	}
+	for i := range h.Lines {
+		l := &h.Lines[i]
+		s := bySale[tracewatch.SaleID(&l.Event)]
+		if s == nil {
+			continue
+		}
+		s.lines = append(s.lines, l)
+		if s.receipt == "" {
+			s.receipt = l.Receipt
+		}
+		if s.setl == "" {
+			s.setl = l.Settlement
+		}
+		if s.person == "" {
+			s.person = l.Person
+		}
+		if s.billed == "" && l.Kind == tracewatch.EventSale {
+			s.billed = l.DrugCode
+		}
+		if s.mapped == "" {
+			s.mapped = l.Code.DrugCode
+		}
+		if l.FundPaid > s.fund {
+			s.fund = l.FundPaid
+		}
+	}
+	for _, s := range sales {
+		if strings.HasPrefix(s.SaleID, "CAN|") && s.setl == "" {
+			if i := strings.LastIndexByte(s.SaleID, '|'); i >= 0 {
+				s.setl = s.SaleID[i+1:]
+			}
+		}
+	}
+
+	content := h.PackContent
+	if content <= 0 {
+		content = 1 // unknown drug: count whole packs only
+	}
+	capacity := tracewatch.Qty(content) * tracewatch.QtyScale
+	hold := map[string]tracewatch.Qty{}
+	var order []string // institutions in the order they first held the box
+	var total tracewatch.Qty
+	var prev []*sale // positive sales so far
+
+	c := tracewatch.Clue{Subject: tracewatch.SubjectCode, SubjectID: h.Key, Codes: []string{h.Key}}
+	var worst tracewatch.Severity
+	var first, dup *sale
+	var dupText []string
+	var rule string
+	for _, s := range sales {
+		q := tracewatch.Qty(s.Whole)*capacity + s.Split
+		if h.PackContent <= 0 && s.Split != 0 {
+			q = 0 // split units of an unknown pack cannot be compared
+			if s.Split > 0 {
+				q = 1
+			}
+		}
+		if q < 0 {
+			if hold[s.Institution] += q; hold[s.Institution] < 0 {
+				hold[s.Institution] = 0
+			}
+			total = 0
+			for _, v := range hold {
+				total += v
+			}
+			c.Evidence = append(c.Evidence, env.factEvidence(s))
+			continue
+		}
+		var holder string
+		for _, in := range order {
+			if in != s.Institution && hold[in] > 0 {
+				holder = in
+				break
+			}
+		}
+		var sev tracewatch.Severity
+		var why, cls string
+		switch {
+		case holder != "":
+			cls, why = pairClass(env, holder, s.Institution)
+			sev = tracewatch.SeverityHighlySuspicious
+			why = fmt.Sprintf("该盒药仍由 %s 持有（已售未退），%s又在%s %s%s", env.instName(holder), when(s.Time), why, env.instName(s.Institution), saleWord(s))
+		case total+q > capacity:
+			cls = "over_content"
+			sev = tracewatch.SeveritySuspicious
+			why = fmt.Sprintf("%s在 %s 再次%s，累计售出超过一盒的装量（%d 个最小单位）", when(s.Time), env.instName(s.Institution), saleWord(s), content)
+			if p := d.doubleScanOf(s, prev); p != nil {
+				cls, sev = "double_scan", tracewatch.SeverityNotice
+				why = fmt.Sprintf("%s在 %s 同一%s于 %s 内重复扫码，疑为重复扫描（技术性问题）", when(s.Time), env.instName(s.Institution), sameWhat(s, p), d.DoubleScan)
+			}
+		}
+		if sev > 0 && env.Window.Contains(s.Time) {
+			if sev >= tracewatch.SeveritySuspicious {
+				if r, ssev, ok := substitution(env, s.mapped, s.billed); ok && ssev >= tracewatch.SeverityHighlySuspicious {
+					sev = tracewatch.SeverityViolation
+					why += fmt.Sprintf("，且以 %s 的追溯码结算 %s（串换，%s）", env.drugName(s.mapped), env.drugName(s.billed), r)
+				}
+			}
+			if sev >= worst {
+				worst, dup, rule = sev, s, cls
+			}
+			dupText = append(dupText, why)
+			if s.setl != "" {
+				c.Settlements = append(c.Settlements, s.setl)
+			}
+			if s.receipt != "" {
+				c.Receipts = append(c.Receipts, s.receipt)
+			}
+			if s.person != "" {
+				c.Persons = append(c.Persons, s.person)
+			}
+			if sev >= tracewatch.SeveritySuspicious {
+				c.AmountFen += s.fund
+			}
+		}
+		if first == nil {
+			first = s
+		}
+		if hold[s.Institution] == 0 {
+			order = append(order, s.Institution)
+		}
+		hold[s.Institution] += q
+		total += q
+		prev = append(prev, s)
+		c.Evidence = append(c.Evidence, env.factEvidence(s))
+	}
+	if dup == nil {
+		return c, false
+	}
+	c.Severity, c.Rule, c.Institution = worst, rule, dup.Institution
+	c.Fingerprint = tracewatch.ClueFingerprint(d.ID(), tracewatch.SubjectCode, h.Key)
+	c.Explanation = fmt.Sprintf("追溯码 %s 于 %s 在 %s %s%s后，%s。", h.Key, when(first.Time), env.instName(first.Institution),
+		placeOf(env, first.Institution), saleWord(first), strings.Join(dupText, "；"))
+	return c, true
+}
+
+func placeOf(env *Env, inst string) string {
+	if p := env.place(inst); p != "" {
+		return "（" + p + "）"
+	}
+	return ""
+}
+
+// doubleScanOf returns an earlier sale at the same institution with the same receipt
+// or person within the double-scan time, if any.
+func (d *Duplicate) doubleScanOf(s *sale, prev []*sale) *sale {
+	for i := len(prev) - 1; i >= 0; i-- {
+		p := prev[i]
+		if p.Institution != s.Institution {
+			continue
+		}
+		gap := s.Time.Sub(p.Time)
+		if gap < 0 {
+			gap = -gap
+		}
+		if gap > d.DoubleScan {
+			continue
+		}
+		if (s.receipt != "" && s.receipt == p.receipt) || (s.person != "" && s.person == p.person) {
+			return p
+		}
+	}
+	return nil
+}
+
+func sameWhat(s, p *sale) string {
+	if s.receipt != "" && s.receipt == p.receipt {
+		return "单据"
+	}
+	return "参保人"
+}
+
+func saleWord(s *sale) string {
+	if s.setl != "" {
+		return "结算（结算号 " + s.setl + "）"
+	}
+	if s.receipt != "" {
+		return "销售（单据号 " + s.receipt + "）"
+	}
+	return "销售"
+}
+
+// factEvidence describes one sale-side fact.
+func (env *Env) factEvidence(s *sale) tracewatch.Evidence {
+	e := tracewatch.Evidence{Time: s.Time, Institution: s.Institution}
+	var q string
+	switch {
+	case s.Whole != 0:
+		q = strconv.FormatInt(s.Whole, 10) + " 盒"
+	case s.Split != 0:
+		q = "拆零 " + s.Split.String() + " 个最小单位"
+	}
+	switch {
+	case strings.HasPrefix(s.SaleID, "CAN|"):
+		e.What = string(tracewatch.EventSettlementCancel)
+		e.Note = when(s.Time) + " " + env.instName(s.Institution) + " 结算撤销（结算号 " + s.setl + "）" + q
+	case strings.HasPrefix(s.SaleID, "RET|"):
+		e.What = string(tracewatch.EventSaleReturn)
+		e.Note = when(s.Time) + " " + env.instName(s.Institution) + " 销售退货 " + q
+	default:
+		e.What = string(tracewatch.EventSale)
+		e.Note = when(s.Time) + " " + env.instName(s.Institution) + " " + saleWord(s) + " " + q
+		if s.billed != "" {
+			e.Note += "，" + env.drugName(s.billed)
+		}
+		if s.person != "" {
+			e.Note += "，参保人 " + s.person
+		}
+	}
+	if len(s.lines) > 0 {
+		e.Ref = ref(&s.lines[0].Event)
+	}
+	return e
+}
+
+func unknownParam(d Detector, name string) error {
+	return tracewatch.Errorf("detect.Set", tracewatch.KindInvalid, "%s has no parameter %q", d.ID(), name).WithField(name)
+}
+
+func badParam(d Detector, name, value string) error {
+	return tracewatch.Errorf("detect.Set", tracewatch.KindInvalid, "%s: bad value %q for %s", d.ID(), value, name).WithField(name)
+}

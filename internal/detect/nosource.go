@@ -1,0 +1,189 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"tracewatch"
+)
+
+// NoSource is T3, 无进货来源 / 进销存不符.
+//
+// (a) A code sold at an institution that had not received it (nor its parent package)
+// before the sale means something only where the institution scans its inbound codes:
+// per-code clues (高度可疑) only where its inbound coverage over the window is at least
+// MinCoverage, and only beyond the packs it received without scanning (a pack among the
+// unscanned ones of a purchase of the same drug is not suspicious); below MinCoverage the
+// institution gets one 提示 about its coverage instead.
+// (b) A code sold after its seller reported it returned to the supplier, transferred
+// out, lost or destroyed: 高度可疑.
+type NoSource struct {
+	MinCoverage float64
+}
+
+// NewNoSource returns T3 with its defaults.
+func NewNoSource() *NoSource { return &NoSource{MinCoverage: 0.95} }
+
+func (*NoSource) ID() string    { return "trace.nosource@1" }
+func (*NoSource) Title() string { return "无进货来源" }
+func (*NoSource) Params() []Param {
+	return []Param{{"min_coverage", "0.95", "inbound code coverage (scanned packs / packs received) from which per-code clues are raised"}}
+}
+
+func (n *NoSource) Set(name, value string) error {
+	if name != "min_coverage" {
+		return unknownParam(n, name)
+	}
+	v, err := strconv.ParseFloat(value, 64)
+	if err != nil || v < 0 || v > 1 {
+		return badParam(n, name, value)
+	}
+	n.MinCoverage = v
+	return nil
+}
+
+type coverage struct {
+	packs, scanned int64
+}
+
+func (c coverage) rate() float64 {
+	if c.packs <= 0 {
+		return 0
+	}
+	r := float64(c.scanned) / float64(c.packs)
+	if r > 1 {
+		r = 1
+	}
+	return r
+}
+
+// Run implements Detector.
+func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	covs, err := env.Src.InboundCoverage(ctx, env.Window)
+	if err != nil {
+		return err
+	}
+	inst := map[string]*coverage{}
+	unscanned := map[[2]string]int64{} // institution, drug → packs received without a code
+	for _, c := range covs {
+		packs := int64(c.Packs / tracewatch.QtyScale)
+		opening := int64(c.OpeningPacks / tracewatch.QtyScale)
+		v := inst[c.Institution]
+		if v == nil {
+			v = &coverage{}
+			inst[c.Institution] = v
+		}
+		v.packs += packs + opening
+		v.scanned += c.Scanned + c.OpeningScanned
+		if u := max(0, packs-c.Scanned) + max(0, opening-c.OpeningScanned); u > 0 {
+			unscanned[[2]string{c.Institution, c.DrugCode}] += u
+		}
+	}
+
+	type low struct {
+		sales    int
+		first    *tracewatch.TimelineEntry
+		evidence []tracewatch.Evidence
+	}
+	lows := map[string]*low{}
+	clues := map[string]*tracewatch.Clue{}
+	var order []string
+	explained := map[[2]string]bool{} // institution, code → covered by an unscanned pack
+	err = env.Src.UnsourcedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
+		cov := inst[l.Institution]
+		rate := 0.0
+		if cov != nil {
+			rate = cov.rate()
+		}
+		if cov == nil || rate < n.MinCoverage {
+			lw := lows[l.Institution]
+			if lw == nil {
+				lw = &low{first: l}
+				lows[l.Institution] = lw
+			}
+			lw.sales++
+			if len(lw.evidence) < 20 {
+				lw.evidence = append(lw.evidence, env.lineEvidence(l))
+			}
+			return nil
+		}
+		key := [2]string{l.Institution, l.Code.Key}
+		if explained[key] {
+			return nil
+		}
+		fp := tracewatch.ClueFingerprint(n.ID(), tracewatch.SubjectCode, l.Code.Key, l.Institution)
+		if c := clues[fp]; c != nil {
+			c.Evidence = append(c.Evidence, env.lineEvidence(l))
+			c.Settlements = append(c.Settlements, l.Settlement)
+			c.Receipts = append(c.Receipts, l.Receipt)
+			c.Persons = append(c.Persons, l.Person)
+			return nil
+		}
+		drug := l.Code.DrugCode
+		if drug == "" {
+			drug = l.DrugCode
+		}
+		if u := unscanned[[2]string{l.Institution, drug}]; u > 0 {
+			unscanned[[2]string{l.Institution, drug}] = u - 1
+			explained[key] = true
+			return nil
+		}
+		c := &tracewatch.Clue{Fingerprint: fp, Rule: "no_source", Severity: tracewatch.SeverityHighlySuspicious,
+			Subject: tracewatch.SubjectCode, SubjectID: l.Code.Key, Institution: l.Institution, Codes: []string{l.Code.Key},
+			Settlements: []string{l.Settlement}, Receipts: []string{l.Receipt}, Persons: []string{l.Person}, AmountFen: l.FundPaid,
+			Evidence: []tracewatch.Evidence{env.lineEvidence(l)}}
+		c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，但该机构此前没有这盒药的采购、调入或盘存记录（机构进货扫码率 %.1f%%，该药品无未扫码的进货可对应），疑为无真实进货的销售（空刷或回流药）。",
+			l.Code.Key, env.drugName(drug), when(l.Time), env.instName(l.Institution), rate*100)
+		clues[fp] = c
+		order = append(order, fp)
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+
+	err = env.Src.RemovedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
+		fp := tracewatch.ClueFingerprint(n.ID(), tracewatch.SubjectCode, l.Code.Key, l.Institution, "removed")
+		if c := clues[fp]; c != nil {
+			c.Evidence = append(c.Evidence, env.lineEvidence(l))
+			return nil
+		}
+		c := &tracewatch.Clue{Fingerprint: fp, Rule: "removed", Severity: tracewatch.SeverityHighlySuspicious,
+			Subject: tracewatch.SubjectCode, SubjectID: l.Code.Key, Institution: l.Institution, Codes: []string{l.Code.Key},
+			Settlements: []string{l.Settlement}, Receipts: []string{l.Receipt}, Persons: []string{l.Person}, AmountFen: l.FundPaid,
+			Evidence: []tracewatch.Evidence{env.lineEvidence(l)}}
+		c.Explanation = fmt.Sprintf("追溯码 %s 已由 %s 报告退货、调出、报损或销毁，%s 却又在该机构销售。", l.Code.Key, env.instName(l.Institution), when(l.Time))
+		clues[fp] = c
+		order = append(order, fp)
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, fp := range order {
+		emit(*clues[fp])
+	}
+
+	names := make([]string, 0, len(lows))
+	for in := range lows {
+		names = append(names, in)
+	}
+	sort.Strings(names)
+	for _, in := range names {
+		lw := lows[in]
+		cov := inst[in]
+		c := tracewatch.Clue{Fingerprint: tracewatch.ClueFingerprint(n.ID(), tracewatch.SubjectInstitution, in, "coverage"),
+			Rule: "coverage", Severity: tracewatch.SeverityNotice, Subject: tracewatch.SubjectInstitution, SubjectID: in,
+			Institution: in, Evidence: lw.evidence}
+		if cov == nil || cov.packs == 0 {
+			c.Explanation = fmt.Sprintf("%s 在本期没有上传带追溯码的进货数据，却有 %d 笔销售的追溯码无进货记录；请督促其采集进货追溯码。", env.instName(in), lw.sales)
+		} else {
+			c.Explanation = fmt.Sprintf("%s 本期进货追溯码采集率 %.1f%%（%d/%d 盒），低于 %.0f%%；%d 笔销售的追溯码无进货记录，无法逐码核对来源，请督促其完整采集进货追溯码。",
+				env.instName(in), cov.rate()*100, cov.scanned, cov.packs, n.MinCoverage*100, lw.sales)
+		}
+		emit(c)
+	}
+	return nil
+}

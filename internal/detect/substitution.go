@@ -1,0 +1,100 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+
+	"tracewatch"
+)
+
+// Substitution is T2, 串换: the product of the scanned code (through the code mapping)
+// is not the drug billed. Another generic name → 高度可疑; the same first 14 characters
+// of the national code (same drug, same form) but another spec or maker → 可疑; the
+// same generic in another dosage form → 可疑; a non-drug or non-reimbursable product
+// billed as a reimbursable drug → 高度可疑. An unknown product is T4's.
+type Substitution struct{}
+
+// NewSubstitution returns T2.
+func NewSubstitution() *Substitution { return &Substitution{} }
+
+func (*Substitution) ID() string                 { return "trace.substitution@1" }
+func (*Substitution) Title() string              { return "串换" }
+func (*Substitution) Params() []Param            { return nil }
+func (s *Substitution) Set(name, _ string) error { return unknownParam(s, name) }
+
+// substitution grades a code of drug mapped billed as drug billed.
+func substitution(env *Env, mapped, billed string) (rule string, sev tracewatch.Severity, ok bool) {
+	if mapped == "" || billed == "" || mapped == billed {
+		return "", 0, false
+	}
+	dm, okm := env.Drugs[mapped]
+	db, okb := env.Drugs[billed]
+	if okm && okb && (dm.Kind == "consumable" || dm.Kind == "other" || !dm.Reimbursable) && db.Reimbursable {
+		return "non_drug", tracewatch.SeverityHighlySuspicious, true
+	}
+	if len(mapped) >= 14 && len(billed) >= 14 {
+		switch {
+		case mapped[:14] == billed[:14]:
+			return "spec", tracewatch.SeveritySuspicious, true
+		case mapped[:10] == billed[:10]:
+			return "form", tracewatch.SeveritySuspicious, true
+		}
+	}
+	if okm && okb && dm.Name == db.Name {
+		return "spec", tracewatch.SeveritySuspicious, true
+	}
+	return "generic", tracewatch.SeverityHighlySuspicious, true
+}
+
+var substitutionText = map[string]string{
+	"non_drug": "非药品或非医保目录内产品按医保药品结算",
+	"spec":     "同一药品不同规格或厂家",
+	"form":     "同一通用名不同剂型",
+	"generic":  "通用名不同",
+}
+
+// Run implements Detector.
+func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	byKey := map[string]*tracewatch.Clue{}
+	var order []string
+	err := env.Src.MismatchedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
+		rule, sev, ok := substitution(env, l.Code.DrugCode, l.DrugCode)
+		if !ok {
+			return nil
+		}
+		code := codeOf(&l.Code)
+		saleID := tracewatch.SaleID(&l.Event)
+		fp := tracewatch.ClueFingerprint(s.ID(), tracewatch.SubjectCode, code, saleID)
+		c := byKey[fp]
+		if c == nil {
+			c = &tracewatch.Clue{Fingerprint: fp, Rule: rule, Severity: sev, Subject: tracewatch.SubjectCode, SubjectID: code,
+				Institution: l.Institution}
+			if l.Code.Key != "" {
+				c.Codes = []string{l.Code.Key}
+			}
+			what := "追溯码 " + code
+			if l.Code.Key == "" {
+				what = "商品条码 " + code
+			}
+			c.Explanation = fmt.Sprintf("%s 对应的产品是 %s，%s 于 %s 却按 %s 销售结算（%s）。", what, env.drugName(l.Code.DrugCode),
+				env.instName(l.Institution), when(l.Time), env.drugName(l.DrugCode), substitutionText[rule])
+			byKey[fp] = c
+			order = append(order, fp)
+		}
+		c.Settlements = append(c.Settlements, l.Settlement)
+		c.Receipts = append(c.Receipts, l.Receipt)
+		c.Persons = append(c.Persons, l.Person)
+		if l.FundPaid > c.AmountFen {
+			c.AmountFen = l.FundPaid
+		}
+		c.Evidence = append(c.Evidence, env.lineEvidence(l))
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, fp := range order {
+		emit(*byKey[fp])
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	duckdbdrv "github.com/duckdb/duckdb-go/v2"
+
+	"tracewatch"
+)
+
+const clueCols = `id, fingerprint, detector, detector_name, rule, severity, subject_kind, subject_id, admdvs, fixmedins_code,
+amount_fen, codes, settlements, receipts, msgids, persons, evidence, explanation, state, first_seen, last_seen`
+
+// PutClues stores the clues of a screening run at time now, one per fingerprint: a new
+// fingerprint gets the next id and first_seen = now; a known one keeps its id, state and
+// first_seen and takes the new severity, amount, keys, evidence and explanation. It
+// returns how many clues were new. Durable when it returns.
+func (s *Store) PutClues(ctx context.Context, clues []tracewatch.Clue, now time.Time) (added int, err error) {
+	const op = "duckdb.PutClues"
+	if len(clues) == 0 {
+		return 0, nil
+	}
+	// The last clue of a fingerprint wins.
+	seen := make(map[string]int, len(clues))
+	uniq := make([]tracewatch.Clue, 0, len(clues))
+	for _, c := range clues {
+		if i, ok := seen[c.Fingerprint]; ok {
+			uniq[i] = c
+			continue
+		}
+		seen[c.Fingerprint] = len(uniq)
+		uniq = append(uniq, c)
+	}
+	now = now.UTC()
+	err = s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+		if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE stage_clues AS SELECT 0::BIGINT AS seq, `+clueCols+` FROM clues LIMIT 0;
+CREATE OR REPLACE TEMP TABLE stage_clue_codes AS SELECT 0::BIGINT AS seq, code_key FROM clue_codes LIMIT 0`); err != nil {
+			return err
+		}
+		if err := withAppenders(conn, []string{"temp", "stage_clues", "temp", "stage_clue_codes"}, func(as []*duckdbdrv.Appender) error {
+			for i := range uniq {
+				c := &uniq[i]
+				c.Normalize()
+				ev, err := json.Marshal(c.Evidence)
+				if err != nil {
+					return err
+				}
+				seq := int64(i + 1)
+				if err := as[0].AppendRow(seq, int64(0), c.Fingerprint, c.Detector, c.DetectorName(), c.Rule, int32(c.Severity),
+					string(c.Subject), c.SubjectID, string(c.Region), c.Institution, int64(c.AmountFen),
+					jsonList(c.Codes), jsonList(c.Settlements), jsonList(c.Receipts), jsonList(c.MsgIDs), jsonList(c.Persons),
+					string(ev), c.Explanation, string(tracewatch.ClueNew), now, now); err != nil {
+					return err
+				}
+				for _, k := range c.Codes {
+					if err := as[1].AppendRow(seq, k); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		var before int64
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM clues`).Scan(&before); err != nil {
+			return err
+		}
+		const assign = `
+UPDATE stage_clues SET id = c.id FROM clues c WHERE c.fingerprint = stage_clues.fingerprint;
+UPDATE stage_clues SET id = n.id FROM (
+    SELECT seq, (SELECT coalesce(max(id), 0) FROM clues) + row_number() OVER (ORDER BY seq) AS id
+    FROM stage_clues WHERE id = 0) n
+WHERE n.seq = stage_clues.seq;
+INSERT INTO clues SELECT ` + clueCols + ` FROM stage_clues
+ON CONFLICT (fingerprint) DO UPDATE SET detector = excluded.detector, detector_name = excluded.detector_name,
+    rule = excluded.rule, severity = excluded.severity, subject_kind = excluded.subject_kind, subject_id = excluded.subject_id,
+    admdvs = excluded.admdvs, fixmedins_code = excluded.fixmedins_code, amount_fen = excluded.amount_fen,
+    codes = excluded.codes, settlements = excluded.settlements, receipts = excluded.receipts, msgids = excluded.msgids,
+    persons = excluded.persons, evidence = excluded.evidence, explanation = excluded.explanation, last_seen = excluded.last_seen;
+DELETE FROM clue_codes WHERE clue_id IN (SELECT id FROM stage_clues);
+INSERT INTO clue_codes SELECT DISTINCT s.id, k.code_key FROM stage_clue_codes k JOIN stage_clues s ON s.seq = k.seq;`
+		if _, err := conn.ExecContext(ctx, assign); err != nil {
+			return err
+		}
+		var after int64
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM clues`).Scan(&after); err != nil {
+			return err
+		}
+		added = int(after - before)
+		return nil
+	}})
+	if err != nil {
+		return 0, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return added, nil
+}
+
+func jsonList(s []string) string {
+	if len(s) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func scanClue(sc interface{ Scan(...any) error }) (tracewatch.Clue, error) {
+	var c tracewatch.Clue
+	var sev int32
+	var subj, region, codes, setls, rcpts, msgids, persons, ev, state string
+	var name string
+	err := sc.Scan(&c.ID, &c.Fingerprint, &c.Detector, &name, &c.Rule, &sev, &subj, &c.SubjectID, &region, &c.Institution,
+		&c.AmountFen, &codes, &setls, &rcpts, &msgids, &persons, &ev, &c.Explanation, &state, &c.FirstSeen, &c.LastSeen)
+	if err != nil {
+		return c, err
+	}
+	c.Severity, c.Subject, c.Region, c.State = tracewatch.Severity(sev), tracewatch.SubjectKind(subj), tracewatch.Region(region), tracewatch.ClueState(state)
+	for _, f := range []struct {
+		raw string
+		dst *[]string
+	}{{codes, &c.Codes}, {setls, &c.Settlements}, {rcpts, &c.Receipts}, {msgids, &c.MsgIDs}, {persons, &c.Persons}} {
+		if f.raw != "[]" && f.raw != "" {
+			if err := json.Unmarshal([]byte(f.raw), f.dst); err != nil {
+				return c, err
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(ev), &c.Evidence); err != nil {
+		return c, err
+	}
+	c.FirstSeen, c.LastSeen = c.FirstSeen.UTC(), c.LastSeen.UTC()
+	return c, nil
+}
+
+// clueWhere turns a filter into a WHERE clause and its arguments.
+func clueWhere(f tracewatch.ClueFilter) (string, []any) {
+	where := []string{"id > ?"}
+	args := []any{f.AfterID}
+	if f.Detector != "" {
+		if strings.Contains(f.Detector, "@") {
+			where = append(where, "detector = ?")
+		} else {
+			where = append(where, "detector_name = ?")
+		}
+		args = append(args, f.Detector)
+	}
+	if f.MinSeverity > 0 {
+		where = append(where, "severity >= ?")
+		args = append(args, int32(f.MinSeverity))
+	}
+	if f.Region != "" {
+		r := string(f.Region)
+		switch {
+		case strings.HasSuffix(r, "0000"):
+			where = append(where, "admdvs LIKE ?")
+			args = append(args, r[:2]+"%")
+		case strings.HasSuffix(r, "00"):
+			where = append(where, "admdvs LIKE ?")
+			args = append(args, r[:4]+"%")
+		default:
+			where = append(where, "admdvs = ?")
+			args = append(args, r)
+		}
+	}
+	if f.Institution != "" {
+		where = append(where, "fixmedins_code = ?")
+		args = append(args, f.Institution)
+	}
+	if f.Code != "" {
+		where = append(where, "id IN (SELECT clue_id FROM clue_codes WHERE code_key = ?)")
+		args = append(args, f.Code)
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// Clues lists clues in id order.
+func (s *Store) Clues(ctx context.Context, f tracewatch.ClueFilter) ([]tracewatch.Clue, error) {
+	const op = "duckdb.Clues"
+	where, args := clueWhere(f)
+	q := `SELECT ` + clueCols + ` FROM clues` + where + ` ORDER BY id`
+	switch {
+	case f.Limit == 0:
+		q += ` LIMIT 100`
+	case f.Limit > 0:
+		q += ` LIMIT ` + strconv.Itoa(f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.Clue
+	for rows.Next() {
+		c, err := scanClue(rows)
+		if err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return out, nil
+}
+
+// Clue returns one clue.
+func (s *Store) Clue(ctx context.Context, id int64) (tracewatch.Clue, error) {
+	c, err := scanClue(s.db.QueryRowContext(ctx, `SELECT `+clueCols+` FROM clues WHERE id = ?`, id))
+	if err != nil {
+		return c, notFound("duckdb.Clue", "clue "+strconv.FormatInt(id, 10), err)
+	}
+	return c, nil
+}
+
+// ClueCounts counts the clues matching f by detector and severity.
+func (s *Store) ClueCounts(ctx context.Context, f tracewatch.ClueFilter) ([]tracewatch.ClueCount, error) {
+	const op = "duckdb.ClueCounts"
+	where, args := clueWhere(f)
+	rows, err := s.db.QueryContext(ctx, `SELECT detector, severity, count(*), sum(amount_fen) FROM clues`+where+
+		` GROUP BY detector, severity ORDER BY detector, severity DESC`, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.ClueCount
+	for rows.Next() {
+		var c tracewatch.ClueCount
+		var sev int32
+		var amt sql.NullInt64
+		if err := rows.Scan(&c.Detector, &sev, &c.Clues, &amt); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		c.Severity, c.Amount = tracewatch.Severity(sev), tracewatch.Fen(amt.Int64)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

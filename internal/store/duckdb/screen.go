@@ -1,0 +1,548 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"tracewatch"
+)
+
+// The queries detectors run (internal/detect.Source). Each selects a small candidate set
+// in SQL and hands it to Go, where the detector applies its rules; see docs/detectors.md.
+
+// lineCols are the columns scanLine reads: a code on an event line. The fund share of a
+// sale line is its price × quantity times the fund's share of its settlement.
+const lineCols = `c.code_id, dict.code_key, e.msgid, e.line, e.infno, e.kind, e.change_type, e.fixmedins_code, %BILLED%,
+e.item_name, e.lot_no, e.made, e.expires, e.qty, e.split_pack, e.unit_price_fen, e.amount_fen, e.event_time,
+e.receipt, e.setl_id, e.visit, e.fee_line, e.psn_no, e.settle_type, c.raw, c.code_kind, c.product_id, c.error,
+c.parent_id, pdict.code_key, c.pack_level, c.med_list_codg,
+CASE WHEN e.kind = 'sale' AND st.amount > 0 THEN CAST(floor(CAST(e.unit_price_fen AS DOUBLE) * e.qty / 10000 * st.fund / st.amount) AS BIGINT) ELSE 0 END`
+
+// lineFrom joins what lineCols needs; callers add their joins and WHERE after it.
+const lineFrom = ` FROM event_codes c JOIN events e ON e.event_id = c.event_id
+LEFT JOIN code_dict dict ON dict.code_id = c.code_id
+LEFT JOIN code_dict pdict ON pdict.code_id = c.parent_id
+LEFT JOIN (SELECT fixmedins_code, setl_id, sum(fund_paid_fen) AS fund, sum(amount_fen) AS amount FROM events
+           WHERE kind = 'settlement' AND setl_id IS NOT NULL GROUP BY fixmedins_code, setl_id) st
+       ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id`
+
+func lineSelect(billed string) string {
+	if billed == "" {
+		billed = "e.med_list_codg"
+	}
+	return "SELECT " + replaceBilled(lineCols, billed) + lineFrom
+}
+
+func replaceBilled(s, billed string) string {
+	const mark = "%BILLED%"
+	for i := 0; i+len(mark) <= len(s); i++ {
+		if s[i:i+len(mark)] == mark {
+			return s[:i] + billed + s[i+len(mark):]
+		}
+	}
+	return s
+}
+
+// scanLine reads one row of lineCols (plus extra destinations after them).
+func scanLine(rows *sql.Rows, extra ...any) (id tracewatch.CodeID, t tracewatch.TimelineEntry, err error) {
+	var codeID, parent sql.NullInt64
+	var key, pkey sql.NullString
+	var kind string
+	var qty, price, amount, fund int64
+	var when, made, expires sql.NullTime
+	var level sql.NullInt64
+	var ns [19]sql.NullString
+	dst := []any{&codeID, &key, &t.MsgID, &t.Line, &t.Infno, &kind, &ns[0], &t.Institution, &ns[1],
+		&ns[2], &ns[3], &made, &expires, &qty, &t.SplitPack, &price, &amount, &when,
+		&ns[4], &ns[5], &ns[6], &ns[7], &ns[8], &ns[9], &t.Code.Raw, &ns[10], &ns[11], &ns[12],
+		&parent, &pkey, &level, &ns[13], &fund}
+	if err = rows.Scan(append(dst, extra...)...); err != nil {
+		return 0, t, err
+	}
+	t.Kind = tracewatch.EventKind(kind)
+	t.ChangeType, t.DrugCode, t.ItemName, t.LotNo = ns[0].String, ns[1].String, ns[2].String, ns[3].String
+	t.Made, t.Expires, t.Time = scanTime(made), scanTime(expires), scanTime(when)
+	t.Qty, t.UnitPrice, t.Amount, t.FundPaid = tracewatch.Qty(qty), tracewatch.Fen(price), tracewatch.Fen(amount), tracewatch.Fen(fund)
+	t.Receipt, t.Settlement, t.Visit, t.FeeLine, t.Person, t.SettleType = ns[4].String, ns[5].String, ns[6].String, ns[7].String, ns[8].String, ns[9].String
+	t.Code.Kind, t.Code.ProductID, t.Code.Error, t.Code.DrugCode = ns[10].String, ns[11].String, ns[12].String, ns[13].String
+	t.Code.Level = int(level.Int64)
+	if codeID.Valid {
+		id = tracewatch.CodeID(codeID.Int64)
+		t.Code.Key = codeKey(id, key)
+	}
+	if parent.Valid {
+		t.Code.Parent = codeKey(tracewatch.CodeID(parent.Int64), pkey)
+	}
+	return id, t, nil
+}
+
+func codeKey(id tracewatch.CodeID, dict sql.NullString) string {
+	if dict.Valid {
+		return dict.String
+	}
+	k, _ := tracewatch.KeyOfPackedID(id)
+	return k
+}
+
+// windowSQL restricts e.event_time to the window's period.
+func windowSQL(w tracewatch.Window, col string) (string, []any) {
+	q, args := "", []any(nil)
+	if !w.From.IsZero() {
+		q += " AND " + col + " >= ?"
+		args = append(args, w.From.UTC())
+	}
+	if !w.To.IsZero() {
+		q += " AND " + col + " < ?"
+		args = append(args, w.To.UTC())
+	}
+	return q, args
+}
+
+func (s *Store) eachLine(ctx context.Context, op, q string, args []any, fn func(*tracewatch.TimelineEntry) error) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		_, t, err := scanLine(rows)
+		if err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		if err := fn(&t); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return nil
+}
+
+// dupCandidates are the codes T1 must walk: more than one distinct sale, or more sold
+// than the pack holds, with a sale in the window.
+const dupCandidates = `SELECT code_id, pack_content FROM ledger
+WHERE (sales >= 2 OR (pack_content > 0 AND sold_whole * pack_content * 10000 + sold_split > pack_content * 10000))`
+
+// DuplicateHistories streams, code by code, the sale-side history of every code with
+// more than one distinct sale (or more sold than its pack holds) and a sale in the
+// window. The history is complete (not cut to the window): who held the box before the
+// window matters.
+func (s *Store) DuplicateHistories(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.CodeHistory) error) error {
+	const op = "duckdb.DuplicateHistories"
+	win, wargs := windowSQL(w, "last_sale")
+	cand := dupCandidates + win
+	facts, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`)
+SELECT s.code_id, cand.pack_content, s.sale_id, s.fixmedins_code, s.event_time, s.whole, s.split_qty
+FROM sale_codes s JOIN cand ON cand.code_id = s.code_id
+ORDER BY s.code_id, s.event_time, s.sale_id`, wargs...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer facts.Close()
+	lines, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`) `+lineSelect("")+`
+JOIN cand ON cand.code_id = c.code_id
+WHERE c.event_kind IN ('sale', 'settlement', 'sale_return')
+ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer lines.Close()
+
+	var (
+		pendID   tracewatch.CodeID
+		pendLine tracewatch.TimelineEntry
+		havePend bool
+	)
+	nextLine := func() error {
+		havePend = false
+		if !lines.Next() {
+			return lines.Err()
+		}
+		id, t, err := scanLine(lines)
+		if err != nil {
+			return err
+		}
+		pendID, pendLine, havePend = id, t, true
+		return nil
+	}
+	if err := nextLine(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	var cur *tracewatch.CodeHistory
+	var curID tracewatch.CodeID
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		// Lines of this code (lines of codes without facts cannot exist: facts are
+		// derived from lines).
+		for havePend && pendID < curID {
+			if err := nextLine(); err != nil {
+				return tracewatch.E(op, tracewatch.KindInternal, err)
+			}
+		}
+		for havePend && pendID == curID {
+			cur.Lines = append(cur.Lines, pendLine)
+			if err := nextLine(); err != nil {
+				return tracewatch.E(op, tracewatch.KindInternal, err)
+			}
+		}
+		if cur.Key == "" && len(cur.Lines) > 0 {
+			cur.Key = cur.Lines[0].Code.Key
+		}
+		if cur.Key == "" {
+			cur.Key, _ = s.keyOf(ctx, curID)
+		}
+		h := cur
+		cur = nil
+		return fn(h)
+	}
+	for facts.Next() {
+		var id, content int64
+		var f tracewatch.SaleFact
+		var when sql.NullTime
+		var split int64
+		if err := facts.Scan(&id, &content, &f.SaleID, &f.Institution, &when, &f.Whole, &split); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		f.Time, f.Split = scanTime(when), tracewatch.Qty(split)
+		if cur != nil && tracewatch.CodeID(id) != curID {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if cur == nil {
+			cur, curID = &tracewatch.CodeHistory{PackContent: content}, tracewatch.CodeID(id)
+		}
+		cur.Facts = append(cur.Facts, f)
+	}
+	if err := facts.Err(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return flush()
+}
+
+// Repeats is the naive baseline B0 (the rule regulators run today): every code scanned
+// at sale (3505) two times or more, with a scan in the window.
+func (s *Store) Repeats(ctx context.Context, w tracewatch.Window, fn func(tracewatch.Repeat) error) error {
+	const op = "duckdb.Repeats"
+	win, args := windowSQL(w, "event_time")
+	rows, err := s.db.QueryContext(ctx, `
+SELECT r.code_id, dict.code_key, r.n, r.first_inst, r.last_inst FROM (
+    SELECT code_id, count(*) AS n, min(fixmedins_code) AS first_inst, max(fixmedins_code) AS last_inst
+    FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL`+win+`
+    GROUP BY code_id HAVING count(*) >= 2) r
+LEFT JOIN code_dict dict ON dict.code_id = r.code_id
+ORDER BY r.code_id`, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var key sql.NullString
+		var r tracewatch.Repeat
+		var a, b string
+		if err := rows.Scan(&id, &key, &r.Scans, &a, &b); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		r.Key = codeKey(tracewatch.CodeID(id), key)
+		r.Institutions = []string{a}
+		if b != a {
+			r.Institutions = append(r.Institutions, b)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// MismatchedLines streams the sale lines whose code maps to another drug than the one
+// billed: 3505 rows directly, 2207/2304 codes through their 2204/2301 fee line.
+func (s *Store) MismatchedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
+	win, args := windowSQL(w, "e.event_time")
+	q := lineSelect("") + `
+WHERE c.event_kind = 'sale' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
+  AND e.med_list_codg IS NOT NULL AND c.med_list_codg <> e.med_list_codg` + win + `
+UNION ALL ` + lineSelect("f.med_list_codg") + `
+JOIN events f ON f.kind = 'fee_line' AND f.fixmedins_code = e.fixmedins_code AND f.fee_line = e.fee_line AND f.visit = e.visit
+WHERE c.event_kind = 'settlement' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
+  AND e.visit IS NOT NULL AND e.visit <> '' AND f.med_list_codg IS NOT NULL AND c.med_list_codg <> f.med_list_codg` + win
+	return s.eachLine(ctx, "duckdb.MismatchedLines", q, append(args, args...), fn)
+}
+
+// inboundSQL lists, per code and institution, the first time the institution received
+// the code: a purchase, a stocktake listing, or an inbound stock change.
+const inboundSQL = `SELECT c.code_id, c.fixmedins_code, min(c.event_time) AS t
+FROM event_codes c JOIN events e ON e.event_id = c.event_id
+WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
+   OR (c.event_kind = 'stock_change' AND e.change_type IN ('101', '103', '106', '108')))
+GROUP BY c.code_id, c.fixmedins_code`
+
+// UnsourcedLines streams the sale lines (3505, 2207) of codes their seller had not
+// received before the sale, neither the code nor its parent package.
+func (s *Store) UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
+	win, args := windowSQL(w, "e.event_time")
+	q := `WITH inb AS (` + inboundSQL + `) ` + lineSelect("") + `
+LEFT JOIN inb ON inb.code_id = c.code_id AND inb.fixmedins_code = c.fixmedins_code
+LEFT JOIN packages pk ON pk.child_id = c.code_id
+LEFT JOIN inb pin ON pin.code_id = pk.parent_id AND pin.fixmedins_code = c.fixmedins_code
+WHERE c.event_kind IN ('sale', 'settlement') AND c.code_id IS NOT NULL AND c.parent_id IS NULL` + win + `
+  AND (inb.t IS NULL OR inb.t > e.event_time) AND (pin.t IS NULL OR pin.t > e.event_time)
+ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
+	return s.eachLine(ctx, "duckdb.UnsourcedLines", q, args, fn)
+}
+
+// RemovedLines streams the sale lines of codes their seller had reported returned to the
+// supplier, transferred out, lost, destroyed or otherwise removed before the sale.
+func (s *Store) RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
+	win, args := windowSQL(w, "e.event_time")
+	q := `WITH rem AS (
+    SELECT c.code_id, c.fixmedins_code, min(c.event_time) AS t, min(e.change_type) AS how
+    FROM event_codes c JOIN events e ON e.event_id = c.event_id
+    WHERE c.code_id IS NOT NULL AND (c.event_kind = 'purchase_return'
+       OR (c.event_kind = 'stock_change' AND e.change_type IN ('102', '104', '105', '107')))
+    GROUP BY c.code_id, c.fixmedins_code) ` + lineSelect("") + `
+JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < e.event_time
+WHERE c.event_kind IN ('sale', 'settlement')` + win + `
+ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
+	return s.eachLine(ctx, "duckdb.RemovedLines", q, args, fn)
+}
+
+// InboundCoverage reports, per institution and drug, the packs received in the window and
+// how many of them were scanned, and the same for the institution's first stocktake.
+func (s *Store) InboundCoverage(ctx context.Context, w tracewatch.Window) ([]tracewatch.InboundCoverage, error) {
+	const op = "duckdb.InboundCoverage"
+	win, args := windowSQL(w, "e.event_time")
+	q := `
+WITH ev AS (
+    SELECT e.event_id, e.fixmedins_code, coalesce(e.med_list_codg, '') AS drug, e.qty,
+           CASE WHEN e.kind = 'stocktake' THEN 1 ELSE 0 END AS opening
+    FROM events e
+    WHERE (e.kind = 'purchase' OR (e.kind = 'stock_change' AND e.change_type IN ('101', '106', '108')))` + win + `
+    UNION ALL
+    SELECT e.event_id, e.fixmedins_code, coalesce(e.med_list_codg, ''), e.qty, 1
+    FROM events e
+    WHERE e.kind = 'stocktake' AND e.event_time = (SELECT min(x.event_time) FROM events x
+                                                  WHERE x.kind = 'stocktake' AND x.fixmedins_code = e.fixmedins_code)),
+scanned AS (
+    SELECT c.event_id, count(DISTINCT c.code_id) AS n FROM event_codes c
+    WHERE c.event_kind IN ('purchase', 'stock_change', 'stocktake') AND c.code_id IS NOT NULL AND c.pack_level <= 1
+    GROUP BY c.event_id)
+SELECT ev.fixmedins_code, ev.drug,
+       sum(CASE WHEN ev.opening = 0 THEN ev.qty ELSE 0 END), sum(CASE WHEN ev.opening = 0 THEN coalesce(sc.n, 0) ELSE 0 END),
+       sum(CASE WHEN ev.opening = 1 THEN ev.qty ELSE 0 END), sum(CASE WHEN ev.opening = 1 THEN coalesce(sc.n, 0) ELSE 0 END)
+FROM ev LEFT JOIN scanned sc ON sc.event_id = ev.event_id
+GROUP BY ev.fixmedins_code, ev.drug
+ORDER BY ev.fixmedins_code, ev.drug`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.InboundCoverage
+	for rows.Next() {
+		var c tracewatch.InboundCoverage
+		var packs, opening int64
+		if err := rows.Scan(&c.Institution, &c.DrugCode, &packs, &c.Scanned, &opening, &c.OpeningScanned); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		c.Packs, c.OpeningPacks = tracewatch.Qty(packs), tracewatch.Qty(opening)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// AnomalousLines streams sale-side scans that are unusable (unparseable, a commodity
+// barcode, an unknown product) or whose row says the pack had expired or was not yet
+// made.
+func (s *Store) AnomalousLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
+	win, args := windowSQL(w, "e.event_time")
+	q := lineSelect("") + `
+WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL` + win + `
+  AND (c.code_id IS NULL OR c.med_list_codg IS NULL OR c.med_list_codg = ''
+       OR (e.expires IS NOT NULL AND e.event_time >= e.expires + INTERVAL '1 day')
+       OR (e.made IS NOT NULL AND e.made > e.event_time))
+ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
+	return s.eachLine(ctx, "duckdb.AnomalousLines", q, args, fn)
+}
+
+// CodeQuality counts, per institution, the codes scanned at sale (3505) in the window and
+// the unusable ones.
+func (s *Store) CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewatch.CodeQuality, error) {
+	const op = "duckdb.CodeQuality"
+	win, args := windowSQL(w, "event_time")
+	rows, err := s.db.QueryContext(ctx, `
+SELECT fixmedins_code, count(*), sum(CASE WHEN code_id IS NULL OR med_list_codg IS NULL OR med_list_codg = '' THEN 1 ELSE 0 END)
+FROM event_codes WHERE event_kind = 'sale' AND parent_id IS NULL`+win+`
+GROUP BY fixmedins_code ORDER BY fixmedins_code`, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.CodeQuality
+	for rows.Next() {
+		var q tracewatch.CodeQuality
+		if err := rows.Scan(&q.Institution, &q.Scans, &q.Bad); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// PackagePairs lists parent package codes sold (not through expansion) together with a
+// child that was also sold on its own, with a sale in the window.
+func (s *Store) PackagePairs(ctx context.Context, w tracewatch.Window) ([]tracewatch.PackagePair, error) {
+	const op = "duckdb.PackagePairs"
+	win, args := windowSQL(w, "event_time")
+	rows, err := s.db.QueryContext(ctx, `
+WITH sold AS (SELECT DISTINCT code_id FROM event_codes
+              WHERE event_kind IN ('sale', 'settlement') AND parent_id IS NULL AND code_id IS NOT NULL`+win+`)
+SELECT p.parent_id, pd.code_key, p.child_id, cd.code_key
+FROM packages p JOIN sold ps ON ps.code_id = p.parent_id JOIN sold cs ON cs.code_id = p.child_id
+LEFT JOIN code_dict pd ON pd.code_id = p.parent_id LEFT JOIN code_dict cd ON cd.code_id = p.child_id
+ORDER BY p.parent_id, p.child_id`, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.PackagePair
+	for rows.Next() {
+		var pid, cid int64
+		var pk, ck sql.NullString
+		if err := rows.Scan(&pid, &pk, &cid, &ck); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		out = append(out, tracewatch.PackagePair{Parent: codeKey(tracewatch.CodeID(pid), pk), Child: codeKey(tracewatch.CodeID(cid), ck)})
+	}
+	return out, rows.Err()
+}
+
+// CollectionDays counts, per institution and day, the reimbursed drug sale lines (3505
+// with mdtrt_setl_type 1, 中药饮片 and 颗粒 exempt) and those with a valid code.
+func (s *Store) CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error) {
+	const op = "duckdb.CollectionDays"
+	win, args := windowSQL(w, "e.event_time")
+	rows, err := s.db.QueryContext(ctx, `
+WITH coded AS (SELECT DISTINCT event_id FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL)
+SELECT e.fixmedins_code, CAST(e.event_time + INTERVAL '8 hours' AS DATE) AS day, count(*),
+       sum(CASE WHEN coded.event_id IS NULL THEN 0 ELSE 1 END)
+FROM events e LEFT JOIN drugs d ON d.med_list_codg = e.med_list_codg
+LEFT JOIN coded ON coded.event_id = e.event_id
+WHERE e.kind = 'sale' AND e.settle_type = '1' AND coalesce(d.kind, '') NOT IN ('herbal', 'granule')`+win+`
+GROUP BY e.fixmedins_code, day ORDER BY e.fixmedins_code, day`, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.CollectionDay
+	cst := time.FixedZone("CST", 8*3600)
+	for rows.Next() {
+		var d tracewatch.CollectionDay
+		var day time.Time
+		if err := rows.Scan(&d.Institution, &day, &d.Lines, &d.Coded); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		d.Day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, cst)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Institutions returns every institution.
+func (s *Store) Institutions(ctx context.Context) ([]tracewatch.Institution, error) {
+	const op = "duckdb.Institutions"
+	rows, err := s.db.QueryContext(ctx, `SELECT fixmedins_code, name, type, admdvs, level, chain, agreements FROM institutions ORDER BY fixmedins_code`)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.Institution
+	for rows.Next() {
+		var in tracewatch.Institution
+		var typ, region string
+		var level, chain, agr sql.NullString
+		if err := rows.Scan(&in.Code, &in.Name, &typ, &region, &level, &chain, &agr); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		in.Type, in.Region, in.Level, in.Chain = tracewatch.InstitutionType(typ), tracewatch.Region(region), level.String, chain.String
+		in.Agreements = parseAgreements(agr.String)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// Drugs returns the drug catalog.
+func (s *Store) Drugs(ctx context.Context) ([]tracewatch.Drug, error) {
+	const op = "duckdb.Drugs"
+	rows, err := s.db.QueryContext(ctx, `SELECT med_list_codg, name, spec, pack_content, price_fen, reimbursable, kind, gender_limit, min_age, max_age, max_days, restriction FROM drugs ORDER BY med_list_codg`)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.Drug
+	for rows.Next() {
+		var d tracewatch.Drug
+		var spec, kind, gl, restr sql.NullString
+		var minAge, maxAge, maxDays sql.NullInt64
+		var price int64
+		if err := rows.Scan(&d.Code, &d.Name, &spec, &d.PackContent, &price, &d.Reimbursable, &kind, &gl, &minAge, &maxAge, &maxDays, &restr); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		d.Spec, d.Kind, d.GenderLimit, d.Restriction = spec.String, kind.String, gl.String, restr.String
+		d.Price = tracewatch.Fen(price)
+		d.MinAge, d.MaxAge, d.MaxDays = int(minAge.Int64), int(maxAge.Int64), int(maxDays.Int64)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// SaleCodeKeys returns the number of distinct code identities sold (sale-side facts) in
+// the window, and calls fn with each (for the evaluation's clean-code count).
+func (s *Store) SoldCodes(ctx context.Context, w tracewatch.Window, fn func(key string) error) error {
+	const op = "duckdb.SoldCodes"
+	win, args := windowSQL(w, "s.event_time")
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT s.code_id, dict.code_key FROM sale_codes s
+LEFT JOIN code_dict dict ON dict.code_id = s.code_id WHERE (s.whole > 0 OR s.split_qty > 0)`+win, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var key sql.NullString
+		if err := rows.Scan(&id, &key); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		if err := fn(codeKey(tracewatch.CodeID(id), key)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Regions returns the region list.
+func (s *Store) Regions(ctx context.Context) ([]tracewatch.RegionInfo, error) {
+	const op = "duckdb.Regions"
+	rows, err := s.db.QueryContext(ctx, `SELECT admdvs, name, parent FROM regions ORDER BY admdvs`)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.RegionInfo
+	for rows.Next() {
+		var r tracewatch.RegionInfo
+		var code string
+		var parent sql.NullString
+		if err := rows.Scan(&code, &r.Name, &parent); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		r.Code, r.Parent = tracewatch.Region(code), tracewatch.Region(parent.String)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
