@@ -84,7 +84,7 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 
 	type low struct {
 		sales    int
-		first    *tracewatch.TimelineEntry
+		seen     map[string]bool // sale ids
 		evidence []tracewatch.Evidence
 	}
 	lows := map[string]*low{}
@@ -100,12 +100,15 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		if cov == nil || rate < n.MinCoverage {
 			lw := lows[l.Institution]
 			if lw == nil {
-				lw = &low{first: l}
+				lw = &low{seen: map[string]bool{}}
 				lows[l.Institution] = lw
 			}
-			lw.sales++
-			if len(lw.evidence) < 20 {
-				lw.evidence = append(lw.evidence, env.lineEvidence(l))
+			if id := tracewatch.SaleID(&l.Event); !lw.seen[id] {
+				lw.seen[id] = true
+				lw.sales++
+				if len(lw.evidence) < 20 && l.Kind == tracewatch.EventSale {
+					lw.evidence = append(lw.evidence, env.lineEvidence(l))
+				}
 			}
 			return nil
 		}
