@@ -2,6 +2,7 @@ package tracewatch
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"sort"
 	"strings"
@@ -43,7 +44,7 @@ type Clue struct {
 	Fingerprint string      `json:"fingerprint"`
 	Detector    string      `json:"detector"` // id@version, e.g. trace.duplicate@1
 	Rule        string      `json:"rule"`     // the detector's sub-rule (other_city, generic, coverage, …)
-	Severity    Severity    `json:"-"`
+	Severity    Severity    `json:"severity"` // notice … violation; the JSON also carries severity_zh
 	Subject     SubjectKind `json:"subject"`
 	SubjectID   string      `json:"subject_id"`
 	Region      Region      `json:"region"`      // of the institution concerned
@@ -61,6 +62,17 @@ type Clue struct {
 	State       ClueState  `json:"state"`
 	FirstSeen   time.Time  `json:"first_seen"` // 首次发现时间: the evaluation time of the first screen that found it
 	LastSeen    time.Time  `json:"last_seen"`
+}
+
+// MarshalJSON writes the clue with its severity's Chinese name (severity_zh) and the
+// amount in yuan (amount_yuan) beside the stable fields.
+func (c Clue) MarshalJSON() ([]byte, error) {
+	type plain Clue
+	return json.Marshal(struct {
+		plain
+		SeverityZh string `json:"severity_zh"`
+		AmountYuan string `json:"amount_yuan"`
+	}{plain(c), c.Severity.Chinese(), c.AmountFen.String()})
 }
 
 // DetectorName returns the detector id without its version (trace.duplicate).

@@ -46,3 +46,16 @@ func ParseSeverity(name string) (Severity, error) {
 	}
 	return 0, Errorf("tracewatch.ParseSeverity", KindInvalid, "unknown severity %q (want notice, suspicious, highly_suspicious or violation)", name)
 }
+
+// MarshalText writes the English name.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads the English or the Chinese name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}

@@ -224,6 +224,14 @@ type Store interface {
 	PutInstitutionKey(ctx context.Context, k InstitutionKey) error
 	InstitutionKey(ctx context.Context, paasid string) (InstitutionKey, error)
 
+	// PutClues stores a screening's clues at time now, one per fingerprint: a known
+	// fingerprint keeps its id, state and first_seen and takes the rest; it returns the
+	// number of new clues.
+	PutClues(ctx context.Context, clues []Clue, now time.Time) (int, error)
+	Clues(ctx context.Context, f ClueFilter) ([]Clue, error)
+	Clue(ctx context.Context, id int64) (Clue, error)
+	ClueCounts(ctx context.Context, f ClueFilter) ([]ClueCount, error)
+
 	Stats(ctx context.Context) (Stats, error)
 	Close() error
 }

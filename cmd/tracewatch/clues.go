@@ -37,18 +37,6 @@ func init() {
 	})
 }
 
-// clueJSON is a clue as the CLI and the API print it: the severity in both languages.
-type clueJSON struct {
-	tracewatch.Clue
-	Severity        string `json:"severity"`
-	SeverityChinese string `json:"severity_zh"`
-	AmountYuan      string `json:"amount_yuan"`
-}
-
-func toJSON(c tracewatch.Clue) clueJSON {
-	return clueJSON{Clue: c, Severity: c.Severity.String(), SeverityChinese: c.Severity.Chinese(), AmountYuan: c.AmountFen.String()}
-}
-
 // clueFilterFlags are the filters list and export share.
 type clueFilterFlags struct {
 	detector, severity, region, institution, code *string
@@ -112,13 +100,12 @@ func runCluesList(e env) int {
 		return fail(e.stderr, "clues list", err)
 	}
 	if *asJSON {
-		out := make([]clueJSON, len(clues))
-		for i, c := range clues {
-			out[i] = toJSON(c)
+		if clues == nil {
+			clues = []tracewatch.Clue{}
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(out)
+		enc.Encode(clues)
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "%-7s %-8s %-22s %-6s %-12s %10s  %s\n", "id", "severity", "detector", "region", "institution", "amount(元)", "explanation")
@@ -165,7 +152,7 @@ func runCluesShow(e env) int {
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(toJSON(c))
+		enc.Encode(c)
 		return exitOK
 	}
 	writeClue(e.stdout, c)

@@ -259,3 +259,78 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
 }
+
+const (
+	defaultClueLimit = 100
+	maxClueLimit     = 5000
+)
+
+// handleClues lists clues: GET /api/v1/clues?detector=&severity=&region=&institution=&code=&after=&limit=.
+func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
+	const op = "server.Clues"
+	q := r.URL.Query()
+	f := tracewatch.ClueFilter{Detector: q.Get("detector"), Institution: q.Get("institution"), Code: q.Get("code"), Limit: defaultClueLimit}
+	if v := q.Get("severity"); v != "" {
+		sev, err := tracewatch.ParseSeverity(v)
+		if err != nil {
+			s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, "want notice, suspicious, highly_suspicious or violation").WithField("severity"))
+			return
+		}
+		f.MinSeverity = sev
+	}
+	if v := q.Get("region"); v != "" {
+		reg, err := tracewatch.ParseRegion(v)
+		if err != nil {
+			s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a 6-digit region code").WithField("region"))
+			return
+		}
+		f.Region = reg
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a clue id (an integer ≥ 0)").WithField("after"))
+			return
+		}
+		f.AfterID = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxClueLimit {
+			s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, "want an integer from 1 to %d", maxClueLimit).WithField("limit"))
+			return
+		}
+		f.Limit = n
+	}
+	clues, err := s.st.Clues(r.Context(), f)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out := struct {
+		Clues     []tracewatch.Clue `json:"clues"`
+		NextAfter int64             `json:"next_after"`
+	}{Clues: clues, NextAfter: f.AfterID}
+	if out.Clues == nil {
+		out.Clues = []tracewatch.Clue{}
+	}
+	if len(clues) > 0 {
+		out.NextAfter = clues[len(clues)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleClue answers one clue with its evidence: GET /api/v1/clues/{id}.
+func (s *Server) handleClue(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		s.apiFail(w, r, tracewatch.Errorf("server.Clue", tracewatch.KindInvalid, "want a clue id (a positive integer)").WithField("id"))
+		return
+	}
+	c, err := s.st.Clue(r.Context(), id)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}

@@ -78,6 +78,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /api/v1/quarantine", s.handleQuarantine)
 	mux.HandleFunc("POST /api/v1/quarantine/{id}/resubmit", s.handleResubmit)
 	mux.HandleFunc("GET /api/v1/stats", s.handleStats)
+	mux.HandleFunc("GET /api/v1/clues", s.handleClues)
+	mux.HandleFunc("GET /api/v1/clues/{id}", s.handleClue)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.handler = s.accessLog(mux)
 	return s, nil

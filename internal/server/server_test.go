@@ -616,3 +616,52 @@ func TestResubmitRetry(t *testing.T) {
 		t.Errorf("after the retry: %+v", st)
 	}
 }
+
+// TestClues: listing with filters and paging, one clue with its evidence, bad queries.
+func TestClues(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	at := time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC)
+	var clues []tracewatch.Clue
+	for i, sev := range []tracewatch.Severity{tracewatch.SeverityHighlySuspicious, tracewatch.SeverityNotice, tracewatch.SeveritySuspicious} {
+		clues = append(clues, tracewatch.Clue{
+			Fingerprint: fmt.Sprint("fp", i), Detector: "trace.duplicate@1", Rule: "other_city", Severity: sev,
+			Subject: tracewatch.SubjectCode, SubjectID: fmt.Sprint("K", i), Region: "360102", Institution: instP,
+			AmountFen: 1234, Codes: []string{fmt.Sprint("K", i)}, Explanation: "追溯码 …",
+			Evidence: []tracewatch.Evidence{{Time: at, What: "sale", Institution: instP, Ref: "m#1", Note: "销售"}},
+		})
+	}
+	if _, err := h.st.PutClues(ctx, clues, at); err != nil {
+		t.Fatal(err)
+	}
+	type list struct {
+		Clues     []map[string]any `json:"clues"`
+		NextAfter int64            `json:"next_after"`
+	}
+	var l list
+	if h.get("/api/v1/clues?severity=suspicious", &l); len(l.Clues) != 2 || l.Clues[0]["severity"] != "highly_suspicious" || l.Clues[0]["severity_zh"] != "高度可疑" {
+		t.Fatalf("severity filter: %+v", l)
+	}
+	if h.get("/api/v1/clues?limit=1", &l); len(l.Clues) != 1 || l.NextAfter != 1 {
+		t.Fatalf("page 1: %+v", l)
+	}
+	if h.get("/api/v1/clues?limit=5&after=1&region=360100&code=K2", &l); len(l.Clues) != 1 || l.Clues[0]["subject_id"] != "K2" {
+		t.Fatalf("page 2 with filters: %+v", l)
+	}
+	if h.get("/api/v1/clues?region=430000", &l); len(l.Clues) != 0 || l.Clues == nil {
+		t.Fatalf("other region: %+v", l)
+	}
+	var one map[string]any
+	if status := h.get("/api/v1/clues/1", &one); status != 200 || one["amount_yuan"] != "12.34" || len(one["evidence"].([]any)) != 1 {
+		t.Fatalf("clue 1: %d %+v", status, one)
+	}
+	var e apiError
+	if status := h.get("/api/v1/clues/99", &e); status != 404 {
+		t.Errorf("missing clue: %d %+v", status, e)
+	}
+	for _, bad := range []string{"limit=0", "limit=5001", "after=-1", "severity=bad", "region=36"} {
+		if status := h.get("/api/v1/clues?"+bad, &e); status != 400 || e.Error != "invalid" {
+			t.Errorf("%s: status %d, %+v", bad, status, e)
+		}
+	}
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"Quarantine", testQuarantine},
 		{"InstitutionKeys", testKeys},
 		{"Reopen", testReopen},
+		{"Clues", testClues},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
@@ -415,5 +416,80 @@ func testReopen(t *testing.T, open Opener) {
 	}
 	if _, err := s.Message(ctx, "S1"); err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("message after reopen: %v", err)
+	}
+}
+
+// testClues: a clue per fingerprint; storing again keeps id, state and first_seen and
+// takes the new severity and evidence; filters.
+func testClues(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	ctx := context.Background()
+	t1, t2 := at(1, 9, 0), at(2, 9, 0)
+	mk := func(fp string, sev tracewatch.Severity, inst, region string, codes ...string) tracewatch.Clue {
+		return tracewatch.Clue{Fingerprint: fp, Detector: "trace.duplicate@1", Rule: "same_city", Severity: sev,
+			Subject: tracewatch.SubjectCode, SubjectID: fp, Region: tracewatch.Region(region), Institution: inst, AmountFen: 100,
+			Codes: codes, Persons: []string{"P1"}, Explanation: "说明 " + fp,
+			Evidence: []tracewatch.Evidence{{Time: t1, What: "sale", Institution: inst, Ref: "m#1", Note: "销售"}}}
+	}
+	n, err := s.PutClues(ctx, []tracewatch.Clue{
+		mk("a", tracewatch.SeveritySuspicious, "P1", "360102", "K1"),
+		mk("b", tracewatch.SeverityNotice, "P2", "430102", "K2"),
+	}, t1)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("first put added %d, want 2", n)
+	}
+	again := mk("a", tracewatch.SeverityViolation, "P1", "360102", "K1", "K3")
+	again.Evidence = append(again.Evidence, tracewatch.Evidence{Time: t2, What: "sale", Institution: "P9", Note: "再次销售"})
+	n, err = s.PutClues(ctx, []tracewatch.Clue{again, mk("c", tracewatch.SeverityHighlySuspicious, "P3", "360103", "K4")}, t2)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("second put added %d, want 1", n)
+	}
+	all, err := s.Clues(ctx, tracewatch.ClueFilter{Limit: -1})
+	must(t, err)
+	if len(all) != 3 || all[0].Fingerprint != "a" || all[0].ID != 1 || all[2].ID != 3 {
+		t.Fatalf("clues = %+v", all)
+	}
+	a := all[0]
+	if a.Severity != tracewatch.SeverityViolation || !a.FirstSeen.Equal(t1) || !a.LastSeen.Equal(t2) || len(a.Evidence) != 2 ||
+		!reflect.DeepEqual(a.Codes, []string{"K1", "K3"}) || a.State != tracewatch.ClueNew {
+		t.Errorf("updated clue = %+v", a)
+	}
+	got, err := s.Clue(ctx, a.ID)
+	must(t, err)
+	if !reflect.DeepEqual(got, a) {
+		t.Errorf("Clue(%d) = %+v, want %+v", a.ID, got, a)
+	}
+	if _, err := s.Clue(ctx, 99); tracewatch.KindOf(err) != tracewatch.KindNotFound {
+		t.Errorf("Clue(99) = %v, want not found", err)
+	}
+	for _, tc := range []struct {
+		f    tracewatch.ClueFilter
+		want []string
+	}{
+		{tracewatch.ClueFilter{MinSeverity: tracewatch.SeverityHighlySuspicious, Limit: -1}, []string{"a", "c"}},
+		{tracewatch.ClueFilter{Region: "360000", Limit: -1}, []string{"a", "c"}},
+		{tracewatch.ClueFilter{Region: "360100", Limit: -1}, []string{"a", "c"}},
+		{tracewatch.ClueFilter{Region: "430102", Limit: -1}, []string{"b"}},
+		{tracewatch.ClueFilter{Code: "K3", Limit: -1}, []string{"a"}},
+		{tracewatch.ClueFilter{Institution: "P2", Limit: -1}, []string{"b"}},
+		{tracewatch.ClueFilter{Detector: "trace.duplicate", AfterID: 1, Limit: 1}, []string{"b"}},
+		{tracewatch.ClueFilter{Detector: "trace.substitution", Limit: -1}, nil},
+	} {
+		cs, err := s.Clues(ctx, tc.f)
+		must(t, err)
+		var fps []string
+		for _, c := range cs {
+			fps = append(fps, c.Fingerprint)
+		}
+		if !reflect.DeepEqual(fps, tc.want) {
+			t.Errorf("Clues(%+v) = %v, want %v", tc.f, fps, tc.want)
+		}
+	}
+	counts, err := s.ClueCounts(ctx, tracewatch.ClueFilter{})
+	must(t, err)
+	if len(counts) != 3 || counts[0].Severity != tracewatch.SeverityViolation || counts[0].Clues != 1 || counts[0].Amount != 100 {
+		t.Errorf("counts = %+v", counts)
 	}
 }
