@@ -2,8 +2,8 @@ package tracewatch
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"sort"
 	"strings"
 	"time"
