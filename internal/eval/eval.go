@@ -119,7 +119,8 @@ func Evaluate(in Input) Report {
 }
 
 // figures evaluates clues against labels. When as is set, every clue is taken as a
-// finding for every label's detector (the baseline claims every trace scenario).
+// finding for every label's detector (the baseline claims every trace scenario), and
+// matches a label only by a code both name (the baseline knows nothing else).
 func figures(labels []Label, clues []tracewatch.Clue, clean []string, as string) Figures {
 	var f Figures
 	// Scenarios in the order they first appear.
@@ -177,7 +178,8 @@ func figures(labels []Label, clues []tracewatch.Clue, clean []string, as string)
 			}
 			any := false
 			for j, l := range s.labels {
-				if (as != "" || c.DetectorName() == l.Detector) && c.Severity >= qualifying(l) && keysMatch(c, l) {
+				if (as != "" || c.DetectorName() == l.Detector) && c.Severity >= qualifying(l) && keysMatch(c, l) &&
+					(as == "" || intersects(c.Codes, l.Codes)) {
 					matched[j], any = true, true
 				}
 			}

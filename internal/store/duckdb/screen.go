@@ -312,6 +312,10 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 	return s.eachLine(ctx, "duckdb.RemovedLines", q, args, fn)
 }
 
+// uncodedKinds are the drug kinds that carry no trace code (中药饮片, 颗粒, consumables
+// and other non-drug goods): they count neither in coverage nor in collection rates.
+const uncodedKinds = `('herbal', 'granule', 'consumable', 'other')`
+
 // InboundCoverage reports, per institution and drug, the packs received in the window and
 // how many of them were scanned, and the same for the institution's first stocktake.
 func (s *Store) InboundCoverage(ctx context.Context, w tracewatch.Window) ([]tracewatch.InboundCoverage, error) {
@@ -328,6 +332,9 @@ WITH ev AS (
     FROM events e
     WHERE e.kind = 'stocktake' AND e.event_time = (SELECT min(x.event_time) FROM events x
                                                   WHERE x.kind = 'stocktake' AND x.fixmedins_code = e.fixmedins_code)),
+coded AS (
+    SELECT ev.* FROM ev LEFT JOIN drugs d ON d.med_list_codg = ev.drug
+    WHERE coalesce(d.kind, '') NOT IN ` + uncodedKinds + `),
 scanned AS (
     SELECT c.event_id, count(DISTINCT c.code_id) AS n FROM event_codes c
     WHERE c.event_kind IN ('purchase', 'stock_change', 'stocktake') AND c.code_id IS NOT NULL AND c.pack_level <= 1
@@ -335,7 +342,7 @@ scanned AS (
 SELECT ev.fixmedins_code, ev.drug,
        sum(CASE WHEN ev.opening = 0 THEN ev.qty ELSE 0 END), sum(CASE WHEN ev.opening = 0 THEN coalesce(sc.n, 0) ELSE 0 END),
        sum(CASE WHEN ev.opening = 1 THEN ev.qty ELSE 0 END), sum(CASE WHEN ev.opening = 1 THEN coalesce(sc.n, 0) ELSE 0 END)
-FROM ev LEFT JOIN scanned sc ON sc.event_id = ev.event_id
+FROM coded ev LEFT JOIN scanned sc ON sc.event_id = ev.event_id
 GROUP BY ev.fixmedins_code, ev.drug
 ORDER BY ev.fixmedins_code, ev.drug`
 	rows, err := s.db.QueryContext(ctx, q, args...)
@@ -433,7 +440,7 @@ SELECT e.fixmedins_code, CAST(e.event_time + INTERVAL '8 hours' AS DATE) AS day,
        sum(CASE WHEN coded.event_id IS NULL THEN 0 ELSE 1 END)
 FROM events e LEFT JOIN drugs d ON d.med_list_codg = e.med_list_codg
 LEFT JOIN coded ON coded.event_id = e.event_id
-WHERE e.kind = 'sale' AND e.settle_type = '1' AND coalesce(d.kind, '') NOT IN ('herbal', 'granule')`+win+`
+WHERE e.kind = 'sale' AND e.settle_type = '1' AND coalesce(d.kind, '') NOT IN `+uncodedKinds+win+`
 GROUP BY e.fixmedins_code, day ORDER BY e.fixmedins_code, day`, args...)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)

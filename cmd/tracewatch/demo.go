@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"tracewatch"
+	"tracewatch/internal/detect"
+	"tracewatch/internal/eval"
+)
+
+func init() {
+	register("demo", "the whole job on a synthetic province: demo [--dir D] [--scale medium] [--seed N] (generate, load, ingest, screen, evaluate)", runDemo)
+}
+
+func runDemo(e env) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	dir := fs.String("dir", "./tracewatch-demo", "working directory: the province goes to DIR/province, the store to DIR/data (both replaced)")
+	scale := fs.String("scale", "medium", "province size: tiny, small, medium (10^6 sale lines) or large")
+	seed := fs.Int64("seed", 1, "generator seed")
+	top := fs.Int("top", 10, "how many top clues to print")
+	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+		return code
+	}
+	prov, data := filepath.Join(*dir, "province"), filepath.Join(*dir, "data")
+	for _, p := range []string{prov, data} {
+		if err := os.RemoveAll(p); err != nil {
+			return fail(e.stderr, "demo", err)
+		}
+	}
+	start := time.Now()
+	step := func(n int, what string) func() {
+		t := time.Now()
+		fmt.Fprintf(e.stdout, "[%d/5] %s …", n, what)
+		return func() { fmt.Fprintf(e.stdout, " done in %s\n", time.Since(t).Round(100*time.Millisecond)) }
+	}
+	quiet := func(args ...string) env { return env{args: args, stdin: e.stdin, stdout: io.Discard, stderr: e.stderr} }
+
+	done := step(1, fmt.Sprintf("generating a %s synthetic province (seed %d) into %s", *scale, *seed, prov))
+	if rc := runGen(quiet("--seed", strconv.FormatInt(*seed, 10), "--scale", *scale, "--out", prov)); rc != exitOK {
+		return rc
+	}
+	done()
+
+	done = step(2, "loading the reference data")
+	for _, kind := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages"} {
+		if rc := runLoad(quiet("--data-dir", data, kind, filepath.Join(prov, "reference", kind+".csv"))); rc != exitOK {
+			return rc
+		}
+	}
+	done()
+
+	files, err := filepath.Glob(filepath.Join(prov, "messages", "*.jsonl"))
+	if err != nil || len(files) == 0 {
+		return fail(e.stderr, "demo", fmt.Errorf("no messages generated in %s", prov))
+	}
+	sort.Strings(files)
+	done = step(3, fmt.Sprintf("ingesting %d files of NHSA messages", len(files)))
+	if rc := runIngest(quiet(append([]string{"--data-dir", data}, files...)...)); rc != exitOK {
+		return rc
+	}
+	done()
+
+	ctx := context.Background()
+	st, err := openStore(ctx, data)
+	if err != nil {
+		return fail(e.stderr, "demo", err)
+	}
+	defer st.Close()
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return fail(e.stderr, "demo", err)
+	}
+	fmt.Fprintf(e.stdout, "      %d messages, %d sale lines, %d codes in the ledger, %d quarantined\n",
+		stats.Tables["messages"], stats.Tables["sale_lines"], stats.LedgerCodes, stats.Quarantined)
+
+	done = step(4, "screening with T1–T6")
+	ds, _ := detect.Select(nil)
+	var progress bytes.Buffer
+	sum, err := screen(ctx, st, ds, tracewatch.Window{}, time.Now().UTC().Truncate(time.Second), &progress)
+	if err != nil {
+		return fail(e.stderr, "demo", err)
+	}
+	done()
+	fmt.Fprintln(e.stdout)
+	printScreenSummary(e.stdout, sum)
+
+	fmt.Fprintln(e.stdout, "\n[5/5] evaluation against the planted cases (labels.jsonl):")
+	lf, err := os.Open(filepath.Join(prov, "labels.jsonl"))
+	if err != nil {
+		return fail(e.stderr, "demo", err)
+	}
+	labels, err := eval.ReadLabels(lf)
+	lf.Close()
+	if err != nil {
+		return fail(e.stderr, "demo", err)
+	}
+	rep, err := evaluate(ctx, st, labels)
+	if err != nil {
+		return fail(e.stderr, "demo", err)
+	}
+	eval.WriteTable(e.stdout, rep)
+	if b, err := json.MarshalIndent(rep, "", "  "); err == nil {
+		os.WriteFile(filepath.Join(*dir, "eval.json"), append(b, '\n'), 0o644)
+	}
+
+	clues, err := st.Clues(ctx, tracewatch.ClueFilter{MinSeverity: tracewatch.SeverityHighlySuspicious, Limit: -1})
+	if err != nil {
+		return fail(e.stderr, "demo", err)
+	}
+	sort.SliceStable(clues, func(i, j int) bool {
+		if clues[i].Severity != clues[j].Severity {
+			return clues[i].Severity > clues[j].Severity
+		}
+		return clues[i].AmountFen > clues[j].AmountFen
+	})
+	fmt.Fprintf(e.stdout, "\ntop clues:\n")
+	for i, c := range clues {
+		if i == *top {
+			break
+		}
+		fmt.Fprintf(e.stdout, "  #%d %s %s %s元  %s\n", c.ID, c.Severity.Chinese(), c.Detector, c.AmountFen, truncate(c.Explanation, 100))
+	}
+	fmt.Fprintf(e.stdout, "\nall done in %s. Next:\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(e.stdout, "  tracewatch clues list --data-dir %s --severity highly_suspicious\n", data)
+	fmt.Fprintf(e.stdout, "  tracewatch clues show --data-dir %s ID\n", data)
+	fmt.Fprintf(e.stdout, "  tracewatch clues export --data-dir %s --xlsx clues.xlsx\n", data)
+	fmt.Fprintf(e.stdout, "  tracewatch eval --data-dir %s --labels %s --json\n", data, filepath.Join(prov, "labels.jsonl"))
+	fmt.Fprintf(e.stdout, "  tracewatch serve --data-dir %s   (then GET http://127.0.0.1:8080/api/v1/clues)\n", data)
+	return exitOK
+}
