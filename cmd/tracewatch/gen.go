@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("gen", "generate a synthetic province: gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD]", runGen)
+	register("gen", "generate a synthetic province: gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD] [--no-fraud]", runGen)
 }
 
 func runGen(e env) int {
@@ -24,11 +24,13 @@ func runGen(e env) int {
 	lines := fs.Int("sale-lines", 0, "sale lines (3505 rows) to generate; overrides --scale")
 	days := fs.Int("days", 90, "days simulated")
 	start := fs.String("start", synth.DefaultStart.Format("2006-01-02"), "first day (YYYY-MM-DD, Asia/Shanghai)")
+	noFraud := fs.Bool("no-fraud", false, "plant no fraud scenario: honest data only and an empty labels.jsonl")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: tracewatch gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD]")
+		fmt.Fprintln(e.stderr, "usage: tracewatch gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD] [--no-fraud]")
 		fmt.Fprintln(e.stderr, "Writes DIR/reference/<kind>.csv (load each with `tracewatch load KIND FILE`),")
-		fmt.Fprintln(e.stderr, "DIR/messages/NNNN-YYYY-MM-DD.jsonl (ingest them in name order), DIR/labels.jsonl and")
-		fmt.Fprintln(e.stderr, "DIR/manifest.json (options, counts, SHA-256 of every file). See docs/synthetic-data.md.")
+		fmt.Fprintln(e.stderr, "DIR/messages/NNNN-YYYY-MM-DD.jsonl (ingest them in name order), DIR/labels.jsonl (the")
+		fmt.Fprintln(e.stderr, "planted cases) and DIR/manifest.json (options, counts, SHA-256 of every file).")
+		fmt.Fprintln(e.stderr, "See docs/synthetic-data.md.")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
@@ -48,6 +50,11 @@ func runGen(e env) int {
 		return exitUsage
 	}
 	o := synth.Options{Seed: *seed, SaleLines: *lines, Days: *days, Start: first}
+	if *noFraud {
+		p := synth.DefaultParams()
+		p.NoPlanted()
+		o.Params = &p
+	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if *lines == 0 || explicit["scale"] {
@@ -77,13 +84,23 @@ func runGen(e env) int {
 		w.Institutions["hospital"], w.Institutions["clinic"], w.Institutions["village_clinic"], w.Institutions["pharmacy"],
 		w.Persons, w.Practitioners, w.Drugs, w.Regions)
 	var parts []string
-	for _, infno := range []string{"3501", "3502", "3503", "3505", "3506", "2204", "2207", "2208"} {
+	for _, infno := range []string{"3501", "3502", "3503", "3504", "3505", "3506", "2204", "2207", "2208", "2301", "2304"} {
 		if n := sum.Counts.Messages[infno]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", infno, n))
 		}
 	}
 	fmt.Fprintf(e.stdout, "  messages: %d (%s); sale lines %d\n", sum.Counts.MessageLines, strings.Join(parts, ", "), sum.Counts.SaleLines)
-	fmt.Fprintf(e.stdout, "  packages: %d cartons of %d coded packs; labels %d\n", sum.Counts.Cartons, sum.Counts.Packs, sum.Counts.Labels)
+	fmt.Fprintf(e.stdout, "  packages: %d cartons of %d coded packs\n", sum.Counts.Cartons, sum.Counts.Packs)
+	fmt.Fprintf(e.stdout, "  labels: %d planted cases (%d sale lines)", sum.Counts.LabelsTotal, sum.Counts.PlantedSaleLines)
+	if sum.Counts.Malformed > 0 {
+		fmt.Fprintf(e.stdout, ", %d malformed messages", sum.Counts.Malformed)
+	}
+	fmt.Fprintln(e.stdout)
+	for _, sc := range synth.Scenarios {
+		if n := sum.Counts.Labels[sc.Name]; n > 0 {
+			fmt.Fprintf(e.stdout, "    %-24s %5d  %s\n", sc.Name, n, sc.Detector)
+		}
+	}
 	fmt.Fprintf(e.stdout, "  %d files, %.1f MB, in %s: %.0f sale lines/s\n", len(sum.Files)+1, float64(size)/1e6,
 		took.Round(time.Millisecond), float64(sum.Counts.SaleLines)/max(took.Seconds(), 1e-9))
 	return exitOK

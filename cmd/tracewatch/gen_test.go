@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"tracewatch/internal/synth"
 )
 
 // TestGenTiny runs `tracewatch gen` in-process for the tiny scale and checks the layout
@@ -36,8 +38,22 @@ func TestGenTiny(t *testing.T) {
 	if len(days) != 90 || filepath.Base(days[0]) != "0001-2025-07-01.jsonl" || filepath.Base(days[89]) != "0090-2025-09-28.jsonl" {
 		t.Errorf("message files: %d, first %v", len(days), days[:min(len(days), 2)])
 	}
-	if st, err := os.Stat(filepath.Join(out, "labels.jsonl")); err != nil || st.Size() != 0 {
-		t.Errorf("labels.jsonl: want an empty file (no planted cases yet): %v", err)
+	labels, err := os.ReadFile(filepath.Join(out, "labels.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perScenario := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(labels)), "\n") {
+		var x struct {
+			ID, Scenario, Detector string
+		}
+		if err := json.Unmarshal([]byte(l), &x); err != nil || x.ID == "" || x.Detector == "" {
+			t.Fatalf("labels.jsonl line %q: %v", l, err)
+		}
+		perScenario[x.Scenario]++
+	}
+	if !strings.Contains(stdout, "planted cases") {
+		t.Errorf("summary does not report the planted cases:\n%s", stdout)
 	}
 
 	raw, err := os.ReadFile(filepath.Join(out, "manifest.json"))
@@ -56,6 +72,7 @@ func TestGenTiny(t *testing.T) {
 			SaleLines int            `json:"sale_lines"`
 			Messages  map[string]int `json:"messages"`
 			Reference map[string]int `json:"reference"`
+			Labels    map[string]int `json:"labels"`
 		} `json:"counts"`
 		Files []struct {
 			Path   string `json:"path"`
@@ -71,6 +88,11 @@ func TestGenTiny(t *testing.T) {
 	}
 	if m.Counts.SaleLines != 1000 || m.Counts.Messages["3505"] != 1000 || m.Counts.Reference["drugs"] < 500 {
 		t.Errorf("manifest counts: %+v", m.Counts)
+	}
+	for _, sc := range synth.Scenarios {
+		if m.Counts.Labels[sc.Name] != perScenario[sc.Name] || perScenario[sc.Name] == 0 {
+			t.Errorf("%s: %d labels, manifest says %d", sc.Name, perScenario[sc.Name], m.Counts.Labels[sc.Name])
+		}
 	}
 	if len(m.Files) != 7+90+1 {
 		t.Errorf("manifest lists %d files, want 98", len(m.Files))
@@ -136,6 +158,21 @@ func TestGenSaleLinesAndDays(t *testing.T) {
 		t.Errorf("day files %v, want %s", names, want)
 	}
 	if !strings.Contains(stdout, "sale lines 300") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+}
+
+// TestGenNoFraud: --no-fraud writes honest data only, an empty labels.jsonl.
+func TestGenNoFraud(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "honest")
+	status, stdout, stderr := runCLI(t, "", "gen", "--seed", "7", "--scale", "tiny", "--no-fraud", "--out", out)
+	if status != exitOK {
+		t.Fatalf("exit status %d, stderr %q", status, stderr)
+	}
+	if st, err := os.Stat(filepath.Join(out, "labels.jsonl")); err != nil || st.Size() != 0 {
+		t.Errorf("labels.jsonl: want an empty file: %v", err)
+	}
+	if !strings.Contains(stdout, "labels: 0 planted cases") || !strings.Contains(stdout, "sale lines 1000") {
 		t.Errorf("summary:\n%s", stdout)
 	}
 }

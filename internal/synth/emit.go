@@ -77,7 +77,57 @@ func (s *sim) purchase(t int64, in *institution, sl *slot, cs []*carton) {
 			}
 		}
 	}
-	s.emit(func(r *renderer) { r.purchase(t, in, d, cs, listed, op) })
+	total := packsIn(cs)
+	s.emit(func(r *renderer) { r.purchase(t, in, d, cs, total, listed, op) })
+}
+
+// packsIn counts the packs left in cartons (when they are delivered; the renderer runs
+// later, after sales may have opened them).
+func packsIn(cs []*carton) int {
+	n := 0
+	for _, c := range cs {
+		n += int(c.n - c.next)
+	}
+	return n
+}
+
+// purchaseListed queues a 3503 of cartons with the codes listed given.
+func (s *sim) purchaseListed(t int64, in *institution, d *drug, cs []*carton, listed []scan) {
+	op := s.staff(in)
+	total := packsIn(cs)
+	s.emit(func(r *renderer) { r.purchase(t, in, d, cs, total, listed, op) })
+}
+
+// malformed queues a 3505 of a made-up self-pay sale that ingest must quarantine (kind
+// 0: rtal_docno left out, 1: sel_retn_cnt "abc", 2: the line cut short). It moves no
+// stock; l, the case's label, receives the msgid.
+func (s *sim) malformed(day int, t int64, in *institution, kind int, l *plantLabel) {
+	r := s.fr.r
+	dn := s.o.startDay + int32(day)
+	si := r.intn(len(in.slots))
+	sl := in.slots[si]
+	d := sl.d
+	var c *carton
+	for _, x := range sl.queue {
+		if x.next < x.n {
+			c = x
+			break
+		}
+	}
+	if c == nil {
+		c = s.fakeCarton(in, d, dn, 1)
+	}
+	it := item{slot: si, sl: sl, d: d, nb: 1, qty: 1, unit: d.price, amount: d.price}
+	boxes := []box{{c, c.next}}
+	ph := s.staff(in)
+	dr, outside := s.prescriber(in, d, ph)
+	receipt := s.receipt(day, in)
+	in.visit++
+	visit := string(appendPadded(append([]byte("M"), s.clk.compact[day]...), uint64(in.visit%1_000_000), 6))
+	cut := 300 + r.intn(500) // ‰ of the line kept when it is cut short
+	s.emit(func(rd *renderer) {
+		rd.malformed(t, kind, cut, l, in, &it, boxes, receipt, visit, ph, dr, outside)
+	})
 }
 
 // stocktake queues the institution's 3501 (商品盘存上传) rows, one message per product
@@ -130,5 +180,20 @@ func (s *sim) stocktake(day int, t int64, in *institution) {
 			hundredths := int64(g.whole)*100 + int64(g.units)*100/int64(d.pack)
 			s.emit(func(r *renderer) { r.stocktake(t, day, in, d, c, hundredths, listed, op) })
 		}
+	}
+	// Packs kept apart from the shelf (the expired-sale cases): every code listed at the
+	// opening, counted afterwards until sold.
+	for _, c := range s.fr.held[in.idx] {
+		if c.next >= c.n {
+			continue
+		}
+		var listed []scan
+		if day == 0 {
+			for i := c.next; i < c.n; i++ {
+				listed = append(listed, scan{c: c, i: i})
+			}
+		}
+		hundredths := int64(c.n-c.next) * 100
+		s.emit(func(r *renderer) { r.stocktake(t, day, in, c.d, c, hundredths, listed, op) })
 	}
 }

@@ -87,6 +87,68 @@ type Params struct {
 	// Persons: multipliers (percent) of the prevalence tables in docs/synthetic-data.md.
 	ChronicPercent int `json:"chronic_percent"`
 	DeathPercent   int `json:"death_percent"`
+
+	// Honest flows beyond the counter.
+	InpatientPer100k        int `json:"inpatient_per_100k"`        // inpatient stays (2301 + 2304) per 100,000 sale lines
+	ReadmitPermille         int `json:"readmit_permille"`          // of the stays, honest readmissions (> 15 days later, or another diagnosis)
+	SuspendedHonestPermille int `json:"suspended_honest_permille"` // institutions with a suspended agreement they respect (no insured sales meanwhile)
+
+	// Planted cases (labels.jsonl; docs/synthetic-data.md, "Planted scenarios"). Rates
+	// are cases per 100,000 sale lines (Per100k) or per mille of the institutions
+	// (Permille); a rate above 0 plants at least one case. 0 turns a scenario off.
+	ResaleSameCityPer100k      int `json:"resale_same_city_per_100k"`
+	ResaleOtherCityPer100k     int `json:"resale_other_city_per_100k"`
+	ResaleOtherProvincePer100k int `json:"resale_other_province_per_100k"`
+	PhotoReusePer100k          int `json:"photo_reuse_per_100k"`
+	SubstitutionDrugPer100k    int `json:"substitution_drug_per_100k"`
+	SubstitutionNonDrugPer100k int `json:"substitution_nondrug_per_100k"`
+	EmptySwipePer100k          int `json:"empty_swipe_per_100k"`
+	ExpiredSalePer100k         int `json:"expired_sale_per_100k"`
+	ParentChildPer100k         int `json:"parent_child_sold_per_100k"`
+	StopScanningPermille       int `json:"stop_scanning_permille"`
+	ScanWrongBarcodePer100k    int `json:"scan_wrong_barcode_per_100k"`
+	ScanTypoPer100k            int `json:"scan_typo_per_100k"`
+	ScanLostGSPer100k          int `json:"scan_lost_gs_per_100k"`
+	MalformedPer100k           int `json:"malformed_message_per_100k"`
+	GenderRestrictedPer100k    int `json:"gender_restricted_per_100k"`
+	AgeRestrictedPer100k       int `json:"age_restricted_per_100k"`
+	OverSupplyPer100k          int `json:"over_supply_per_100k"`
+	HighFrequencyPer100k       int `json:"high_frequency_per_100k"`
+	AfterDeathPer100k          int `json:"after_death_per_100k"`
+	SuspendedPermille          int `json:"suspended_institution_permille"`
+	SplitStayPer100k           int `json:"split_hospitalisation_per_100k"`
+	GangPer100k                int `json:"gang_per_100k"`
+}
+
+// NoPlanted turns every planted scenario off (`tracewatch gen --no-fraud`): the output
+// is honest data only and labels.jsonl is empty. The honest flows stay as they are.
+func (p *Params) NoPlanted() {
+	for _, f := range p.planted() {
+		*f.v = 0
+	}
+}
+
+// namedRate is a rate parameter and its JSON name.
+type namedRate struct {
+	name string
+	v    *int
+}
+
+// planted lists the planted-case rates.
+func (p *Params) planted() []namedRate {
+	return []namedRate{
+		{"resale_same_city_per_100k", &p.ResaleSameCityPer100k}, {"resale_other_city_per_100k", &p.ResaleOtherCityPer100k},
+		{"resale_other_province_per_100k", &p.ResaleOtherProvincePer100k}, {"photo_reuse_per_100k", &p.PhotoReusePer100k},
+		{"substitution_drug_per_100k", &p.SubstitutionDrugPer100k}, {"substitution_nondrug_per_100k", &p.SubstitutionNonDrugPer100k},
+		{"empty_swipe_per_100k", &p.EmptySwipePer100k}, {"expired_sale_per_100k", &p.ExpiredSalePer100k},
+		{"parent_child_sold_per_100k", &p.ParentChildPer100k}, {"stop_scanning_permille", &p.StopScanningPermille},
+		{"scan_wrong_barcode_per_100k", &p.ScanWrongBarcodePer100k}, {"scan_typo_per_100k", &p.ScanTypoPer100k},
+		{"scan_lost_gs_per_100k", &p.ScanLostGSPer100k}, {"malformed_message_per_100k", &p.MalformedPer100k},
+		{"gender_restricted_per_100k", &p.GenderRestrictedPer100k}, {"age_restricted_per_100k", &p.AgeRestrictedPer100k},
+		{"over_supply_per_100k", &p.OverSupplyPer100k}, {"high_frequency_per_100k", &p.HighFrequencyPer100k},
+		{"after_death_per_100k", &p.AfterDeathPer100k}, {"suspended_institution_permille", &p.SuspendedPermille},
+		{"split_hospitalisation_per_100k", &p.SplitStayPer100k}, {"gang_per_100k", &p.GangPer100k},
+	}
 }
 
 // DefaultParams returns the defaults documented in docs/synthetic-data.md.
@@ -116,6 +178,33 @@ func DefaultParams() Params {
 		ImportedPermille:        50,
 		ChronicPercent:          100,
 		DeathPercent:            100,
+
+		InpatientPer100k:        1000,
+		ReadmitPermille:         100,
+		SuspendedHonestPermille: 40,
+
+		ResaleSameCityPer100k:      40,
+		ResaleOtherCityPer100k:     40,
+		ResaleOtherProvincePer100k: 35,
+		PhotoReusePer100k:          32,
+		SubstitutionDrugPer100k:    40,
+		SubstitutionNonDrugPer100k: 35,
+		EmptySwipePer100k:          35,
+		ExpiredSalePer100k:         35,
+		ParentChildPer100k:         35,
+		StopScanningPermille:       60,
+		ScanWrongBarcodePer100k:    80,
+		ScanTypoPer100k:            80,
+		ScanLostGSPer100k:          35,
+		MalformedPer100k:           5,
+		GenderRestrictedPer100k:    12,
+		AgeRestrictedPer100k:       12,
+		OverSupplyPer100k:          12,
+		HighFrequencyPer100k:       12,
+		AfterDeathPer100k:          12,
+		SuspendedPermille:          60,
+		SplitStayPer100k:           12,
+		GangPer100k:                11,
 	}
 }
 
@@ -211,6 +300,23 @@ func (p *Params) check() error {
 	}
 	if p.CollectMinPermille > p.CollectMaxPermille {
 		return fmt.Errorf("collect_min_permille %d is above collect_max_permille %d", p.CollectMinPermille, p.CollectMaxPermille)
+	}
+	for _, x := range []namedRate{{"readmit_permille", &p.ReadmitPermille}, {"suspended_honest_permille", &p.SuspendedHonestPermille},
+		{"stop_scanning_permille", &p.StopScanningPermille}, {"suspended_institution_permille", &p.SuspendedPermille}} {
+		if *x.v < 0 || *x.v > 1000 {
+			return fmt.Errorf("%s %d: want 0 to 1000", x.name, *x.v)
+		}
+	}
+	if p.StopScanningPermille+p.SuspendedPermille+p.SuspendedHonestPermille > 500 {
+		return fmt.Errorf("stop_scanning_permille, suspended_institution_permille and suspended_honest_permille add up to more than 500")
+	}
+	if p.InpatientPer100k < 0 || p.InpatientPer100k > 20000 {
+		return fmt.Errorf("inpatient_per_100k %d: want 0 to 20000", p.InpatientPer100k)
+	}
+	for _, x := range p.planted() {
+		if strings.HasSuffix(x.name, "_per_100k") && (*x.v < 0 || *x.v > 2000) {
+			return fmt.Errorf("%s %d: want 0 to 2000", x.name, *x.v)
+		}
 	}
 	if p.ChronicPercent < 0 || p.ChronicPercent > 300 || p.DeathPercent < 0 || p.DeathPercent > 1000 {
 		return fmt.Errorf("chronic_percent want 0 to 300, death_percent 0 to 1000")

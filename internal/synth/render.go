@@ -1,5 +1,11 @@
 package synth
 
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // Rendering of the NHSA request envelopes, one JSON object per line. Field names and
 // node names are the national ones (../shared/domain/nhsa-interfaces.md); every
 // message carries the fields of the 2025 "frozen required set".
@@ -27,6 +33,7 @@ type renderer struct {
 type stats struct {
 	SaleLines int
 	Messages  [nInfno]int
+	Malformed int // planted messages that do not decode
 	Cartons   int
 	Packs     int
 	Destroyed int
@@ -42,10 +49,13 @@ const (
 	m2204
 	m2207
 	m2208
+	m2301
+	m2304
+	m3504
 	nInfno
 )
 
-var infnos = [nInfno]string{"3501", "3502", "3503", "3505", "3506", "2204", "2207", "2208"}
+var infnos = [nInfno]string{"3501", "3502", "3503", "3505", "3506", "2204", "2207", "2208", "2301", "2304", "3504"}
 
 var infnoHeads = func() (h [nInfno]string) {
 	for i, n := range infnos {
@@ -100,6 +110,64 @@ func (r *renderer) appendScanned(b []byte, bx box) []byte {
 	return r.code.appendScan(b, bx.c.d, bx.c.d.boxPID, bx.serial(), bx.c)
 }
 
+// appendCode appends the code scanned for pack j of line it: the pack's code, or what a
+// planted case put in its place.
+func (r *renderer) appendCode(b []byte, it *item, bx box, j int) []byte {
+	d := bx.c.d
+	switch {
+	case it.scan == scanGoods:
+		return append(b, d.gtin13...)
+	case it.carton:
+		return r.code.appendScan(b, d, d.cartonPID, bx.c.serial, bx.c)
+	case j > 0 || it.scan == scanTrue:
+		return r.appendScanned(b, bx)
+	case it.scan == scanCommodity:
+		return append(b, d.gtin13...)
+	case it.scan == scanTypo:
+		start := len(b)
+		b = r.appendScanned(b, bx)
+		code := append([]byte(nil), b[start:]...)
+		k := max(it.arg, -it.arg)
+		b = append(b[:start], code[:k]...)
+		if it.arg > 0 { // digit k doubled
+			b = append(b, code[k])
+			return append(b, code[k:]...)
+		}
+		return append(b, code[k+1:]...) // digit k dropped
+	case it.scan == scanLostGS:
+		// The element string as a scanner sends it without FNC1/GS: the lot, a
+		// variable-length field, runs into the serial.
+		b = append(b, "01"...)
+		b = append(b, d.boxPID.s...)
+		b = append(b, "17"...)
+		b = append(b, bx.c.yymmdd...)
+		b = append(b, "10"...)
+		b = append(b, bx.c.lot...)
+		b = append(b, "21"...)
+		return appendSerial36(b, bx.serial())
+	}
+	return r.appendScanned(b, bx)
+}
+
+// traceItem appends "drugtracinfo":[…] with the codes of a sale line.
+func (r *renderer) traceItem(b []byte, it *item, boxes []box) []byte {
+	b = append(b, `"drugtracinfo":[`...)
+	for j, bx := range boxes {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"drug_trac_codg":"`...)
+		b = r.appendCode(b, it, bx, j)
+		b = append(b, `"}`...)
+		if j == 0 && it.dup {
+			b = append(b, `,{"drug_trac_codg":"`...)
+			b = r.appendCode(b, it, bx, j)
+			b = append(b, `"}`...)
+		}
+	}
+	return append(b, `],`...)
+}
+
 // traceNode appends "drugtracinfo":[…] with the codes of the packs (the first twice
 // when dup).
 func (r *renderer) traceNode(b []byte, boxes []box, dup bool) []byte {
@@ -129,7 +197,7 @@ func (r *renderer) appendFeeSN(b []byte, t int64, fee int) []byte {
 // sale renders one 3505 line (商品销售). The constant parts come prepared: the
 // product's (drug.json35), the batch's (carton.json), the staff's (practitioner.json*).
 func (r *renderer) sale(t int64, in *institution, p *person, insured bool, it *item, boxes []box, line int, receipt, visit, setl string, ph, dr *practitioner, outside bool) {
-	d := it.d
+	d := it.billed()
 	c := boxes[0].c
 	b := r.begin(m3505, t, in, r.insuplc(p), ph)
 	b = append(b, `{"selinfo":{`...)
@@ -174,7 +242,7 @@ func (r *renderer) sale(t int64, in *institution, p *person, insured bool, it *i
 	b = r.clk.appendTime(b, t)
 	b = append(b, `",`...)
 	if it.scanned {
-		b = r.traceNode(b, boxes[it.b0:it.b0+it.nb], it.dup)
+		b = r.traceItem(b, it, boxes[it.b0:it.b0+it.nb])
 	}
 	r.endRow(t, b)
 	r.stats.SaleLines++
@@ -186,7 +254,7 @@ func (r *renderer) feeLines(t int64, in *institution, p *person, items []item, m
 	b = append(b, `{"feedetail":[`...)
 	for i := range items {
 		it := &items[i]
-		d := it.d
+		d := it.billed()
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -296,7 +364,7 @@ func (r *renderer) settlement(t int64, in *institution, p *person, items []item,
 				b = append(b, `{"feedetl_sn":"`...)
 				b = r.appendFeeSN(b, t, it.fee)
 				b = append(b, `","drug_trac_codg":"`...)
-				b = r.appendScanned(b, bx)
+				b = r.appendCode(b, it, bx, j)
 				if it.split {
 					b = append(b, `","trdn_flag":"1","min_prcunt_type":"2"}`...)
 				} else {
@@ -368,7 +436,7 @@ type scan struct {
 }
 
 // purchase renders a 3503 (商品采购) of a delivery.
-func (r *renderer) purchase(t int64, in *institution, d *drug, cs []*carton, listed []scan, op *practitioner) {
+func (r *renderer) purchase(t int64, in *institution, d *drug, cs []*carton, total int, listed []scan, op *practitioner) {
 	c := cs[0]
 	b := r.begin(m3503, t, in, "", op)
 	b = append(b, `{"purcinfo":{`...)
@@ -388,10 +456,6 @@ func (r *renderer) purchase(t int64, in *institution, d *drug, cs []*carton, lis
 	b = append(b, d.aprvno...)
 	b = append(b, `","finl_trns_pric":`...)
 	b = appendYuan(b, d.buyPrice)
-	total := 0
-	for _, x := range cs {
-		total += int(x.n)
-	}
 	b = append(b, `,"purc_retn_cnt":`...)
 	b = appendInt(b, int64(total))
 	r.invoiceSeq++
@@ -491,4 +555,146 @@ func (r *renderer) packageLinks(c *carton) {
 	r.tmp = b
 	r.stats.Cartons++
 	r.stats.Packs += int(c.n)
+}
+
+// malformed renders a planted 3505 that ingest must quarantine and gives its label the
+// msgid (for a line that is not JSON, also the msgid ingest derives from its content).
+func (r *renderer) malformed(t int64, kind, cut int, l *plantLabel, in *institution, it *item, boxes []box, receipt, visit string, ph, dr *practitioner, outside bool) {
+	start := len(r.out.at(t))
+	r.sale(t, in, nil, false, it, boxes, 1, receipt, visit, "", ph, dr, outside)
+	r.stats.SaleLines--
+	r.stats.Messages[m3505]--
+	r.stats.Malformed++
+	b := r.out.at(t)
+	msg := append([]byte(nil), b[start:]...)
+	msgid := string(msg[len(infnoHeads[m3505]):][:30])
+	l.MsgIDs = []string{msgid}
+	switch kind {
+	case 0:
+		i := bytes.Index(msg, []byte(`"rtal_docno":"`))
+		j := i + bytes.Index(msg[i:], []byte(`",`)) + 2
+		msg = append(msg[:i], msg[j:]...)
+		l.Note = "3505 row without rtal_docno (required)"
+	case 1:
+		i := bytes.Index(msg, []byte(`"sel_retn_cnt":`)) + len(`"sel_retn_cnt":`)
+		j := i + bytes.IndexByte(msg[i:], ',')
+		msg = append(msg[:i], append([]byte(`"abc"`), msg[j:]...)...)
+		l.Note = `3505 row with sel_retn_cnt "abc", not a number`
+	default:
+		n := len(msg) * cut / 1000
+		for n > 0 && msg[n]&0xC0 == 0x80 {
+			n-- // cut at a character boundary: the line stays UTF-8
+		}
+		line := msg[:n]
+		l.MsgIDs = append(l.MsgIDs, derivedMsgID(line))
+		msg = append(line, '\n')
+		l.Note = "a 3505 line cut short: not JSON; ingest records it under the msgid derived from its content (the second msgid), the first is the one it carried"
+	}
+	r.out.set(t, append(b[:start], msg...))
+}
+
+// derivedMsgID is the msgid ingest gives a line that is not a message
+// (ingest.DerivedMsgID): "sha256:" and the first 12 bytes of the SHA-256 of the trimmed
+// line, in hex.
+func derivedMsgID(line []byte) string {
+	sum := sha256.Sum256(bytes.TrimSpace(line))
+	return "sha256:" + hex.EncodeToString(sum[:12])
+}
+
+// inpatient renders a stay's fee lines (2301 住院费用明细) and its settlement (2304
+// 住院结算) three seconds later.
+func (r *renderer) inpatient(t int64, in *institution, p *person, lines []inpLine, mdtrt, setl string, adm int64, dx *diagnosis, dr, op *practitioner) {
+	b := r.begin(m2301, t, in, r.insuplc(p), op)
+	b = append(b, `{"feedetail":[`...)
+	var total int64
+	for i := range lines {
+		ln := &lines[i]
+		total += ln.amount
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"feedetl_sn":"`...)
+		b = r.appendFeeSN(b, t, ln.fee)
+		b = append(b, `","mdtrt_id":"`...)
+		b = append(b, mdtrt...)
+		b = append(b, `","psn_no":"`...)
+		b = r.w.appendPsnNo(b, p)
+		b = append(b, `","chrg_bchno":"C`...)
+		b = appendPadded(b, uint64(ln.fee%100_000_000), 8)
+		b = append(b, `","fee_ocur_time":"`...)
+		b = r.clk.appendTime(b, adm)
+		b = append(b, `","med_list_codg":"`...)
+		b = append(b, ln.code...)
+		b = append(b, `","medins_list_codg":"`...)
+		b = append(b, ln.item...)
+		b = append(b, `","medins_list_name":"`...)
+		b = append(b, ln.name...)
+		b = append(b, `","det_item_fee_sumamt":`...)
+		b = appendYuan(b, ln.amount)
+		b = append(b, `,"cnt":`...)
+		b = appendInt(b, ln.cnt)
+		b = append(b, `,"pric":`...)
+		b = appendPrice4(b, ln.price)
+		b = append(b, `,"bilg_dr_codg":"`...)
+		b = append(b, dr.id...)
+		b = append(b, `","bilg_dr_name":"`...)
+		b = append(b, dr.name...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, "],"...)
+	r.end(t, b)
+
+	t += 3
+	ratio := int64(700)
+	if p.insu == "310" {
+		ratio = 850
+	}
+	fund := total * ratio / 1000
+	b = r.begin(m2304, t, in, r.insuplc(p), op)
+	b = append(b, `{"data":{"psn_no":"`...)
+	b = r.w.appendPsnNo(b, p)
+	b = append(b, `","mdtrt_cert_type":"01","med_type":"21","medfee_sumamt":`...)
+	b = appendYuan(b, total)
+	b = append(b, `,"psn_setlway":"01","mdtrt_id":"`...)
+	b = append(b, mdtrt...)
+	b = append(b, `","insutype":"`...)
+	b = append(b, p.insu...)
+	b = append(b, `","acct_used_flag":"0","setl_id":"`...)
+	b = append(b, setl...)
+	b = append(b, `","setl_time":"`...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, `","fund_pay_sumamt":`...)
+	b = appendYuan(b, fund)
+	b = append(b, `,"acct_pay":0.00,"psn_cash_pay":`...)
+	b = appendYuan(b, total-fund)
+	b = append(b, `,"adm_date":"`...)
+	b = r.clk.appendTime(b, adm)
+	b = append(b, `","dscg_date":"`...)
+	b = r.clk.appendTime(b, t-3)
+	b = append(b, `","dscg_maindiag_code":"`...)
+	b = append(b, dx.code...)
+	b = append(b, `","dscg_maindiag_name":"`...)
+	b = append(b, dx.name...)
+	b = append(b, `"},`...)
+	n := 0
+	for i := range lines {
+		ln := &lines[i]
+		for _, bx := range ln.boxes {
+			if n == 0 {
+				b = append(b, `"drug_trac_info":[`...)
+			} else {
+				b = append(b, ',')
+			}
+			n++
+			b = append(b, `{"feedetl_sn":"`...)
+			b = r.appendFeeSN(b, t, ln.fee)
+			b = append(b, `","drug_trac_codg":"`...)
+			b = r.appendScanned(b, bx)
+			b = append(b, `","trdn_flag":"0","min_prcunt_type":"1"}`...)
+		}
+	}
+	if n > 0 {
+		b = append(b, "],"...)
+	}
+	r.end(t, b)
 }

@@ -22,6 +22,8 @@ const (
 	streamSim
 	streamCheck
 	streamChronic
+	streamPlant
+	streamInpatient
 )
 
 func newRNG(seed, stream uint64) *rng {

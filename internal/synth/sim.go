@@ -13,6 +13,7 @@ const (
 	evBasket                 // a customer at the counter: 2204/2207 and 3505
 	evReturn                 // a self-pay customer brings a pack back: 3506
 	evCancel                 // an insured basket's settlement is cancelled later the same day: 2208
+	evPlanted                // a planted act (plant.go)
 )
 
 type event struct {
@@ -123,6 +124,8 @@ type sim struct {
 
 	setlSeq, mdtrtSeq uint64
 
+	fr *planter // planted cases
+
 	// per-basket scratch
 	items []item
 	boxes []box
@@ -141,9 +144,23 @@ type item struct {
 	amount  int64 // fen
 	unit    int64 // price per pack in fen, or per unit in 1/10000 yuan when split
 	fee     int   // fee line number (feedetl_sn)
+
+	// planted cases
+	bill   *drug // billed (3505, 2204) as this drug; nil: d
+	scan   uint8 // how the codes were scanned (scanTrue …)
+	arg    int   // scanTypo: the digit dropped (< 0) or doubled (> 0)
+	carton bool  // a whole carton sold by its carton code: boxes[b0] is its first pack, qty its packs
 }
 
-func newSim(w *world, out *messages, pkg *fileOut) *sim {
+// billed returns the drug the line is billed as.
+func (it *item) billed() *drug {
+	if it.bill != nil {
+		return it.bill
+	}
+	return it.d
+}
+
+func newSim(w *world, out *messages, pkg *fileOut, fr *planter) *sim {
 	s := &sim{
 		w:   w,
 		o:   &w.o,
@@ -205,6 +222,8 @@ func newSim(w *world, out *messages, pkg *fileOut) *sim {
 			s.allHomes = append(s.allHomes, rg.chronicHomes...)
 		}
 	}
+	s.fr = fr
+	fr.attach(s)
 	return s
 }
 
@@ -250,6 +269,7 @@ func (s *sim) run() {
 		<-s.done
 	}()
 	s.openingStock()
+	s.fr.openingStock()
 	for day := range s.o.Days {
 		s.plan(day)
 		last := s.process(day)
@@ -276,6 +296,7 @@ func (s *sim) run() {
 		}
 		s.returns[day] = nil
 		s.orders[day] = nil
+		s.fr.planned[day] = nil
 	}
 }
 
@@ -331,6 +352,13 @@ func (s *sim) plan(day int) {
 	}
 	q := s.quota[day] + s.carry
 	s.carry = 0
+	for k, pe := range s.fr.planned[day] {
+		s.newEvent(event{t: pe.t, kind: evPlanted, inst: int32(pe.inst), ref: int32(k)})
+		q -= pe.lines
+	}
+	if q < 0 {
+		s.carry, q = q, 0 // planted lines beyond the day's quota come out of the next days'
+	}
 	if dom <= 28 {
 		for _, pi := range s.byDom[dom] {
 			p := s.w.person(int(pi))
@@ -387,6 +415,10 @@ func (s *sim) handle(day int, ev event) {
 		s.cancelLater(day, ev.t, in, s.cancels[ev.ref])
 	case evBasket:
 		s.basket(day, ev)
+	case evPlanted:
+		pe := s.fr.planned[day][ev.ref]
+		written := pe.do(day, ev.t)
+		s.carry += pe.lines - written
 	}
 }
 
@@ -420,9 +452,9 @@ func addMonths(day int32, n int) int32 {
 	return daysFromCivil(y, m, d)
 }
 
-// newCartons makes k cartons of one lot for institution in and records their package
-// links.
-func (s *sim) newCartons(in *institution, d *drug, k int, manu, expiry int32) []*carton {
+// lotCarton returns a carton of a new lot of d at institution in: its batch number,
+// lot number and dates, no packs yet.
+func (s *sim) lotCarton(in *institution, d *drug, manu, expiry int32) *carton {
 	in.batch++
 	bchno := string(appendPadded([]byte("B"), uint64(in.batch), 8))
 	y, m, dd := civilFromDays(manu)
@@ -434,9 +466,18 @@ func (s *sim) newCartons(in *institution, d *drug, k int, manu, expiry int32) []
 	manuS, expS := string(appendDate(nil, manu)), string(appendDate(nil, expiry))
 	yymmdd := string(append2(append2(append2(nil, ey%100), em), ed))
 	json := `"fixmedins_bchno":"` + bchno + `","manu_lotnum":"` + lot + `","manu_date":"` + manuS + `","expy_end":"` + expS + `",`
+	return &carton{d: d, manu: manu, expiry: expiry, bchno: bchno, lot: lot, manuS: manuS, expS: expS, yymmdd: yymmdd, json: json}
+}
+
+// newCartons makes k cartons of one lot for institution in and records their package
+// links.
+func (s *sim) newCartons(in *institution, d *drug, k int, manu, expiry int32) []*carton {
+	tmpl := s.lotCarton(in, d, manu, expiry)
 	out := make([]*carton, k)
 	for i := range out {
-		c := &carton{d: d, n: int32(d.carton), manu: manu, expiry: expiry, bchno: bchno, lot: lot, manuS: manuS, expS: expS, yymmdd: yymmdd, json: json}
+		c := new(carton)
+		*c = *tmpl
+		c.n = int32(d.carton)
 		if d.coded {
 			c.serial = d.nextCarton
 			d.nextCarton++
@@ -605,9 +646,10 @@ func (s *sim) basket(day int, ev event) {
 	}
 	insured := known && (ev.chronic || !s.r.permille(s.p.SelfPayPermille[in.typ]))
 	nonDrug := !ev.chronic && in.typ == typePharmacy && s.r.permille(s.p.NonDrugBasketPermille)
-	if nonDrug {
+	if nonDrug || s.fr.noInsurance(in, day) {
 		insured = false
 	}
+	planted := nonDrug && known && s.fr.nonDrugWanted(in, ev.t)
 	s.items, s.boxes = s.items[:0], s.boxes[:0]
 	for range ev.lines {
 		if !s.pickItem(day, ev.t, in, &p, known, insured, nonDrug, ev.chronic) {
@@ -621,6 +663,10 @@ func (s *sim) basket(day int, ev event) {
 		if s.items[i].sl.whole < s.items[i].sl.reorder {
 			s.reorder(day, in, s.items[i].slot)
 		}
+	}
+	if planted {
+		s.fr.nonDrugSale(day, ev.t, in, &p)
+		return
 	}
 	if insured {
 		s.settle(day, ev.t, in, &p, ev.chronic)
@@ -721,7 +767,7 @@ func (s *sim) pickItem(day int, t int64, in *institution, p *person, known, insu
 			it.unit = d.price
 			it.amount = int64(it.qty) * d.price
 		}
-		it.scanned = d.coded && (insured || s.r.permille(in.collect))
+		it.scanned = d.coded && (insured || s.r.permille(in.collect)) && !s.fr.scanOff(in, day)
 		it.dup = it.scanned && s.r.permille(s.p.DoubleScanPermille)
 		s.items = append(s.items, it)
 		return true
@@ -765,10 +811,15 @@ func (s *sim) settle(day int, t int64, in *institution, p *person, chronic bool)
 	receipt := s.receipt(day, in)
 	s.numberFees(day, in)
 	setl := s.newSettlement(day, in)
+	s.fr.settled(day, in, setl)
+	cancel := s.r.permille(s.p.CancelPermille)
+	if !cancel {
+		s.fr.onBasket(day, t, in, p, true, setl, receipt)
+	}
 	s.feeLines(t, in, p, mdtrt, ph)
 	s.settlement(t+2+int64(s.r.intn(4)), in, p, mdtrt, setl, medType)
 	st := t + 8
-	if s.r.permille(s.p.CancelPermille) {
+	if cancel {
 		hasSplit := false
 		for i := range s.items {
 			hasSplit = hasSplit || s.items[i].split
@@ -782,6 +833,7 @@ func (s *sim) settle(day int, t int64, in *institution, p *person, chronic bool)
 			t2 := ct + 10 + int64(s.r.intn(20))
 			s.numberFees(day, in)
 			setl = s.newSettlement(day, in)
+			s.fr.settled(day, in, setl)
 			s.feeLines(t2, in, p, mdtrt, ph)
 			s.settlement(t2+3, in, p, mdtrt, setl, medType)
 			st = t2 + 8
@@ -813,10 +865,14 @@ func (s *sim) selfPay(day int, t int64, in *institution, p *person, known bool) 
 	if known && s.r.permille(500) {
 		who = p
 	}
+	returned := s.r.permille(s.p.ReturnPermille)
+	if !returned {
+		s.fr.onBasket(day, t, in, who, false, "", receipt)
+	}
 	for i := range s.items {
 		s.sale(t+int64(i), in, who, false, &s.items[i], i+1, receipt, visit, "", ph)
 	}
-	if s.r.permille(s.p.ReturnPermille) {
+	if returned {
 		for i := range s.items {
 			it := &s.items[i]
 			if it.split || !it.sl.d.coded {

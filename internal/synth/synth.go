@@ -1,15 +1,21 @@
 // Package synth generates a deterministic synthetic province: the reference data
 // `tracewatch load` reads and the NHSA messages `tracewatch ingest` reads, for tests,
-// demos, benchmarks and (later) the evaluation of the detectors against planted cases.
+// demos, benchmarks and the evaluation of the detectors against planted cases.
 //
 // [Generate] simulates a province (江西, with 湖南 / 长沙 as the neighbour) day by day:
 // distributors ship cartons to hospitals, clinics, village clinics and retail pharmacies,
 // which scan part of their inbound codes; insured persons and walk-in customers buy
 // whole packs and split packs (拆零), settle with the fund or pay themselves, return
 // packs, have settlements cancelled; chronic patients come back every month; expired
-// stock is destroyed. Every sale sells a pack its institution received, never more
-// than the pack's content, never on or after its expiry date: this slice generates
-// honest data only (no planted fraud yet; labels.jsonl is empty).
+// stock is destroyed; hospitals settle inpatient stays at discharge. Every honest sale
+// sells a pack its institution received, never more than the pack's content, never on
+// or after its expiry date.
+//
+// Into this honest province the generator plants fraud and data-quality cases (resold
+// packs, reused codes, substitution, empty swipes, expired packs, scanner noise,
+// malformed messages, and the claims scenarios) at rates set by [Params], and writes one
+// [Label] per case to labels.jsonl: the ground truth the detectors are measured
+// against. [Params.NoPlanted] turns them all off.
 //
 // The output is a pure function of the Options: same seed and options, byte-identical
 // files (no clock, no map iteration in output paths, integer arithmetic only, PCG
@@ -32,7 +38,7 @@ import (
 )
 
 // Format names the layout and content version of the output.
-const Format = "tracewatch-synth/1"
+const Format = "tracewatch-synth/2"
 
 // Summary describes what Generate wrote; manifest.json holds it.
 type Summary struct {
@@ -55,14 +61,17 @@ type SummaryOptions struct {
 
 // Counts are the numbers of rows and messages written.
 type Counts struct {
-	SaleLines    int            `json:"sale_lines"`    // 3505 rows
-	Messages     map[string]int `json:"messages"`      // per infno
-	MessageLines int            `json:"message_lines"` // all messages
-	Reference    map[string]int `json:"reference"`     // rows per kind
-	Cartons      int            `json:"cartons"`       // cartons shipped (with package links)
-	Packs        int            `json:"packs"`         // coded sales packs in them
-	Destroyed    int            `json:"destroyed"`     // packs destroyed after expiry (3502 105)
-	Labels       int            `json:"labels"`        // planted cases in labels.jsonl
+	SaleLines        int            `json:"sale_lines"`         // 3505 rows (that decode)
+	Messages         map[string]int `json:"messages"`           // per infno (messages that decode)
+	Malformed        int            `json:"malformed"`          // planted messages that do not decode (malformed_message)
+	MessageLines     int            `json:"message_lines"`      // all lines of the message files
+	Reference        map[string]int `json:"reference"`          // rows per kind
+	Cartons          int            `json:"cartons"`            // cartons shipped (with package links)
+	Packs            int            `json:"packs"`              // coded sales packs in them
+	Destroyed        int            `json:"destroyed"`          // packs destroyed after expiry (3502 105)
+	Labels           map[string]int `json:"labels"`             // planted cases in labels.jsonl, per scenario (every scenario listed)
+	LabelsTotal      int            `json:"labels_total"`       // all planted cases
+	PlantedSaleLines int            `json:"planted_sale_lines"` // sale lines written or altered by planted acts
 }
 
 // WorldSummary describes the world's size.
@@ -78,7 +87,7 @@ type WorldSummary struct {
 //
 //	reference/{regions,institutions,persons,practitioners,drugs,codemap,packages}.csv
 //	messages/NNNN-yyyy-mm-dd.jsonl   one file per day, NHSA request envelopes in time order
-//	labels.jsonl                      planted cases (none yet)
+//	labels.jsonl                      planted cases, one Label per line
 //	manifest.json                     the Summary: options, counts, SHA-256 of every file
 //
 // The error is a *tracewatch.Error: of kind invalid for bad options, internal when a
@@ -97,7 +106,7 @@ func Generate(o Options, out Sink) (Summary, error) {
 	if err != nil {
 		return Summary{}, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
-	g := &generator{w: w, sink: out, refCounts: map[string]int{}}
+	g := &generator{w: w, sink: out, refCounts: map[string]int{}, fr: newPlanter(w)}
 	sum, err := g.run()
 	if err != nil {
 		return Summary{}, tracewatch.E(op, tracewatch.KindInternal, err)
@@ -110,6 +119,7 @@ type generator struct {
 	sink      Sink
 	files     []File
 	refCounts map[string]int
+	fr        *planter
 	err       error
 }
 
@@ -169,7 +179,7 @@ func (g *generator) run() (Summary, error) {
 	msgs := &messages{sink: g.sink, days: o.Days, name: func(day int) string {
 		return fmt.Sprintf("messages/%04d-%s.jsonl", day+1, appendDate(nil, o.startDay+int32(day)))
 	}}
-	s := newSim(w, msgs, pkg)
+	s := newSim(w, msgs, pkg, g.fr)
 	g.writePersons(s)
 	if g.err != nil {
 		return Summary{}, g.err
@@ -182,7 +192,16 @@ func (g *generator) run() (Summary, error) {
 	}
 	g.refCounts["packages"] = s.rd.stats.Packs
 	g.close(pkg)
-	g.close(g.create("labels.jsonl"))
+	labels := finishLabels(g.fr.labels, w)
+	lf := g.create("labels.jsonl")
+	if lf != nil {
+		b, err := encodeLabels(labels)
+		if err != nil && g.err == nil {
+			g.err = err
+		}
+		lf.write(b)
+		g.close(lf)
+	}
 	if g.err != nil {
 		return Summary{}, g.err
 	}
@@ -199,6 +218,11 @@ func (g *generator) run() (Summary, error) {
 			Cartons:   s.rd.stats.Cartons,
 			Packs:     s.rd.stats.Packs,
 			Destroyed: s.rd.stats.Destroyed,
+			Malformed: s.rd.stats.Malformed,
+			Labels:    map[string]int{},
+
+			LabelsTotal:      len(labels),
+			PlantedSaleLines: g.fr.lines,
 		},
 		World: WorldSummary{Institutions: map[string]int{}, Persons: w.persons, Practitioners: len(w.pracs),
 			Drugs: len(w.cat.drugs), Regions: len(w.regions)},
@@ -208,6 +232,13 @@ func (g *generator) run() (Summary, error) {
 			sum.Counts.Messages[infnos[i]] = n
 		}
 		sum.Counts.MessageLines += n
+	}
+	sum.Counts.MessageLines += s.rd.stats.Malformed
+	for _, sc := range Scenarios {
+		sum.Counts.Labels[sc.Name] = 0
+	}
+	for _, l := range labels {
+		sum.Counts.Labels[l.Scenario]++
 	}
 	for _, in := range w.insts {
 		sum.World.Institutions[typeNames[in.typ]]++
@@ -251,7 +282,7 @@ func (g *generator) writeReference() {
 				if in.chain >= 0 {
 					chain = chainNames[in.chain]
 				}
-				emit(in.code, in.name, typeNames[in.typ], w.regions[in.county].code, in.level, chain, "normal:"+in.since)
+				emit(in.code, in.name, typeNames[in.typ], w.regions[in.county].code, in.level, chain, g.fr.agreement[in.idx])
 			}
 		})
 	g.writeCSV("practitioners", []string{"prac_id", "name", "kind", "fixmedins_code", "status"}, func(emit func(...string)) {

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"tracewatch"
+	"tracewatch/internal/ingest"
 	"tracewatch/internal/nhsa"
 	"tracewatch/internal/refload"
 	"tracewatch/internal/synth"
@@ -292,11 +294,55 @@ type line struct {
 	n    int
 	req  nhsa.Request
 	evs  []tracewatch.Event
+	raw  []byte
 }
 
-// readMessages decodes every message line; any malformed message or row fails the test.
+// readLabels reads labels.jsonl.
+func readLabels(t *testing.T, dir string) []synth.Label {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "labels.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []synth.Label
+	for i, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		var x synth.Label
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&x); err != nil {
+			t.Fatalf("labels.jsonl:%d: %v", i+1, err)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+var msgidField = regexp.MustCompile(`"msgid":"([^"]*)"`)
+
+// readMessages decodes every message line; any malformed message or row fails the
+// test, except the planted malformed_message lines (found by the msgids of their
+// labels), which must fail as their label says.
 func readMessages(t *testing.T, dir string) []line {
 	t.Helper()
+	bad := map[string]bool{}
+	for _, l := range readLabels(t, dir) {
+		if l.Scenario == "malformed_message" {
+			for _, id := range l.MsgIDs {
+				bad[id] = true
+			}
+		}
+	}
+	seenBad := map[string]bool{}
+	defer func() {
+		for id := range bad {
+			if !seenBad[id] {
+				t.Errorf("malformed_message label names msgid %s, which no line carries", id)
+			}
+		}
+	}()
 	names, err := filepath.Glob(filepath.Join(dir, "messages", "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -315,6 +361,26 @@ func readMessages(t *testing.T, dir string) []line {
 			n++
 			raw := sc.Bytes()
 			where := filepath.Base(name) + ":" + strconv.Itoa(n)
+			if m := msgidField.FindSubmatch(raw); m != nil && bad[string(m[1])] {
+				// A planted malformed message: it must not decode, and a line that is not
+				// JSON is known to ingest by the msgid it derives.
+				seenBad[string(m[1])] = true
+				if !json.Valid(raw) {
+					id := ingest.DerivedMsgID(raw)
+					if !bad[id] {
+						t.Errorf("%s: malformed line: its label does not name ingest's msgid %s", where, id)
+					}
+					seenBad[id] = true
+					continue
+				}
+				req, err := nhsa.DecodeRequest(raw)
+				if err == nil {
+					if _, rowErrs, err := nhsa.Decode(req); err == nil && len(rowErrs) == 0 {
+						t.Errorf("%s: planted malformed message decodes without error", where)
+					}
+				}
+				continue
+			}
 			if !json.Valid(raw) {
 				t.Fatalf("%s: not valid JSON: %.300s", where, raw)
 			}
@@ -326,7 +392,7 @@ func readMessages(t *testing.T, dir string) []line {
 			if err != nil || len(rowErrs) > 0 {
 				t.Fatalf("%s: Decode: %v %v\n%.2000s", where, err, rowErrs, raw)
 			}
-			out = append(out, line{file: filepath.Base(name), n: n, req: req, evs: evs})
+			out = append(out, line{file: filepath.Base(name), n: n, req: req, evs: evs, raw: append([]byte(nil), raw...)})
 		}
 		f.Close()
 		if err := sc.Err(); err != nil {
@@ -342,9 +408,17 @@ func readMessages(t *testing.T, dir string) []line {
 func TestMessagesValid(t *testing.T) {
 	dir, sum := tiny(t)
 	lines := readMessages(t, dir)
-	if len(lines) != sum.Counts.MessageLines {
-		t.Errorf("%d message lines, manifest says %d", len(lines), sum.Counts.MessageLines)
+	// Codes that do not parse are the planted scanner noise and non-drug goods only.
+	noisy := map[string]bool{}
+	for _, l := range readLabels(t, dir) {
+		switch l.Scenario {
+		case "scan_wrong_barcode", "scan_typo", "scan_lost_gs", "substitution_nondrug":
+			for _, k := range append(l.Receipts, l.Settlements...) {
+				noisy[k] = true
+			}
+		}
 	}
+	unparsed := 0
 	seen := map[string]bool{}
 	perInfno := map[string]int{}
 	sales := 0
@@ -380,10 +454,19 @@ func TestMessagesValid(t *testing.T) {
 			}
 			for _, c := range ev.Codes {
 				if _, err := tracecode.Parse(c.Raw); err != nil {
-					t.Errorf("%s: code %q: %v", where, c.Raw, err)
+					unparsed++
+					if !noisy[ev.Receipt] && !noisy[ev.Settlement] {
+						t.Errorf("%s: code %q: %v", where, c.Raw, err)
+					}
 				}
 			}
 		}
+	}
+	if unparsed == 0 {
+		t.Error("no planted code fails to parse: the scanner noise is missing")
+	}
+	if len(lines)+sum.Counts.Malformed != sum.Counts.MessageLines {
+		t.Errorf("%d messages and %d malformed lines, manifest says %d lines", len(lines), sum.Counts.Malformed, sum.Counts.MessageLines)
 	}
 	if sales != sum.Counts.SaleLines || sales != 1000 {
 		t.Errorf("%d sale rows, manifest says %d, want 1000", sales, sum.Counts.SaleLines)
@@ -393,7 +476,7 @@ func TestMessagesValid(t *testing.T) {
 			t.Errorf("%s: %d messages, manifest says %d", infno, perInfno[infno], n)
 		}
 	}
-	for _, infno := range []string{"3501", "3503", "3505", "2204", "2207", "2208"} {
+	for _, infno := range []string{"3501", "3503", "3505", "2204", "2207", "2208", "2301", "2304"} {
 		if perInfno[infno] == 0 {
 			t.Errorf("no %s message", infno)
 		}
@@ -476,9 +559,48 @@ func ageOn(birth string, day time.Time) int {
 	return a
 }
 
+// exemptions are what the honesty check leaves to the planted cases: the sales of
+// fraudulent code use (a resold pack, fabricated codes, an expired pack, a carton and
+// its pack, a photographed code), codes the scanner mangled, and the persons of the
+// claims cases. Everything else stays under the strict check.
+type exemptions struct {
+	codeSales map[string]bool // settlements and receipts whose codes are not checked
+	codes     map[string]bool // code keys not checked anywhere
+	unparsed  map[string]bool // settlements and receipts whose codes may fail to parse
+	persons   map[string]bool // settlements whose person is not checked
+	expiry    map[string]bool // settlements sold after expiry on purpose
+}
+
+func planted(t *testing.T, dir string) exemptions {
+	x := exemptions{map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}}
+	for _, l := range readLabels(t, dir) {
+		keys := append(append([]string(nil), l.Settlements...), l.Receipts...)
+		set := func(m map[string]bool, ks []string) {
+			for _, k := range ks {
+				m[k] = true
+			}
+		}
+		switch l.Scenario {
+		case "resale_same_city", "resale_other_city", "resale_other_province", "empty_swipe":
+			set(x.codeSales, keys)
+		case "expired_sale":
+			set(x.codeSales, keys)
+			set(x.expiry, keys)
+		case "photo_reuse", "parent_child_sold":
+			set(x.codes, l.Codes)
+		case "scan_wrong_barcode", "scan_typo", "scan_lost_gs", "substitution_nondrug":
+			set(x.unparsed, keys)
+		case "gender_restricted", "age_restricted", "after_death":
+			set(x.persons, keys)
+		}
+	}
+	return x
+}
+
 func checkHonest(t *testing.T, dir string, full bool) {
 	rd := loadRef(t, dir)
 	lines := readMessages(t, dir)
+	ex := planted(t, dir)
 	type saleRec struct {
 		inst, setl string
 		units      map[string]int64 // code key → minimum units
@@ -533,7 +655,13 @@ func checkHonest(t *testing.T, dir string, full bool) {
 			for _, c := range ev.Codes {
 				k, err := tracecode.Parse(c.Raw)
 				if err != nil {
+					if ex.unparsed[ev.Settlement] || ex.unparsed[ev.Receipt] {
+						continue
+					}
 					t.Fatalf("%s: %v", where, err)
+				}
+				if ex.codes[k.Key] || ex.codeSales[ev.Settlement] || ex.codeSales[ev.Receipt] {
+					continue
 				}
 				if !keys[k.Key] {
 					keys[k.Key] = true
@@ -565,13 +693,13 @@ func checkHonest(t *testing.T, dir string, full bool) {
 				}
 				day := ev.Time
 				if ev.Kind == tracewatch.EventSale {
-					if !ev.Expires.IsZero() && !day.Before(ev.Expires) {
+					if !ev.Expires.IsZero() && !day.Before(ev.Expires) && !ex.expiry[ev.Settlement] {
 						t.Errorf("%s: sold on %s, expiry %s", where, day.Format("2006-01-02"), ev.Expires.Format("2006-01-02"))
 					}
 					if ev.SettleType == "1" && ev.Settlement == "" {
 						t.Errorf("%s: insured sale without setl_id", where)
 					}
-					if ev.Person != "" {
+					if ev.Person != "" && !ex.persons[ev.Settlement] {
 						p, ok := rd.persons[ev.Person]
 						lim := rd.drugs[ev.DrugCode]
 						switch {
@@ -681,6 +809,27 @@ func TestSmall(t *testing.T) {
 	if len(sum.Files) != 90+7+1 {
 		t.Errorf("%d files, want 90 days + 7 reference + labels", len(sum.Files))
 	}
+	// The planted cases: enough of each to measure a detector, few against the data.
+	for _, sc := range synth.Scenarios {
+		n, want := sum.Counts.Labels[sc.Name], 30
+		switch {
+		case sc.Name == "stop_scanning" || sc.Name == "suspended_institution": // per institution: 60 ‰ of 50
+			want = 3
+		case sc.Name == "malformed_message":
+			want = 5
+		case sc.Claims:
+			want = 10
+		}
+		if n < want {
+			t.Errorf("%s: %d cases, want at least %d", sc.Name, n, want)
+		}
+	}
+	if sum.Counts.LabelsTotal*100 >= sum.Counts.SaleLines {
+		t.Errorf("%d cases for %d sale lines: want well under 1 %%", sum.Counts.LabelsTotal, sum.Counts.SaleLines)
+	}
+	t.Logf("small: %d cases (%.2f %% of sale lines), %d planted sale lines (%.2f %%)", sum.Counts.LabelsTotal,
+		float64(sum.Counts.LabelsTotal)*100/float64(sum.Counts.SaleLines), sum.Counts.PlantedSaleLines,
+		float64(sum.Counts.PlantedSaleLines)*100/float64(sum.Counts.SaleLines))
 	t.Logf("small: %d sale lines, %d messages in %s (%.0f sale lines/s); heap in use %d MB",
 		sum.Counts.SaleLines, sum.Counts.MessageLines, took.Round(time.Millisecond),
 		float64(sum.Counts.SaleLines)/took.Seconds(), after.HeapInuse>>20)
