@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"tracewatch"
+	"tracewatch/internal/detect"
+	"tracewatch/internal/store/duckdb"
+)
+
+func init() {
+	benchCommands["screen"] = runBenchScreen
+}
+
+// runBenchScreen measures P2: T1–T5 over a store of N sale lines against the naive
+// baseline query on the same store in the same run.
+func runBenchScreen(e env) int {
+	fs := flag.NewFlagSet("bench screen", flag.ContinueOnError)
+	lines := fs.Int64("sale-lines", 1_000_000, "sale lines in the synthetic store")
+	dir := fs.String("dir", "", "work directory (default: a temporary one, removed afterwards); an existing filled store there is reused")
+	mem := fs.String("memory-limit", "", "DuckDB memory_limit (e.g. 3GB) for the P4 memory bound")
+	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+		return code
+	}
+	work := *dir
+	if work == "" {
+		d, err := os.MkdirTemp("", "tracewatch-bench-screen-")
+		if err != nil {
+			return fail(e.stderr, "bench screen", err)
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	ctx := context.Background()
+	st, err := duckdb.Open(ctx, filepath.Join(work, "data"), duckdb.Options{MemoryLimit: *mem})
+	if err != nil {
+		return fail(e.stderr, "bench screen", err)
+	}
+	defer st.Close()
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return fail(e.stderr, "bench screen", err)
+	}
+	if stats.Tables["sale_lines"] == 0 {
+		start := time.Now()
+		if err := st.FillScreenLoad(ctx, *lines); err != nil {
+			return fail(e.stderr, "bench screen", err)
+		}
+		fmt.Fprintf(e.stdout, "filled a store of %d sale lines in %s\n", *lines, time.Since(start).Round(time.Millisecond))
+		if stats, err = st.Stats(ctx); err != nil {
+			return fail(e.stderr, "bench screen", err)
+		}
+	}
+	n := stats.Tables["sale_lines"]
+	fmt.Fprintf(e.stdout, "store: %d sale lines, %d event codes, %d codes in the ledger (GOMAXPROCS %d)\n",
+		n, stats.Tables["event_codes"], stats.LedgerCodes, runtime.GOMAXPROCS(0))
+
+	baseline := func() (time.Duration, int, error) {
+		start := time.Now()
+		k := 0
+		err := st.Repeats(ctx, tracewatch.Window{}, func(tracewatch.Repeat) error { k++; return nil })
+		return time.Since(start), k, err
+	}
+	b1, repeats, err := baseline()
+	if err != nil {
+		return fail(e.stderr, "bench screen", err)
+	}
+	denv, err := detect.NewEnv(ctx, st, tracewatch.Window{}, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return fail(e.stderr, "bench screen", err)
+	}
+	ds, err := detect.Select([]string{"T1", "T2", "T3", "T4", "T5"})
+	if err != nil {
+		return fail(e.stderr, "bench screen", err)
+	}
+	start := time.Now()
+	res, err := detect.Run(ctx, denv, ds, nil)
+	if err != nil {
+		return fail(e.stderr, "bench screen", err)
+	}
+	ours := time.Since(start)
+	b2, _, err := baseline()
+	if err != nil {
+		return fail(e.stderr, "bench screen", err)
+	}
+	b := (b1 + b2) / 2
+	for _, r := range res {
+		fmt.Fprintf(e.stdout, "  %-22s %8d clues %8.2fs\n", r.Detector.ID(), len(r.Clues), r.Elapsed.Seconds())
+	}
+	fmt.Fprintf(e.stdout, "T1–T5: %.2fs = %.0f sale lines/s\n", ours.Seconds(), float64(n)/ours.Seconds())
+	fmt.Fprintf(e.stdout, "B0 (GROUP BY code HAVING count(*) >= 2): %.2fs (runs %.2fs, %.2fs), %d codes\n", b.Seconds(), b1.Seconds(), b2.Seconds(), repeats)
+	fmt.Fprintf(e.stdout, "ratio T1–T5 / B0: %.2f (target ≤ 1.5)\n", ours.Seconds()/b.Seconds())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(e.stdout, "Go heap in use %.0f MB (DuckDB memory is outside it: measure the process with /usr/bin/time -v)\n", float64(ms.HeapInuse)/1e6)
+	return exitOK
+}
