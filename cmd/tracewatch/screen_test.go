@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// TestDemoScreenCluesEval runs the whole job on a tiny province in-process: demo, a
+// second screen that adds no clue, the clue commands and the XLSX export, and eval --json.
+func TestDemoScreenCluesEval(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "", "demo", "--dir", dir, "--scale", "tiny", "--seed", "7")
+	if code != exitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"[5/5] evaluation", "scenario", "false-alert rate", "tracewatch clues list"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	data := filepath.Join(dir, "data")
+
+	clueCount := func() int {
+		code, out, errOut := runCLI(t, "", "clues", "list", "--data-dir", data, "--limit", "0", "--json")
+		if code != exitOK {
+			t.Fatalf("clues list: %d %s", code, errOut)
+		}
+		var clues []map[string]any
+		if err := json.Unmarshal([]byte(out), &clues); err != nil {
+			t.Fatalf("clues list --json: %v\n%s", err, out)
+		}
+		return len(clues)
+	}
+	before := clueCount()
+	if before == 0 {
+		t.Fatal("the demo found no clues")
+	}
+	code, out, errOut = runCLI(t, "", "screen", "--data-dir", data, "--json")
+	if code != exitOK {
+		t.Fatalf("screen: %d %s", code, errOut)
+	}
+	var sum struct {
+		Clues, New int
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.New != 0 || sum.Clues != before {
+		t.Errorf("second screen: %+v (%v), want %d clues and none new\n%s", sum, err, before, out)
+	}
+	if after := clueCount(); after != before {
+		t.Errorf("clues after a second screen: %d, want %d", after, before)
+	}
+
+	code, out, _ = runCLI(t, "", "clues", "show", "--data-dir", data, "1")
+	if code != exitOK || !strings.Contains(out, "证据") {
+		t.Errorf("clues show 1: %d\n%s", code, out)
+	}
+	if code, _, errOut := runCLI(t, "", "clues", "show", "--data-dir", data, "999999"); code != exitFail || !strings.Contains(errOut, "not found") {
+		t.Errorf("clues show 999999: %d %s", code, errOut)
+	}
+
+	xlsx := filepath.Join(dir, "out.xlsx")
+	if code, out, errOut := runCLI(t, "", "clues", "export", "--data-dir", data, "--xlsx", xlsx); code != exitOK {
+		t.Fatalf("export: %d %s %s", code, out, errOut)
+	}
+	f, err := excelize.OpenFile(xlsx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows("疑点线索")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != before+1 {
+		t.Errorf("workbook has %d rows, want a header and %d clues", len(rows), before)
+	}
+	if got := strings.Join(rows[0], ","); got != strings.Join(exportHeaders, ",") {
+		t.Errorf("headers = %s", got)
+	}
+
+	code, out, errOut = runCLI(t, "", "eval", "--data-dir", data, "--labels", filepath.Join(dir, "province", "labels.jsonl"), "--json")
+	if code != exitOK {
+		t.Fatalf("eval: %d %s", code, errOut)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"scenarios", "false_alert_rate", "clean_codes", "baseline"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("eval --json lacks %q", k)
+		}
+	}
+	if code, _, errOut := runCLI(t, "", "eval", "--data-dir", data); code != exitFail || !strings.Contains(errOut, "--labels") {
+		t.Errorf("eval without --labels: %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "screen", "--data-dir", data, "--detector", "T9"); code != exitFail || !strings.Contains(errOut, "T9") {
+		t.Errorf("screen --detector T9: %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "screen", "--data-dir", data, "--param", "trace.nosource.min_coverage=2"); code != exitFail || !strings.Contains(errOut, "min_coverage") {
+		t.Errorf("bad param: %d %s", code, errOut)
+	}
+}
