@@ -46,9 +46,9 @@ func (s *sim) returnMsg(day int, t int64, in *institution, ret *saleReturn) {
 	}
 	op := s.staff(in)
 	in.visit++
-	visit := string(appendPadded(append([]byte("M"), s.clk.compact[day]...), uint64(in.visit%1_000_000), 6))
+	visit := s.docNo('M', day, in, in.visit)
 	in.receipt++
-	receipt := string(appendPadded(append([]byte("T"), s.clk.compact[day]...), uint64(in.receipt%1_000_000), 6))
+	receipt := s.docNo('T', day, in, in.receipt)
 	s.emit(func(r *renderer) { r.returnMsg(t, in, ret, pp, visit, receipt, op) })
 }
 
@@ -58,27 +58,58 @@ func (s *sim) returnMsg(day int, t int64, in *institution, ret *saleReturn) {
 func (s *sim) purchase(t int64, in *institution, sl *slot, cs []*carton) {
 	d := sl.d
 	op := s.staff(in)
+	listed := s.listScans(in, cs)
+	total := packsIn(cs)
+	s.emit(func(r *renderer) { r.purchase(t, in, d, cs, total, listed, op) })
+}
+
+// listScans draws the inbound (or outbound) codes in lists for whole cartons cs: per
+// carton its carton code, or each pack's code with the probability that makes the
+// expected share of packs covered equal its collection rate.
+func (s *sim) listScans(in *institution, cs []*carton) []scan {
+	if !cs[0].d.coded {
+		return nil
+	}
 	var listed []scan
-	if d.coded {
-		cartonP := in.collect * s.p.CartonScanPermille / 1000
-		boxP := 1000
-		if cartonP < 1000 {
-			boxP = (in.collect - cartonP) * 1000 / (1000 - cartonP)
+	cartonP := in.collect * s.p.CartonScanPermille / 1000
+	boxP := 1000
+	if cartonP < 1000 {
+		boxP = (in.collect - cartonP) * 1000 / (1000 - cartonP)
+	}
+	for _, x := range cs {
+		if s.r.permille(cartonP) {
+			listed = append(listed, scan{c: x, carton: true})
+			continue
 		}
-		for _, x := range cs {
-			if s.r.permille(cartonP) {
-				listed = append(listed, scan{c: x, carton: true})
-				continue
-			}
-			for i := range x.n {
-				if s.r.permille(boxP) {
-					listed = append(listed, scan{c: x, i: i})
-				}
+		for i := range x.n {
+			if s.r.permille(boxP) {
+				listed = append(listed, scan{c: x, i: i})
 			}
 		}
 	}
-	total := packsIn(cs)
-	s.emit(func(r *renderer) { r.purchase(t, in, d, cs, total, listed, op) })
+	return listed
+}
+
+// listBoxes draws which codes of the packs bs an institution lists: each at its
+// collection rate.
+func (s *sim) listBoxes(in *institution, bs []box) []scan {
+	if !bs[0].c.d.coded {
+		return nil
+	}
+	var listed []scan
+	for _, b := range bs {
+		if s.r.permille(in.collect) {
+			listed = append(listed, scan{c: b.c, i: b.i})
+		}
+	}
+	return listed
+}
+
+// purchaseReturn queues a 3504 (商品采购退货) of an unopened carton.
+func (s *sim) purchaseReturn(t int64, in *institution, c *carton) {
+	op := s.staff(in)
+	listed := s.listScans(in, []*carton{c})
+	s.emit(func(r *renderer) { r.purchaseReturn(t, in, c, listed, op) })
 }
 
 // packsIn counts the packs left in cartons (when they are delivered; the renderer runs
@@ -123,7 +154,7 @@ func (s *sim) malformed(day int, t int64, in *institution, kind int, l *plantLab
 	dr, outside := s.prescriber(in, d, ph)
 	receipt := s.receipt(day, in)
 	in.visit++
-	visit := string(appendPadded(append([]byte("M"), s.clk.compact[day]...), uint64(in.visit%1_000_000), 6))
+	visit := s.docNo('M', day, in, in.visit)
 	cut := 300 + r.intn(500) // ‰ of the line kept when it is cut short
 	s.emit(func(rd *renderer) {
 		rd.malformed(t, kind, cut, l, in, &it, boxes, receipt, visit, ph, dr, outside)

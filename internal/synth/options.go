@@ -91,6 +91,8 @@ type Params struct {
 	// Honest flows beyond the counter.
 	InpatientPer100k        int `json:"inpatient_per_100k"`        // inpatient stays (2301 + 2304) per 100,000 sale lines
 	ReadmitPermille         int `json:"readmit_permille"`          // of the stays, honest readmissions (> 15 days later, or another diagnosis)
+	TransferPermille        int `json:"transfer_permille"`         // chain pharmacies' reorders served by a sister store's carton (3502 102/101)
+	PurchaseReturnPermille  int `json:"purchase_return_permille"`  // deliveries of which a carton goes back to the distributor the next day (3504)
 	SuspendedHonestPermille int `json:"suspended_honest_permille"` // institutions with a suspended agreement they respect (no insured sales meanwhile)
 
 	// Planted cases (labels.jsonl; docs/synthetic-data.md, "Planted scenarios"). Rates
@@ -181,6 +183,8 @@ func DefaultParams() Params {
 
 		InpatientPer100k:        1000,
 		ReadmitPermille:         100,
+		TransferPermille:        150,
+		PurchaseReturnPermille:  5,
 		SuspendedHonestPermille: 40,
 
 		ResaleSameCityPer100k:      40,
@@ -301,7 +305,8 @@ func (p *Params) check() error {
 	if p.CollectMinPermille > p.CollectMaxPermille {
 		return fmt.Errorf("collect_min_permille %d is above collect_max_permille %d", p.CollectMinPermille, p.CollectMaxPermille)
 	}
-	for _, x := range []namedRate{{"readmit_permille", &p.ReadmitPermille}, {"suspended_honest_permille", &p.SuspendedHonestPermille},
+	for _, x := range []namedRate{{"readmit_permille", &p.ReadmitPermille}, {"transfer_permille", &p.TransferPermille},
+		{"purchase_return_permille", &p.PurchaseReturnPermille}, {"suspended_honest_permille", &p.SuspendedHonestPermille},
 		{"stop_scanning_permille", &p.StopScanningPermille}, {"suspended_institution_permille", &p.SuspendedPermille}} {
 		if *x.v < 0 || *x.v > 1000 {
 			return fmt.Errorf("%s %d: want 0 to 1000", x.name, *x.v)

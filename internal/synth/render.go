@@ -470,6 +470,60 @@ func (r *renderer) purchase(t int64, in *institution, d *drug, cs []*carton, tot
 	r.endRow(t, b)
 }
 
+// purchaseReturn renders a 3504 (商品采购退货): carton c goes back to the distributor.
+func (r *renderer) purchaseReturn(t int64, in *institution, c *carton, listed []scan, op *practitioner) {
+	d := c.d
+	b := r.begin(m3504, t, in, "", op)
+	b = append(b, `{"purcinfo":{`...)
+	b = append(b, d.json35...)
+	b = append(b, c.json...)
+	b = append(b, `"spler_name":"`...)
+	b = append(b, distributors[in.supplier]...)
+	b = append(b, `","spler_pmtno":"YPJY`...)
+	b = appendPadded(b, uint64(3601000+in.supplier), 7)
+	b = append(b, `","finl_trns_pric":`...)
+	b = appendYuan(b, d.buyPrice)
+	b = append(b, `,"purc_retn_cnt":`...)
+	b = appendInt(b, int64(c.n))
+	b = append(b, `,"purc_retn_stoin_time":"`...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, `","purc_retn_opter_name":"`...)
+	b = append(b, op.name...)
+	b = append(b, `","medins_prod_purc_no":"`...)
+	b = append(b, c.bchno...)
+	b = append(b, `","memo":"包装破损退货",`...)
+	b = r.scans(b, d, listed)
+	r.endRow(t, b)
+}
+
+// transfer renders a 3502 of n packs of a batch moved between two stores of a chain:
+// type 102 (调拨出库) at the sender, 101 (调拨入库) at the receiver.
+func (r *renderer) transfer(t int64, in *institution, c *carton, typ string, n int, listed []scan, memo string, op *practitioner) {
+	d := c.d
+	b := r.begin(m3502, t, in, "", op)
+	b = append(b, `{"invinfo":{`...)
+	b = append(b, d.json35...)
+	b = append(b, `"inv_chg_type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","fixmedins_bchno":"`...)
+	b = append(b, c.bchno...)
+	b = append(b, `","manu_lotnum":"`...)
+	b = append(b, c.lot...)
+	b = append(b, `","pric":`...)
+	b = appendYuan(b, d.buyPrice)
+	b = append(b, `,"cnt":`...)
+	b = appendInt(b, int64(n))
+	b = append(b, `,"trdn_flag":"0","inv_chg_time":"`...)
+	b = r.clk.appendTime(b, t)
+	b = append(b, `","inv_chg_opter_name":"`...)
+	b = append(b, op.name...)
+	b = append(b, `","memo":"`...)
+	b = append(b, memo...)
+	b = append(b, `",`...)
+	b = r.scans(b, d, listed)
+	r.endRow(t, b)
+}
+
 // scans appends "drugtracinfo":[…] of inbound codes (nothing when there are none).
 func (r *renderer) scans(b []byte, d *drug, listed []scan) []byte {
 	if len(listed) == 0 {

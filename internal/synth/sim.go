@@ -40,9 +40,11 @@ func eventLess(a, b event) int {
 	return 0
 }
 
-// order is a restocking order, delivered the next day.
+// order is a restocking order, delivered the next day by the distributor or, for a
+// chain pharmacy, by a sister store (from ≥ 0).
 type order struct {
 	inst, slot int
+	from       int
 }
 
 // saleReturn is a self-pay sale line to be returned on a later day.
@@ -114,6 +116,8 @@ type sim struct {
 	byDom    [29][]int32 // chronic patients by day of month of their purchase
 	homes    map[int][]int
 	allHomes []int
+
+	chainStores [][]int // per chain: its pharmacies
 
 	events  []event
 	dyn     []event // later cancels of the current day (few)
@@ -220,6 +224,12 @@ func newSim(w *world, out *messages, pkg *fileOut, fr *planter) *sim {
 		s.homes[rg.city] = append(s.homes[rg.city], rg.chronicHomes...)
 		if rg.home {
 			s.allHomes = append(s.allHomes, rg.chronicHomes...)
+		}
+	}
+	s.chainStores = make([][]int, len(chainNames))
+	for _, in := range w.insts {
+		if in.chain >= 0 {
+			s.chainStores[in.chain] = append(s.chainStores[in.chain], in.idx)
 		}
 	}
 	s.fr = fr
@@ -407,8 +417,7 @@ func (s *sim) handle(day int, ev event) {
 	case evStocktake:
 		s.stocktake(day, ev.t, in)
 	case evDelivery:
-		o := s.orders[day][ev.ref]
-		s.deliver(day, ev.t, in, o.slot)
+		s.deliver(day, ev.t, in, s.orders[day][ev.ref])
 	case evReturn:
 		s.saleReturn(day, ev.t, in, s.returns[day][ev.ref])
 	case evCancel:
@@ -539,12 +548,37 @@ func (s *sim) reorder(day int, in *institution, si int) {
 		return
 	}
 	sl.onOrder = true
-	s.orders[day+1] = append(s.orders[day+1], order{inst: in.idx, slot: si})
+	o := order{inst: in.idx, slot: si, from: -1}
+	if in.chain >= 0 && s.r.permille(s.p.TransferPermille) {
+		o.from = s.sister(in, sl.d)
+	}
+	s.orders[day+1] = append(s.orders[day+1], o)
 }
 
-func (s *sim) deliver(day int, t int64, in *institution, si int) {
-	sl := in.slots[si]
+// sister picks a store of in's chain with a carton of d to spare, or -1.
+func (s *sim) sister(in *institution, d *drug) int {
+	var c []int
+	for _, x := range s.chainStores[in.chain] {
+		o := s.w.insts[x]
+		if o == in {
+			continue
+		}
+		if si := slotOf(o, d); si >= 0 && o.slots[si].whole-o.slots[si].reorder >= 4 {
+			c = append(c, x)
+		}
+	}
+	if len(c) == 0 {
+		return -1
+	}
+	return c[s.r.intn(len(c))]
+}
+
+func (s *sim) deliver(day int, t int64, in *institution, o order) {
+	sl := in.slots[o.slot]
 	sl.onOrder = false
+	if o.from >= 0 && s.transfer(day, t, in, o.slot, s.w.insts[o.from]) {
+		return
+	}
 	dn := s.o.startDay + int32(day)
 	manu, expiry := s.lotFor(sl.d, dn, s.r.permille(s.p.ShortDatedPermille))
 	cs := s.newCartons(in, sl.d, int(sl.orderCartons), manu, expiry)
@@ -552,6 +586,67 @@ func (s *sim) deliver(day int, t int64, in *institution, si int) {
 		sl.add(c)
 	}
 	s.purchase(t, in, sl, cs)
+	if day+1 < s.o.Days && s.r.permille(s.p.PurchaseReturnPermille) {
+		// A carton goes back to the distributor the next morning (damaged, wrong item),
+		// if it is still unopened then.
+		c := cs[len(cs)-1]
+		back := int64(day+1)*86400 + 8*3600 + int64(s.r.intn(3*3600))
+		s.fr.plan(day+1, back, in.idx, 0, func(day int, t int64) int {
+			if sl.takeCarton(c) {
+				s.purchaseReturn(t, in, c)
+				s.reorder(day, in, o.slot)
+			}
+			return 0
+		})
+	}
+}
+
+// transfer serves a reorder of a chain pharmacy from a sister store: a few whole packs
+// move, reported per batch by a 3502 of type 102 (调拨出库) at the sister and one of type
+// 101 (调拨入库) at in, each listing the codes at its own collection rate. Chain stores
+// share their batch numbers. false when the sister has nothing to spare.
+func (s *sim) transfer(day int, t int64, in *institution, si int, from *institution) bool {
+	sl := in.slots[si]
+	fi := slotOf(from, sl.d)
+	if fi < 0 {
+		return false
+	}
+	fsl := from.slots[fi]
+	n := min(int(fsl.whole-fsl.reorder)-2, int(max(2*sl.reorder, 4)))
+	if n < 2 {
+		return false
+	}
+	dn := s.o.startDay + int32(day)
+	var bs []box
+	for len(bs) < n {
+		b, ok := fsl.take(dn, nil, func(c *carton, gone []box) { s.expired(t, from, c, gone, 0) })
+		if !ok {
+			break
+		}
+		bs = append(bs, b)
+	}
+	if len(bs) == 0 {
+		return false
+	}
+	for _, b := range bs {
+		sl.putBack(b)
+	}
+	opF, opI := s.staff(from), s.staff(in)
+	for len(bs) > 0 {
+		k := 1
+		for k < len(bs) && bs[k].c == bs[0].c {
+			k++
+		}
+		group := bs[:k]
+		bs = bs[k:]
+		out, got := s.listBoxes(from, group), s.listBoxes(in, group)
+		c := group[0].c
+		s.emit(func(r *renderer) {
+			r.transfer(t, from, c, "102", k, out, "调拨至"+in.name, opF)
+			r.transfer(t+30, in, c, "101", k, got, "调拨自"+from.name, opI)
+		})
+	}
+	return true
 }
 
 // expired reports packs found expired on the shelf as destroyed (3502, 105).
@@ -860,7 +955,7 @@ func (s *sim) selfPay(day int, t int64, in *institution, p *person, known bool) 
 	ph := s.staff(in)
 	receipt := s.receipt(day, in)
 	in.visit++
-	visit := string(appendPadded(append([]byte("M"), s.clk.compact[day]...), uint64(in.visit%1_000_000), 6))
+	visit := s.docNo('M', day, in, in.visit)
 	var who *person
 	if known && s.r.permille(500) {
 		who = p
@@ -933,9 +1028,17 @@ func (s *sim) newSettlement(day int, in *institution) string {
 
 func (s *sim) receipt(day int, in *institution) string {
 	in.receipt++
-	b := append(s.tmp[:0], 'R')
+	return s.docNo('R', day, in, in.receipt)
+}
+
+// docNo makes a document number of an institution (receipt R…, return T…, visit M…):
+// the letter, the date, the institution's number in the province (5 digits) and its
+// own sequence, so that numbers never repeat across institutions.
+func (s *sim) docNo(letter byte, day int, in *institution, seq int) string {
+	b := append(s.tmp[:0], letter)
 	b = append(b, s.clk.compact[day]...)
-	b = appendPadded(b, uint64(in.receipt%1_000_000), 6)
+	b = appendPadded(b, uint64((in.idx+1)%100_000), 5)
+	b = appendPadded(b, uint64(seq%1_000_000), 6)
 	s.tmp = b
 	return string(b)
 }

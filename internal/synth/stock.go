@@ -108,6 +108,37 @@ func (s *slot) take(day int32, same *carton, expired func(c *carton, boxes []box
 	return box{}, false
 }
 
+// takeFullCarton removes an unopened carton usable after day after from the shelf (the
+// last one found); nil when there is none.
+func (s *slot) takeFullCarton(after int32) *carton {
+	for i := len(s.queue) - 1; i >= 0; i-- {
+		if c := s.queue[i]; c.next == 0 && c.expiry > after {
+			return s.remove(i)
+		}
+	}
+	return nil
+}
+
+// takeCarton removes carton c from the shelf if it is still unopened there.
+func (s *slot) takeCarton(c *carton) bool {
+	for i, x := range s.queue {
+		if x == c && c.next == 0 {
+			s.remove(i)
+			return true
+		}
+	}
+	return false
+}
+
+func (s *slot) remove(i int) *carton {
+	c := s.queue[i]
+	copy(s.queue[i:], s.queue[i+1:])
+	s.queue[len(s.queue)-1] = nil
+	s.queue = s.queue[:len(s.queue)-1]
+	s.whole -= c.n
+	return c
+}
+
 func (s *slot) popCarton() {
 	s.queue[0] = nil
 	s.queue = s.queue[1:]

@@ -493,6 +493,10 @@ func stress(full bool) *synth.Params {
 	p.DoubleScanPermille = 100
 	p.ShortDatedPermille = 250
 	p.SplitPermille = [4]int{400, 500, 500, 300}
+	p.TransferPermille = 800
+	p.ChainPermille = 1000
+	p.SaleLinesPerInstitution = 50 // more pharmacies, so that chains have sister stores
+	p.PurchaseReturnPermille = 200
 	if full {
 		p.CollectMinPermille, p.CollectMaxPermille, p.CollectFullPermille = 1000, 1000, 1000
 	}
@@ -505,7 +509,7 @@ func stress(full bool) *synth.Params {
 // its expiry or destruction, only to living persons of the right gender and age.
 func TestHonest(t *testing.T) {
 	dir, sum := generate(t, synth.Options{Seed: 11, Scale: "tiny", Params: stress(true)})
-	for _, infno := range []string{"3502", "3506", "2208"} {
+	for _, infno := range []string{"3502", "3504", "3506", "2208"} {
 		if sum.Counts.Messages[infno] == 0 {
 			t.Errorf("stress run without %s: the check would not cover it", infno)
 		}
@@ -646,7 +650,7 @@ func checkHonest(t *testing.T, dir string, full bool) {
 			fullInst[inst] = n > 0 && listed[inst] == n
 		}
 	}
-	checked := 0
+	checked, transfers := 0, 0
 	for _, l := range lines {
 		where := l.file + ":" + strconv.Itoa(l.n)
 		for _, ev := range l.evs {
@@ -678,10 +682,24 @@ func checkHonest(t *testing.T, dir string, full bool) {
 						received[inst+"|"+kid] = true
 					}
 				}
-			case tracewatch.EventStockChange:
-				if ev.ChangeType == tracewatch.ChangeDestroyed {
+			case tracewatch.EventStockChange, tracewatch.EventPurchaseReturn:
+				switch {
+				case ev.ChangeType == tracewatch.ChangeTransferIn:
+					transfers++
+					for _, k := range order {
+						received[inst+"|"+k] = true
+						for _, kid := range rd.children[k] {
+							received[inst+"|"+kid] = true
+						}
+					}
+				case ev.ChangeType == tracewatch.ChangeDestroyed, ev.ChangeType == tracewatch.ChangeTransferOut,
+					ev.Kind == tracewatch.EventPurchaseReturn:
+					// Gone from the institution: never sold there afterwards.
 					for _, k := range order {
 						destroyed[inst+"|"+k] = true
+						for _, kid := range rd.children[k] {
+							destroyed[inst+"|"+kid] = true
+						}
 					}
 				}
 			case tracewatch.EventSale, tracewatch.EventSettlement:
@@ -722,7 +740,7 @@ func checkHonest(t *testing.T, dir string, full bool) {
 						}
 					}
 					if destroyed[inst+"|"+k] {
-						t.Errorf("%s: %s sold %s after destroying it", where, inst, k)
+						t.Errorf("%s: %s sold %s after destroying it, sending it to a sister store or returning it", where, inst, k)
 					}
 					units := content(k)
 					if ev.SplitPack {
@@ -769,6 +787,9 @@ func checkHonest(t *testing.T, dir string, full bool) {
 	}
 	if checked == 0 {
 		t.Error("no sale was checked against receipts")
+	}
+	if full && transfers == 0 {
+		t.Error("no transfer between chain stores: the check would not cover them")
 	}
 	if !full {
 		// Partial collection: institutions below 100 % list fewer inbound codes than
