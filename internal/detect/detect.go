@@ -27,7 +27,7 @@ type Source interface {
 	DuplicateHistories(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.CodeHistory) error) error
 	Repeats(ctx context.Context, w tracewatch.Window, fn func(tracewatch.Repeat) error) error
 	MismatchedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
-	UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
+	UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error) error
 	RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
 	InboundCoverage(ctx context.Context, w tracewatch.Window) ([]tracewatch.InboundCoverage, error)
 	AnomalousLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error

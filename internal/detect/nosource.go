@@ -91,7 +91,7 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 	clues := map[string]*tracewatch.Clue{}
 	var order []string
 	explained := map[[2]string]bool{} // institution, code → covered by an unscanned pack
-	err = env.Src.UnsourcedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
+	err = env.Src.UnsourcedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry, sibling bool) error {
 		cov := inst[l.Institution]
 		rate := 0.0
 		if cov != nil {
@@ -114,6 +114,11 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		}
 		key := [2]string{l.Institution, l.Code.Key}
 		if explained[key] {
+			return nil
+		}
+		if sibling {
+			// Another pack of its carton came in here: this one came with it, unscanned.
+			explained[key] = true
 			return nil
 		}
 		fp := tracewatch.ClueFingerprint(n.ID(), tracewatch.SubjectCode, l.Code.Key, l.Institution)

@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"tracewatch"
@@ -283,17 +284,49 @@ WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
 GROUP BY c.code_id, c.fixmedins_code`
 
 // UnsourcedLines streams the sale lines (3505, 2207) of codes their seller had not
-// received before the sale, neither the code nor its parent package.
-func (s *Store) UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
+// received before the sale, neither the code nor its parent package, and says whether the
+// seller had received another pack of the same carton (then the pack most likely came
+// in with it, unscanned).
+func (s *Store) UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error) error {
+	const op = "duckdb.UnsourcedLines"
 	win, args := windowSQL(w, "e.event_time")
-	q := `WITH inb AS (` + inboundSQL + `) ` + lineSelect("") + `
-LEFT JOIN inb ON inb.code_id = c.code_id AND inb.fixmedins_code = c.fixmedins_code
-LEFT JOIN packages pk ON pk.child_id = c.code_id
-LEFT JOIN inb pin ON pin.code_id = pk.parent_id AND pin.fixmedins_code = c.fixmedins_code
-WHERE c.event_kind IN ('sale', 'settlement') AND c.code_id IS NOT NULL AND c.parent_id IS NULL` + win + `
-  AND (inb.t IS NULL OR inb.t > e.event_time) AND (pin.t IS NULL OR pin.t > e.event_time)
+	q := `WITH inb AS (` + inboundSQL + `),
+un AS (
+    SELECT DISTINCT c.event_id, c.code_id, c.fixmedins_code
+    FROM event_codes c JOIN events e ON e.event_id = c.event_id
+    LEFT JOIN inb ON inb.code_id = c.code_id AND inb.fixmedins_code = c.fixmedins_code
+    LEFT JOIN packages pk ON pk.child_id = c.code_id
+    LEFT JOIN inb pin ON pin.code_id = pk.parent_id AND pin.fixmedins_code = c.fixmedins_code
+    WHERE c.event_kind IN ('sale', 'settlement') AND c.code_id IS NOT NULL AND c.parent_id IS NULL` + win + `
+      AND (inb.t IS NULL OR inb.t > e.event_time) AND (pin.t IS NULL OR pin.t > e.event_time)),
+sib AS (
+    SELECT DISTINCT u.code_id, u.fixmedins_code
+    FROM (SELECT DISTINCT code_id, fixmedins_code FROM un) u
+    JOIN packages pa ON pa.child_id = u.code_id
+    JOIN packages pb ON pb.parent_id = pa.parent_id AND pb.child_id <> pa.child_id
+    JOIN inb ON inb.code_id = pb.child_id AND inb.fixmedins_code = u.fixmedins_code) ` + lineSelect("") + `
+JOIN un ON un.event_id = c.event_id AND un.code_id = c.code_id
+LEFT JOIN sib ON sib.code_id = c.code_id AND sib.fixmedins_code = c.fixmedins_code
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
-	return s.eachLine(ctx, "duckdb.UnsourcedLines", q, args, fn)
+	rows, err := s.db.QueryContext(ctx, strings.Replace(q, lineFrom, ", sib.code_id IS NOT NULL"+lineFrom, 1), args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sibling bool
+		_, t, err := scanLine(rows, &sibling)
+		if err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		if err := fn(&t, sibling); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return nil
 }
 
 // RemovedLines streams the sale lines of codes their seller had reported returned to the
