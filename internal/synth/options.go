@@ -208,7 +208,7 @@ func DefaultParams() Params {
 		AfterDeathPer100k:          12,
 		SuspendedPermille:          60,
 		SplitStayPer100k:           12,
-		GangPer100k:                11,
+		GangPer100k:                12,
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 //
 // Two ways of planting:
 //
-//   - candidate-driven (resales, substitution, scanner noise): the scenario's cases fall
+//   - candidate-driven (resales, drug substitution, scanner noise): the scenario's cases fall
 //     due at times spread uniformly over the window; the first honest sale that suits the
 //     case at or after its due time becomes it;
 //   - scheduled (everything else): the institution, day and time are drawn up front and
@@ -653,31 +653,47 @@ func (p *planter) scheduleResale(sc, day int, a *institution, p1 *person, bx box
 	return true
 }
 
-// nonDrugWanted reports whether a non-drug basket at in at time t becomes a
-// substitution_nondrug case.
-func (p *planter) nonDrugWanted(in *institution, t int64) bool {
-	return p.free(in) && p.q[scSubstitutionNonDrug].ready(t)
-}
-
-// nonDrugSale settles the non-drug goods of the basket with the insurance, each line
-// billed as a drug and "scanned" by the goods' commodity barcode.
-func (p *planter) nonDrugSale(day int, t int64, in *institution, who *person) {
-	s := p.s
-	dn := p.o.startDay + int32(day)
-	var names []string
-	for i := range s.items {
-		it := &s.items[i]
-		b := p.billNonDrug(it.d, who, dn)
-		it.bill, it.scan, it.scanned = b, scanGoods, true
-		it.unit = b.price
-		it.amount = int64(it.qty) * b.price
-		names = append(names, it.d.name+" → "+b.name)
+// scheduleNonDrug plans a substitution_nondrug case: a pharmacy sells 1–2 lines of
+// non-drug goods off its shelf and settles them with the insurance, each billed as a
+// drug and "scanned" by the goods' commodity barcode.
+func (p *planter) scheduleNonDrug() {
+	x := p.pickInst(func(in *institution) bool { return in.typ == typePharmacy && len(in.nonDrug) > 0 })
+	if x < 0 {
+		return
 	}
-	p.q[scSubstitutionNonDrug].take()
-	setl, _ := s.plantSettle(day, t, in, who)
-	l := p.newLabel(scSubstitutionNonDrug, t, in)
-	l.Settlements = []string{setl}
-	l.Note = "non-drug goods settled with the insurance as drugs, their commodity barcodes scanned as trace codes: " + strings.Join(names, "; ")
+	in := p.w.insts[x]
+	day := p.dayIn(0, p.o.Days-2)
+	lines := 1 + p.r.intn(2)
+	p.plan(day, p.timeAt(day, x), x, lines, func(day int, t int64) int {
+		s := p.s
+		dn := p.o.startDay + int32(day)
+		who, ok := p.personNear(in, dn, dn, nil)
+		if !ok {
+			return 0
+		}
+		s.plantStart()
+		var names []string
+		for range lines {
+			si := in.nonDrug[p.r.intn(len(in.nonDrug))]
+			if s.inBasket(si) || !s.plantTake(day, t, in, si, 1) {
+				continue
+			}
+			it := &s.items[len(s.items)-1]
+			b := p.billNonDrug(it.d, &who, dn)
+			it.bill, it.scan, it.scanned = b, scanGoods, true
+			it.unit = b.price
+			it.amount = int64(it.qty) * b.price
+			names = append(names, it.d.name+" → "+b.name)
+		}
+		if len(s.items) == 0 {
+			return 0
+		}
+		setl, _ := s.plantSettle(day, t, in, &who)
+		l := p.newLabel(scSubstitutionNonDrug, t, in)
+		l.Settlements = []string{setl}
+		l.Note = "non-drug goods settled with the insurance as drugs, their commodity barcodes scanned as trace codes: " + strings.Join(names, "; ")
+		return len(s.items)
+	})
 }
 
 // ---- scheduled scenarios ----
@@ -700,16 +716,17 @@ func (p *planter) attach(s *sim) {
 	for _, sc := range []int{scSubstitutionDrug, scScanWrongBarcode, scScanTypo} {
 		due(sc, span-86400/2)
 	}
-	// Rarer candidates (non-drug baskets with a known customer, imported packs): due in
-	// the first two thirds, so that a candidate comes after each due time.
-	for _, sc := range []int{scSubstitutionNonDrug, scScanLostGS} {
-		due(sc, span*2/3)
-	}
+	// Scanned imports are rarer: due in the first half, so that one comes after each due
+	// time.
+	due(scScanLostGS, span/2)
 	for range p.n[scPhotoReuse] {
 		p.schedulePhoto()
 	}
 	for range p.n[scEmptySwipe] {
 		p.scheduleEmptySwipe()
+	}
+	for range p.n[scSubstitutionNonDrug] {
+		p.scheduleNonDrug()
 	}
 	for range p.n[scParentChild] {
 		p.scheduleParentChild()
@@ -829,7 +846,7 @@ func (p *planter) photoPurchase(day int, t int64, x int) {
 	d := sl.d
 	dn := p.o.startDay + int32(day)
 	u := int64(p.r.intn(1000))
-	n := 5 + int(57*u*u/1000*u/1000*u/1000/1000) // 5–62, mostly below 20
+	n := 5 + int(58*u*u/1000*u/1000*u/1000/1000) // 5–62, mostly below 20
 	k := (n + d.carton - 1) / d.carton
 	manu, expiry := s.lotFor(d, dn, false)
 	cs := s.newCartons(in, d, k, manu, expiry)
@@ -1198,7 +1215,8 @@ func (p *planter) scheduleOverSupply() {
 		j := p.r.intn(i + 1)
 		at[i], at[j] = at[j], at[i]
 	}
-	at = at[:min(len(at), p.r.between(2, 4))]
+	k := min(len(at), p.r.between(2, 4))
+	spare := slices.Concat(at[k:], stockers(d, false)) // where to try when a shelf is empty
 	day := p.dayIn(0, p.o.Days-8)
 	want := min(6, max(1, (30+d.pack-1)/d.pack))
 	l := p.newLabel(scOverSupply, 0, nil)
@@ -1206,25 +1224,32 @@ func (p *planter) scheduleOverSupply() {
 	l.need = 2
 	l.Day = p.date(day)
 	l.t = int64(day) * 86400
-	var names []string
-	for _, x := range at {
-		in := w.insts[x]
-		names = append(names, in.code)
+	var bought []string // institutions where the person bought
+	for _, x := range at[:k] {
 		p.plan(day, p.timeAt(day, x), x, 1, func(day int, t int64) int {
 			s := p.s
-			si := slotOf(in, d)
-			s.plantStart()
-			if !s.plantTake(day, t, in, si, want) {
-				return 0
+			// Where the shelf is empty, the person tries another stocker of the drug.
+			for _, y := range append([]int{x}, spare...) {
+				in := w.insts[y]
+				if slices.Contains(bought, in.code) {
+					continue
+				}
+				s.plantStart()
+				if !s.plantTake(day, t, in, slotOf(in, d), want) {
+					continue
+				}
+				setl, _ := s.plantSettle(day, t, in, &who)
+				l.Settlements = append(l.Settlements, setl)
+				l.got++
+				bought = append(bought, in.code)
+				l.Note = fmt.Sprintf("30 days of %s (%d packs of %d) bought at each of %s within a few days",
+					d.name, want, d.pack, strings.Join(bought, ", "))
+				return 1
 			}
-			setl, _ := s.plantSettle(day, t, in, &who)
-			l.Settlements = append(l.Settlements, setl)
-			l.got++
-			return 1
+			return 0
 		})
 		day = min(day+p.r.intn(3), p.o.Days-2)
 	}
-	l.Note = fmt.Sprintf("30 days of %s (%d packs of %d) bought at each of %s within a few days", d.name, want, d.pack, strings.Join(names, ", "))
 }
 
 // scheduleHighFrequency plans a high_frequency case: 8–11 insured purchases within 7
@@ -1258,7 +1283,7 @@ func (p *planter) scheduleHighFrequency() {
 	for range p.r.between(1, 3) {
 		insts = append(insts, near[p.r.intn(len(near))])
 	}
-	k := p.r.between(8, 11)
+	k := p.r.between(9, 12) // one may fail (an empty shelf): eight must stand
 	day0 := p.dayIn(0, p.o.Days-8)
 	l := p.newLabel(scHighFrequency, int64(day0)*86400, nil)
 	l.Persons = []string{p.psn(&who)}

@@ -744,7 +744,6 @@ func (s *sim) basket(day int, ev event) {
 	if nonDrug || s.fr.noInsurance(in, day) {
 		insured = false
 	}
-	planted := nonDrug && known && s.fr.nonDrugWanted(in, ev.t)
 	s.items, s.boxes = s.items[:0], s.boxes[:0]
 	for range ev.lines {
 		if !s.pickItem(day, ev.t, in, &p, known, insured, nonDrug, ev.chronic) {
@@ -758,10 +757,6 @@ func (s *sim) basket(day int, ev event) {
 		if s.items[i].sl.whole < s.items[i].sl.reorder {
 			s.reorder(day, in, s.items[i].slot)
 		}
-	}
-	if planted {
-		s.fr.nonDrugSale(day, ev.t, in, &p)
-		return
 	}
 	if insured {
 		s.settle(day, ev.t, in, &p, ev.chronic)
