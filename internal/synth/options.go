@@ -46,7 +46,8 @@ type Options struct {
 }
 
 // Params are the realism parameters, each documented in docs/synthetic-data.md with its
-// default. Rates are in permille (‰) of what they apply to.
+// default. Rates are in permille (‰) of what they apply to, or (Per100k) in cases per
+// 100,000 sale lines.
 type Params struct {
 	// Size of the world, from the number of sale lines.
 	SaleLinesPerInstitution int `json:"sale_lines_per_institution"` // institutions = max(10, sale lines / this)
