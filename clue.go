@@ -217,7 +217,8 @@ type CodeQuality struct {
 type Repeat struct {
 	Key          string
 	Scans        int64
-	Institutions []string
+	Institutions []string // distinct, in the order they first scanned it
+	Last         string   // the institution of the last scan
 }
 
 // PackagePair is a parent package code and one of its children, both sold.

@@ -24,14 +24,14 @@ func (b *Baseline) Set(name, _ string) error { return unknownParam(b, name) }
 // Run implements Detector.
 func (b *Baseline) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	return env.Src.Repeats(ctx, env.Window, func(r tracewatch.Repeat) error {
-		inst := r.Institutions[len(r.Institutions)-1]
+		inst := r.Last
 		names := make([]string, len(r.Institutions))
 		for i, in := range r.Institutions {
 			names[i] = env.instName(in)
 		}
 		emit(tracewatch.Clue{
 			Fingerprint: tracewatch.ClueFingerprint(b.ID(), tracewatch.SubjectCode, r.Key),
-			Rule:        "scanned_twice", Severity: tracewatch.SeveritySuspicious,
+			Rule:        "scanned_repeatedly", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: r.Key, Institution: inst, Codes: []string{r.Key},
 			Explanation: fmt.Sprintf("追溯码 %s 在销售环节被扫描 %d 次（%s）。", r.Key, r.Scans, strings.Join(names, "、")),
 		})

@@ -101,13 +101,8 @@ func (c *Collection) institution(env *Env, days []tracewatch.CollectionDay, emit
 		}
 		return
 	}
-	// Index of the first day at or after t.
-	at := func(t int) int { return t }
 	for i := range days {
 		d := days[i]
-		if rate(d.Lines, d.Coded) >= c.MinBaseline*c.DropRatio {
-			continue
-		}
 		// Days strictly before i within Baseline calendar days, and from i within Days.
 		b0 := i
 		for b0 > 0 && days[i].Day.Sub(days[b0-1].Day).Hours() <= float64(24*c.Baseline) {
@@ -117,13 +112,14 @@ func (c *Collection) institution(env *Env, days []tracewatch.CollectionDay, emit
 		for a1 < len(days) && days[a1].Day.Sub(days[i].Day).Hours() < float64(24*c.Days) {
 			a1++
 		}
-		bl, bk := sum(b0, at(i))
+		bl, bk := sum(b0, i)
 		al, ak := sum(i, a1)
 		if bl < c.MinLines || al < c.MinLines {
 			continue
 		}
 		before, after := rate(bl, bk), rate(al, ak)
-		if before < c.MinBaseline || after > before*c.DropRatio {
+		limit := before * c.DropRatio
+		if before < c.MinBaseline || after > limit || rate(d.Lines, d.Coded) > limit {
 			continue
 		}
 		cl := tracewatch.Clue{

@@ -32,7 +32,7 @@ type Source interface {
 	InboundCoverage(ctx context.Context, w tracewatch.Window) ([]tracewatch.InboundCoverage, error)
 	AnomalousLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
 	CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewatch.CodeQuality, error)
-	PackagePairs(ctx context.Context, w tracewatch.Window) ([]tracewatch.PackagePair, error)
+	PackageConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error
 	CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error)
 }
 

@@ -168,21 +168,21 @@ func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, 
 		case holder != "":
 			cls, why = pairClass(env, holder, s.Institution)
 			sev = tracewatch.SeverityHighlySuspicious
-			why = fmt.Sprintf("该盒药仍由 %s 持有（已售未退），%s又在%s %s%s", env.instName(holder), when(s.Time), why, env.instName(s.Institution), saleWord(s))
+			why = fmt.Sprintf("该盒药仍由 %s 持有（已售未退），%s 又在%s %s %s", env.instName(holder), when(s.Time), why, env.instName(s.Institution), saleWord(s))
 		case total+q > capacity:
 			cls = "over_content"
 			sev = tracewatch.SeveritySuspicious
-			why = fmt.Sprintf("%s在 %s 再次%s，累计售出超过一盒的装量（%d 个最小单位）", when(s.Time), env.instName(s.Institution), saleWord(s), content)
+			why = fmt.Sprintf("%s 在 %s 再次%s，累计售出超过一盒的装量（%d 个最小单位）", when(s.Time), env.instName(s.Institution), saleWord(s), content)
 			if p := d.doubleScanOf(s, prev); p != nil {
 				cls, sev = "double_scan", tracewatch.SeverityNotice
-				why = fmt.Sprintf("%s在 %s 同一%s于 %s 内重复扫码，疑为重复扫描（技术性问题）", when(s.Time), env.instName(s.Institution), sameWhat(s, p), d.DoubleScan)
+				why = fmt.Sprintf("%s 在 %s 同一%s于 %s 内重复扫码，疑为重复扫描（技术性问题）", when(s.Time), env.instName(s.Institution), sameWhat(s, p), minutes(d.DoubleScan))
 			}
 		}
 		if sev > 0 && env.Window.Contains(s.Time) {
 			if sev >= tracewatch.SeveritySuspicious {
 				if r, ssev, ok := substitution(env, s.mapped, s.billed); ok && ssev >= tracewatch.SeverityHighlySuspicious {
 					sev = tracewatch.SeverityViolation
-					why += fmt.Sprintf("，且以 %s 的追溯码结算 %s（串换，%s）", env.drugName(s.mapped), env.drugName(s.billed), r)
+					why += fmt.Sprintf("，且以 %s 的追溯码结算 %s（串换，%s）", env.drugName(s.mapped), env.drugName(s.billed), substitutionRuleText[r])
 				}
 			}
 			if sev >= worst {
@@ -218,7 +218,7 @@ func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, 
 	}
 	c.Severity, c.Rule, c.Institution = worst, rule, dup.Institution
 	c.Fingerprint = tracewatch.ClueFingerprint(d.ID(), tracewatch.SubjectCode, h.Key)
-	c.Explanation = fmt.Sprintf("追溯码 %s 于 %s 在 %s %s%s后，%s。", h.Key, when(first.Time), env.instName(first.Institution),
+	c.Explanation = fmt.Sprintf("追溯码 %s 于 %s 在 %s%s %s后，%s。", h.Key, when(first.Time), env.instName(first.Institution),
 		placeOf(env, first.Institution), saleWord(first), strings.Join(dupText, "；"))
 	return c, true
 }
@@ -228,6 +228,14 @@ func placeOf(env *Env, inst string) string {
 		return "（" + p + "）"
 	}
 	return ""
+}
+
+// minutes writes a duration for an explanation: "10 分钟".
+func minutes(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%d 分钟", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%d 秒", int(d/time.Second))
 }
 
 // doubleScanOf returns an earlier sale at the same institution with the same receipt

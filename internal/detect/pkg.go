@@ -21,56 +21,39 @@ func (p *Package) Set(name, _ string) error { return unknownParam(p, name) }
 
 // Run implements Detector.
 func (p *Package) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	pairs, err := env.Src.PackagePairs(ctx, env.Window)
-	if err != nil {
-		return err
-	}
-	for _, pr := range pairs {
+	return env.Src.PackageConflicts(ctx, env.Window, func(pr tracewatch.PackagePair, lines []tracewatch.TimelineEntry) error {
 		c := tracewatch.Clue{
 			Fingerprint: tracewatch.ClueFingerprint(p.ID(), tracewatch.SubjectCode, pr.Child, pr.Parent),
 			Rule:        "parent_and_child", Severity: tracewatch.SeverityHighlySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: pr.Child, Codes: []string{pr.Parent, pr.Child},
 		}
 		var parentSale, childSale *tracewatch.TimelineEntry
-		for _, key := range []string{pr.Parent, pr.Child} {
-			tl, err := env.Src.Timeline(ctx, key)
-			if err != nil {
-				return err
+		for i := range lines {
+			t := &lines[i]
+			c.Evidence = append(c.Evidence, env.lineEvidence(t))
+			c.Settlements = append(c.Settlements, t.Settlement)
+			c.Receipts = append(c.Receipts, t.Receipt)
+			c.Persons = append(c.Persons, t.Person)
+			if t.Code.Key == pr.Parent {
+				if parentSale == nil {
+					parentSale = t
+				}
+				continue
 			}
-			for i := range tl {
-				t := &tl[i]
-				if t.SaleSide() == 0 || (key == pr.Child && t.Code.Parent != "") {
-					continue
-				}
-				c.Evidence = append(c.Evidence, env.lineEvidence(t))
-				if t.SaleSide() > 0 {
-					c.Settlements = append(c.Settlements, t.Settlement)
-					c.Receipts = append(c.Receipts, t.Receipt)
-					c.Persons = append(c.Persons, t.Person)
-					if key == pr.Parent && parentSale == nil {
-						parentSale = t
-					}
-					if key == pr.Child {
-						childSale = t
-						if t.FundPaid > c.AmountFen {
-							c.AmountFen = t.FundPaid
-						}
-					}
-				}
+			if childSale == nil {
+				childSale = t
+			}
+			if t.FundPaid > c.AmountFen {
+				c.AmountFen = t.FundPaid
 			}
 		}
 		if parentSale == nil || childSale == nil {
-			continue
+			return nil
 		}
 		c.Institution = childSale.Institution
 		c.Explanation = fmt.Sprintf("包装码 %s 已于 %s 在 %s 整件销售，其内的小包装追溯码 %s 又于 %s 在 %s 单独销售，同一盒药被销售两次。",
 			pr.Parent, when(parentSale.Time), env.instName(parentSale.Institution), pr.Child, when(childSale.Time), env.instName(childSale.Institution))
-		if env.Window.Contains(childSale.Time) || env.Window.Contains(parentSale.Time) {
-			emit(c)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+		emit(c)
+		return ctx.Err()
+	})
 }

@@ -46,7 +46,7 @@ func substitution(env *Env, mapped, billed string) (rule string, sev tracewatch.
 	return "generic", tracewatch.SeverityHighlySuspicious, true
 }
 
-var substitutionText = map[string]string{
+var substitutionRuleText = map[string]string{
 	"non_drug": "非药品或非医保目录内产品按医保药品结算",
 	"spec":     "同一药品不同规格或厂家",
 	"form":     "同一通用名不同剂型",
@@ -77,7 +77,7 @@ func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 				what = "商品条码 " + code
 			}
 			c.Explanation = fmt.Sprintf("%s 对应的产品是 %s，%s 于 %s 却按 %s 销售结算（%s）。", what, env.drugName(l.Code.DrugCode),
-				env.instName(l.Institution), when(l.Time), env.drugName(l.DrugCode), substitutionText[rule])
+				env.instName(l.Institution), when(l.Time), env.drugName(l.DrugCode), substitutionRuleText[rule])
 			byKey[fp] = c
 			order = append(order, fp)
 		}

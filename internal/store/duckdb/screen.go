@@ -17,8 +17,14 @@ import (
 const lineCols = `c.code_id, dict.code_key, e.msgid, e.line, e.infno, e.kind, e.change_type, e.fixmedins_code, %BILLED%,
 e.item_name, e.lot_no, e.made, e.expires, e.qty, e.split_pack, e.unit_price_fen, e.amount_fen, e.event_time,
 e.receipt, e.setl_id, e.visit, e.fee_line, e.psn_no, e.settle_type, c.raw, c.code_kind, c.product_id, c.error,
-c.parent_id, pdict.code_key, c.pack_level, c.med_list_codg,
-CASE WHEN e.kind = 'sale' AND st.amount > 0 THEN CAST(floor(CAST(e.unit_price_fen AS DOUBLE) * e.qty / 10000 * st.fund / st.amount) AS BIGINT) ELSE 0 END`
+c.parent_id, pdict.code_key, c.pack_level, c.med_list_codg, %FUND%`
+
+// saleFund is the fund's share of a 3505 line: price × quantity × fund / total of its
+// settlement.
+const saleFund = `CASE WHEN e.kind = 'sale' AND st.amount > 0 THEN CAST(floor(CAST(e.unit_price_fen AS DOUBLE) * e.qty / 10000 * st.fund / st.amount) AS BIGINT) ELSE 0 END`
+
+// feeLineFund is the fund's share of a 2207/2304 code's fee line (joined as f).
+const feeLineFund = `CASE WHEN st.amount > 0 THEN CAST(floor(CAST(f.amount_fen AS DOUBLE) * st.fund / st.amount) AS BIGINT) ELSE 0 END`
 
 // lineFrom joins what lineCols needs; callers add their joins and WHERE after it.
 const lineFrom = ` FROM event_codes c JOIN events e ON e.event_id = c.event_id
@@ -28,21 +34,16 @@ LEFT JOIN (SELECT fixmedins_code, setl_id, sum(fund_paid_fen) AS fund, sum(amoun
            WHERE kind = 'settlement' AND setl_id IS NOT NULL GROUP BY fixmedins_code, setl_id) st
        ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id`
 
-func lineSelect(billed string) string {
+// lineSelect selects lineCols with the billed drug and the fund share given (defaults:
+// the event's own drug, saleFund).
+func lineSelect(billed, fund string) string {
 	if billed == "" {
 		billed = "e.med_list_codg"
 	}
-	return "SELECT " + replaceBilled(lineCols, billed) + lineFrom
-}
-
-func replaceBilled(s, billed string) string {
-	const mark = "%BILLED%"
-	for i := 0; i+len(mark) <= len(s); i++ {
-		if s[i:i+len(mark)] == mark {
-			return s[:i] + billed + s[i+len(mark):]
-		}
+	if fund == "" {
+		fund = saleFund
 	}
-	return s
+	return "SELECT " + strings.NewReplacer("%BILLED%", billed, "%FUND%", fund).Replace(lineCols) + lineFrom
 }
 
 // scanLine reads one row of lineCols (plus extra destinations after them).
@@ -142,7 +143,7 @@ ORDER BY s.code_id, s.event_time, s.sale_id`, wargs...)
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer facts.Close()
-	lines, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`) `+lineSelect("")+`
+	lines, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`) `+lineSelect("", "")+`
 JOIN cand ON cand.code_id = c.code_id
 WHERE c.event_kind IN ('sale', 'settlement', 'sale_return')
 ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
@@ -226,13 +227,14 @@ ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 }
 
 // Repeats is the naive baseline B0 (the rule regulators run today): every code scanned
-// at sale (3505) two times or more, with a scan in the window.
+// at sale (3505) two times or more, with a scan in the window; the institutions in the
+// order they scanned it.
 func (s *Store) Repeats(ctx context.Context, w tracewatch.Window, fn func(tracewatch.Repeat) error) error {
 	const op = "duckdb.Repeats"
 	win, args := windowSQL(w, "event_time")
 	rows, err := s.db.QueryContext(ctx, `
-SELECT r.code_id, dict.code_key, r.n, r.first_inst, r.last_inst FROM (
-    SELECT code_id, count(*) AS n, min(fixmedins_code) AS first_inst, max(fixmedins_code) AS last_inst
+SELECT r.code_id, dict.code_key, r.n, r.insts FROM (
+    SELECT code_id, count(*) AS n, string_agg(fixmedins_code, ',' ORDER BY event_time, fixmedins_code) AS insts
     FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL`+win+`
     GROUP BY code_id HAVING count(*) >= 2) r
 LEFT JOIN code_dict dict ON dict.code_id = r.code_id
@@ -245,15 +247,19 @@ ORDER BY r.code_id`, args...)
 		var id int64
 		var key sql.NullString
 		var r tracewatch.Repeat
-		var a, b string
-		if err := rows.Scan(&id, &key, &r.Scans, &a, &b); err != nil {
+		var insts string
+		if err := rows.Scan(&id, &key, &r.Scans, &insts); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		r.Key = codeKey(tracewatch.CodeID(id), key)
-		r.Institutions = []string{a}
-		if b != a {
-			r.Institutions = append(r.Institutions, b)
+		seen := map[string]bool{}
+		for _, in := range strings.Split(insts, ",") {
+			if !seen[in] {
+				seen[in] = true
+				r.Institutions = append(r.Institutions, in)
+			}
 		}
+		r.Last = insts[strings.LastIndexByte(insts, ',')+1:]
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -265,10 +271,10 @@ ORDER BY r.code_id`, args...)
 // billed: 3505 rows directly, 2207/2304 codes through their 2204/2301 fee line.
 func (s *Store) MismatchedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
 	win, args := windowSQL(w, "e.event_time")
-	q := lineSelect("") + `
+	q := lineSelect("", "") + `
 WHERE c.event_kind = 'sale' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
   AND e.med_list_codg IS NOT NULL AND c.med_list_codg <> e.med_list_codg` + win + `
-UNION ALL ` + lineSelect("f.med_list_codg") + `
+UNION ALL ` + lineSelect("f.med_list_codg", feeLineFund) + `
 JOIN events f ON f.kind = 'fee_line' AND f.fixmedins_code = e.fixmedins_code AND f.fee_line = e.fee_line AND f.visit = e.visit
 WHERE c.event_kind = 'settlement' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
   AND e.visit IS NOT NULL AND e.visit <> '' AND f.med_list_codg IS NOT NULL AND c.med_list_codg <> f.med_list_codg` + win
@@ -304,7 +310,7 @@ sib AS (
     FROM (SELECT DISTINCT code_id, fixmedins_code FROM un) u
     JOIN packages pa ON pa.child_id = u.code_id
     JOIN packages pb ON pb.parent_id = pa.parent_id AND pb.child_id <> pa.child_id
-    JOIN inb ON inb.code_id = pb.child_id AND inb.fixmedins_code = u.fixmedins_code) ` + lineSelect("") + `
+    JOIN inb ON inb.code_id = pb.child_id AND inb.fixmedins_code = u.fixmedins_code) ` + lineSelect("", "") + `
 JOIN un ON un.event_id = c.event_id AND un.code_id = c.code_id
 LEFT JOIN sib ON sib.code_id = c.code_id AND sib.fixmedins_code = c.fixmedins_code
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
@@ -338,7 +344,7 @@ func (s *Store) RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*
     FROM event_codes c JOIN events e ON e.event_id = c.event_id
     WHERE c.code_id IS NOT NULL AND (c.event_kind = 'purchase_return'
        OR (c.event_kind = 'stock_change' AND e.change_type IN ('102', '104', '105', '107')))
-    GROUP BY c.code_id, c.fixmedins_code) ` + lineSelect("") + `
+    GROUP BY c.code_id, c.fixmedins_code) ` + lineSelect("", "") + `
 JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < e.event_time
 WHERE c.event_kind IN ('sale', 'settlement')` + win + `
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
@@ -401,7 +407,7 @@ ORDER BY ev.fixmedins_code, ev.drug`
 // made.
 func (s *Store) AnomalousLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
 	win, args := windowSQL(w, "e.event_time")
-	q := lineSelect("") + `
+	q := lineSelect("", "") + `
 WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL` + win + `
   AND (c.code_id IS NULL OR c.med_list_codg IS NULL OR c.med_list_codg = ''
        OR (e.expires IS NOT NULL AND e.event_time >= e.expires + INTERVAL '1 day')
@@ -434,47 +440,105 @@ GROUP BY fixmedins_code ORDER BY fixmedins_code`, args...)
 	return out, rows.Err()
 }
 
-// PackagePairs lists parent package codes sold (not through expansion) together with a
-// child that was also sold on its own, with a sale in the window.
-func (s *Store) PackagePairs(ctx context.Context, w tracewatch.Window) ([]tracewatch.PackagePair, error) {
-	const op = "duckdb.PackagePairs"
-	win, args := windowSQL(w, "event_time")
-	rows, err := s.db.QueryContext(ctx, `
-WITH sold AS (SELECT DISTINCT code_id FROM event_codes
-              WHERE event_kind IN ('sale', 'settlement') AND parent_id IS NULL AND code_id IS NOT NULL`+win+`)
-SELECT p.parent_id, pd.code_key, p.child_id, cd.code_key
-FROM packages p JOIN sold ps ON ps.code_id = p.parent_id JOIN sold cs ON cs.code_id = p.child_id
-LEFT JOIN code_dict pd ON pd.code_id = p.parent_id LEFT JOIN code_dict cd ON cd.code_id = p.child_id
-ORDER BY p.parent_id, p.child_id`, args...)
+// PackageConflicts streams, per parent package code and descendant (a child, or a
+// grandchild through a middle box) both sold on their own with a sale of either in the
+// window, the sale lines of the two, parent's first.
+func (s *Store) PackageConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error {
+	const op = "duckdb.PackageConflicts"
+	win, args := windowSQL(w, "c.event_time")
+	inWin := "1"
+	if win != "" {
+		inWin = "CASE WHEN TRUE" + win + " THEN 1 ELSE 0 END"
+	}
+	q := `WITH sold AS (
+    SELECT c.code_id, max(` + inWin + `) AS inw FROM event_codes c
+    WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND c.code_id IS NOT NULL
+    GROUP BY c.code_id),
+links AS (
+    SELECT parent_id, child_id FROM packages
+    UNION SELECT p1.parent_id, p2.child_id FROM packages p1 JOIN packages p2 ON p2.parent_id = p1.child_id),
+pairs AS (
+    SELECT l.parent_id, l.child_id FROM links l
+    JOIN sold ps ON ps.code_id = l.parent_id JOIN sold cs ON cs.code_id = l.child_id
+    WHERE ps.inw = 1 OR cs.inw = 1),
+pr AS (
+    SELECT parent_id AS code_id, parent_id, child_id, 0 AS side FROM pairs
+    UNION ALL SELECT child_id, parent_id, child_id, 1 FROM pairs) ` + lineSelect("", "") + `
+JOIN pr ON pr.code_id = c.code_id
+WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL
+ORDER BY pr.parent_id, pr.child_id, pr.side, e.event_time, e.event_id`
+	q = strings.Replace(q, lineFrom, ", pr.parent_id, pr.child_id"+lineFrom, 1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
-	var out []tracewatch.PackagePair
+	var cur tracewatch.PackagePair
+	var curIDs [2]int64
+	var lines []tracewatch.TimelineEntry
+	flush := func() error {
+		if len(lines) == 0 {
+			return nil
+		}
+		err := fn(cur, lines)
+		lines = nil
+		return err
+	}
 	for rows.Next() {
 		var pid, cid int64
-		var pk, ck sql.NullString
-		if err := rows.Scan(&pid, &pk, &cid, &ck); err != nil {
-			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		id, t, err := scanLine(rows, &pid, &cid)
+		if err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		out = append(out, tracewatch.PackagePair{Parent: codeKey(tracewatch.CodeID(pid), pk), Child: codeKey(tracewatch.CodeID(cid), ck)})
+		if [2]int64{pid, cid} != curIDs {
+			if err := flush(); err != nil {
+				return err
+			}
+			curIDs = [2]int64{pid, cid}
+			cur = tracewatch.PackagePair{}
+		}
+		if int64(id) == pid {
+			cur.Parent = t.Code.Key
+		} else {
+			cur.Child = t.Code.Key
+		}
+		lines = append(lines, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return flush()
 }
 
-// CollectionDays counts, per institution and day, the reimbursed drug sale lines (3505
-// with mdtrt_setl_type 1, 中药饮片 and 颗粒 exempt) and those with a valid code.
+// CollectionDays counts, per institution and day, the reimbursed drug sale lines and
+// those with a valid code: 3505 rows with mdtrt_setl_type 1, or, for an institution that
+// sends no such 3505 (a hospital settling through 2204/2207 only), its outpatient 2204
+// drug fee lines, coded when their 2207 drug_trac_info carries a valid code. Goods without
+// trace codes (中药饮片, 颗粒, non-drug goods) and inpatient fee lines (2301: inpatient 拆零
+// is exempt and cannot be told apart) are left out.
 func (s *Store) CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error) {
 	const op = "duckdb.CollectionDays"
 	win, args := windowSQL(w, "e.event_time")
 	rows, err := s.db.QueryContext(ctx, `
-WITH coded AS (SELECT DISTINCT event_id FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL)
-SELECT e.fixmedins_code, CAST(e.event_time + INTERVAL '8 hours' AS DATE) AS day, count(*),
-       sum(CASE WHEN coded.event_id IS NULL THEN 0 ELSE 1 END)
-FROM events e LEFT JOIN drugs d ON d.med_list_codg = e.med_list_codg
-LEFT JOIN coded ON coded.event_id = e.event_id
-WHERE e.kind = 'sale' AND e.settle_type = '1' AND coalesce(d.kind, '') NOT IN `+uncodedKinds+win+`
-GROUP BY e.fixmedins_code, day ORDER BY e.fixmedins_code, day`, args...)
+WITH coded AS (SELECT DISTINCT event_id FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL),
+s35 AS (
+    SELECT e.fixmedins_code, e.event_time, CASE WHEN coded.event_id IS NULL THEN 0 ELSE 1 END AS ok
+    FROM events e LEFT JOIN drugs d ON d.med_list_codg = e.med_list_codg
+    LEFT JOIN coded ON coded.event_id = e.event_id
+    WHERE e.kind = 'sale' AND e.settle_type = '1' AND coalesce(d.kind, '') NOT IN `+uncodedKinds+win+`),
+sellers AS (SELECT DISTINCT fixmedins_code FROM s35),
+settled AS (
+    SELECT DISTINCT e.fixmedins_code, e.visit, e.fee_line FROM events e JOIN event_codes c ON c.event_id = e.event_id
+    WHERE e.kind = 'settlement' AND c.code_id IS NOT NULL AND e.fee_line IS NOT NULL),
+fee AS (
+    SELECT e.fixmedins_code, e.event_time, CASE WHEN st.fee_line IS NULL THEN 0 ELSE 1 END AS ok
+    FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
+    LEFT JOIN settled st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit AND st.fee_line = e.fee_line
+    WHERE e.kind = 'fee_line' AND e.infno = '2204' AND d.kind NOT IN `+uncodedKinds+win+`
+      AND e.fixmedins_code NOT IN (SELECT fixmedins_code FROM sellers)),
+lines_all AS (SELECT * FROM s35 UNION ALL SELECT * FROM fee)
+SELECT fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS DATE) AS day, count(*), sum(ok)
+FROM lines_all GROUP BY fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS DATE) ORDER BY 1, 2`, append(args, args...)...)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
