@@ -284,6 +284,8 @@ func (env *Env) factEvidence(s *sale) tracewatch.Evidence {
 	switch {
 	case s.Whole != 0:
 		q = strconv.FormatInt(s.Whole, 10) + " 盒"
+	case s.Split == 1: // the store's unknown part: a 2207 split line carries no quantity
+		q = "拆零（数量未随结算上报，见费用明细）"
 	case s.Split != 0:
 		q = "拆零 " + s.Split.String() + " 个最小单位"
 	}

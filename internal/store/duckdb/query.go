@@ -119,7 +119,7 @@ SELECT c.code_id,
             ELSE e.msgid || '|L|' || CAST(e.line AS VARCHAR) END AS sale_id,
        min(e.fixmedins_code), min(e.event_time),
        max(CASE WHEN e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -1 ELSE 1 END),
-       max(CASE WHEN NOT e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -e.qty ELSE e.qty END)
+       max(CASE WHEN NOT e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -e.qty WHEN e.qty = 0 THEN 1 ELSE e.qty END)
 FROM event_codes c JOIN events e ON e.event_id = c.event_id
 WHERE c.code_id IS NOT NULL AND e.kind IN ('sale', 'settlement', 'sale_return')
 GROUP BY 1, 2;

@@ -498,6 +498,9 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 							r := saleRow{id: code, sale: tracewatch.SaleID(e), inst: e.Institution, t: e.Time, drug: drug}
 							if e.SplitPack {
 								r.split = int64(e.Qty) * int64(side)
+								if r.split == 0 && side > 0 {
+									r.split = unknownPart // a 2207 split line: a part of unknown size
+								}
 							} else {
 								r.whole = int64(side)
 							}
@@ -544,14 +547,26 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		if len(rs) == 0 {
 			return nil
 		}
-		err := withAppender(w.conn, "temp", "stage_sales", func(a *duckdbdrv.Appender) error {
-			seen := map[string]bool{}
-			for _, r := range rs {
-				k := fmt.Sprint(r.id, "\x00", r.sale)
-				if seen[k] {
-					continue
+		// One row per code and sale. The same sale may come twice (a 2207 and its 3505):
+		// keep the larger quantity, as the rebuild's max() does (a 2207 split line carries
+		// no quantity; its 3505 does).
+		at := map[string]int{}
+		uniq := rs[:0:0]
+		for _, r := range rs {
+			k := fmt.Sprint(r.id, "\x00", r.sale)
+			if i, ok := at[k]; ok {
+				u := &uniq[i]
+				u.whole, u.split = max(u.whole, r.whole), max(u.split, r.split)
+				if u.drug == "" {
+					u.drug = r.drug
 				}
-				seen[k] = true
+				continue
+			}
+			at[k] = len(uniq)
+			uniq = append(uniq, r)
+		}
+		err := withAppender(w.conn, "temp", "stage_sales", func(a *duckdbdrv.Appender) error {
+			for _, r := range uniq {
 				if r.drug != "" {
 					drugOf[r.id] = r.drug
 				}
@@ -564,36 +579,33 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		if err != nil {
 			return err
 		}
-		rows, err := w.conn.QueryContext(ctx, `INSERT INTO sale_codes SELECT * FROM stage_sales ON CONFLICT DO NOTHING RETURNING code_id, fixmedins_code, event_time, whole, split_qty`)
+		// A stored split sale of unknown size (its 2207 came first) takes the quantity its
+		// 3505 brings.
+		up, err := w.conn.QueryContext(ctx, `UPDATE sale_codes SET split_qty = s.split_qty FROM stage_sales s
+WHERE sale_codes.code_id = s.code_id AND sale_codes.sale_id = s.sale_id
+  AND sale_codes.whole = 0 AND sale_codes.split_qty = ? AND s.split_qty > ?
+RETURNING sale_codes.code_id, sale_codes.split_qty`, unknownPart, unknownPart)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id, whole, split int64
-			var inst string
-			var t sql.NullTime
-			if err := rows.Scan(&id, &inst, &t, &whole, &split); err != nil {
-				rows.Close()
+		for up.Next() {
+			var id, split int64
+			if err := up.Scan(&id, &split); err != nil {
+				up.Close()
 				return err
 			}
 			d := delta(tracewatch.CodeID(id))
 			d.touched = true
-			d.whole += whole
-			d.split += split
-			if whole > 0 || split > 0 {
-				d.sales++
-				d.hasSale = true
-				if t.Valid && (d.firstSale.IsZero() || t.Time.Before(d.firstSale)) {
-					d.firstSale, d.firstSeller = t.Time, inst
-				}
-				if t.Valid && t.Time.After(d.last) {
-					d.last = t.Time
-				}
-			} else {
-				d.returns++
-			}
+			d.split += split - unknownPart
 		}
-		rows.Close()
+		up.Close()
+		rows, err := w.conn.QueryContext(ctx, `INSERT INTO sale_codes SELECT * FROM stage_sales ON CONFLICT DO NOTHING RETURNING code_id, fixmedins_code, event_time, whole, split_qty`)
+		if err != nil {
+			return err
+		}
+		if err := w.countSales(rows, delta); err != nil {
+			return err
+		}
 		_, err = w.conn.ExecContext(ctx, `DELETE FROM stage_sales`)
 		return err
 	}
@@ -699,3 +711,41 @@ ON CONFLICT (code_id) DO UPDATE SET
                         THEN excluded.last_sale ELSE ledger.last_sale END,
     received     = ledger.received + excluded.received
 `
+
+// unknownPart is the quantity stored for a split-pack sale whose size is not reported
+// (a 2207/2304 drug_trac_info element with trdn_flag 1: the quantity is on the fee line):
+// the smallest unit, 1/10000 of a minimum unit, so that the sale counts and its seller
+// holds the box. The sale's 3505, when it comes, brings the real quantity.
+const unknownPart = 1
+
+// countSales adds the sale facts a statement returned (code_id, fixmedins_code,
+// event_time, whole, split_qty) to the ledger deltas, and closes rows.
+func (w *writer) countSales(rows *sql.Rows, delta func(tracewatch.CodeID) *ledgerDelta) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id, whole, split int64
+		var inst string
+		var t sql.NullTime
+		if err := rows.Scan(&id, &inst, &t, &whole, &split); err != nil {
+			return err
+		}
+		d := delta(tracewatch.CodeID(id))
+		d.touched = true
+		d.whole += whole
+		d.split += split
+		switch {
+		case whole > 0 || split > 0:
+			d.sales++
+			d.hasSale = true
+			if t.Valid && (d.firstSale.IsZero() || t.Time.Before(d.firstSale)) {
+				d.firstSale, d.firstSeller = t.Time, inst
+			}
+			if t.Valid && t.Time.After(d.last) {
+				d.last = t.Time
+			}
+		case whole < 0 || split < 0:
+			d.returns++
+		}
+	}
+	return rows.Err()
+}

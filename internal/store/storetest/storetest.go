@@ -260,6 +260,11 @@ func scenario(t *testing.T, s tracewatch.Store) {
 		// The GS1 code: sold with settlement S200, then the settlement is cancelled.
 		{"S11", "3505", instQ, sale(7, 9, "R7", "S200", gs1Key)},
 		{"S12", "2208", instQ, tracewatch.Event{Kind: tracewatch.EventSettlementCancel, Settlement: "S200", Time: at(7, 10, 0)}},
+		// The carton's last 10 units, settled first (a 2207 split line carries no
+		// quantity), then reported by the 3505 of the same settlement: one sale of 10.
+		{"S13", "2207", instP, tracewatch.Event{Kind: tracewatch.EventSettlement, Settlement: "S300", SplitPack: true, Time: at(8, 9, 0), Codes: codes(carton)}},
+		{"S14", "3505", instP, tracewatch.Event{Kind: tracewatch.EventSale, DrugCode: drugX, SplitPack: true, Qty: 10 * tracewatch.QtyScale,
+			Time: at(8, 9, 1), Receipt: "R8", Settlement: "S300", SettleType: "1", Codes: codes(carton)}},
 	}
 	for _, st := range steps {
 		m, e := msg(st.msgid, st.infno, st.inst, st.ev)
@@ -279,7 +284,7 @@ func testLedger(t *testing.T, open Opener) {
 		t.Errorf("codeB ledger = %+v", b)
 	}
 	c := ledger(t, s, carton)
-	if c.Sales != 3 || c.SoldWhole != 0 || c.SoldSplit != 90*tracewatch.QtyScale || c.SoldNet() != 0.9 {
+	if c.Sales != 4 || c.Returns != 0 || c.SoldWhole != 0 || c.SoldSplit != 100*tracewatch.QtyScale || c.SoldNet() != 1 {
 		t.Errorf("carton ledger = %+v (net %v)", c, c.SoldNet())
 	}
 	g := ledger(t, s, gs1Key)
