@@ -133,12 +133,13 @@ type Event struct {
 
 // EventCode is one trace code scanned on an event line, identified.
 type EventCode struct {
-	Raw       string // as scanned
-	Key       string // identity (tracecode key); empty when the code did not parse
-	Kind      string // tracecode kind
-	ProductID string // 药品标识码 or GTIN
-	Error     string // tracecode error code when the code did not parse
-	Parent    string // when the code was expanded from a scanned parent package: the parent's key
-	Level     int    // package level from the code mapping (1 sales pack, 2, 3), 0 unknown
-	DrugCode  string // the drug the code maps to (三码合一), empty when unknown
+	Raw       string    // as scanned
+	Key       string    // identity (tracecode key); empty when the code did not parse
+	Kind      string    // tracecode kind
+	ProductID string    // 药品标识码 or GTIN
+	Error     string    // tracecode error code when the code did not parse
+	Parent    string    // when the code was expanded from a scanned parent package: the parent's key
+	Level     int       // package level from the code mapping (1 sales pack, 2, 3), 0 unknown
+	DrugCode  string    // the drug the code maps to (三码合一), empty when unknown
+	Expires   time.Time // the expiry the code itself carries (GS1 AI 17), midnight Asia/Shanghai; zero when none
 }

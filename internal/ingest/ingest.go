@@ -157,6 +157,9 @@ func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) err
 				continue
 			}
 			c.Key, c.Kind, c.ProductID = code.Key, code.Kind.String(), code.ProductID
+			if !code.Expiry.IsZero() {
+				c.Expires = code.Expiry.In(nhsa.CST)
+			}
 			if m, ok := maps[code.ProductID]; ok {
 				c.DrugCode, c.Level = m.DrugCode, m.PackLevel
 				if m.PackLevel > 1 {

@@ -15,7 +15,7 @@ import (
 // lineCols are the columns scanLine reads: a code on an event line. The fund share of a
 // sale line is its price × quantity times the fund's share of its settlement.
 const lineCols = `c.code_id, dict.code_key, e.msgid, e.line, e.infno, e.kind, e.change_type, e.fixmedins_code, %BILLED%,
-e.item_name, e.lot_no, e.made, e.expires, e.qty, e.split_pack, e.unit_price_fen, e.amount_fen, e.event_time,
+e.item_name, e.lot_no, e.made, coalesce(e.expires, c.expires), e.qty, e.split_pack, e.unit_price_fen, e.amount_fen, e.event_time,
 e.receipt, e.setl_id, e.visit, e.fee_line, e.psn_no, e.settle_type, c.raw, c.code_kind, c.product_id, c.error,
 c.parent_id, pdict.code_key, c.pack_level, c.med_list_codg, %FUND%`
 
@@ -410,7 +410,7 @@ func (s *Store) AnomalousLines(ctx context.Context, w tracewatch.Window, fn func
 	q := lineSelect("", "") + `
 WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL` + win + `
   AND (c.code_id IS NULL OR c.med_list_codg IS NULL OR c.med_list_codg = ''
-       OR (e.expires IS NOT NULL AND e.event_time >= e.expires + INTERVAL '1 day')
+       OR (coalesce(e.expires, c.expires) IS NOT NULL AND e.event_time >= coalesce(e.expires, c.expires) + INTERVAL '1 day')
        OR (e.made IS NOT NULL AND e.made > e.event_time))
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 	return s.eachLine(ctx, "duckdb.AnomalousLines", q, args, fn)

@@ -475,7 +475,7 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 							parent = int64(pid)
 						}
 						if err := ca.AppendRow(id, cid, c.Raw, c.Kind, c.ProductID, c.Error, parent, int32(c.Level), c.DrugCode,
-							string(e.Kind), e.Institution, nullTime(e.Time)); err != nil {
+							string(e.Kind), e.Institution, nullTime(e.Time), nullTime(c.Expires)); err != nil {
 							return err
 						}
 						results[bi].Codes++
