@@ -296,8 +296,8 @@ GROUP BY c.code_id, c.fixmedins_code`
 func (s *Store) UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error) error {
 	const op = "duckdb.UnsourcedLines"
 	win, args := windowSQL(w, "e.event_time")
-	q := `WITH inb AS (` + inboundSQL + `),
-un AS (
+	q := `WITH inb AS MATERIALIZED (` + inboundSQL + `),
+un AS MATERIALIZED (
     SELECT DISTINCT c.event_id, c.code_id, c.fixmedins_code
     FROM event_codes c JOIN events e ON e.event_id = c.event_id
     LEFT JOIN inb ON inb.code_id = c.code_id AND inb.fixmedins_code = c.fixmedins_code
@@ -305,16 +305,21 @@ un AS (
     LEFT JOIN inb pin ON pin.code_id = pk.parent_id AND pin.fixmedins_code = c.fixmedins_code
     WHERE c.event_kind IN ('sale', 'settlement') AND c.code_id IS NOT NULL AND c.parent_id IS NULL` + win + `
       AND (inb.t IS NULL OR inb.t > e.event_time) AND (pin.t IS NULL OR pin.t > e.event_time)),
+upar AS MATERIALIZED (
+    SELECT DISTINCT u.code_id, u.fixmedins_code, pa.parent_id
+    FROM un u JOIN packages pa ON pa.child_id = u.code_id),
+cartons AS MATERIALIZED (
+    SELECT DISTINCT pk.parent_id, inb.fixmedins_code
+    FROM inb JOIN packages pk ON pk.child_id = inb.code_id
+    WHERE pk.parent_id IN (SELECT parent_id FROM upar)),
 sib AS (
-    SELECT DISTINCT u.code_id, u.fixmedins_code
-    FROM (SELECT DISTINCT code_id, fixmedins_code FROM un) u
-    JOIN packages pa ON pa.child_id = u.code_id
-    JOIN packages pb ON pb.parent_id = pa.parent_id AND pb.child_id <> pa.child_id
-    JOIN inb ON inb.code_id = pb.child_id AND inb.fixmedins_code = u.fixmedins_code) ` + lineSelect("", "") + `
+    SELECT DISTINCT up.code_id, up.fixmedins_code
+    FROM upar up JOIN cartons ct ON ct.parent_id = up.parent_id AND ct.fixmedins_code = up.fixmedins_code) ` + lineSelect("", "") + `
 JOIN un ON un.event_id = c.event_id AND un.code_id = c.code_id
 LEFT JOIN sib ON sib.code_id = c.code_id AND sib.fixmedins_code = c.fixmedins_code
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
-	rows, err := s.db.QueryContext(ctx, strings.Replace(q, lineFrom, ", sib.code_id IS NOT NULL"+lineFrom, 1), args...)
+	q = strings.Replace(q, lineFrom, ", sib.code_id IS NOT NULL"+lineFrom, 1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
