@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"tracewatch/internal/store/duckdb"
 )
@@ -16,9 +17,11 @@ func dataDirFlag(fs *flag.FlagSet) *string {
 	return fs.String("data-dir", defaultDataDir, "directory of the embedded store (created if missing)")
 }
 
-// openStore opens the embedded DuckDB store in dir.
+// openStore opens the embedded DuckDB store in dir. TRACEWATCH_MEMORY_LIMIT (e.g. 4GB)
+// bounds DuckDB's memory (default: DuckDB's own, 80 % of RAM); beyond it, large joins
+// and sorts spill to dir.
 func openStore(ctx context.Context, dir string) (*duckdb.Store, error) {
-	return duckdb.Open(ctx, dir, duckdb.Options{})
+	return duckdb.Open(ctx, dir, duckdb.Options{MemoryLimit: os.Getenv("TRACEWATCH_MEMORY_LIMIT")})
 }
 
 // parseFlags parses a subcommand's flags; it returns false (and the exit status) when the
