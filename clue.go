@@ -225,3 +225,28 @@ type Repeat struct {
 type PackagePair struct {
 	Parent, Child string
 }
+
+// Holding says who holds a box according to its sales: the institution with a positive
+// net, the net in minimum units (1/10000), the last sale, and that sale's receipt and
+// person when known. Others reports that another institution also holds a positive net
+// (a duplicate already happened).
+type Holding struct {
+	Institution string
+	Units       Qty
+	Last        time.Time
+	Receipt     string
+	Person      string
+	Others      bool
+}
+
+// CheckFeedback is a pharmacy's decision on a real-time warning (3103): continue with a
+// reason, or go back and modify the sale.
+type CheckFeedback struct {
+	MsgID       string
+	Institution string
+	WarnType    string // 1 事前, 2 事中
+	JrID        string // warn_rslt_id: the warning's jr_id
+	Way         string // dspo_way: 1 continue, 2 modify
+	Reason      string // dspo_way_rea
+	Received    time.Time
+}

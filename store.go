@@ -232,6 +232,10 @@ type Store interface {
 	Clue(ctx context.Context, id int64) (Clue, error)
 	ClueCounts(ctx context.Context, f ClueFilter) ([]ClueCount, error)
 
+	// PutCheckFeedback stores 3103 decisions on real-time warnings.
+	PutCheckFeedback(ctx context.Context, rows []CheckFeedback) error
+	CheckFeedback(ctx context.Context, jrID string) ([]CheckFeedback, error)
+
 	Stats(ctx context.Context) (Stats, error)
 	Close() error
 }

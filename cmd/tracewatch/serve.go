@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"tracewatch/internal/detect"
 	"tracewatch/internal/ingest"
 	"tracewatch/internal/server"
 )
@@ -31,6 +32,8 @@ func runServe(e env) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	dir := dataDirFlag(fs)
 	listen := fs.String("listen", defaultListen, "address to listen on; the /api/v1 endpoints have no authentication yet: keep them off public interfaces")
+	rateLimit := fs.Float64("rate-limit", 0, "requests per second each institution may make on the signed endpoints (0: no limit); beyond it: 429 with an NHSA envelope")
+	rateBurst := fs.Int("rate-burst", 0, "burst allowed above --rate-limit (default: one second's worth)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR]")
 		fmt.Fprintln(e.stderr, "Serves POST /fsi/api/{infno} (signed NHSA messages) and the operator API /api/v1 (docs/api.md).")
@@ -61,7 +64,19 @@ func runServe(e env) int {
 		return fail(e.stderr, "serve", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	srv, err := server.New(server.Config{Store: st, Ingester: in, MasterKey: master, Logger: logger})
+	// The real-time check's index loads in the background; /readyz says when it is done.
+	index := detect.NewIndex()
+	go func() {
+		start := time.Now()
+		if err := index.Load(ctx, st); err != nil {
+			logger.Error("loading the check index", "err", err.Error())
+			return
+		}
+		held, recv := index.Size()
+		logger.Info("check index loaded", "held_codes", held, "received_codes", recv, "seconds", time.Since(start).Seconds())
+	}()
+	srv, err := server.New(server.Config{Store: st, Ingester: in, MasterKey: master, Logger: logger, Index: index,
+		RateLimit: *rateLimit, RateBurst: *rateBurst})
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}

@@ -17,6 +17,7 @@ type accessRecord struct {
 	msgid       string
 	reason      string
 	replayed    bool
+	route       string // the route pattern, for the metrics
 }
 
 type recordKey struct{}
@@ -89,6 +90,11 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.String("refused", rec.reason))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http", attrs...)
+		route := rec.route
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.observe(route, sw.status, time.Since(start))
 	})
 }
 

@@ -21,7 +21,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/time/rate"
+
 	"tracewatch"
+	"tracewatch/internal/detect"
 	"tracewatch/internal/ingest"
 	"tracewatch/internal/nhsa"
 )
@@ -38,6 +41,13 @@ type Config struct {
 	Logger    *slog.Logger     // the access and error log (discarded when nil)
 	MaxBody   int64            // request body limit (DefaultMaxBody when 0)
 	MaxNonces int              // nonce cache bound (DefaultMaxNonces when 0)
+	// Index answers the real-time check (3101/3102, /api/v1/check); accepted sales update
+	// it. Nil: checks answer 503.
+	Index *detect.Index
+	// RateLimit is the requests per second an institution may make on the signed
+	// endpoints, with bursts of RateBurst; 0 means no limit.
+	RateLimit float64
+	RateBurst int
 }
 
 // Server serves the NHSA endpoint and the operator API.
@@ -49,6 +59,9 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	handler http.Handler
+	index   *detect.Index
+	metrics *metrics
+	limits  *limiters
 }
 
 // New builds a Server.
@@ -70,19 +83,40 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody}
+	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody,
+		index: cfg.Index, metrics: newMetrics()}
+	if cfg.RateLimit > 0 {
+		burst := cfg.RateBurst
+		if burst <= 0 {
+			burst = int(cfg.RateLimit) + 1
+		}
+		s.limits = &limiters{rate: rate.Limit(cfg.RateLimit), burst: burst, by: map[string]*rate.Limiter{}}
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /fsi/api/{infno}", s.handleNHSA)
-	mux.HandleFunc("GET /api/v1/codes", s.handleCode)
-	mux.HandleFunc("GET /api/v1/codes/{code...}", s.handleCode)
-	mux.HandleFunc("GET /api/v1/quarantine", s.handleQuarantine)
-	mux.HandleFunc("POST /api/v1/quarantine/{id}/resubmit", s.handleResubmit)
-	mux.HandleFunc("GET /api/v1/stats", s.handleStats)
-	mux.HandleFunc("GET /api/v1/clues", s.handleClues)
-	mux.HandleFunc("GET /api/v1/clues/{id}", s.handleClue)
-	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("POST /fsi/api/{infno}", routed("POST /fsi/api/{infno}", s.handleNHSA))
+	mux.HandleFunc("GET /api/v1/codes", routed("GET /api/v1/codes", s.handleCode))
+	mux.HandleFunc("GET /api/v1/codes/{code...}", routed("GET /api/v1/codes/{code...}", s.handleCode))
+	mux.HandleFunc("GET /api/v1/quarantine", routed("GET /api/v1/quarantine", s.handleQuarantine))
+	mux.HandleFunc("POST /api/v1/quarantine/{id}/resubmit", routed("POST /api/v1/quarantine/{id}/resubmit", s.handleResubmit))
+	mux.HandleFunc("GET /api/v1/stats", routed("GET /api/v1/stats", s.handleStats))
+	mux.HandleFunc("GET /api/v1/clues", routed("GET /api/v1/clues", s.handleClues))
+	mux.HandleFunc("GET /api/v1/clues/{id}", routed("GET /api/v1/clues/{id}", s.handleClue))
+	mux.HandleFunc("GET /healthz", routed("GET /healthz", s.handleHealth))
+	mux.HandleFunc("GET /readyz", routed("GET /readyz", s.handleReady))
+	mux.HandleFunc("GET /metrics", routed("GET /metrics", s.handleMetrics))
+	mux.HandleFunc("POST /api/v1/check", routed("POST /api/v1/check", s.handleCheck))
 	s.handler = s.accessLog(mux)
 	return s, nil
+}
+
+// routed records the route pattern of a request for the metrics.
+func routed(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if rec := recordOf(r); rec.route == "" {
+			rec.route = pattern
+		}
+		h(w, r)
+	}
 }
 
 // Handler returns the server's HTTP handler.
@@ -114,6 +148,21 @@ func (s *Server) handleNHSA(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.FixmedinsCode != id.Institution {
 		s.refuse(w, r, req, received, forbidden(op, "this credential may only submit for its own fixmedins_code"))
+		return
+	}
+	if !s.allow(id.Institution) {
+		rec.reason = "rate limit"
+		writeJSON(w, http.StatusTooManyRequests, nhsa.Fail(req, "请求过于频繁：超过本机构的速率限制，请稍后重试 (rate limit)", received, s.now()))
+		return
+	}
+	switch req.Infno {
+	case "3101", "3102":
+		rec.route = "POST /fsi/api/" + req.Infno
+		s.handleSupervise(w, r, req, received, id.Institution)
+		return
+	case "3103":
+		rec.route = "POST /fsi/api/3103"
+		s.handleFeedback(w, r, req, received, id.Institution)
 		return
 	}
 	// A replayed msgid gets its first answer and changes nothing.
@@ -163,10 +212,21 @@ func (s *Server) ingest(ctx context.Context, req nhsa.Request, body []byte, sour
 	}
 	res, err := s.st.Commit(ctx, &tracewatch.Batch{Messages: []tracewatch.MessageRecord{p.Message}, Events: p.Events, Quarantine: p.Quarantine})
 	if err != nil {
+		s.metrics.ingest(req.Infno, "failed")
 		return nil, false, err
 	}
 	if b, ok := res.Replayed[req.MsgID]; ok {
+		s.metrics.ingest(req.Infno, "replayed")
 		return b, true, nil
+	}
+	// Durable: the next check sees the sale.
+	if s.index != nil {
+		s.index.Apply(p.Events)
+	}
+	if p.Refused {
+		s.metrics.ingest(req.Infno, "refused")
+	} else {
+		s.metrics.ingest(req.Infno, "accepted")
 	}
 	return p.Message.Response, false, nil
 }
@@ -201,7 +261,7 @@ func decodeEnvelope(body []byte, pathInfno string) (nhsa.Request, error) {
 	switch {
 	case pathInfno != "" && req.Infno != pathInfno:
 		return req, invalid("infno", "%q in the body does not match %q in the path", short(req.Infno), short(pathInfno))
-	case !nhsa.Supported(req.Infno):
+	case !nhsa.Supported(req.Infno) && req.Infno != "3101" && req.Infno != "3102" && req.Infno != "3103":
 		return req, invalid("infno", "unsupported interface %q", short(req.Infno))
 	case req.MsgID == "":
 		return req, invalid("msgid", "required")

@@ -240,3 +240,41 @@ func (s *Store) ClueCounts(ctx context.Context, f tracewatch.ClueFilter) ([]trac
 	}
 	return out, rows.Err()
 }
+
+// PutCheckFeedback stores 3103 decisions durably; a replayed msgid changes nothing.
+func (s *Store) PutCheckFeedback(ctx context.Context, rows []tracewatch.CheckFeedback) error {
+	const op = "duckdb.PutCheckFeedback"
+	err := s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+		for _, f := range rows {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO check_feedback VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				f.MsgID, f.Institution, f.WarnType, f.JrID, f.Way, f.Reason, f.Received.UTC()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return nil
+}
+
+// CheckFeedback lists the 3103 decisions about one warning.
+func (s *Store) CheckFeedback(ctx context.Context, jrID string) ([]tracewatch.CheckFeedback, error) {
+	const op = "duckdb.CheckFeedback"
+	rows, err := s.db.QueryContext(ctx, `SELECT msgid, fixmedins_code, coalesce(warn_type, ''), jr_id, dspo_way, coalesce(dspo_way_rea, ''), received_at
+FROM check_feedback WHERE jr_id = ? ORDER BY received_at, msgid`, jrID)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.CheckFeedback
+	for rows.Next() {
+		var f tracewatch.CheckFeedback
+		if err := rows.Scan(&f.MsgID, &f.Institution, &f.WarnType, &f.JrID, &f.Way, &f.Reason, &f.Received); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}

@@ -655,3 +655,84 @@ func (s *Store) Regions(ctx context.Context) ([]tracewatch.RegionInfo, error) {
 	}
 	return out, rows.Err()
 }
+
+// Holdings streams, per code identity, who holds the box (the real-time check's index):
+// the institution with a positive net after returns and cancels, the latest when more
+// than one does.
+func (s *Store) Holdings(ctx context.Context, fn func(key string, h tracewatch.Holding) error) error {
+	const op = "duckdb.Holdings"
+	rows, err := s.db.QueryContext(ctx, `
+WITH per AS (
+    SELECT code_id, fixmedins_code, sum(whole) AS w, sum(split_qty) AS sp, max(event_time) AS t, max(sale_id) AS sid
+    FROM sale_codes GROUP BY code_id, fixmedins_code)
+SELECT per.code_id, dict.code_key, per.fixmedins_code,
+       per.w * CASE WHEN l.pack_content > 0 THEN l.pack_content ELSE 1 END * 10000 + per.sp AS units, per.t, per.sid
+FROM per JOIN ledger l ON l.code_id = per.code_id LEFT JOIN code_dict dict ON dict.code_id = per.code_id
+WHERE per.w * CASE WHEN l.pack_content > 0 THEN l.pack_content ELSE 1 END * 10000 + per.sp > 0
+ORDER BY per.code_id, per.t`)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var cur tracewatch.Holding
+	var curKey string
+	var curID int64
+	have := false
+	for rows.Next() {
+		var id int64
+		var key sql.NullString
+		var h tracewatch.Holding
+		var units int64
+		var t sql.NullTime
+		var sid string
+		if err := rows.Scan(&id, &key, &h.Institution, &units, &t, &sid); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		h.Units, h.Last = tracewatch.Qty(units), scanTime(t)
+		if parts := strings.SplitN(sid, "|", 3); len(parts) == 3 && parts[1] == "R" {
+			h.Receipt = parts[2]
+		}
+		if have && id == curID {
+			h.Others = true
+			cur = h
+			continue
+		}
+		if have {
+			if err := fn(curKey, cur); err != nil {
+				return err
+			}
+		}
+		cur, curID, curKey, have = h, id, codeKey(tracewatch.CodeID(id), key), true
+	}
+	if err := rows.Err(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	if have {
+		return fn(curKey, cur)
+	}
+	return nil
+}
+
+// Receipts streams every (code, institution) that received the code: purchases,
+// stocktake listings, inbound stock changes (the real-time check's index).
+func (s *Store) Receipts(ctx context.Context, fn func(key, institution string) error) error {
+	const op = "duckdb.Receipts"
+	rows, err := s.db.QueryContext(ctx, `SELECT i.code_id, dict.code_key, i.fixmedins_code FROM (`+inboundSQL+`) i
+LEFT JOIN code_dict dict ON dict.code_id = i.code_id`)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var key sql.NullString
+		var in string
+		if err := rows.Scan(&id, &key, &in); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		if err := fn(codeKey(tracewatch.CodeID(id), key), in); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,273 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"tracewatch"
+	"tracewatch/internal/detect"
+	"tracewatch/internal/store/duckdb"
+)
+
+// drugY is another generic than drugX (T2 fixtures); codeY is a box of it.
+const (
+	drugY = "XC08CAA001A001010116352"
+	codeY = "87801380000000012345"
+)
+
+// checkHarness is a harness whose store knows the drugs and the code mapping, with a
+// loaded check index.
+func checkHarness(t *testing.T, configure func(*Config)) *harness {
+	t.Helper()
+	return newHarness(t, func(cfg *Config) {
+		ctx := context.Background()
+		st := cfg.Store
+		if err := st.UpsertDrugs(ctx, []tracewatch.Drug{
+			{Code: drugX, Name: "维生素B1片", PackContent: 100, Price: 850, Reimbursable: true, Kind: "western"},
+			{Code: drugY, Name: "苯磺酸氨氯地平片", PackContent: 7, Price: 610, Reimbursable: true, Kind: "western"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.UpsertCodeMappings(ctx, []tracewatch.CodeMapping{
+			{ProductID: codeA[:7], DrugCode: drugX, PackLevel: 1},
+			{ProductID: codeY[:7], DrugCode: drugY, PackLevel: 1},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Ingester.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		idx := detect.NewIndex()
+		if err := idx.Load(ctx, st.(*duckdb.Store)); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Index = idx
+		if configure != nil {
+			configure(cfg)
+		}
+	})
+}
+
+type checkResult struct {
+	Infcode string `json:"infcode"`
+	ErrMsg  string `json:"err_msg"`
+	Result  []struct {
+		JrID     string `json:"jr_id"`
+		RuleID   string `json:"rule_id"`
+		RuleName string `json:"rule_name"`
+		VolaCont string `json:"vola_cont"`
+		SevDeg   string `json:"sev_deg"`
+		Severity string `json:"severity"`
+		VolaEvid string `json:"vola_evid"`
+		Line     int    `json:"line"`
+		Code     string `json:"code"`
+		Rescan   bool   `json:"rescan"`
+	} `json:"result"`
+}
+
+func (h *harness) check(inst string, body map[string]any) (int, checkResult) {
+	h.t.Helper()
+	status, b := h.do("POST", "/api/v1/check", []byte(mustJSON(body)), h.headers(inst))
+	var r checkResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		h.t.Fatalf("check answer not JSON: %v\n%s", err, b)
+	}
+	return status, r
+}
+
+func checkBody(inst, receipt, drug string, codes ...string) map[string]any {
+	return map[string]any{"fixmedins_code": inst, "psn_no": "36000099999999", "rtal_docno": receipt,
+		"lines": []map[string]any{{"med_list_codg": drug, "quantity": "1", "trdn_flag": "0", "codes": codes}}}
+}
+
+// TestCheckDuplicateAndSubstitution: acceptance items 2 and 3 of the real-time check.
+func TestCheckDuplicateAndSubstitution(t *testing.T) {
+	h := checkHarness(t, nil)
+	// Before any sale: clean (the store knows nothing against codeA).
+	if status, r := h.check(instQ, checkBody(instQ, "RQ1", drugX, codeA)); status != 200 || r.Infcode != "0" || len(r.Result) != 0 {
+		t.Fatalf("clean check: %d %+v", status, r)
+	}
+	// A sells codeA (3505, durable); the next check sees it at once.
+	if status, env, b := h.submit(instP, "3505", sale("P1-1", instP, codeA, nil)); status != 200 || env.Infcode != "0" {
+		t.Fatalf("sale: %d %s", status, b)
+	}
+	status, r := h.check(instQ, checkBody(instQ, "RQ2", drugX, codeA))
+	if status != 200 || len(r.Result) != 1 || r.Result[0].RuleID != "trace.duplicate@1" || r.Result[0].SevDeg != "2" ||
+		!strings.Contains(r.Result[0].VolaCont, instP) || !strings.Contains(r.Result[0].VolaCont, "2025-03-01 09:29") {
+		t.Fatalf("check at B after A's sale: %d %+v", status, r)
+	}
+	// At A, for the same receipt: nothing, or a double-scan notice — never a violation.
+	_, r = h.check(instP, checkBody(instP, "R20250301001", drugX, codeA))
+	for _, v := range r.Result {
+		if v.Severity != "notice" {
+			t.Errorf("check at A for the same receipt: %+v", v)
+		}
+	}
+	// T2: codeY is a box of drugY billed as drugX (another generic).
+	_, r = h.check(instP, checkBody(instP, "R9", drugX, codeY))
+	if len(r.Result) != 1 || r.Result[0].RuleID != "trace.substitution@1" || r.Result[0].Severity != "highly_suspicious" {
+		t.Fatalf("substitution: %+v", r)
+	}
+	// A check consumes nothing: the same check twice gives the same answer, and the
+	// store holds no sale of codeY.
+	_, r2 := h.check(instP, checkBody(instP, "R9", drugX, codeY))
+	if mustJSON(r2) != mustJSON(r) {
+		t.Errorf("second identical check differs:\n%+v\n%+v", r, r2)
+	}
+	// T4: a commodity barcode and an unknown product are rescans, not fraud.
+	_, r = h.check(instP, checkBody(instP, "R10", drugX, "6901234567892", "89999990000000000001"))
+	if len(r.Result) != 2 || !r.Result[0].Rescan || !r.Result[1].Rescan || r.Result[0].Severity != "notice" {
+		t.Fatalf("rescans: %+v", r)
+	}
+}
+
+// TestCheckRefusals: a bad body names the field; another institution's check is
+// forbidden; unsigned requests are refused.
+func TestCheckRefusals(t *testing.T) {
+	h := checkHarness(t, nil)
+	for _, tc := range []struct {
+		body   map[string]any
+		status int
+		field  string
+	}{
+		{map[string]any{"fixmedins_code": instP}, 400, "lines"},
+		{map[string]any{"fixmedins_code": instP, "lines": []map[string]any{{"codes": []string{codeA}}}}, 400, "med_list_codg"},
+		{map[string]any{"fixmedins_code": instP, "lines": []map[string]any{{"med_list_codg": drugX, "quantity": "x"}}}, 400, "quantity"},
+		{map[string]any{"fixmedins_code": instQ, "lines": []map[string]any{{"med_list_codg": drugX}}}, 403, "fixmedins_code"},
+	} {
+		status, r := h.check(instP, tc.body)
+		if status != tc.status || r.Infcode != "-1" || !strings.Contains(r.ErrMsg, tc.field) {
+			t.Errorf("%v: %d %+v", tc.body, status, r)
+		}
+	}
+	status, _ := h.do("POST", "/api/v1/check", []byte(mustJSON(checkBody(instP, "R", drugX, codeA))), nil)
+	if status != 401 {
+		t.Errorf("unsigned check: %d", status)
+	}
+}
+
+// TestSupervise3101: the national smart-supervision shape end to end, and 3103.
+func TestSupervise3101(t *testing.T) {
+	h := checkHarness(t, nil)
+	h.submit(instP, "3505", sale("P1-1", instP, codeA, nil))
+	input := mustJSON(map[string]any{"data": map[string]any{"syscode": "HIS", "task_id": "T1", "trig_scen": "10", "rule_ids": []string{},
+		"patient_dtos": []map[string]any{{"patn_id": "36000099999999", "patn_name": "钱七", "gend": "1", "brdy": "1970-01-01",
+			"fsi_encounter_dtos": []map[string]any{{"mdtrt_id": "MD1", "medins_id": instQ, "med_mdtrt_type": "3", "med_type": "41",
+				"fsi_order_dtos": []map[string]any{
+					{"rx_id": "RX1", "hilist_code": drugX, "cnt": 1, "drug_trac_info": []map[string]any{{"drug_trac_codg": codeA, "trdn_flag": "0"}}},
+					{"rx_id": "RX2", "hilist_code": drugX, "cnt": 1, "drug_trac_codg": codeY},
+				}}}}}}})
+	for _, infno := range []string{"3101", "3102"} {
+		status, env, b := h.submit(instQ, infno, envelope(infno, fmt.Sprint("Q-", infno), instQ, input))
+		if status != 200 || env.Infcode != "0" {
+			t.Fatalf("%s: %d %s", infno, status, b)
+		}
+		var out struct {
+			Output struct {
+				Result []map[string]any `json:"result"`
+			} `json:"output"`
+		}
+		json.Unmarshal(b, &out)
+		rules := map[string]string{}
+		for _, v := range out.Output.Result {
+			rules[v["rx_id"].(string)] = v["rule_id"].(string)
+			for _, k := range []string{"jr_id", "rule_name", "vola_cont", "sev_deg", "vola_amt", "vola_evid", "vola_bhvr_type", "patn_id", "mdtrt_id", "task_id"} {
+				if _, ok := v[k]; !ok {
+					t.Errorf("%s: result lacks %s: %v", infno, k, v)
+				}
+			}
+		}
+		if rules["RX1"] != "trace.duplicate@1" || rules["RX2"] != "trace.substitution@1" {
+			t.Errorf("%s: rules by order = %v\n%s", infno, rules, b)
+		}
+	}
+	// 3103: continue with a reason; recorded durably.
+	fb := mustJSON(map[string]any{"data": map[string]any{"warn_type": "2", "warns": []map[string]any{
+		{"warn_rslt_id": "abc123", "dspo_way": "1", "dspo_way_rea": "患者自带药品，已核对"}}}})
+	if status, env, b := h.submit(instQ, "3103", envelope("3103", "Q-3103", instQ, fb)); status != 200 || env.Infcode != "0" {
+		t.Fatalf("3103: %d %s", status, b)
+	}
+	got, err := h.st.CheckFeedback(context.Background(), "abc123")
+	if err != nil || len(got) != 1 || got[0].Way != "1" || got[0].Institution != instQ {
+		t.Errorf("feedback stored: %+v %v", got, err)
+	}
+	bad := mustJSON(map[string]any{"data": map[string]any{"warns": []map[string]any{{"warn_rslt_id": "x", "dspo_way": "1"}}}})
+	if _, env, _ := h.submit(instQ, "3103", envelope("3103", "Q-3103b", instQ, bad)); env.Infcode != "-1" || !strings.Contains(env.ErrMsg, "dspo_way_rea") {
+		t.Errorf("3103 without a reason: %+v", env)
+	}
+}
+
+// TestServiceEndpoints: /healthz, /readyz, /metrics with the check latency histogram,
+// and the per-institution rate limit.
+func TestServiceEndpoints(t *testing.T) {
+	h := checkHarness(t, func(cfg *Config) { cfg.RateLimit, cfg.RateBurst = 1, 3 })
+	if status, _ := h.do("GET", "/healthz", nil, nil); status != 200 {
+		t.Errorf("healthz %d", status)
+	}
+	if status, b := h.do("GET", "/readyz", nil, nil); status != 200 {
+		t.Errorf("readyz %d %s", status, b)
+	}
+	limited := 0
+	for i := 0; i < 6; i++ {
+		status, r := h.check(instP, checkBody(instP, "R1", drugX, codeA))
+		if status == 429 {
+			limited++
+			if r.Infcode != "-1" || !strings.Contains(r.ErrMsg, "rate limit") {
+				t.Errorf("429 body: %+v", r)
+			}
+		}
+	}
+	if limited == 0 {
+		t.Error("6 checks at once with a burst of 3: none limited")
+	}
+	_, b := h.do("GET", "/metrics", nil, nil)
+	for _, want := range []string{`tracewatch_http_request_duration_seconds_bucket{route="POST /api/v1/check",le="0.005"}`,
+		"tracewatch_checks_total 3", `tracewatch_index_codes{set="held"}`, "tracewatch_index_ready 1"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+// TestConcurrentSalesOfOneBox: two pharmacies sell the same box at the same moment;
+// whatever the interleaving, both sales are stored, exactly one of them is the
+// duplicate (T1), and a later check anywhere sees the box as sold.
+func TestConcurrentSalesOfOneBox(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		h := checkHarness(t, nil)
+		var wg sync.WaitGroup
+		for _, inst := range []string{instP, instQ} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.submit(inst, "3505", sale(inst+"-race", inst, codeA, map[string]any{"setl_id": "S-" + inst, "rtal_docno": "R-" + inst}))
+			}()
+		}
+		wg.Wait()
+		ctx := context.Background()
+		l, err := h.st.Ledger(ctx, codeA)
+		if err != nil || l.Sales != 2 {
+			t.Fatalf("round %d: ledger %+v %v", round, l, err)
+		}
+		denv, err := detect.NewEnv(ctx, h.st.(*duckdb.Store), tracewatch.Window{}, h.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := detect.Run(ctx, denv, []detect.Detector{detect.NewDuplicate()}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res[0].Clues) != 1 || res[0].Clues[0].Severity != tracewatch.SeverityHighlySuspicious {
+			t.Fatalf("round %d: T1 clues %+v", round, res[0].Clues)
+		}
+		// The index agrees: a third pharmacy's check sees the box sold.
+		_, r := h.check(instP, checkBody(instP, "R-other", drugX, codeA))
+		if len(r.Result) == 0 {
+			t.Errorf("round %d: check after two sales is clean", round)
+		}
+	}
+}
