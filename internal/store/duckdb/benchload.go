@@ -40,6 +40,7 @@ INSERT INTO drugs
 SELECT 'XA01AAA' || lpad(CAST(d AS VARCHAR), 3, '0') || 'A001010100001', 'drug ' || d, NULL, 6 + (d * 7) % 55,
        500 + (d * 37) % 5000, true, 'western', NULL, NULL, NULL, NULL, NULL
 FROM range(0, 500) t(d);
+INSERT INTO codemap VALUES ('8100000', 'XA01AAA000A001010100001', NULL, 1);
 
 CREATE TEMP TABLE load_lines AS
 SELECT i,
