@@ -235,6 +235,7 @@ type Holding struct {
 	Units       Qty
 	Last        time.Time
 	Receipt     string
+	Settlement  string
 	Person      string
 	Others      bool
 }

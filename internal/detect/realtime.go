@@ -56,6 +56,7 @@ type holding struct {
 	last    int64 // unix seconds of the last sale
 	receipt uint32
 	person  uint32
+	setl    uint32
 	others  bool // sold at more than one institution with a positive net
 }
 
@@ -170,7 +171,7 @@ func (x *Index) Load(ctx context.Context, src IndexSource) error {
 	}
 	err = src.Holdings(ctx, func(key string, h tracewatch.Holding) error {
 		x.setHolding(key, holding{inst: x.inst(h.Institution), units: h.Units, last: h.Last.Unix(), receipt: hash32(h.Receipt),
-			person: hash32(h.Person), others: h.Others})
+			person: hash32(h.Person), setl: hash32(h.Settlement), others: h.Others})
 		return nil
 	})
 	if err != nil {
@@ -306,10 +307,18 @@ func (x *Index) Apply(events []tracewatch.Event) {
 				if h.inst != in {
 					h.units = 0
 				}
-				// The same sale reported twice (3505 and 2207) counts once.
-				if !(h.inst == in && h.receipt != 0 && h.receipt == hash32(e.Receipt) && e.Receipt != "") &&
-					!(h.inst == in && e.Kind == tracewatch.EventSettlement && h.last >= e.Time.Unix()-600 && h.person == hash32(e.Person)) {
+				// The same sale reported twice (a 3505 and its 2207, by setl_id; a code
+				// listed twice on one receipt) counts once, with the larger quantity.
+				same := h.inst == in && ((e.Settlement != "" && h.setl == hash32(e.Settlement)) ||
+					(e.Receipt != "" && h.receipt == hash32(e.Receipt)))
+				switch {
+				case !same:
 					h.units += q
+				case e.SplitPack && q > 1 && h.units < q:
+					h.units = q // the 3505 brings the quantity its 2207 lacked
+				}
+				if e.Settlement != "" {
+					h.setl = hash32(e.Settlement)
 				}
 				h.inst, h.last = in, e.Time.Unix()
 				if e.Receipt != "" {

@@ -689,8 +689,13 @@ ORDER BY per.code_id, per.t`)
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		h.Units, h.Last = tracewatch.Qty(units), scanTime(t)
-		if parts := strings.SplitN(sid, "|", 3); len(parts) == 3 && parts[1] == "R" {
-			h.Receipt = parts[2]
+		if parts := strings.SplitN(sid, "|", 3); len(parts) == 3 {
+			switch parts[1] {
+			case "R":
+				h.Receipt = parts[2]
+			case "S":
+				h.Settlement = parts[2]
+			}
 		}
 		if have && id == curID {
 			h.Others = true
