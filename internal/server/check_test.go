@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tracewatch"
 	"tracewatch/internal/detect"
@@ -268,6 +269,83 @@ func TestConcurrentSalesOfOneBox(t *testing.T) {
 		_, r := h.check(instP, checkBody(instP, "R-other", drugX, codeA))
 		if len(r.Result) == 0 {
 			t.Errorf("round %d: check after two sales is clean", round)
+		}
+	}
+}
+
+// TestCheckRules: each rule at the counter, a hit and its near miss.
+func TestCheckRules(t *testing.T) {
+	ctx := context.Background()
+	h := checkHarness(t, func(cfg *Config) {
+		// instQ's agreement is suspended from 2025-03-01; instP's is normal.
+		st := cfg.Store
+		err := st.UpsertInstitutions(ctx, []tracewatch.Institution{{Code: instQ, Name: "二号大药房", Type: tracewatch.InstitutionPharmacy,
+			Region: "360102", Agreements: []tracewatch.Agreement{
+				{Status: tracewatch.AgreementNormal, From: time.Date(2020, 1, 1, 0, 0, 0, 0, cst)},
+				{Status: tracewatch.AgreementSuspended, From: time.Date(2025, 3, 1, 0, 0, 0, 0, cst)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Index.Load(ctx, st.(*duckdb.Store)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rules := func(r checkResult) string {
+		var out []string
+		for _, v := range r.Result {
+			out = append(out, v.RuleID+"/"+v.Severity)
+		}
+		return strings.Join(out, ",")
+	}
+	// Suspended agreement: a violation at Q, nothing at P (near miss), nothing at Q
+	// before the suspension.
+	if _, r := h.check(instQ, checkBody(instQ, "R1", drugX)); rules(r) != "claims.suspended@1/violation" {
+		t.Errorf("suspended: %s", rules(r))
+	}
+	if _, r := h.check(instP, checkBody(instP, "R1", drugX)); rules(r) != "" {
+		t.Errorf("normal agreement: %s", rules(r))
+	}
+	before := checkBody(instQ, "R1", drugX)
+	before["time"] = "2025-02-28 18:00:00"
+	if _, r := h.check(instQ, before); rules(r) != "" {
+		t.Errorf("before the suspension: %s", rules(r))
+	}
+
+	// T3: P scans all its inbound codes (coverage 100 %); codeB was never received
+	// there → 可疑; codeA was (near miss).
+	h.submit(instP, "3503", purchase("P1-3503", instP, codeA))
+	h.srv.index.Load(ctx, h.st.(*duckdb.Store)) // coverage is computed when the index loads
+	if _, r := h.check(instP, checkBody(instP, "R2", drugX, codeB)); rules(r) != "trace.nosource@1/suspicious" {
+		t.Errorf("never received: %s", rules(r))
+	}
+	if _, r := h.check(instP, checkBody(instP, "R2", drugX, codeA)); rules(r) != "" {
+		t.Errorf("received: %s", rules(r))
+	}
+
+	// T4 expired: a GS1 code whose AI 17 date has passed → 高度可疑; a date to come → nothing.
+	expired := "(01)06901234567892(17)250131(21)SN1"
+	valid := "(01)06901234567892(17)270131(21)SN2"
+	_, r := h.check(instP, checkBody(instP, "R3", drugX, expired, valid))
+	var got []string
+	for _, v := range r.Result {
+		if v.RuleID == "trace.anomaly@1" && v.Severity == "highly_suspicious" {
+			got = append(got, v.Code)
+		}
+	}
+	if len(got) != 1 || got[0] != expired {
+		t.Errorf("expired: %+v", r.Result)
+	}
+
+	// T1 near miss: a box sold, returned (3506), sold again elsewhere is clean there.
+	h.submit(instP, "3505", sale("P1-3505", instP, codeA, map[string]any{"mdtrt_setl_type": "2", "setl_id": nil}))
+	ret := envelope("3506", "P1-3506", instP, mustJSON(map[string]any{"selinfo": saleRow(codeA, map[string]any{
+		"mdtrt_setl_type": "2", "setl_id": nil, "sel_retn_time": "2025-03-01 11:00:00", "medins_prod_sel_no": "R20250301001"})}))
+	if status, env, b := h.submit(instP, "3506", ret); status != 200 || env.Infcode != "0" {
+		t.Fatalf("return: %d %s", status, b)
+	}
+	for _, v := range func() checkResult { _, r := h.check(instQ, checkBody(instQ, "RQ", drugX, codeA)); return r }().Result {
+		if v.RuleID == "trace.duplicate@1" {
+			t.Errorf("returned box flagged as sold: %+v", v)
 		}
 	}
 }
