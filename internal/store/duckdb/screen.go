@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -226,6 +227,21 @@ ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 	return flush()
 }
 
+// naiveRepeats is the start of the naive rule: every code scanned at sale two times or
+// more ("GROUP BY code HAVING count(*) >= 2"); callers add the window and the grouping.
+const naiveRepeats = `SELECT code_id, count(*) AS n FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL`
+
+// CountRepeats runs the naive query alone and counts its codes (bench screen's
+// baseline: the exact query regulators run, nothing more).
+func (s *Store) CountRepeats(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (`+naiveRepeats+` GROUP BY code_id HAVING count(*) >= 2) r`).Scan(&n)
+	if err != nil {
+		return 0, tracewatch.E("duckdb.CountRepeats", tracewatch.KindInternal, err)
+	}
+	return n, nil
+}
+
 // Repeats is the naive baseline B0 (the rule regulators run today): every code scanned
 // at sale (3505) two times or more, with a scan in the window; the institutions in the
 // order they scanned it.
@@ -233,11 +249,12 @@ func (s *Store) Repeats(ctx context.Context, w tracewatch.Window, fn func(tracew
 	const op = "duckdb.Repeats"
 	win, args := windowSQL(w, "event_time")
 	rows, err := s.db.QueryContext(ctx, `
-SELECT r.code_id, dict.code_key, r.n, r.insts FROM (
-    SELECT code_id, count(*) AS n, string_agg(fixmedins_code, ',' ORDER BY event_time, fixmedins_code) AS insts
-    FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL`+win+`
-    GROUP BY code_id HAVING count(*) >= 2) r
+WITH r AS (`+naiveRepeats+win+`
+    GROUP BY code_id HAVING count(*) >= 2)
+SELECT r.code_id, dict.code_key, r.n, string_agg(c.fixmedins_code, ',' ORDER BY c.event_time, c.fixmedins_code) AS insts
+FROM r JOIN event_codes c ON c.code_id = r.code_id AND c.event_kind = 'sale'
 LEFT JOIN code_dict dict ON dict.code_id = r.code_id
+GROUP BY r.code_id, dict.code_key, r.n
 ORDER BY r.code_id`, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -455,25 +472,68 @@ func (s *Store) PackageConflicts(ctx context.Context, w tracewatch.Window, fn fu
 	if win != "" {
 		inWin = "CASE WHEN TRUE" + win + " THEN 1 ELSE 0 END"
 	}
-	q := `WITH sold AS (
-    SELECT c.code_id, max(` + inWin + `) AS inw FROM event_codes c
-    WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND c.code_id IS NOT NULL
-    GROUP BY c.code_id),
-links AS (
+	q := `WITH links AS (
     SELECT parent_id, child_id FROM packages
     UNION SELECT p1.parent_id, p2.child_id FROM packages p1 JOIN packages p2 ON p2.parent_id = p1.child_id),
+sp AS (
+    SELECT c.code_id, max(` + inWin + `) AS inw FROM event_codes c
+    WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND c.code_id IS NOT NULL
+      AND c.code_id IN (SELECT parent_id FROM links)
+    GROUP BY c.code_id),
+cand AS (SELECT l.parent_id, l.child_id, sp.inw FROM links l JOIN sp ON sp.code_id = l.parent_id),
+sc AS (
+    SELECT c.code_id, max(` + inWin + `) AS inw FROM event_codes c
+    WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND c.code_id IS NOT NULL
+      AND c.code_id IN (SELECT child_id FROM cand)
+    GROUP BY c.code_id),
 pairs AS (
-    SELECT l.parent_id, l.child_id FROM links l
-    JOIN sold ps ON ps.code_id = l.parent_id JOIN sold cs ON cs.code_id = l.child_id
-    WHERE ps.inw = 1 OR cs.inw = 1),
-pr AS (
-    SELECT parent_id AS code_id, parent_id, child_id, 0 AS side FROM pairs
-    UNION ALL SELECT child_id, parent_id, child_id, 1 FROM pairs) ` + lineSelect("", "") + `
+    SELECT cand.parent_id, cand.child_id FROM cand JOIN sc ON sc.code_id = cand.child_id
+    WHERE cand.inw = 1 OR sc.inw = 1)
+SELECT DISTINCT parent_id, child_id FROM pairs ORDER BY parent_id, child_id`
+	prows, err := s.db.QueryContext(ctx, q, append(args, args...)...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	var pairs [][2]int64
+	for prows.Next() {
+		var p [2]int64
+		if err := prows.Scan(&p[0], &p[1]); err != nil {
+			prows.Close()
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		pairs = append(pairs, p)
+	}
+	prows.Close()
+	if err := prows.Err(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	// The lines of the few pairs found, by literal ids (the planner then starts from them).
+	for len(pairs) > 0 {
+		chunk := pairs[:min(len(pairs), 2000)]
+		pairs = pairs[len(chunk):]
+		var vals strings.Builder
+		for i, p := range chunk {
+			if i > 0 {
+				vals.WriteByte(',')
+			}
+			fmt.Fprintf(&vals, "(%d,%d,%d,0),(%d,%d,%d,1)", p[0], p[0], p[1], p[1], p[0], p[1])
+		}
+		lq := `WITH pr AS (SELECT * FROM (VALUES ` + vals.String() + `) v(code_id, parent_id, child_id, side)) ` + lineSelect("", "") + `
 JOIN pr ON pr.code_id = c.code_id
 WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL
 ORDER BY pr.parent_id, pr.child_id, pr.side, e.event_time, e.event_id`
-	q = strings.Replace(q, lineFrom, ", pr.parent_id, pr.child_id"+lineFrom, 1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+		lq = strings.Replace(lq, lineFrom, ", pr.parent_id, pr.child_id"+lineFrom, 1)
+		if err := s.pairLines(ctx, lq, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairLines streams the lines of PackageConflicts, grouped by pair.
+func (s *Store) pairLines(ctx context.Context, q string, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error {
+	const op = "duckdb.PackageConflicts"
+	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
