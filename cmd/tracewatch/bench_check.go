@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -42,6 +43,7 @@ func runBenchCheck(e env) int {
 	duration := fs.Duration("duration", 60*time.Second, "how long to offer them")
 	conc := fs.Int("concurrency", 64, "concurrent clients")
 	fraud := fs.Int("fraud-permille", 200, "checks whose code is already sold at another institution")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load phase to this file")
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
 		return code
 	}
@@ -188,6 +190,17 @@ func runBenchCheck(e env) int {
 			lat = append(lat, local...)
 			mu.Unlock()
 		}(c)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fail(e.stderr, "bench check", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(e.stderr, "bench check", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	// Open loop: offer the checks at the rate, whatever the answers do.
 	interval := time.Duration(float64(time.Second) / *rateFlag)

@@ -281,11 +281,56 @@ type Authenticator struct {
 	now  func() time.Time
 	max  int
 
+	kmu   sync.Mutex
+	cache map[string]cachedKey // paasid → key and secret, for KeyCacheTTL
+
 	mu     sync.Mutex
 	seen   map[[16]byte]time.Time // hash(paasid, nonce) → expiry
 	queue  []nonceEntry           // in insertion order, for expiry
 	head   int
 	expiry time.Duration
+}
+
+// KeyCacheTTL is how long a verified credential is kept in memory before the store is
+// asked again (a key revoked meanwhile is refused at the latest this long after).
+const KeyCacheTTL = 30 * time.Second
+
+type cachedKey struct {
+	key    tracewatch.InstitutionKey
+	secret string
+	until  time.Time
+}
+
+// Forget drops a credential from the cache (after a revocation through this process).
+func (a *Authenticator) Forget(paasid string) {
+	a.kmu.Lock()
+	delete(a.cache, paasid)
+	a.kmu.Unlock()
+}
+
+// key returns a credential and its secret, from the cache or the store.
+func (a *Authenticator) key(ctx context.Context, paasid string, now time.Time) (tracewatch.InstitutionKey, string, error) {
+	a.kmu.Lock()
+	c, ok := a.cache[paasid]
+	a.kmu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.key, c.secret, nil
+	}
+	k, err := a.keys.InstitutionKey(ctx, paasid)
+	if err != nil || k.Revoked {
+		return k, "", err
+	}
+	secret, err := openSecret(a.aead, k.PaasID, k.SecretEnc)
+	if err != nil {
+		return k, "", err
+	}
+	a.kmu.Lock()
+	if len(a.cache) >= 100_000 {
+		clear(a.cache)
+	}
+	a.cache[paasid] = cachedKey{key: k, secret: secret, until: now.Add(KeyCacheTTL)}
+	a.kmu.Unlock()
+	return k, secret, nil
 }
 
 type nonceEntry struct {
@@ -306,7 +351,8 @@ func NewAuthenticator(keys KeyReader, master []byte, now func() time.Time, maxNo
 	if maxNonces <= 0 {
 		maxNonces = DefaultMaxNonces
 	}
-	return &Authenticator{keys: keys, aead: aead, now: now, max: maxNonces, seen: map[[16]byte]time.Time{}, expiry: NonceMemory}, nil
+	return &Authenticator{keys: keys, aead: aead, now: now, max: maxNonces, seen: map[[16]byte]time.Time{}, expiry: NonceMemory,
+		cache: map[string]cachedKey{}}, nil
 }
 
 // Verify checks the signed-request headers and returns the signer. Refusals are
@@ -344,15 +390,11 @@ func (a *Authenticator) Verify(ctx context.Context, h http.Header) (Identity, er
 	case t.Sub(now) > ClockSkew:
 		return refuse(HeaderTimestamp, "more than 5 minutes in the future: check the clock")
 	}
-	k, err := a.keys.InstitutionKey(ctx, paasid)
+	k, secret, err := a.key(ctx, paasid, now)
 	switch {
 	case tracewatch.KindOf(err) == tracewatch.KindNotFound, err == nil && k.Revoked:
 		return refuse(HeaderPaasID, "unknown or revoked paasid")
 	case err != nil:
-		return Identity{}, err
-	}
-	secret, err := openSecret(a.aead, k.PaasID, k.SecretEnc)
-	if err != nil {
 		return Identity{}, err
 	}
 	want := sha256.Sum256([]byte(ts + secret + nonce + ts))
