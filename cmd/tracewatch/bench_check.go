@@ -44,6 +44,7 @@ func runBenchCheck(e env) int {
 	conc := fs.Int("concurrency", 64, "concurrent clients")
 	fraud := fs.Int("fraud-permille", 200, "checks whose code is already sold at another institution")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load phase to this file")
+	endpoint := fs.String("endpoint", "check", "what to call: check (POST /api/v1/check) or 3102 (POST /fsi/api/3102, the national shape)")
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
 		return code
 	}
@@ -134,6 +135,13 @@ func runBenchCheck(e env) int {
 	go hs.Serve(ln)
 	defer hs.Close()
 	url := "http://" + ln.Addr().String() + "/api/v1/check"
+	switch *endpoint {
+	case "check":
+	case "3101", "3102":
+		url = "http://" + ln.Addr().String() + "/fsi/api/" + *endpoint
+	default:
+		return fail(e.stderr, "bench check", fmt.Errorf("--endpoint %q: want check, 3101 or 3102", *endpoint))
+	}
 	drug := drugOfLoad(ctx, st)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}}
@@ -161,6 +169,11 @@ func runBenchCheck(e env) int {
 				}
 				body := fmt.Sprintf(`{"fixmedins_code":%q,"psn_no":"PSN%d","rtal_docno":"R%d","lines":[{"med_list_codg":%q,"quantity":"1","trdn_flag":"0","codes":[%q]}]}`,
 					cr.inst, i, i, drug, code)
+				if *endpoint != "check" {
+					body = fmt.Sprintf(`{"infno":%q,"msgid":"B%d","fixmedins_code":%q,"inf_time":"2025-07-01 09:00:00","input":{"data":{"task_id":"T%d","trig_scen":"10",`+
+						`"patient_dtos":[{"patn_id":"PSN%d","fsi_encounter_dtos":[{"mdtrt_id":"R%d","medins_id":%q,"fsi_order_dtos":[{"rx_id":"1","hilist_code":%q,"cnt":1,`+
+						`"drug_trac_info":[{"drug_trac_codg":%q,"trdn_flag":"0"}]}]}]}]}}}`, *endpoint, i, cr.inst, i, i, i, cr.inst, drug, code)
+				}
 				fillRandom(nb)
 				ts := strconv.FormatInt(time.Now().Unix(), 10)
 				nonce := hex.EncodeToString(nb)
@@ -177,7 +190,7 @@ func runBenchCheck(e env) int {
 					b, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					ok = resp.StatusCode == 200 && bytes.Contains(b, []byte(`"infcode":"0"`))
-					if ok && !bytes.Contains(b, []byte(`"result":[]`)) {
+					if ok && !bytes.Contains(b, []byte(`"result":[]`)) && !bytes.Contains(b, []byte(`"result": []`)) {
 						findings.Add(1)
 					}
 				}
