@@ -77,6 +77,8 @@ type Index struct {
 	env      *Env
 	coverage map[string]float64
 	ready    bool
+	loading  int                  // loads in progress
+	pending  [][]tracewatch.Event // accepted while the index loads
 }
 
 // IndexSource is what building an index reads.
@@ -130,8 +132,38 @@ func (x *Index) inst(code string) int32 {
 }
 
 // Load fills the index from the store: reference data, holdings and receipts, inbound
-// coverage. Checks answer only once it has run (readyz).
+// coverage. Checks answer only once it has run (readyz). It builds a fresh index without
+// holding the lock, so sales accepted meanwhile are not held up: Apply queues them, and
+// they are applied on top when the load is swapped in.
 func (x *Index) Load(ctx context.Context, src IndexSource) error {
+	x.mu.Lock()
+	x.loading++
+	x.mu.Unlock()
+	nx := NewIndex()
+	err := nx.build(ctx, src)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.loading--
+	if err != nil {
+		if x.loading == 0 && x.ready {
+			x.pending = nil // already applied to the index in use
+		}
+		return err
+	}
+	x.insts, x.instIdx, x.held, x.heldKey = nx.insts, nx.instIdx, nx.held, nx.heldKey
+	x.recv, x.recvKey, x.recvMany = nx.recv, nx.recvKey, nx.recvMany
+	x.content, x.mapping, x.goods, x.env, x.coverage = nx.content, nx.mapping, nx.goods, nx.env, nx.coverage
+	pending := x.pending
+	x.pending = nil
+	for _, evs := range pending {
+		x.applyLocked(evs)
+	}
+	x.ready = true
+	return nil
+}
+
+// build fills a private index (no other goroutine sees it yet).
+func (x *Index) build(ctx context.Context, src IndexSource) error {
 	env, err := NewEnv(ctx, src, tracewatch.Window{}, time.Time{})
 	if err != nil {
 		return err
@@ -144,8 +176,6 @@ func (x *Index) Load(ctx context.Context, src IndexSource) error {
 	if err != nil {
 		return err
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
 	x.env = env
 	for _, d := range env.Drugs {
 		x.content[d.Code] = d.PackContent
@@ -177,15 +207,10 @@ func (x *Index) Load(ctx context.Context, src IndexSource) error {
 	if err != nil {
 		return err
 	}
-	err = src.Receipts(ctx, func(key, in string) error {
+	return src.Receipts(ctx, func(key, in string) error {
 		x.addReceipt(key, x.inst(in))
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	x.ready = true
-	return nil
 }
 
 func (x *Index) holdingOf(key string) (holding, bool) {
@@ -267,6 +292,15 @@ func (x *Index) received(key string, in int32) bool {
 func (x *Index) Apply(events []tracewatch.Event) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.loading > 0 || !x.ready {
+		x.pending = append(x.pending, events) // applied again on top of the index being loaded
+	}
+	if x.ready {
+		x.applyLocked(events)
+	}
+}
+
+func (x *Index) applyLocked(events []tracewatch.Event) {
 	for i := range events {
 		e := &events[i]
 		inbound, side := e.Inbound(), e.SaleSide()
