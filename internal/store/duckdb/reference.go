@@ -115,7 +115,7 @@ func (s *Store) UpsertPersons(ctx context.Context, rows []tracewatch.Person) err
 	vals := make([][]driver.Value, len(rows))
 	for i, r := range rows {
 		vals[i] = []driver.Value{r.PsnNo, nullStr(r.CertnoMasked), nullStr(r.CertnoHash), nullStr(r.Name), nullStr(r.Gender),
-			nullTime(r.Birth), nullStr(string(r.Region)), nullStr(r.InsuType), nullTime(r.Death), nullStr(strings.Join(r.Chronic, ";"))}
+			nullDate(r.Birth), nullStr(string(r.Region)), nullStr(r.InsuType), nullDate(r.Death), nullStr(strings.Join(r.Chronic, ";"))}
 	}
 	return s.upsert(ctx, "duckdb.UpsertPersons", "persons", []string{"psn_no"},
 		[]string{"psn_no", "certno_masked", "certno_hash", "name", "gender", "birth", "admdvs", "insutype", "death", "chronic"}, vals)
@@ -384,4 +384,14 @@ func (s *Store) keyOf(ctx context.Context, id tracewatch.CodeID) (string, error)
 	var k string
 	err := s.db.QueryRowContext(ctx, `SELECT code_key FROM code_dict WHERE code_id = ?`, int64(id)).Scan(&k)
 	return k, err
+}
+
+// nullDate stores a calendar date (a DATE column): the day t has in its own location
+// (refload reads dates as midnight Asia/Shanghai), not the day of its UTC instant.
+func nullDate(t time.Time) driver.Value {
+	if t.IsZero() {
+		return nil
+	}
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

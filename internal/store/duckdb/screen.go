@@ -820,17 +820,14 @@ e.unit_price_fen AS unit_price_fen, e.amount_fen AS amount_fen, e.event_time AS 
 // claimOrder orders the rows of a claims query (wrapped as u) deterministically.
 const claimOrder = ` ORDER BY u.event_time, u.msgid, u.line`
 
-// personDate reads persons.birth or persons.death as the calendar day at midnight UTC.
-// UpsertPersons writes refload's dates, Beijing midnights, as their UTC instant
-// (nullTime), so the DATE column holds the day before the date of the file (a Beijing
-// midnight is 16:00 UTC the day before): one day is added back here. Fix the writer and
-// this together.
+// personDate reads persons.birth or persons.death (DATE columns holding the calendar
+// date, see nullDate) as the calendar day at midnight UTC.
 func personDate(t sql.NullTime) time.Time {
 	if !t.Valid {
 		return time.Time{}
 	}
 	y, m, d := t.Time.UTC().Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 func claimSelect(setl, fund string) string {
