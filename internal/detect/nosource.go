@@ -59,12 +59,10 @@ func (c coverage) rate() float64 {
 	return r
 }
 
-// Run implements Detector.
-func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	covs, err := env.Src.InboundCoverage(ctx, env.Window)
-	if err != nil {
-		return err
-	}
+// inboundCoverage sums an institution's inbound coverage (purchases, inbound changes and
+// its first stocktake; scanned packs / packs received) and, per institution and drug,
+// the packs received without a code. T3 and the real-time check share it.
+func inboundCoverage(covs []tracewatch.InboundCoverage) (map[string]*coverage, map[[2]string]int64) {
 	inst := map[string]*coverage{}
 	unscanned := map[[2]string]int64{} // institution, drug → packs received without a code
 	for _, c := range covs {
@@ -81,6 +79,16 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 			unscanned[[2]string{c.Institution, c.DrugCode}] += u
 		}
 	}
+	return inst, unscanned
+}
+
+// Run implements Detector.
+func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	covs, err := env.Src.InboundCoverage(ctx, env.Window)
+	if err != nil {
+		return err
+	}
+	inst, unscanned := inboundCoverage(covs)
 
 	type low struct {
 		sales    int

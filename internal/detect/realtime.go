@@ -186,16 +186,7 @@ func (x *Index) build(ctx context.Context, src IndexSource) error {
 			x.goods[m.CommodityCode] = m
 		}
 	}
-	sums := map[string]*coverage{}
-	for _, c := range covs {
-		v := sums[c.Institution]
-		if v == nil {
-			v = &coverage{}
-			sums[c.Institution] = v
-		}
-		v.packs += int64((c.Packs + c.OpeningPacks) / tracewatch.QtyScale)
-		v.scanned += c.Scanned + c.OpeningScanned
-	}
+	sums, _ := inboundCoverage(covs)
 	for in, v := range sums {
 		x.coverage[in] = v.rate()
 	}
