@@ -35,6 +35,12 @@ LEFT JOIN (SELECT fixmedins_code, setl_id, sum(fund_paid_fen) AS fund, sum(amoun
            WHERE kind = 'settlement' AND setl_id IS NOT NULL GROUP BY fixmedins_code, setl_id) st
        ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id`
 
+// lineSelectFrom is lineSelect reading the codes from source (a CTE holding a few rows
+// of event_codes) instead of the whole table: the planner then starts from them.
+func lineSelectFrom(source string) string {
+	return strings.Replace(lineSelect("", ""), " FROM event_codes c ", " FROM "+source+" c ", 1)
+}
+
 // lineSelect selects lineCols with the billed drug and the fund share given (defaults:
 // the event's own drug, saleFund).
 func lineSelect(billed, fund string) string {
@@ -144,9 +150,10 @@ ORDER BY s.code_id, s.event_time, s.sale_id`, wargs...)
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer facts.Close()
-	lines, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`) `+lineSelect("", "")+`
-JOIN cand ON cand.code_id = c.code_id
-WHERE c.event_kind IN ('sale', 'settlement', 'sale_return')
+	lines, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`),
+cc AS MATERIALIZED (
+    SELECT x.* FROM event_codes x JOIN cand ON cand.code_id = x.code_id
+    WHERE x.event_kind IN ('sale', 'settlement', 'sale_return')) `+lineSelectFrom("cc")+`
 ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -300,11 +307,13 @@ WHERE c.event_kind = 'settlement' AND c.parent_id IS NULL AND c.med_list_codg IS
 
 // inboundSQL lists, per code and institution, the first time the institution received
 // the code: a purchase, a stocktake listing, or an inbound stock change.
-const inboundSQL = `SELECT c.code_id, c.fixmedins_code, min(c.event_time) AS t
-FROM event_codes c JOIN events e ON e.event_id = c.event_id
-WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
-   OR (c.event_kind = 'stock_change' AND e.change_type IN ('101', '103', '106', '108')))
-GROUP BY c.code_id, c.fixmedins_code`
+const inboundSQL = `SELECT code_id, fixmedins_code, min(t) AS t FROM (
+    SELECT code_id, fixmedins_code, event_time AS t FROM event_codes
+    WHERE code_id IS NOT NULL AND event_kind IN ('purchase', 'stocktake')
+    UNION ALL
+    SELECT c.code_id, c.fixmedins_code, c.event_time FROM event_codes c JOIN events e ON e.event_id = c.event_id
+    WHERE c.code_id IS NOT NULL AND c.event_kind = 'stock_change' AND e.change_type IN ('101', '103', '106', '108')) i
+GROUP BY code_id, fixmedins_code`
 
 // UnsourcedLines streams the sale lines (3505, 2207) of codes their seller had not
 // received before the sale, neither the code nor its parent package, and says whether the
@@ -312,16 +321,16 @@ GROUP BY c.code_id, c.fixmedins_code`
 // in with it, unscanned).
 func (s *Store) UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error) error {
 	const op = "duckdb.UnsourcedLines"
-	win, args := windowSQL(w, "e.event_time")
+	win, args := windowSQL(w, "c.event_time")
 	q := `WITH inb AS MATERIALIZED (` + inboundSQL + `),
 un AS MATERIALIZED (
     SELECT DISTINCT c.event_id, c.code_id, c.fixmedins_code
-    FROM event_codes c JOIN events e ON e.event_id = c.event_id
+    FROM event_codes c
     LEFT JOIN inb ON inb.code_id = c.code_id AND inb.fixmedins_code = c.fixmedins_code
     LEFT JOIN packages pk ON pk.child_id = c.code_id
     LEFT JOIN inb pin ON pin.code_id = pk.parent_id AND pin.fixmedins_code = c.fixmedins_code
     WHERE c.event_kind IN ('sale', 'settlement') AND c.code_id IS NOT NULL AND c.parent_id IS NULL` + win + `
-      AND (inb.t IS NULL OR inb.t > e.event_time) AND (pin.t IS NULL OR pin.t > e.event_time)),
+      AND (inb.t IS NULL OR inb.t > c.event_time) AND (pin.t IS NULL OR pin.t > c.event_time)),
 upar AS MATERIALIZED (
     SELECT DISTINCT u.code_id, u.fixmedins_code, pa.parent_id
     FROM un u JOIN packages pa ON pa.child_id = u.code_id),
@@ -331,11 +340,14 @@ cartons AS MATERIALIZED (
     WHERE pk.parent_id IN (SELECT parent_id FROM upar)),
 sib AS (
     SELECT DISTINCT up.code_id, up.fixmedins_code
-    FROM upar up JOIN cartons ct ON ct.parent_id = up.parent_id AND ct.fixmedins_code = up.fixmedins_code) ` + lineSelect("", "") + `
-JOIN un ON un.event_id = c.event_id AND un.code_id = c.code_id
+    FROM upar up JOIN cartons ct ON ct.parent_id = up.parent_id AND ct.fixmedins_code = up.fixmedins_code),
+uc AS MATERIALIZED (
+    SELECT x.* FROM event_codes x JOIN un ON un.event_id = x.event_id AND un.code_id = x.code_id
+    WHERE x.parent_id IS NULL) ` + lineSelectFrom("uc") + `
 LEFT JOIN sib ON sib.code_id = c.code_id AND sib.fixmedins_code = c.fixmedins_code
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
-	q = strings.Replace(q, lineFrom, ", sib.code_id IS NOT NULL"+lineFrom, 1)
+	from := strings.Replace(lineFrom, " FROM event_codes c ", " FROM uc c ", 1)
+	q = strings.Replace(q, from, ", sib.code_id IS NOT NULL"+from, 1)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
