@@ -249,13 +249,21 @@ func parseAgreements(s string) []tracewatch.Agreement {
 
 // Institution implements tracewatch.Store.
 func (s *Store) Institution(ctx context.Context, code string) (tracewatch.Institution, error) {
+	in, err := scanInstitution(s.db.QueryRowContext(ctx, `SELECT `+institutionCols+` FROM institutions WHERE fixmedins_code = ?`, code))
+	if err != nil {
+		return in, notFound("duckdb.Institution", "institution "+code, err)
+	}
+	return in, nil
+}
+
+const institutionCols = `fixmedins_code, name, type, admdvs, level, chain, agreements`
+
+func scanInstitution(sc interface{ Scan(...any) error }) (tracewatch.Institution, error) {
 	var in tracewatch.Institution
 	var typ, region string
 	var level, chain, agr sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT fixmedins_code, name, type, admdvs, level, chain, agreements FROM institutions WHERE fixmedins_code = ?`, code).
-		Scan(&in.Code, &in.Name, &typ, &region, &level, &chain, &agr)
-	if err != nil {
-		return in, notFound("duckdb.Institution", "institution "+code, err)
+	if err := sc.Scan(&in.Code, &in.Name, &typ, &region, &level, &chain, &agr); err != nil {
+		return in, err
 	}
 	in.Type, in.Region, in.Level, in.Chain = tracewatch.InstitutionType(typ), tracewatch.Region(region), level.String, chain.String
 	in.Agreements = parseAgreements(agr.String)
@@ -264,14 +272,22 @@ func (s *Store) Institution(ctx context.Context, code string) (tracewatch.Instit
 
 // Drug implements tracewatch.Store.
 func (s *Store) Drug(ctx context.Context, code string) (tracewatch.Drug, error) {
+	d, err := scanDrug(s.db.QueryRowContext(ctx, `SELECT `+drugCols+` FROM drugs WHERE med_list_codg = ?`, code))
+	if err != nil {
+		return d, notFound("duckdb.Drug", "drug "+code, err)
+	}
+	return d, nil
+}
+
+const drugCols = `med_list_codg, name, spec, pack_content, price_fen, reimbursable, kind, gender_limit, min_age, max_age, max_days, restriction`
+
+func scanDrug(sc interface{ Scan(...any) error }) (tracewatch.Drug, error) {
 	var d tracewatch.Drug
 	var spec, kind, gl, restr sql.NullString
 	var minAge, maxAge, maxDays sql.NullInt64
 	var price int64
-	err := s.db.QueryRowContext(ctx, `SELECT med_list_codg, name, spec, pack_content, price_fen, reimbursable, kind, gender_limit, min_age, max_age, max_days, restriction FROM drugs WHERE med_list_codg = ?`, code).
-		Scan(&d.Code, &d.Name, &spec, &d.PackContent, &price, &d.Reimbursable, &kind, &gl, &minAge, &maxAge, &maxDays, &restr)
-	if err != nil {
-		return d, notFound("duckdb.Drug", "drug "+code, err)
+	if err := sc.Scan(&d.Code, &d.Name, &spec, &d.PackContent, &price, &d.Reimbursable, &kind, &gl, &minAge, &maxAge, &maxDays, &restr); err != nil {
+		return d, err
 	}
 	d.Spec, d.Kind, d.GenderLimit, d.Restriction = spec.String, kind.String, gl.String, restr.String
 	d.Price = tracewatch.Fen(price)

@@ -637,21 +637,17 @@ FROM lines_all GROUP BY fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS 
 // Institutions returns every institution.
 func (s *Store) Institutions(ctx context.Context) ([]tracewatch.Institution, error) {
 	const op = "duckdb.Institutions"
-	rows, err := s.db.QueryContext(ctx, `SELECT fixmedins_code, name, type, admdvs, level, chain, agreements FROM institutions ORDER BY fixmedins_code`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+institutionCols+` FROM institutions ORDER BY fixmedins_code`)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
 	var out []tracewatch.Institution
 	for rows.Next() {
-		var in tracewatch.Institution
-		var typ, region string
-		var level, chain, agr sql.NullString
-		if err := rows.Scan(&in.Code, &in.Name, &typ, &region, &level, &chain, &agr); err != nil {
+		in, err := scanInstitution(rows)
+		if err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		in.Type, in.Region, in.Level, in.Chain = tracewatch.InstitutionType(typ), tracewatch.Region(region), level.String, chain.String
-		in.Agreements = parseAgreements(agr.String)
 		out = append(out, in)
 	}
 	return out, rows.Err()
@@ -660,23 +656,17 @@ func (s *Store) Institutions(ctx context.Context) ([]tracewatch.Institution, err
 // Drugs returns the drug catalog.
 func (s *Store) Drugs(ctx context.Context) ([]tracewatch.Drug, error) {
 	const op = "duckdb.Drugs"
-	rows, err := s.db.QueryContext(ctx, `SELECT med_list_codg, name, spec, pack_content, price_fen, reimbursable, kind, gender_limit, min_age, max_age, max_days, restriction FROM drugs ORDER BY med_list_codg`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+drugCols+` FROM drugs ORDER BY med_list_codg`)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
 	var out []tracewatch.Drug
 	for rows.Next() {
-		var d tracewatch.Drug
-		var spec, kind, gl, restr sql.NullString
-		var minAge, maxAge, maxDays sql.NullInt64
-		var price int64
-		if err := rows.Scan(&d.Code, &d.Name, &spec, &d.PackContent, &price, &d.Reimbursable, &kind, &gl, &minAge, &maxAge, &maxDays, &restr); err != nil {
+		d, err := scanDrug(rows)
+		if err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		d.Spec, d.Kind, d.GenderLimit, d.Restriction = spec.String, kind.String, gl.String, restr.String
-		d.Price = tracewatch.Fen(price)
-		d.MinAge, d.MaxAge, d.MaxDays = int(minAge.Int64), int(maxAge.Int64), int(maxDays.Int64)
 		out = append(out, d)
 	}
 	return out, rows.Err()
