@@ -188,6 +188,25 @@ func (r *renderer) traceNode(b []byte, boxes []box, dup bool) []byte {
 	return append(b, `],`...)
 }
 
+// appendFeeHead writes the fields every 2204/2301 feedetail row starts with, from its
+// opening brace to medins_list_codg: the fee line of day t, occurring at occurred.
+func (r *renderer) appendFeeHead(b []byte, t, occurred int64, fee int, mdtrt string, p *person, code, item string) []byte {
+	b = append(b, `{"feedetl_sn":"`...)
+	b = r.appendFeeSN(b, t, fee)
+	b = append(b, `","mdtrt_id":"`...)
+	b = append(b, mdtrt...)
+	b = append(b, `","psn_no":"`...)
+	b = r.w.appendPsnNo(b, p)
+	b = append(b, `","chrg_bchno":"C`...)
+	b = appendPadded(b, uint64(fee%100_000_000), 8)
+	b = append(b, `","fee_ocur_time":"`...)
+	b = r.clk.appendTime(b, occurred)
+	b = append(b, `","med_list_codg":"`...)
+	b = append(b, code...)
+	b = append(b, `","medins_list_codg":"`...)
+	return append(b, item...)
+}
+
 func (r *renderer) appendFeeSN(b []byte, t int64, fee int) []byte {
 	b = append(b, 'F')
 	b = append(b, r.clk.compact[t/86400]...)
@@ -258,20 +277,7 @@ func (r *renderer) feeLines(t int64, in *institution, p *person, items []item, m
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"feedetl_sn":"`...)
-		b = r.appendFeeSN(b, t, it.fee)
-		b = append(b, `","mdtrt_id":"`...)
-		b = append(b, mdtrt...)
-		b = append(b, `","psn_no":"`...)
-		b = r.w.appendPsnNo(b, p)
-		b = append(b, `","chrg_bchno":"C`...)
-		b = appendPadded(b, uint64(it.fee%100_000_000), 8)
-		b = append(b, `","fee_ocur_time":"`...)
-		b = r.clk.appendTime(b, t)
-		b = append(b, `","med_list_codg":"`...)
-		b = append(b, d.code...)
-		b = append(b, `","medins_list_codg":"`...)
-		b = append(b, d.itemID...)
+		b = r.appendFeeHead(b, t, t, it.fee, mdtrt, p, d.code, d.itemID)
 		b = append(b, `","det_item_fee_sumamt":`...)
 		b = appendYuan(b, it.amount)
 		b = append(b, `,"cnt":`...)
@@ -667,20 +673,7 @@ func (r *renderer) inpatient(t int64, in *institution, p *person, lines []inpLin
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"feedetl_sn":"`...)
-		b = r.appendFeeSN(b, t, ln.fee)
-		b = append(b, `","mdtrt_id":"`...)
-		b = append(b, mdtrt...)
-		b = append(b, `","psn_no":"`...)
-		b = r.w.appendPsnNo(b, p)
-		b = append(b, `","chrg_bchno":"C`...)
-		b = appendPadded(b, uint64(ln.fee%100_000_000), 8)
-		b = append(b, `","fee_ocur_time":"`...)
-		b = r.clk.appendTime(b, adm)
-		b = append(b, `","med_list_codg":"`...)
-		b = append(b, ln.code...)
-		b = append(b, `","medins_list_codg":"`...)
-		b = append(b, ln.item...)
+		b = r.appendFeeHead(b, t, adm, ln.fee, mdtrt, p, ln.code, ln.item)
 		b = append(b, `","medins_list_name":"`...)
 		b = append(b, ln.name...)
 		b = append(b, `","det_item_fee_sumamt":`...)
