@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,7 +85,7 @@ type harness struct {
 	master []byte
 	keys   map[string]cred
 	logs   *syncBuffer
-	nonces int
+	nonces atomic.Int64 // signed requests so far; submits run concurrently
 }
 
 // newHarness starts a server; configure may change the config (and wrap the store).
@@ -136,10 +137,10 @@ func newHarness(t *testing.T, configure func(*Config)) *harness {
 
 // headers signs a request as inst, at the harness clock, with a fresh nonce.
 func (h *harness) headers(inst string) http.Header {
-	h.nonces++
+	n := h.nonces.Add(1)
 	c := h.keys[inst]
 	ts := strconv.FormatInt(h.clock.Now().Unix(), 10)
-	nonce := "n" + strconv.Itoa(h.nonces) + "-" + strconv.FormatInt(h.clock.Now().UnixNano(), 36)
+	nonce := "n" + strconv.FormatInt(n, 10) + "-" + strconv.FormatInt(h.clock.Now().UnixNano(), 36)
 	hd := http.Header{}
 	hd.Set(HeaderPaasID, c.paasid)
 	hd.Set(HeaderTimestamp, ts)
