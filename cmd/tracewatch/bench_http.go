@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -33,6 +34,8 @@ func runBenchHTTP(e env) int {
 	requests := fs.Int("requests", 20_000, "3505 messages to post in all")
 	clients := fs.Int("clients", 16, "concurrent clients")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
+	journal := journalFlag(fs)
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the posting phase to this file")
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
 		return code
 	}
@@ -54,7 +57,7 @@ func runBenchHTTP(e env) int {
 
 	ctx := context.Background()
 	data := filepath.Join(work, "data")
-	st, err := openStore(ctx, data)
+	st, err := openServeStore(ctx, data, *journal)
 	if err != nil {
 		return fail(e.stderr, "bench http", err)
 	}
@@ -93,6 +96,17 @@ func runBenchHTTP(e env) int {
 	url := "http://" + ln.Addr().String() + "/fsi/api/3505"
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients}}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fail(e.stderr, "bench http", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(e.stderr, "bench http", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	lat := make([]time.Duration, len(msgs))
 	var failures int
 	var mu sync.Mutex
@@ -147,7 +161,12 @@ func runBenchHTTP(e env) int {
 	fmt.Fprintf(e.stdout, "posted %d signed 3505 messages with %d clients in %s: %.0f sale lines/s durable; failures %d\n",
 		len(msgs), *clients, took.Round(time.Millisecond), float64(len(msgs))/took.Seconds(), failures)
 	fmt.Fprintf(e.stdout, "latency p50 %s  p95 %s  p99 %s  max %s\n", q(0.50), q(0.95), q(0.99), lat[len(lat)-1].Round(10*time.Microsecond))
-	s, err := st.Stats(ctx)
+	lag, _ := st.JournalStatus()
+	t1 := time.Now()
+	s, err := st.Stats(ctx) // waits until every acknowledged message is applied
+	if *journal {
+		fmt.Fprintf(e.stdout, "journal: %d records not yet applied at the last answer, all applied %s later\n", lag, time.Since(t1).Round(time.Millisecond))
+	}
 	if err != nil {
 		return fail(e.stderr, "bench http", err)
 	}

@@ -33,6 +33,7 @@ func runServe(e env) int {
 	dir := dataDirFlag(fs)
 	listen := fs.String("listen", defaultListen, "address to listen on; the /api/v1 endpoints have no authentication yet: keep them off public interfaces")
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second each institution may make on the signed endpoints (0: no limit); beyond it: 429 with an NHSA envelope")
+	journal := journalFlag(fs)
 	rateBurst := fs.Int("rate-burst", 0, "burst allowed above --rate-limit (default: one second's worth)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR]")
@@ -54,7 +55,7 @@ func runServe(e env) int {
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
-	st, err := openStore(ctx, *dir)
+	st, err := openServeStore(ctx, *dir, *journal)
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}

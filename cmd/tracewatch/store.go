@@ -24,6 +24,17 @@ func openStore(ctx context.Context, dir string) (*duckdb.Store, error) {
 	return duckdb.Open(ctx, dir, duckdb.Options{MemoryLimit: os.Getenv("TRACEWATCH_MEMORY_LIMIT")})
 }
 
+// journalFlag is the servers' choice of write path (docs/adr/0003-write-path.md).
+func journalFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("journal", true, "acknowledge each message once it is fsync'd to the data directory's journal and apply it to the store in the background in large transactions; false: one store transaction per group of requests (slower, for comparison)")
+}
+
+// openServeStore opens the store for a server: many small commits, so, unless told
+// otherwise, acknowledged from the journal.
+func openServeStore(ctx context.Context, dir string, journal bool) (*duckdb.Store, error) {
+	return duckdb.Open(ctx, dir, duckdb.Options{MemoryLimit: os.Getenv("TRACEWATCH_MEMORY_LIMIT"), Journal: journal})
+}
+
 // parseFlags parses a subcommand's flags; it returns false (and the exit status) when the
 // command should stop.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {

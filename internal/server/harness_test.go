@@ -92,7 +92,7 @@ type harness struct {
 func newHarness(t *testing.T, configure func(*Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := duckdb.Open(ctx, t.TempDir(), duckdb.Options{Threads: 1})
+	st, err := duckdb.Open(ctx, t.TempDir(), duckdb.Options{Threads: 1, Journal: true}) // as serve opens it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,10 @@ const FileName = "tracewatch.duckdb"
 
 // Store is the DuckDB store. It satisfies tracewatch.Store.
 type Store struct {
-	db     *sql.DB
-	writer *writer
-	once   sync.Once
+	db      *sql.DB
+	writer  *writer
+	journal *journal // with Options.Journal: Commit acknowledges from it
+	once    sync.Once
 }
 
 var _ tracewatch.Store = (*Store)(nil)
@@ -43,6 +44,12 @@ type Options struct {
 	MemoryLimit string
 	// Threads caps DuckDB's worker threads (0: one per core).
 	Threads int
+	// Journal makes Commit acknowledge a batch once it is appended and fsync'd to the
+	// data directory's journal, and apply it to DuckDB in the background in large
+	// transactions (docs/adr/0003-write-path.md): for the many small commits of a
+	// server. Reads still see every acknowledged batch. Whatever the option, Open
+	// applies a journal left by an earlier process. Ignored for an in-memory store.
+	Journal bool
 }
 
 // Open opens (creating if needed) the store in dir and applies pending migrations.
@@ -94,6 +101,22 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.writer = w
+	if dir != "" {
+		lastGen, _, err := s.replayJournal(ctx, dir)
+		if err != nil {
+			w.close()
+			db.Close()
+			return nil, err
+		}
+		if o.Journal {
+			if s.journal, err = s.openJournal(dir, lastGen); err != nil {
+				w.close()
+				db.Close()
+				return nil, err
+			}
+			w.beforeJob = s.journal.await
+		}
+	}
 	return s, nil
 }
 
@@ -101,6 +124,9 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
+		if s.journal != nil {
+			s.journal.close() // applies everything acknowledged
+		}
 		s.writer.close()
 		err = s.db.Close()
 	})

@@ -17,3 +17,14 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+// TestConformanceJournal: the same contract when Commit acknowledges from the journal.
+func TestConformanceJournal(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, dir string) tracewatch.Store {
+		s, err := Open(context.Background(), dir, Options{Threads: 2, Journal: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

@@ -12,6 +12,9 @@ import (
 
 // Commit implements tracewatch.Store: the batch is durable when Commit returns.
 func (s *Store) Commit(ctx context.Context, b *tracewatch.Batch) (tracewatch.CommitResult, error) {
+	if s.journal != nil {
+		return s.journal.commit(ctx, b)
+	}
 	r := &request{batch: b}
 	if err := s.writer.submit(ctx, r); err != nil {
 		return tracewatch.CommitResult{}, err
@@ -21,6 +24,16 @@ func (s *Store) Commit(ctx context.Context, b *tracewatch.Batch) (tracewatch.Com
 
 // Message implements tracewatch.Store.
 func (s *Store) Message(ctx context.Context, msgid string) (tracewatch.MessageRecord, error) {
+	// Journaled messages first: one leaves the pending set only once it is in DuckDB.
+	if s.journal != nil {
+		m, ok, known := s.journal.pendingMessage(msgid)
+		if ok {
+			return m, nil
+		}
+		if !known {
+			return m, tracewatch.Errorf("duckdb.Message", tracewatch.KindNotFound, "message %s not found", msgid)
+		}
+	}
 	var m tracewatch.MessageRecord
 	var resp string
 	err := s.db.QueryRowContext(ctx, `SELECT msgid, infno, fixmedins_code, source, received_at, accepted, rejected, response FROM messages WHERE msgid = ?`, msgid).
@@ -41,6 +54,9 @@ func scanTime(t sql.NullTime) time.Time {
 
 // Timeline implements tracewatch.Store: every event of the code, in time order.
 func (s *Store) Timeline(ctx context.Context, key string) ([]tracewatch.TimelineEntry, error) {
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
 	const op = "duckdb.Timeline"
 	id, err := s.lookupCodeID(ctx, key)
 	if err != nil || id == 0 {
@@ -86,6 +102,9 @@ ORDER BY e.event_time, e.event_id`, int64(id))
 
 // Ledger implements tracewatch.Store.
 func (s *Store) Ledger(ctx context.Context, key string) (tracewatch.LedgerEntry, error) {
+	if err := s.await(ctx); err != nil {
+		return tracewatch.LedgerEntry{}, err
+	}
 	const op = "duckdb.Ledger"
 	l := tracewatch.LedgerEntry{Key: key}
 	id, err := s.lookupCodeID(ctx, key)
@@ -162,6 +181,9 @@ LEFT JOIN inbound i ON i.code_id = ids.code_id LEFT JOIN packs p ON p.code_id = 
 // RebuildLedger implements tracewatch.Store: recomputes the ledger from the facts and
 // returns the number of codes in it.
 func (s *Store) RebuildLedger(ctx context.Context) (int64, error) {
+	if err := s.await(ctx); err != nil {
+		return 0, err
+	}
 	const op = "duckdb.RebuildLedger"
 	err := s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, rebuildSQL)
@@ -190,6 +212,9 @@ func scanQuarantine(sc interface{ Scan(...any) error }) (tracewatch.QuarantineRo
 
 // Quarantine implements tracewatch.Store.
 func (s *Store) Quarantine(ctx context.Context, f tracewatch.QuarantineFilter) ([]tracewatch.QuarantineRow, error) {
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
 	const op = "duckdb.Quarantine"
 	q := `SELECT ` + quarantineCols + ` FROM quarantine WHERE id > ?`
 	args := []any{f.AfterID}
@@ -229,6 +254,9 @@ func (s *Store) Quarantine(ctx context.Context, f tracewatch.QuarantineFilter) (
 
 // QuarantineRow implements tracewatch.Store.
 func (s *Store) QuarantineRow(ctx context.Context, id int64) (tracewatch.QuarantineRow, error) {
+	if err := s.await(ctx); err != nil {
+		return tracewatch.QuarantineRow{}, err
+	}
 	r, err := scanQuarantine(s.db.QueryRowContext(ctx, `SELECT `+quarantineCols+` FROM quarantine WHERE id = ?`, id))
 	if err != nil {
 		return r, notFound("duckdb.QuarantineRow", "quarantine row", err)
@@ -279,6 +307,9 @@ func (s *Store) InstitutionKey(ctx context.Context, paasid string) (tracewatch.I
 
 // Stats implements tracewatch.Store.
 func (s *Store) Stats(ctx context.Context) (tracewatch.Stats, error) {
+	if err := s.await(ctx); err != nil {
+		return tracewatch.Stats{}, err
+	}
 	const op = "duckdb.Stats"
 	st := tracewatch.Stats{Tables: map[string]int64{}}
 	for _, t := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages",

@@ -109,6 +109,9 @@ func windowSQL(w tracewatch.Window, col string) (string, []any) {
 }
 
 func (s *Store) eachLine(ctx context.Context, op, q string, args []any, fn func(*tracewatch.TimelineEntry) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -139,6 +142,9 @@ WHERE (sales >= 2 OR (pack_content > 0 AND sold_whole * pack_content * 10000 + s
 // window. The history is complete (not cut to the window): who held the box before the
 // window matters.
 func (s *Store) DuplicateHistories(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.CodeHistory) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	const op = "duckdb.DuplicateHistories"
 	win, wargs := windowSQL(w, "last_sale")
 	cand := dupCandidates + win
@@ -241,6 +247,9 @@ const naiveRepeats = `SELECT code_id, count(*) AS n FROM event_codes WHERE event
 // CountRepeats runs the naive query alone and counts its codes (bench screen's
 // baseline: the exact query regulators run, nothing more).
 func (s *Store) CountRepeats(ctx context.Context) (int64, error) {
+	if err := s.await(ctx); err != nil {
+		return 0, err
+	}
 	var n int64
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (`+naiveRepeats+` GROUP BY code_id HAVING count(*) >= 2) r`).Scan(&n)
 	if err != nil {
@@ -253,6 +262,9 @@ func (s *Store) CountRepeats(ctx context.Context) (int64, error) {
 // at sale (3505) two times or more, with a scan in the window; the institutions in the
 // order they scanned it.
 func (s *Store) Repeats(ctx context.Context, w tracewatch.Window, fn func(tracewatch.Repeat) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	const op = "duckdb.Repeats"
 	win, args := windowSQL(w, "event_time")
 	rows, err := s.db.QueryContext(ctx, `
@@ -294,6 +306,9 @@ ORDER BY r.code_id`, args...)
 // MismatchedLines streams the sale lines whose code maps to another drug than the one
 // billed: 3505 rows directly, 2207/2304 codes through their 2204/2301 fee line.
 func (s *Store) MismatchedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	win, args := windowSQL(w, "e.event_time")
 	q := lineSelect("", "") + `
 WHERE c.event_kind = 'sale' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
@@ -320,6 +335,9 @@ GROUP BY code_id, fixmedins_code`
 // seller had received another pack of the same carton (then the pack most likely came
 // in with it, unscanned).
 func (s *Store) UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	const op = "duckdb.UnsourcedLines"
 	win, args := windowSQL(w, "c.event_time")
 	q := `WITH inb AS MATERIALIZED (` + inboundSQL + `),
@@ -372,6 +390,9 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 // RemovedLines streams the sale lines of codes their seller had reported returned to the
 // supplier, transferred out, lost, destroyed or otherwise removed before the sale.
 func (s *Store) RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	win, args := windowSQL(w, "e.event_time")
 	q := `WITH rem AS (
     SELECT c.code_id, c.fixmedins_code, min(c.event_time) AS t, min(e.change_type) AS how
@@ -392,6 +413,9 @@ const uncodedKinds = `('herbal', 'granule', 'consumable', 'other')`
 // InboundCoverage reports, per institution and drug, the packs received in the window and
 // how many of them were scanned, and the same for the institution's first stocktake.
 func (s *Store) InboundCoverage(ctx context.Context, w tracewatch.Window) ([]tracewatch.InboundCoverage, error) {
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
 	const op = "duckdb.InboundCoverage"
 	win, args := windowSQL(w, "e.event_time")
 	q := `
@@ -440,6 +464,9 @@ ORDER BY ev.fixmedins_code, ev.drug`
 // barcode, an unknown product) or whose row says the pack had expired or was not yet
 // made.
 func (s *Store) AnomalousLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	win, args := windowSQL(w, "e.event_time")
 	q := lineSelect("", "") + `
 WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL` + win + `
@@ -453,6 +480,9 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 // CodeQuality counts, per institution, the codes scanned at sale (3505) in the window and
 // the unusable ones.
 func (s *Store) CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewatch.CodeQuality, error) {
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
 	const op = "duckdb.CodeQuality"
 	win, args := windowSQL(w, "event_time")
 	rows, err := s.db.QueryContext(ctx, `
@@ -478,6 +508,9 @@ GROUP BY fixmedins_code ORDER BY fixmedins_code`, args...)
 // grandchild through a middle box) both sold on their own with a sale of either in the
 // window, the sale lines of the two, parent's first.
 func (s *Store) PackageConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	const op = "duckdb.PackageConflicts"
 	win, args := windowSQL(w, "c.event_time")
 	inWin := "1"
@@ -544,6 +577,9 @@ ORDER BY pr.parent_id, pr.child_id, pr.side, e.event_time, e.event_id`
 
 // pairLines streams the lines of PackageConflicts, grouped by pair.
 func (s *Store) pairLines(ctx context.Context, q string, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	const op = "duckdb.PackageConflicts"
 	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
@@ -594,6 +630,9 @@ func (s *Store) pairLines(ctx context.Context, q string, fn func(tracewatch.Pack
 // trace codes (中药饮片, 颗粒, non-drug goods) and inpatient fee lines (2301: inpatient 拆零
 // is exempt and cannot be told apart) are left out.
 func (s *Store) CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error) {
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
 	const op = "duckdb.CollectionDays"
 	win, args := windowSQL(w, "e.event_time")
 	rows, err := s.db.QueryContext(ctx, `
@@ -675,6 +714,9 @@ func (s *Store) Drugs(ctx context.Context) ([]tracewatch.Drug, error) {
 // SaleCodeKeys returns the number of distinct code identities sold (sale-side facts) in
 // the window, and calls fn with each (for the evaluation's clean-code count).
 func (s *Store) SoldCodes(ctx context.Context, w tracewatch.Window, fn func(key string) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	const op = "duckdb.SoldCodes"
 	win, args := windowSQL(w, "s.event_time")
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT s.code_id, dict.code_key FROM sale_codes s
@@ -722,6 +764,9 @@ func (s *Store) Regions(ctx context.Context) ([]tracewatch.RegionInfo, error) {
 // the institution with a positive net after returns and cancels, the latest when more
 // than one does.
 func (s *Store) Holdings(ctx context.Context, fn func(key string, h tracewatch.Holding) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	const op = "duckdb.Holdings"
 	rows, err := s.db.QueryContext(ctx, `
 WITH per AS (
@@ -783,6 +828,9 @@ ORDER BY per.code_id, per.t`)
 // Receipts streams every (code, institution) that received the code: purchases,
 // stocktake listings, inbound stock changes (the real-time check's index).
 func (s *Store) Receipts(ctx context.Context, fn func(key, institution string) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	const op = "duckdb.Receipts"
 	rows, err := s.db.QueryContext(ctx, `SELECT i.code_id, dict.code_key, i.fixmedins_code FROM (`+inboundSQL+`) i
 LEFT JOIN code_dict dict ON dict.code_id = i.code_id`)
@@ -837,6 +885,9 @@ func claimSelect(setl, fund string) string {
 }
 
 func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -875,6 +926,9 @@ func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func
 // settlement. The fund share is the line's (price × quantity, or the fee line's amount,
 // times the fund's share of the settlement).
 func (s *Store) RestrictedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	win, args := windowSQL(w, "e.event_time")
 	const limited = ` JOIN drugs d ON d.med_list_codg = e.med_list_codg JOIN persons p ON p.psn_no = e.psn_no`
 	const cond = ` AND (d.gender_limit IN ('1', '2') OR d.min_age > 0 OR d.max_age > 0)`
@@ -895,6 +949,9 @@ WHERE e.kind = 'fee_line'` + cond + win + `) u` + claimOrder
 // caller decides on the business day), with the person and the settlement's fund
 // payment.
 func (s *Store) DeceasedSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	win, args := windowSQL(w, "e.event_time")
 	q := `WITH st AS (` + claimSettled + `)
 SELECT * FROM (` + claimSelect("e.setl_id", "coalesce(st.fund, 0)") + ` FROM events e JOIN persons p ON p.psn_no = e.psn_no
@@ -909,6 +966,9 @@ WHERE p.death IS NOT NULL AND e.event_time >= p.death AND e.kind IN ('settlement
 // suspension or a termination, with the person when known and the settlement's fund
 // payment; the caller checks the agreement at the settlement time.
 func (s *Store) AgreementSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	win, args := windowSQL(w, "e.event_time")
 	q := `WITH st AS (` + claimSettled + `)
 SELECT * FROM (` + claimSelect("e.setl_id", "coalesce(st.fund, 0)") + ` FROM events e

@@ -20,6 +20,10 @@ const maxGroupEvents = 400_000
 // writer owns the one connection that writes. Commit batches queued while it works are
 // merged into one transaction (group commit): one fsync for many requests.
 type writer struct {
+	// beforeJob, when set, runs before a job is queued: with a journal, it waits until
+	// every acknowledged batch is applied, so writes keep the order they were made in.
+	beforeJob func(ctx context.Context) error
+
 	conn *sql.Conn
 	reqs chan *request
 	done chan struct{}
@@ -33,7 +37,9 @@ type writer struct {
 
 type request struct {
 	batch *tracewatch.Batch                               // a commit, or
+	batches []*tracewatch.Batch                           // journal records applied together (with jpos), or
 	job   func(ctx context.Context, conn *sql.Conn) error // any other write
+	jpos  *journalPos // the journal position the batches reach, recorded in their transaction
 	res   tracewatch.CommitResult
 	err   error
 	done  chan struct{}
@@ -98,6 +104,11 @@ func (w *writer) close() {
 
 // submit queues r and waits for its outcome (or ctx).
 func (w *writer) submit(ctx context.Context, r *request) error {
+	if r.job != nil && w.beforeJob != nil {
+		if err := w.beforeJob(ctx); err != nil {
+			return err
+		}
+	}
 	r.done = make(chan struct{})
 	select {
 	case w.reqs <- r:
@@ -116,6 +127,11 @@ func (w *writer) loop() {
 			close(r.done)
 			continue
 		}
+		if r.batches != nil {
+			_, r.err = w.commitBatches(r.batches, r.jpos)
+			close(r.done)
+			continue
+		}
 		group := []*request{r}
 		n := len(r.batch.Events)
 	gather:
@@ -125,10 +141,14 @@ func (w *writer) loop() {
 				if !ok {
 					break gather
 				}
-				if next.job != nil {
+				if next.job != nil || next.batches != nil {
 					w.commitGroup(group)
 					group = nil
-					next.err = w.runJob(next.job)
+					if next.job != nil {
+						next.err = w.runJob(next.job)
+					} else {
+						_, next.err = w.commitBatches(next.batches, next.jpos)
+					}
 					close(next.done)
 					break gather
 				}
@@ -199,10 +219,10 @@ func (w *writer) commitGroup(group []*request) {
 	for i, r := range group {
 		batches[i] = r.batch
 	}
-	results, err := w.commitBatches(batches)
+	results, err := w.commitBatches(batches, nil)
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
-			res, err := w.commitBatches([]*tracewatch.Batch{r.batch})
+			res, err := w.commitBatches([]*tracewatch.Batch{r.batch}, nil)
 			if err == nil {
 				r.res = res[0]
 			}
@@ -220,7 +240,9 @@ func (w *writer) commitGroup(group []*request) {
 	}
 }
 
-func (w *writer) commitBatches(batches []*tracewatch.Batch) ([]tracewatch.CommitResult, error) {
+// commitBatches commits batches in one transaction; with jpos, the transaction also
+// records that the journal is applied up to jpos.
+func (w *writer) commitBatches(batches []*tracewatch.Batch, jpos *journalPos) ([]tracewatch.CommitResult, error) {
 	ctx := context.Background()
 	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return nil, tracewatch.E("duckdb.Commit", tracewatch.KindInternal, err)
@@ -229,6 +251,12 @@ func (w *writer) commitBatches(batches []*tracewatch.Batch) ([]tracewatch.Commit
 	if err != nil {
 		w.rollback()
 		return nil, err
+	}
+	if jpos != nil {
+		if _, err := w.conn.ExecContext(ctx, `UPDATE journal_state SET gen = ?, off = ?`, jpos.gen, jpos.off); err != nil {
+			w.rollback()
+			return nil, tracewatch.E("duckdb.Commit", tracewatch.KindInternal, err)
+		}
 	}
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		w.rollback()

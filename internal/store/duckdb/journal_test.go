@@ -1,0 +1,182 @@
+package duckdb
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tracewatch"
+)
+
+var jcst = time.FixedZone("CST", 8*3600)
+
+// jsale is a one-line 3505 message selling key at inst.
+func jsale(msgid, inst, key string) *tracewatch.Batch {
+	e := tracewatch.Event{MsgID: msgid, Line: 1, Infno: "3505", Kind: tracewatch.EventSale, Institution: inst, DrugCode: "XA11DAW036A001010104127",
+		Qty: tracewatch.QtyScale, Time: time.Date(2025, 3, 2, 10, 0, 0, 0, jcst), Receipt: "R-" + msgid,
+		Codes: []tracewatch.EventCode{{Raw: key, Key: key, Kind: "nmpa20", ProductID: key[:7], Level: 1}}}
+	return &tracewatch.Batch{
+		Messages: []tracewatch.MessageRecord{{MsgID: msgid, Infno: "3505", Institution: inst, Source: "http", Received: e.Time, Accepted: 1,
+			Response: []byte(`{"infcode":"0","inf_refmsgid":"` + msgid + `"}`)}},
+		Events: []tracewatch.Event{e}}
+}
+
+func jkey(i int) string { return fmt.Sprintf("838579300%011d", i) }
+
+func openJ(t *testing.T, dir string, journal bool) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, Options{Threads: 2, Journal: journal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func tables(t *testing.T, s *Store) map[string]int64 {
+	t.Helper()
+	st, err := s.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Tables
+}
+
+// TestJournalCommitReadReplay: with the journal, an acknowledged commit is readable at
+// once (reads wait for the applier), a replayed msgid answers its first answer whether
+// it is still pending or applied, and Close leaves no journal behind.
+func TestJournalCommitReadReplay(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openJ(t, dir, true)
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.Commit(ctx, jsale(fmt.Sprintf("M%03d", i), "P1", jkey(i)))
+			if err != nil || r.Events != 1 || r.Codes != 1 || len(r.Replayed) != 0 {
+				t.Errorf("commit %d: %+v %v", i, r, err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Replays: pending or applied, the first answer, nothing stored twice.
+	other := jsale("M007", "P1", jkey(999))
+	other.Messages[0].Response = []byte(`{"infcode":"0","other":true}`)
+	r, err := s.Commit(ctx, other)
+	if err != nil || string(r.Replayed["M007"]) != `{"infcode":"0","inf_refmsgid":"M007"}` || r.Events != 0 {
+		t.Fatalf("replay: %+v %v", r, err)
+	}
+	m, err := s.Message(ctx, "M199")
+	if err != nil || m.Institution != "P1" {
+		t.Fatalf("Message: %+v %v", m, err)
+	}
+	if got := tables(t, s); got["messages"] != 200 || got["sale_lines"] != 200 {
+		t.Fatalf("after 200 commits: %v", got)
+	}
+	l, err := s.Ledger(ctx, jkey(42))
+	if err != nil || l.Sales != 1 || l.FirstSeller != "P1" {
+		t.Fatalf("ledger: %+v %v", l, err)
+	}
+	if lag, err := s.JournalStatus(); lag != 0 || err != nil {
+		t.Errorf("JournalStatus = %d, %v", lag, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openJ(t, dir, false)
+	defer s.Close()
+	if got := tables(t, s); got["messages"] != 200 {
+		t.Fatalf("reopened: %v", got)
+	}
+	if gens, _ := segments(filepath.Join(dir, journalDir)); len(gens) != 0 {
+		t.Errorf("segments left after a clean close and reopen: %v", gens)
+	}
+}
+
+// TestJournalRecovery: a journal left by a process that died is applied by the next
+// Open: records after the applied position once, those before it not again, and a torn
+// record at the end (a write never synced, never acknowledged) ignored.
+func TestJournalRecovery(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openJ(t, dir, false)
+	// M000 and M001 are in DuckDB, applied from segment 3 up to the end of M001.
+	var seg []byte
+	for i := range 2 {
+		b := jsale(fmt.Sprintf("M%03d", i), "P1", jkey(i))
+		if _, err := s.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if seg, err = appendRecord(seg, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	applied := int64(len(seg))
+	if _, err := s.db.ExecContext(ctx, `UPDATE journal_state SET gen = 3, off = ?`, applied); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Acknowledged but not applied: M002–M004 in segment 3, M005 in segment 4; then a
+	// torn record.
+	for i := 2; i < 5; i++ {
+		seg, _ = appendRecord(seg, jsale(fmt.Sprintf("M%03d", i), "P1", jkey(i)))
+	}
+	seg4, _ := appendRecord(nil, jsale("M005", "P2", jkey(5)))
+	torn, _ := appendRecord(nil, jsale("M006", "P2", jkey(6)))
+	seg4 = append(seg4, torn[:len(torn)/2]...)
+	jdir := filepath.Join(dir, journalDir)
+	os.MkdirAll(jdir, 0o750)
+	os.WriteFile(filepath.Join(jdir, fmt.Sprintf("%016d.log", 3)), seg, 0o640)
+	os.WriteFile(filepath.Join(jdir, fmt.Sprintf("%016d.log", 4)), seg4, 0o640)
+
+	s = openJ(t, dir, true)
+	got := tables(t, s)
+	if got["messages"] != 6 || got["sale_lines"] != 6 {
+		t.Fatalf("after recovery: %v (want the 6 acknowledged messages once each)", got)
+	}
+	if _, err := s.Message(ctx, "M006"); tracewatch.KindOf(err) != tracewatch.KindNotFound {
+		t.Errorf("the torn record was applied: %v", err)
+	}
+	// The new journal starts after the old generations; a commit now and a reopen.
+	if _, err := s.Commit(ctx, jsale("M007", "P2", jkey(7))); err != nil {
+		t.Fatal(err)
+	}
+	if gens, _ := segments(jdir); len(gens) != 1 || gens[0] != 5 {
+		t.Errorf("segments after recovery: %v, want [5]", gens)
+	}
+	s.Close()
+	s = openJ(t, dir, false)
+	defer s.Close()
+	if got := tables(t, s); got["messages"] != 7 {
+		t.Fatalf("after reopen: %v", got)
+	}
+}
+
+// TestJournalCorruption: a bad record that is not the tail of the last segment is
+// corruption, and Open says where instead of guessing.
+func TestJournalCorruption(t *testing.T) {
+	dir := t.TempDir()
+	s := openJ(t, dir, false)
+	s.Close()
+	seg, _ := appendRecord(nil, jsale("M000", "P1", jkey(0)))
+	seg[len(seg)-2] ^= 0xff
+	jdir := filepath.Join(dir, journalDir)
+	os.MkdirAll(jdir, 0o750)
+	os.WriteFile(filepath.Join(jdir, fmt.Sprintf("%016d.log", 1)), seg, 0o640)
+	next, _ := appendRecord(nil, jsale("M001", "P1", jkey(1)))
+	os.WriteFile(filepath.Join(jdir, fmt.Sprintf("%016d.log", 2)), next, 0o640)
+	_, err := Open(context.Background(), dir, Options{})
+	if err == nil {
+		t.Fatal("Open accepted a corrupt journal segment")
+	}
+	if want := "journal segment 1: record at offset 0: checksum mismatch"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Open: %v, want it to say %q", err, want)
+	}
+}
