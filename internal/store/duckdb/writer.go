@@ -36,13 +36,13 @@ type writer struct {
 }
 
 type request struct {
-	batch *tracewatch.Batch                               // a commit, or
-	batches []*tracewatch.Batch                           // journal records applied together (with jpos), or
-	job   func(ctx context.Context, conn *sql.Conn) error // any other write
-	jpos  *journalPos // the journal position the batches reach, recorded in their transaction
-	res   tracewatch.CommitResult
-	err   error
-	done  chan struct{}
+	batch   *tracewatch.Batch                               // a commit, or
+	batches []*tracewatch.Batch                             // journal records applied together (with jpos), or
+	job     func(ctx context.Context, conn *sql.Conn) error // any other write
+	jpos    *journalPos                                     // the journal position the batches reach, recorded in their transaction
+	res     tracewatch.CommitResult
+	err     error
+	done    chan struct{}
 }
 
 const stageDDL = `
