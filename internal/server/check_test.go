@@ -227,7 +227,7 @@ func TestServiceEndpoints(t *testing.T) {
 	}
 	_, b := h.do("GET", "/metrics", nil, nil)
 	for _, want := range []string{`tracewatch_http_request_duration_seconds_bucket{route="POST /api/v1/check",le="0.005"}`,
-		"tracewatch_checks_total 3", `tracewatch_index_codes{set="held"}`, "tracewatch_index_ready 1"} {
+		"tracewatch_checks_total 3", `tracewatch_index_codes{set="held"}`, "tracewatch_index_ready 1", "tracewatch_journal_lag_records", "tracewatch_journal_apply_failing 0"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, b)
 		}

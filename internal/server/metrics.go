@@ -139,6 +139,11 @@ func sortedKeys(m map[[2]string]int64) [][2]string {
 	return ks
 }
 
+// journaled is a store that acknowledges from a journal (duckdb.Options.Journal).
+type journaled interface {
+	JournalStatus() (lag int64, err error)
+}
+
 // handleMetrics answers GET /metrics.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	g := map[string]float64{}
@@ -152,6 +157,15 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 		g["tracewatch_index_ready"] = ready
 	}
+	if js, ok := s.st.(journaled); ok {
+		lag, err := js.JournalStatus()
+		g["tracewatch_journal_lag_records"] = float64(lag)
+		failing := 0.0
+		if err != nil {
+			failing = 1
+		}
+		g["tracewatch_journal_apply_failing"] = failing
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	g["go_memstats_heap_inuse_bytes"] = float64(ms.HeapInuse)
@@ -162,6 +176,14 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 // handleReady answers GET /readyz: 200 once the store answers and the check index is
 // loaded, 503 before.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if js, ok := s.st.(journaled); ok {
+		// Acknowledged messages that cannot reach the store hold every read back.
+		if _, err := js.JournalStatus(); err != nil {
+			s.log.ErrorContext(r.Context(), "journal apply failing", "err", err.Error())
+			http.Error(w, "journal: applying acknowledged messages to the store fails (see the log)", http.StatusServiceUnavailable)
+			return
+		}
+	}
 	if _, err := s.st.Stats(r.Context()); err != nil {
 		http.Error(w, "store: "+publicMessage(err), http.StatusServiceUnavailable)
 		return

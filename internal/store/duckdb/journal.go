@@ -273,11 +273,9 @@ func (s *Store) openJournal(dir string, lastGen int64) (*journal, error) {
 	}
 	j.filter = newMsgFilter(max(2*stored, 10_000_000))
 	go func() {
-		if err := j.fillFilter(context.Background()); err != nil {
-			j.mu.Lock()
-			j.applyErr = fmt.Errorf("filling the msgid filter: %w", err) // it stays unready: every msgid asks DuckDB
-			j.mu.Unlock()
-		}
+		// On failure the filter stays unready: every msgid then asks DuckDB (slower,
+		// still right).
+		_ = j.fillFilter(context.Background())
 	}()
 	go j.appendLoop()
 	go j.applyLoop()
