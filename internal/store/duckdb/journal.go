@@ -440,8 +440,6 @@ func (j *journal) appendGroup(group []*jcommit) {
 	// 3. One write, one fsync.
 	if len(buf) > 0 {
 		if _, err := j.f.Write(buf); err != nil {
-			// A partial write leaves a torn record: start a new segment so that nothing
-			// is appended after it (Open ignores a torn tail of the last segment only).
 			j.rotateAfterFailure()
 			fail(err)
 			return
@@ -497,8 +495,12 @@ func appendRecord(buf []byte, b *tracewatch.Batch) ([]byte, error) {
 	return append(buf, payload...), nil
 }
 
-// rotateAfterFailure moves to a new segment after a failed write or sync.
+// rotateAfterFailure cuts what a failed write or sync may have left after the last
+// good record, then moves to a new segment: Open accepts a torn record only at the end
+// of the last segment. (If even the cut fails, Open will name the segment and offset.)
 func (j *journal) rotateAfterFailure() {
+	_ = j.f.Truncate(j.size)
+	_ = j.f.Sync()
 	_ = j.newSegment(j.gen + 1)
 }
 
