@@ -195,6 +195,25 @@ type InboundCoverage struct {
 	OpeningScanned int64
 }
 
+// StockPeriod is one institution's movement of one drug between two of its stocktakes
+// (3501 盘存), for T3 (c) 进销存不符. Quantities are minimum units (a whole pack counts its
+// pack content, a 拆零 line its units), scaled by QtyScale like Qty.
+type StockPeriod struct {
+	Institution string
+	DrugCode    string
+	From        time.Time // the opening stocktake
+	To          time.Time // the next stocktake; zero when there is none yet
+	PackContent int64
+	Opening     Qty // counted at the opening stocktake
+	Received    Qty // purchases (3503), transfers in (101), surplus (103), other in (106), initial stock (108)
+	Returned    Qty // returns to the supplier (3504), transfers out (102), other out (107)
+	Lost        Qty // losses (104) and destructions (105)
+	Sold        Qty // sales (3505) less sale returns (3506)
+	SoldFund    Fen // the fund's share of those sales
+	SaleLines   int
+	FirstSale   string // msgid#line of the period's first sale line, for the evidence
+}
+
 // CollectionDay counts one institution's reimbursed drug sale lines on one day (business
 // time zone), and those carrying a valid trace code. Exempt lines (中药饮片, 中药颗粒) are
 // left out.

@@ -34,6 +34,7 @@ type Source interface {
 	CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewatch.CodeQuality, error)
 	PackageConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error
 	CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error)
+	StockPeriods(ctx context.Context, w tracewatch.Window) ([]tracewatch.StockPeriod, error)
 
 	// The claims detectors' reads (C1, C2, C7, C8): event lines with the person of the
 	// reference data (an empty PsnNo when unknown).
@@ -103,7 +104,7 @@ func NewEnv(ctx context.Context, src Source, w tracewatch.Window, at time.Time) 
 // baseline B0 (not run by default).
 func Registry() []Detector {
 	return []Detector{
-		NewDuplicate(), NewSubstitution(), NewNoSource(), NewAnomaly(), NewPackage(), NewCollection(),
+		NewDuplicate(), NewSubstitution(), NewNoSource(), NewStockBalance(), NewAnomaly(), NewPackage(), NewCollection(),
 		NewGender(), NewAge(), NewAfterDeath(), NewSuspended(),
 		NewBaseline(),
 	}
@@ -113,7 +114,7 @@ func Registry() []Detector {
 func Default(d Detector) bool { return !strings.HasPrefix(d.ID(), "baseline.") }
 
 // Select returns the detectors named (by name, with or without version, or by the
-// short names T1–T6, C1, C2, C7, C8 and B0); none named means the default set.
+// short names T1–T6, T3C, C1, C2, C7, C8 and B0); none named means the default set.
 func Select(names []string) ([]Detector, error) {
 	all := Registry()
 	if len(names) == 0 {
@@ -125,7 +126,7 @@ func Select(names []string) ([]Detector, error) {
 		}
 		return out, nil
 	}
-	short := map[string]string{"T1": "trace.duplicate", "T2": "trace.substitution", "T3": "trace.nosource",
+	short := map[string]string{"T1": "trace.duplicate", "T2": "trace.substitution", "T3": "trace.nosource", "T3C": "trace.stock",
 		"T4": "trace.anomaly", "T5": "trace.package", "T6": "trace.collection", "B0": "baseline.repeat",
 		"C1": "claims.gender", "C2": "claims.age", "C7": "claims.after_death", "C8": "claims.suspended"}
 	var out []Detector

@@ -980,3 +980,67 @@ WHERE (i.agreements LIKE '%suspended%' OR i.agreements LIKE '%terminated%')
   AND e.setl_id IS NOT NULL AND e.setl_id <> ''` + win + `) u` + claimOrder
 	return s.eachClaim(ctx, "duckdb.AgreementSettlements", q, args, fn)
 }
+
+// StockPeriods implements detect.Source: per institution and drug, the movement between
+// each stocktake and the next (T3 c). A stocktake is the institution's 3501 rows of one
+// day (business time zone), taken at the earliest of them; a period whose stocktake
+// falls in the window is reported whole. Drugs without a pack content and the uncoded
+// kinds are left out; so is everything before an institution's first stocktake.
+func (s *Store) StockPeriods(ctx context.Context, w tracewatch.Window) ([]tracewatch.StockPeriod, error) {
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
+	const op = "duckdb.StockPeriods"
+	win, args := windowSQL(w, "p.p_from")
+	q := `
+WITH takes AS (
+    SELECT fixmedins_code AS inst, min(event_time) AS t
+    FROM events WHERE kind = 'stocktake' AND event_time IS NOT NULL
+    GROUP BY fixmedins_code, CAST(event_time + INTERVAL 8 HOUR AS DATE)),
+periods AS (
+    SELECT inst, t AS p_from, lead(t) OVER (PARTITION BY inst ORDER BY t) AS p_to FROM takes),
+mv AS MATERIALIZED (
+    SELECT e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t, e.kind, coalesce(e.change_type, '') AS chg,
+           CASE WHEN e.split_pack THEN e.qty ELSE e.qty * d.pack_content END AS units, ` + saleFund + ` AS fund,
+           e.msgid || '#' || e.line AS ref, d.pack_content AS content
+    FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
+    LEFT JOIN (SELECT fixmedins_code, setl_id, sum(fund_paid_fen) AS fund, sum(amount_fen) AS amount FROM events
+               WHERE kind = 'settlement' AND setl_id IS NOT NULL GROUP BY fixmedins_code, setl_id) st
+           ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
+    WHERE e.kind IN ('stocktake', 'purchase', 'purchase_return', 'stock_change', 'sale', 'sale_return')
+      AND e.event_time IS NOT NULL AND d.pack_content > 0 AND coalesce(d.kind, '') NOT IN ` + uncodedKinds + `),
+placed AS (
+    SELECT mv.*, p.p_from, p.p_to FROM mv ASOF JOIN periods p ON mv.inst = p.inst AND mv.t >= p.p_from)
+SELECT p.inst, p.drug, p.p_from, p.p_to, any_value(p.content),
+       sum(CASE WHEN p.kind = 'stocktake' AND CAST(p.t + INTERVAL 8 HOUR AS DATE) = CAST(p.p_from + INTERVAL 8 HOUR AS DATE) THEN p.units ELSE 0 END),
+       sum(CASE WHEN p.kind = 'purchase' OR (p.kind = 'stock_change' AND p.chg IN ('101', '103', '106', '108')) THEN p.units ELSE 0 END),
+       sum(CASE WHEN p.kind = 'purchase_return' OR (p.kind = 'stock_change' AND p.chg IN ('102', '107')) THEN p.units ELSE 0 END),
+       sum(CASE WHEN p.kind = 'stock_change' AND p.chg IN ('104', '105') THEN p.units ELSE 0 END),
+       sum(CASE WHEN p.kind = 'sale' THEN p.units WHEN p.kind = 'sale_return' THEN -p.units ELSE 0 END),
+       sum(CASE WHEN p.kind = 'sale' THEN p.fund ELSE 0 END),
+       count(*) FILTER (WHERE p.kind = 'sale'),
+       coalesce(arg_min(p.ref, p.t) FILTER (WHERE p.kind = 'sale'), '')
+FROM placed p
+WHERE true` + win + `
+GROUP BY p.inst, p.drug, p.p_from, p.p_to
+HAVING count(*) FILTER (WHERE p.kind = 'sale') > 0
+ORDER BY p.inst, p.drug, p.p_from`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.StockPeriod
+	for rows.Next() {
+		var p tracewatch.StockPeriod
+		var to sql.NullTime
+		var opening, in, ret, lost, sold, fund int64
+		if err := rows.Scan(&p.Institution, &p.DrugCode, &p.From, &to, &p.PackContent, &opening, &in, &ret, &lost, &sold, &fund, &p.SaleLines, &p.FirstSale); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		p.To = scanTime(to)
+		p.Opening, p.Received, p.Returned, p.Lost, p.Sold, p.SoldFund = tracewatch.Qty(opening), tracewatch.Qty(in), tracewatch.Qty(ret), tracewatch.Qty(lost), tracewatch.Qty(sold), tracewatch.Fen(fund)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,97 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"tracewatch"
+)
+
+// StockBalance is T3 (c), 进销存不符: per institution, drug and stocktake period (a month
+// when the institution takes stock monthly), the units sold must not exceed what it had:
+// the count at the opening stocktake plus what came in, less what went back or out and
+// what was lost. A shortfall of at least MinExcessPacks packs is 可疑: the sales had no
+// stock behind them (空刷, or boxes that came from nowhere), or the 进销存 reports are
+// incomplete, which the institution must explain either way. Quantities, not codes: it
+// holds where the institution scans no codes at all. Periods before the institution's
+// first stocktake are not judged (nothing to start from).
+type StockBalance struct {
+	MinExcessPacks float64
+}
+
+// NewStockBalance returns T3 (c) with its defaults.
+func NewStockBalance() *StockBalance { return &StockBalance{MinExcessPacks: 1} }
+
+func (*StockBalance) ID() string    { return "trace.stock@1" }
+func (*StockBalance) Title() string { return "进销存不符" }
+func (*StockBalance) Params() []Param {
+	return []Param{{"min_excess_packs", "1", "packs sold beyond the stock available in a period from which a clue is raised (opened packs are counted in fractions)"}}
+}
+
+func (s *StockBalance) Set(name, value string) error {
+	if name != "min_excess_packs" {
+		return unknownParam(s, name)
+	}
+	v, err := strconv.ParseFloat(value, 64)
+	if err != nil || v <= 0 {
+		return badParam(s, name, value)
+	}
+	s.MinExcessPacks = v
+	return nil
+}
+
+// Run implements Detector.
+func (s *StockBalance) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	periods, err := env.Src.StockPeriods(ctx, env.Window)
+	if err != nil {
+		return err
+	}
+	for _, p := range periods {
+		if p.PackContent <= 0 || p.Sold <= 0 {
+			continue
+		}
+		avail := p.Opening + p.Received - p.Returned - p.Lost
+		excess := p.Sold - max(avail, 0)
+		unit := float64(p.PackContent) * float64(tracewatch.QtyScale) // one pack, in scaled units
+		if float64(excess) < s.MinExcessPacks*unit {
+			continue
+		}
+		packs := func(q tracewatch.Qty) string { return trimPacks(float64(q) / unit) }
+		period := day(p.From) + " 盘存起"
+		if !p.To.IsZero() {
+			period = day(p.From) + " 至 " + day(p.To) + " 两次盘存之间"
+		}
+		amount := tracewatch.Fen(float64(p.SoldFund) * min(1, float64(excess)/float64(p.Sold)))
+		c := tracewatch.Clue{
+			Fingerprint: tracewatch.ClueFingerprint(s.ID(), tracewatch.SubjectInstitution, p.Institution, p.DrugCode, day(p.From)),
+			Rule:        "stock_balance", Severity: tracewatch.SeveritySuspicious,
+			Subject: tracewatch.SubjectInstitution, SubjectID: p.Institution, Institution: p.Institution, AmountFen: amount,
+			Explanation: fmt.Sprintf("%s 的 %s（%s）：期初盘存 %s 盒，期间购进或调入 %s 盒，退货或调出 %s 盒，报损或销毁 %s 盒，最多可售 %s 盒，实际销售 %s 盒（%d 行），超出 %s 盒，进销存不符；超出部分的销售没有库存来源，疑为空刷或销售来路不明的药品，请机构说明。",
+				env.instName(p.Institution), env.drugName(p.DrugCode), period, packs(p.Opening), packs(p.Received), packs(p.Returned), packs(p.Lost),
+				packs(max(avail, 0)), packs(p.Sold), p.SaleLines, packs(excess)),
+		}
+		note := func(what string, q tracewatch.Qty) tracewatch.Evidence {
+			return tracewatch.Evidence{Time: p.From, What: what, Institution: p.Institution, Note: fmt.Sprintf("%s：%s 盒", env.drugName(p.DrugCode), packs(q))}
+		}
+		c.Evidence = []tracewatch.Evidence{note("opening_stock", p.Opening), note("received", p.Received), note("returned", p.Returned),
+			note("lost", p.Lost), note("sold", p.Sold)}
+		if p.FirstSale != "" {
+			c.Evidence = append(c.Evidence, tracewatch.Evidence{Time: p.From, What: "first_sale", Institution: p.Institution, Ref: p.FirstSale,
+				Note: "本期该药品的第一笔销售"})
+		}
+		emit(c)
+	}
+	return nil
+}
+
+// trimPacks prints a pack count with at most two decimals and no trailing zeros.
+func trimPacks(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 2, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
