@@ -245,6 +245,18 @@ type PackagePair struct {
 	Parent, Child string
 }
 
+// LevelConflict is a code whose package links contradict it (T5): linked under more than
+// one parent package, or under a parent whose package level (by the code mapping) is not
+// above its own. Institution and First say where and when the window first saw it scanned.
+type LevelConflict struct {
+	Code         string
+	Level        int      // the code's own package level (code mapping), 0 unknown
+	Parents      []string // the parent packages it is linked under
+	ParentLevels []int    // their levels, 0 unknown
+	Institution  string
+	First        time.Time
+}
+
 // Holding says who holds a box according to its sales: the institution with a positive
 // net, the net in minimum units (1/10000), the last sale, and that sale's receipt and
 // person when known. Others reports that another institution also holds a positive net

@@ -33,6 +33,7 @@ type Source interface {
 	AnomalousLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
 	CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewatch.CodeQuality, error)
 	PackageConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error
+	LevelConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.LevelConflict) error) error
 	CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error)
 	StockPeriods(ctx context.Context, w tracewatch.Window) ([]tracewatch.StockPeriod, error)
 

@@ -3,12 +3,16 @@ package detect
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"tracewatch"
 )
 
 // Package is T5, 级联冲突: a parent package code and one of its children both sold on
-// their own (the carton's sale already sold the pack): 高度可疑.
+// their own (the carton's sale already sold the pack): 高度可疑. And a code scanned in the
+// window whose package links claim it at two levels: linked under two different parent
+// packages, or under a parent whose level (by the code mapping) is not above its own:
+// 可疑 (a re-used or fabricated package link, or a code printed at the wrong level).
 type Package struct{}
 
 // NewPackage returns T5.
@@ -21,6 +25,49 @@ func (p *Package) Set(name, _ string) error { return unknownParam(p, name) }
 
 // Run implements Detector.
 func (p *Package) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	if err := p.pairs(ctx, env, emit); err != nil {
+		return err
+	}
+	return env.Src.LevelConflicts(ctx, env.Window, func(lc tracewatch.LevelConflict) error {
+		rule, text := "two_parents", ""
+		lvl := func(l int) string {
+			if l <= 0 {
+				return "未知级"
+			}
+			return fmt.Sprintf("第 %d 级", l)
+		}
+		var parts []string
+		for i, pa := range lc.Parents {
+			parts = append(parts, fmt.Sprintf("%s（%s包装）", pa, lvl(lc.ParentLevels[i])))
+		}
+		if len(lc.Parents) > 1 {
+			text = fmt.Sprintf("追溯码 %s（%s包装）同时被关联在 %d 个上级包装码之下：%s。一盒药只能装在一个包装里，级联关系冲突，可能是重复赋码、重复使用或伪造的关联，请核查。",
+				lc.Code, lvl(lc.Level), len(lc.Parents), strings.Join(parts, "、"))
+		} else {
+			rule = "level_conflict"
+			text = fmt.Sprintf("追溯码 %s 按其药品标识码属于%s包装，却被关联为 %s 的下级：同一追溯码被声明为两个包装级别（上级包装的级别应高于下级），可能是赋码错误或伪造的关联，请核查。",
+				lc.Code, lvl(lc.Level), parts[0])
+		}
+		if lc.Institution != "" {
+			text += fmt.Sprintf("本期该码首次于 %s 在 %s 扫码。", when(lc.First), env.instName(lc.Institution))
+		}
+		c := tracewatch.Clue{
+			Fingerprint: tracewatch.ClueFingerprint(p.ID(), tracewatch.SubjectCode, lc.Code, rule),
+			Rule:        rule, Severity: tracewatch.SeveritySuspicious,
+			Subject: tracewatch.SubjectCode, SubjectID: lc.Code, Institution: lc.Institution,
+			Codes: append([]string{lc.Code}, lc.Parents...), Explanation: text,
+		}
+		for i, pa := range lc.Parents {
+			c.Evidence = append(c.Evidence, tracewatch.Evidence{Time: lc.First, What: "package_link", Institution: lc.Institution,
+				Note: fmt.Sprintf("%s（%s包装）→ %s（%s包装）", pa, lvl(lc.ParentLevels[i]), lc.Code, lvl(lc.Level))})
+		}
+		emit(c)
+		return ctx.Err()
+	})
+}
+
+// pairs finds a parent and its child both sold.
+func (p *Package) pairs(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	return env.Src.PackageConflicts(ctx, env.Window, func(pr tracewatch.PackagePair, lines []tracewatch.TimelineEntry) error {
 		c := tracewatch.Clue{
 			Fingerprint: tracewatch.ClueFingerprint(p.ID(), tracewatch.SubjectCode, pr.Child, pr.Parent),

@@ -180,13 +180,18 @@ func (s *Store) UpsertPackageLinks(ctx context.Context, rows []tracewatch.Packag
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		err := withAppender(conn, "temp", "stage_packages", func(a *duckdbdrv.Appender) error {
-			seen := map[[2]int64]bool{}
-			for _, r := range rows {
-				p := [2]int64{id(r.Parent), id(r.Child)}
-				if seen[p] {
+			// A pack lies in one parent (docs/data-formats.md): the last row of a
+			// child wins.
+			last := map[int64]int{}
+			links := make([][2]int64, len(rows))
+			for i, r := range rows {
+				links[i] = [2]int64{id(r.Parent), id(r.Child)}
+				last[links[i][1]] = i
+			}
+			for i, p := range links {
+				if last[p[1]] != i {
 					continue
 				}
-				seen[p] = true
 				if err := a.AppendRow(p[0], p[1]); err != nil {
 					return err
 				}
@@ -203,8 +208,11 @@ func (s *Store) UpsertPackageLinks(ctx context.Context, rows []tracewatch.Packag
 				return nil
 			})
 		}
+		if err == nil { // reloading a child moves it
+			_, err = conn.ExecContext(ctx, `DELETE FROM packages WHERE child_id IN (SELECT child_id FROM stage_packages)`)
+		}
 		if err == nil {
-			_, err = conn.ExecContext(ctx, `INSERT INTO packages SELECT * FROM stage_packages ON CONFLICT DO NOTHING`)
+			_, err = conn.ExecContext(ctx, `INSERT INTO packages SELECT * FROM stage_packages`)
 		}
 		if err == nil {
 			_, err = conn.ExecContext(ctx, `DROP TABLE stage_packages`)

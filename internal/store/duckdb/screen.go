@@ -1044,3 +1044,66 @@ ORDER BY p.inst, p.drug, p.p_from`
 	}
 	return out, rows.Err()
 }
+
+// keyOfIDSQL is the code key of a code id column: packed NMPA ids by arithmetic (the
+// inverse of tracewatch.PackedCodeID), the others from code_dict (joined as dict).
+func keyOfIDSQL(col, dict string) string {
+	return `CASE WHEN ` + col + ` < ` + fmt.Sprint(int64(tracewatch.FirstDictCodeID)) + ` THEN '8' || lpad(CAST(CAST(` + col +
+		` AS HUGEINT) + 9223372036854775808 AS VARCHAR), 19, '0') ELSE ` + dict + `.code_key END`
+}
+
+// productOfKeySQL is the product id (药品标识码 or GTIN) of a code key expression.
+func productOfKeySQL(key string) string {
+	return `CASE WHEN ` + key + ` LIKE '(01)%' THEN substr(` + key + `, 5, 14) ELSE substr(` + key + `, 1, 7) END`
+}
+
+// LevelConflicts implements detect.Source: codes scanned in the window (as themselves,
+// not expanded from a parent) whose package links contradict them.
+func (s *Store) LevelConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.LevelConflict) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	const op = "duckdb.LevelConflicts"
+	win, args := windowSQL(w, "c.event_time")
+	q := `
+WITH seen AS MATERIALIZED (
+    SELECT c.code_id, min(c.event_time) AS t, arg_min(c.fixmedins_code, c.event_time) AS inst, max(c.pack_level) AS lvl
+    FROM event_codes c
+    WHERE c.code_id IS NOT NULL AND c.parent_id IS NULL AND c.code_id IN (SELECT child_id FROM packages)` + win + `
+    GROUP BY c.code_id),
+pk AS (
+    SELECT p.parent_id, p.child_id, ` + keyOfIDSQL("p.parent_id", "dict") + ` AS pkey
+    FROM packages p JOIN seen ON seen.code_id = p.child_id LEFT JOIN code_dict dict ON dict.code_id = p.parent_id),
+pl AS (
+    SELECT pk.*, m.pack_level AS plevel FROM pk LEFT JOIN codemap m ON m.product_id = ` + productOfKeySQL("pk.pkey") + `)
+SELECT ` + keyOfIDSQL("s.code_id", "dict") + `, s.lvl, s.inst, s.t,
+       list(pl.pkey ORDER BY pl.pkey), list(coalesce(pl.plevel, 0) ORDER BY pl.pkey)
+FROM pl JOIN seen s ON s.code_id = pl.child_id LEFT JOIN code_dict dict ON dict.code_id = s.code_id
+GROUP BY s.code_id, dict.code_key, s.lvl, s.inst, s.t
+HAVING count(*) > 1 OR bool_or(pl.plevel IS NOT NULL AND s.lvl > 0 AND s.lvl >= pl.plevel)
+ORDER BY 1`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c tracewatch.LevelConflict
+		var t sql.NullTime
+		var parents, levels []any
+		if err := rows.Scan(&c.Code, &c.Level, &c.Institution, &t, &parents, &levels); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		c.First = scanTime(t)
+		for i := range parents {
+			p, _ := parents[i].(string)
+			c.Parents = append(c.Parents, p)
+			l, _ := levels[i].(int32)
+			c.ParentLevels = append(c.ParentLevels, int(l))
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

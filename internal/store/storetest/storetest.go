@@ -134,6 +134,19 @@ func testReference(t *testing.T, open Opener) {
 	if st.Tables["institutions"] != 2 || st.Tables["packages"] != 3 || st.Tables["drugs"] != 1 {
 		t.Errorf("Stats = %v", st.Tables)
 	}
+	// A pack lies in one parent: loading a child under another parent moves it.
+	must(t, s.UpsertPackageLinks(ctx, []tracewatch.PackageLink{{Parent: "83857940000000099999", Child: codeB}}))
+	kids, err = s.PackageChildren(ctx, []string{carton, "83857940000000099999"})
+	must(t, err)
+	if !reflect.DeepEqual(kids[carton], []string{codeA}) || !reflect.DeepEqual(kids["83857940000000099999"], []string{codeB}) {
+		t.Errorf("after moving %s: PackageChildren = %v", codeB, kids)
+	}
+	must(t, s.UpsertPackageLinks(ctx, []tracewatch.PackageLink{{Parent: carton, Child: codeB}}))
+	st, err = s.Stats(ctx)
+	must(t, err)
+	if st.Tables["packages"] != 3 {
+		t.Errorf("after moving a child back: %d package links, want 3", st.Tables["packages"])
+	}
 }
 
 // msg builds a message with its events; every event gets the message's ids.
