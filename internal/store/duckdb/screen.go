@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -1106,4 +1107,27 @@ ORDER BY 1`
 		}
 	}
 	return rows.Err()
+}
+
+// FrequentSettlements implements detect.Source (C4): the outpatient and pharmacy
+// settlements (2207; inpatient 2304 left out) of every person who has at least min of
+// them within some span of days, one row per settlement (its first line, with the
+// settlement's fund payment), ordered by person and time.
+func (s *Store) FrequentSettlements(ctx context.Context, w tracewatch.Window, days, min int, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	win, args := windowSQL(w, "event_time")
+	q := `WITH st AS (
+    SELECT fixmedins_code, setl_id, psn_no, min(event_id) AS first_id, min(event_time) AS t, sum(fund_paid_fen) AS fund
+    FROM events
+    WHERE kind = 'settlement' AND infno NOT IN ('2304', '2304A') AND setl_id IS NOT NULL AND setl_id <> ''
+      AND psn_no IS NOT NULL AND psn_no <> '' AND event_time IS NOT NULL` + win + `
+    GROUP BY fixmedins_code, setl_id, psn_no),
+cnt AS (
+    SELECT psn_no, count(*) OVER (PARTITION BY psn_no ORDER BY t RANGE BETWEEN INTERVAL ` + strconv.Itoa(max(days, 1)) + ` DAY PRECEDING AND CURRENT ROW) AS n
+    FROM st),
+hit AS (SELECT DISTINCT psn_no FROM cnt WHERE n >= ` + strconv.Itoa(max(min, 2)) + `)
+SELECT * FROM (` + claimSelect("e.setl_id", "st.fund") + `
+FROM st JOIN hit ON hit.psn_no = st.psn_no JOIN events e ON e.event_id = st.first_id
+LEFT JOIN persons p ON p.psn_no = e.psn_no) u
+ORDER BY u.psn_no, u.event_time, u.msgid, u.line`
+	return s.eachClaim(ctx, "duckdb.FrequentSettlements", q, args, fn)
 }

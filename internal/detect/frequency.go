@@ -1,0 +1,150 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"tracewatch"
+)
+
+// Frequency is C4, 高频就诊/购药: a person with at least Min insured outpatient or
+// pharmacy settlements (2207) within Days days. A chronic patient settles about once a
+// month; eight settlements in a week are a card lent or sold (冒名), drugs bought for
+// resale (倒卖), or visits induced by the institution: 可疑, one clue per person with
+// every settlement of its dense spells as evidence and their fund payment as the amount.
+type Frequency struct {
+	Days int
+	Min  int
+}
+
+// NewFrequency returns C4 with its defaults.
+func NewFrequency() *Frequency { return &Frequency{Days: 7, Min: 8} }
+
+func (*Frequency) ID() string    { return "claims.frequency@1" }
+func (*Frequency) Title() string { return "高频就诊购药" }
+func (*Frequency) Params() []Param {
+	return []Param{
+		{"days", "7", "the span of days the settlements are counted in"},
+		{"min", "8", "settlements within the span from which a person is flagged"},
+	}
+}
+
+func (f *Frequency) Set(name, value string) error {
+	v, err := strconv.Atoi(value)
+	switch name {
+	case "days":
+		if err != nil || v < 1 || v > 366 {
+			return badParam(f, name, value)
+		}
+		f.Days = v
+	case "min":
+		if err != nil || v < 2 {
+			return badParam(f, name, value)
+		}
+		f.Min = v
+	default:
+		return unknownParam(f, name)
+	}
+	return nil
+}
+
+// Run implements Detector.
+func (f *Frequency) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	var person string
+	var lines []tracewatch.TimelineEntry
+	var ref tracewatch.Person
+	flush := func() {
+		if len(lines) > 0 {
+			f.person(env, person, ref, lines, emit)
+		}
+		lines = lines[:0]
+	}
+	err := env.Src.FrequentSettlements(ctx, env.Window, f.Days, f.Min, func(l *tracewatch.TimelineEntry, p tracewatch.Person) error {
+		if l.Person != person {
+			flush()
+			person, ref = l.Person, p
+		}
+		lines = append(lines, *l)
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	flush()
+	return nil
+}
+
+// person raises the clue of one person from their settlements in time order: every
+// settlement that lies in a span of Days holding at least Min of them.
+func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, lines []tracewatch.TimelineEntry, emit func(tracewatch.Clue)) {
+	span := time.Duration(f.Days) * 24 * time.Hour
+	in := make([]bool, len(lines))
+	most := 0
+	for i, j := 0, 0; j < len(lines); j++ {
+		for lines[j].Time.Sub(lines[i].Time) > span {
+			i++
+		}
+		if n := j - i + 1; n >= f.Min {
+			for k := i; k <= j; k++ {
+				in[k] = true
+			}
+			most = max(most, n)
+		}
+	}
+	if most == 0 {
+		return
+	}
+	c := tracewatch.Clue{
+		Fingerprint: tracewatch.ClueFingerprint(f.ID(), tracewatch.SubjectPerson, psn),
+		Rule:        "frequency", Severity: tracewatch.SeveritySuspicious,
+		Subject: tracewatch.SubjectPerson, SubjectID: psn, Persons: []string{psn},
+	}
+	byInst := map[string]int{}
+	var first, last time.Time
+	n := 0
+	for k := range lines {
+		if !in[k] {
+			continue
+		}
+		l := &lines[k]
+		if n == 0 {
+			first = l.Time
+		}
+		last = l.Time
+		n++
+		byInst[l.Institution]++
+		c.Settlements = append(c.Settlements, l.Settlement)
+		c.AmountFen += l.FundPaid
+		c.Evidence = append(c.Evidence, env.claimEvidence(l))
+	}
+	insts := make([]string, 0, len(byInst))
+	for in := range byInst {
+		insts = append(insts, in)
+	}
+	sort.Slice(insts, func(a, b int) bool {
+		if byInst[insts[a]] != byInst[insts[b]] {
+			return byInst[insts[a]] > byInst[insts[b]]
+		}
+		return insts[a] < insts[b]
+	})
+	c.Institution = insts[0] // where most of them happened: its region
+	names := make([]string, 0, min(len(insts), 4))
+	for _, in := range insts[:min(len(insts), 4)] {
+		names = append(names, fmt.Sprintf("%s %d 次", env.instName(in), byInst[in]))
+	}
+	more := ""
+	if len(insts) > 4 {
+		more = fmt.Sprintf(" 等 %d 家机构", len(insts))
+	}
+	who := "参保人 " + psn + " "
+	if p.PsnNo != "" && p.Birth.Year() > 1 {
+		who = fmt.Sprintf("参保人 %s（%s，%d 岁）", psn, genderText(p.Gender), ageAt(p.Birth, first))
+	}
+	c.Explanation = fmt.Sprintf("%s在 %s 至 %s 期间医保门诊/购药结算 %d 次（任意 %d 天内最多 %d 次，阈值 %d 次），分布于 %s%s，就诊购药频次异常，疑为冒名就医、倒卖药品或诱导就医，请核查。",
+		who, when(first), when(last), n, f.Days, most, f.Min, strings.Join(names, "、"), more)
+	emit(c)
+}
