@@ -257,6 +257,18 @@ type LevelConflict struct {
 	First        time.Time
 }
 
+// CoPurchase is two persons who bought the same drug at the same institution within an
+// hour of each other on Days distinct days (C10), with the settlements of those purchases
+// and their fund payments.
+type CoPurchase struct {
+	Person1, Person2 string
+	Days             int
+	Institutions     []string
+	Drugs            []string
+	First, Last      time.Time
+	Settlements      map[string]Fen // setl_id → fund payment of the settlement's co-bought lines
+}
+
 // Holding says who holds a box according to its sales: the institution with a positive
 // net, the net in minimum units (1/10000), the last sale, and that sale's receipt and
 // person when known. Others reports that another institution also holds a positive net

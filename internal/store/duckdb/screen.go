@@ -1131,3 +1131,73 @@ LEFT JOIN persons p ON p.psn_no = e.psn_no) u
 ORDER BY u.psn_no, u.event_time, u.msgid, u.line`
 	return s.eachClaim(ctx, "duckdb.FrequentSettlements", q, args, fn)
 }
+
+// CoPurchases implements detect.Source (C10): pairs of persons who bought the same drug
+// (insured outpatient fee lines, 2204) at the same institution within `within` of each
+// other on at least minDays distinct days (business time zone).
+func (s *Store) CoPurchases(ctx context.Context, w tracewatch.Window, within time.Duration, minDays int, fn func(tracewatch.CoPurchase) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	const op = "duckdb.CoPurchases"
+	win, args := windowSQL(w, "e.event_time")
+	secs := strconv.FormatInt(int64(within/time.Second), 10)
+	// A fee line carries no setl_id: its visit's settlement gives it (as in RestrictedLines).
+	q := `WITH st AS (` + claimSettled + `),
+sv AS (SELECT fixmedins_code, visit, min(setl_id) AS setl_id, sum(fund) AS fund, sum(amount) AS amount FROM st
+       WHERE visit IS NOT NULL AND visit <> '' GROUP BY fixmedins_code, visit),
+f AS MATERIALIZED (
+    SELECT e.psn_no AS psn, e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t,
+           CAST(e.event_time + INTERVAL 8 HOUR AS DATE) AS d, st.setl_id AS setl,
+           CASE WHEN st.amount > 0 THEN CAST(floor(CAST(e.amount_fen AS DOUBLE) * st.fund / st.amount) AS BIGINT) ELSE 0 END AS fund
+    FROM events e LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
+    WHERE e.kind = 'fee_line' AND e.infno IN ('2204', '2204A') AND e.psn_no IS NOT NULL AND e.psn_no <> ''
+      AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL` + win + `),
+pr AS (
+    SELECT a.psn AS p1, b.psn AS p2, a.inst, a.drug, a.d, a.t AS t1, b.t AS t2, a.setl AS s1, b.setl AS s2, a.fund AS f1, b.fund AS f2
+    FROM f a JOIN f b ON a.inst = b.inst AND a.drug = b.drug AND a.d = b.d AND a.psn < b.psn
+    WHERE abs(epoch(a.t) - epoch(b.t)) <= ` + secs + `),
+pairs AS (SELECT p1, p2 FROM pr GROUP BY p1, p2 HAVING count(DISTINCT d) >= ` + strconv.Itoa(max(minDays, 1)) + `)
+SELECT pr.p1, pr.p2, count(DISTINCT pr.d), list(DISTINCT pr.inst ORDER BY pr.inst), list(DISTINCT pr.drug ORDER BY pr.drug),
+       least(min(pr.t1), min(pr.t2)), greatest(max(pr.t1), max(pr.t2)),
+       list(DISTINCT coalesce(pr.s1, '') || '|' || pr.drug || '|' || pr.f1), list(DISTINCT coalesce(pr.s2, '') || '|' || pr.drug || '|' || pr.f2)
+FROM pr JOIN pairs USING (p1, p2)
+GROUP BY pr.p1, pr.p2
+ORDER BY pr.p1, pr.p2`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	strs := func(v []any) []string {
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for rows.Next() {
+		var c tracewatch.CoPurchase
+		var insts, drugs, s1, s2 []any
+		if err := rows.Scan(&c.Person1, &c.Person2, &c.Days, &insts, &drugs, &c.First, &c.Last, &s1, &s2); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		c.Institutions, c.Drugs = strs(insts), strs(drugs)
+		c.Settlements = map[string]tracewatch.Fen{}
+		for _, v := range append(strs(s1), strs(s2)...) {
+			id, _, _ := strings.Cut(v, "|") // setl_id|drug|fund: one co-bought line
+			fund := v[strings.LastIndexByte(v, '|')+1:]
+			if id == "" {
+				continue
+			}
+			f, _ := strconv.ParseInt(fund, 10, 64)
+			c.Settlements[id] += tracewatch.Fen(f)
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,201 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"tracewatch"
+)
+
+// Gang is C10, 团伙: persons who again and again buy the same drugs together. Two persons
+// are linked when, on at least MinDays days, both bought the same drug at the same
+// institution within Within of each other; a group of at least MinMembers persons
+// linked together (a connected component of that co-purchase graph) is 可疑: bought for
+// resale with borrowed cards (团伙倒药), one clue per group with its members, drugs,
+// institutions and settlements. A couple buying together is two persons, below the
+// default of three.
+type Gang struct {
+	Within     time.Duration
+	MinDays    int
+	MinMembers int
+}
+
+// NewGang returns C10 with its defaults.
+func NewGang() *Gang { return &Gang{Within: time.Hour, MinDays: 3, MinMembers: 3} }
+
+func (*Gang) ID() string    { return "claims.gang@1" }
+func (*Gang) Title() string { return "团伙购药" }
+func (*Gang) Params() []Param {
+	return []Param{
+		{"within", "1h", "how close in time two purchases of one drug at one institution count as bought together"},
+		{"min_days", "3", "days two persons must have bought together to be linked"},
+		{"min_members", "3", "persons a linked group must count"},
+	}
+}
+
+func (g *Gang) Set(name, value string) error {
+	switch name {
+	case "within":
+		d, err := time.ParseDuration(value)
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			return badParam(g, name, value)
+		}
+		g.Within = d
+	case "min_days", "min_members":
+		v, err := strconv.Atoi(value)
+		if err != nil || v < 2 && name == "min_members" || v < 1 {
+			return badParam(g, name, value)
+		}
+		if name == "min_days" {
+			g.MinDays = v
+		} else {
+			g.MinMembers = v
+		}
+	default:
+		return unknownParam(g, name)
+	}
+	return nil
+}
+
+// Run implements Detector.
+func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(x string) string {
+		p, ok := parent[x]
+		if !ok || p == x {
+			parent[x] = x
+			return x
+		}
+		r := find(p)
+		parent[x] = r
+		return r
+	}
+	var pairs []tracewatch.CoPurchase
+	err := env.Src.CoPurchases(ctx, env.Window, g.Within, g.MinDays, func(c tracewatch.CoPurchase) error {
+		pairs = append(pairs, c)
+		a, b := find(c.Person1), find(c.Person2)
+		if a != b {
+			if b < a {
+				a, b = b, a
+			}
+			parent[b] = a
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	type group struct {
+		members     map[string]bool
+		insts       map[string]int
+		drugs       map[string]bool
+		settlements map[string]tracewatch.Fen
+		days        int
+		first, last time.Time
+		pairs       []tracewatch.CoPurchase
+	}
+	groups := map[string]*group{}
+	for _, c := range pairs {
+		r := find(c.Person1)
+		gr := groups[r]
+		if gr == nil {
+			gr = &group{members: map[string]bool{}, insts: map[string]int{}, drugs: map[string]bool{}, settlements: map[string]tracewatch.Fen{}, first: c.First, last: c.Last}
+			groups[r] = gr
+		}
+		gr.members[c.Person1], gr.members[c.Person2] = true, true
+		for _, in := range c.Institutions {
+			gr.insts[in]++
+		}
+		for _, d := range c.Drugs {
+			gr.drugs[d] = true
+		}
+		for s, f := range c.Settlements {
+			gr.settlements[s] = f
+		}
+		gr.days = max(gr.days, c.Days)
+		if c.First.Before(gr.first) {
+			gr.first = c.First
+		}
+		if c.Last.After(gr.last) {
+			gr.last = c.Last
+		}
+		gr.pairs = append(gr.pairs, c)
+	}
+	roots := make([]string, 0, len(groups))
+	for r, gr := range groups {
+		if len(gr.members) >= g.MinMembers {
+			roots = append(roots, r)
+		}
+	}
+	sort.Strings(roots)
+	for _, r := range roots {
+		gr := groups[r]
+		members := sortedKeys(gr.members)
+		insts := make([]string, 0, len(gr.insts))
+		for in := range gr.insts {
+			insts = append(insts, in)
+		}
+		sort.Slice(insts, func(a, b int) bool {
+			if gr.insts[insts[a]] != gr.insts[insts[b]] {
+				return gr.insts[insts[a]] > gr.insts[insts[b]]
+			}
+			return insts[a] < insts[b]
+		})
+		drugs := sortedKeys(gr.drugs)
+		c := tracewatch.Clue{
+			// The group is named by its smallest member: stable while it grows.
+			Fingerprint: tracewatch.ClueFingerprint(g.ID(), tracewatch.SubjectPerson, members[0]),
+			Rule:        "gang", Severity: tracewatch.SeveritySuspicious,
+			Subject: tracewatch.SubjectPerson, SubjectID: members[0], Institution: insts[0], Persons: members,
+		}
+		for s, f := range gr.settlements {
+			c.Settlements = append(c.Settlements, s)
+			c.AmountFen += f
+		}
+		sort.Strings(c.Settlements)
+		drugNames := make([]string, len(drugs))
+		for i, d := range drugs {
+			drugNames[i] = env.drugName(d)
+		}
+		instNames := make([]string, len(insts))
+		for i, in := range insts {
+			instNames[i] = env.instName(in)
+		}
+		c.Explanation = fmt.Sprintf("参保人 %s 等 %d 人在 %s 至 %s 期间多次相约在 %s 购买相同药品（%s）：每次相隔不到 %s，两两同购最多 %d 天，疑为团伙冒名购药倒卖，请核查其关系与药品去向。",
+			members[0], len(members), when(gr.first), when(gr.last), strings.Join(instNames, "、"), strings.Join(drugNames, "、"), durationText(g.Within), gr.days)
+		sort.Slice(gr.pairs, func(a, b int) bool {
+			if gr.pairs[a].Person1 != gr.pairs[b].Person1 {
+				return gr.pairs[a].Person1 < gr.pairs[b].Person1
+			}
+			return gr.pairs[a].Person2 < gr.pairs[b].Person2
+		})
+		for _, p := range gr.pairs {
+			c.Evidence = append(c.Evidence, tracewatch.Evidence{Time: p.First, What: "bought_together", Institution: p.Institutions[0],
+				Note: fmt.Sprintf("%s 与 %s 有 %d 天在同一机构一小时内购买同一药品（%s 至 %s）", p.Person1, p.Person2, p.Days, when(p.First), when(p.Last))})
+		}
+		emit(c)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// durationText prints a span in Chinese: 1 小时, 30 分钟.
+func durationText(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d 小时", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d 分钟", int(d/time.Minute))
+}
