@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"strings"
 	"time"
 
 	"tracewatch"
@@ -76,7 +77,7 @@ func evaluate(ctx context.Context, st *duckdb.Store, labels []eval.Label) (eval.
 		}
 		for _, q := range rows {
 			after = q.ID
-			c := tracewatch.Clue{Detector: "ingest.quarantine", Severity: tracewatch.SeverityNotice, Institution: q.Institution}
+			c := tracewatch.Clue{Detector: eval.QuarantineDetector, Severity: tracewatch.SeverityNotice, Institution: q.Institution}
 			if q.MsgID != "" {
 				c.MsgIDs = []string{q.MsgID}
 			}
@@ -99,7 +100,13 @@ func evaluate(ctx context.Context, st *duckdb.Store, labels []eval.Label) (eval.
 	if err != nil {
 		return eval.Report{}, err
 	}
-	return eval.Evaluate(in), nil
+	rep := eval.Evaluate(in)
+	known := map[string]bool{eval.QuarantineDetector: true}
+	for _, d := range detect.Registry() {
+		known[strings.SplitN(d.ID(), "@", 2)[0]] = true
+	}
+	eval.MarkNotBuilt(&rep, func(det string) bool { return known[det] })
+	return rep, nil
 }
 
 // clueTime is the latest last_seen of the clues (the baseline's evaluation time), so
