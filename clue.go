@@ -269,6 +269,18 @@ type CoPurchase struct {
 	Settlements      map[string]Fen // setl_id → fund payment of the settlement's co-bought lines
 }
 
+// Stay is one inpatient stay as its settlement (2304) reports it, for C5.
+type Stay struct {
+	Institution string
+	Settlement  string
+	Person      string
+	Admitted    time.Time
+	Discharged  time.Time
+	Diagnosis   string // main discharge diagnosis, ICD-10
+	FundPaid    Fen
+	Ref         string // msgid#line of the settlement
+}
+
 // Holding says who holds a box according to its sales: the institution with a positive
 // net, the net in minimum units (1/10000), the last sale, and that sale's receipt and
 // person when known. Others reports that another institution also holds a positive net

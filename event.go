@@ -128,6 +128,9 @@ type Event struct {
 	Prescriber   string    // prsc_dr_name
 	Pharmacist   string    // phar_name
 	DataType     string    // 3507 inv_data_type
+	Admitted     time.Time // adm_date (2304: the stay's admission)
+	Discharged   time.Time // dscg_date (2304: the stay's discharge)
+	Diagnosis    string    // dscg_maindiag_code (2304: main discharge diagnosis, ICD-10)
 	Codes        []EventCode
 }
 

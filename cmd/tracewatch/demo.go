@@ -83,7 +83,7 @@ func runDemo(e env) int {
 	fmt.Fprintf(e.stdout, "      %d messages, %d sale lines, %d codes in the ledger, %d quarantined\n",
 		stats.Tables["messages"], stats.Tables["sale_lines"], stats.LedgerCodes, stats.Quarantined)
 
-	done = step(4, "screening (T1–T6, T3C, C1, C2, C4, C7, C8, C10)")
+	done = step(4, "screening (T1–T6, T3C, C1, C2, C4, C5, C7, C8, C10)")
 	ds, _ := detect.Select(nil)
 	var progress bytes.Buffer
 	sum, err := screen(ctx, st, ds, tracewatch.Window{}, time.Now().UTC().Truncate(time.Second), &progress)

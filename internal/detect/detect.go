@@ -37,12 +37,13 @@ type Source interface {
 	CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error)
 	StockPeriods(ctx context.Context, w tracewatch.Window) ([]tracewatch.StockPeriod, error)
 
-	// The claims detectors' reads (C1, C2, C4, C7, C8, C10): event lines with the person of the
+	// The claims detectors' reads (C1, C2, C4, C5, C7, C8, C10): event lines with the person of the
 	// reference data (an empty PsnNo when unknown).
 	RestrictedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
 	DeceasedSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
 	AgreementSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
 	FrequentSettlements(ctx context.Context, w tracewatch.Window, days, min int, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
+	Readmissions(ctx context.Context, w tracewatch.Window, maxGap time.Duration, fn func(first, second tracewatch.Stay) error) error
 	CoPurchases(ctx context.Context, w tracewatch.Window, within time.Duration, minDays int, fn func(tracewatch.CoPurchase) error) error
 }
 
@@ -103,12 +104,12 @@ func NewEnv(ctx context.Context, src Source, w tracewatch.Window, at time.Time) 
 }
 
 // Registry returns a fresh instance of every detector, in their canonical order: the
-// trace detectors T1–T6, T3C, the claims detectors C1, C2, C4, C7, C8 and C10, then the naive
+// trace detectors T1–T6, T3C, the claims detectors C1, C2, C4, C5, C7, C8 and C10, then the naive
 // baseline B0 (not run by default).
 func Registry() []Detector {
 	return []Detector{
 		NewDuplicate(), NewSubstitution(), NewNoSource(), NewStockBalance(), NewAnomaly(), NewPackage(), NewCollection(),
-		NewGender(), NewAge(), NewFrequency(), NewAfterDeath(), NewSuspended(), NewGang(),
+		NewGender(), NewAge(), NewFrequency(), NewSplitStay(), NewAfterDeath(), NewSuspended(), NewGang(),
 		NewBaseline(),
 	}
 }
@@ -117,7 +118,7 @@ func Registry() []Detector {
 func Default(d Detector) bool { return !strings.HasPrefix(d.ID(), "baseline.") }
 
 // Select returns the detectors named (by name, with or without version, or by the
-// short names T1–T6, T3C, C1, C2, C4, C7, C8, C10 and B0); none named means the default set.
+// short names T1–T6, T3C, C1, C2, C4, C5, C7, C8, C10 and B0); none named means the default set.
 func Select(names []string) ([]Detector, error) {
 	all := Registry()
 	if len(names) == 0 {
@@ -131,7 +132,7 @@ func Select(names []string) ([]Detector, error) {
 	}
 	short := map[string]string{"T1": "trace.duplicate", "T2": "trace.substitution", "T3": "trace.nosource", "T3C": "trace.stock",
 		"T4": "trace.anomaly", "T5": "trace.package", "T6": "trace.collection", "B0": "baseline.repeat",
-		"C1": "claims.gender", "C2": "claims.age", "C4": "claims.frequency", "C7": "claims.after_death", "C8": "claims.suspended", "C10": "claims.gang"}
+		"C1": "claims.gender", "C2": "claims.age", "C4": "claims.frequency", "C5": "claims.split_stay", "C7": "claims.after_death", "C8": "claims.suspended", "C10": "claims.gang"}
 	var out []Detector
 	for _, n := range names {
 		if s, ok := short[strings.ToUpper(n)]; ok {

@@ -363,6 +363,11 @@ func settlement(in map[string]json.RawMessage, base tracewatch.Event, invalid fu
 	head.Amount = h.amount("medfee_sumamt")
 	head.FundPaid = h.amount("fund_pay_sumamt")
 	head.CertnoMasked = h.certno("certno")
+	// An inpatient settlement may carry its stay (2401/2402 fields): C5 reads them.
+	head.Admitted = h.datetime("adm_date", false)
+	head.Discharged = h.datetime("dscg_date", false)
+	head.Diagnosis = h.text("dscg_maindiag_code")
+	h.texts("dscg_maindiag_name")
 	h.texts("mdtrt_cert_no", "mdtrt_cert_type", "med_type", "insutype", "psn_setlway", "chrg_bchno")
 
 	// The drug_trac_info elements, from both places.

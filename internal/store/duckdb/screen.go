@@ -1201,3 +1201,49 @@ ORDER BY pr.p1, pr.p2`
 	}
 	return rows.Err()
 }
+
+// Readmissions implements detect.Source (C5): pairs of inpatient stays of one person —
+// the second admitted at most maxGap after the first's discharge, both with the same
+// diagnosis category (the ICD-10 code's first three characters) — whose second
+// admission lies in the window. Cancelled settlements (2305) are left out. Ordered by
+// person and the second admission.
+func (s *Store) Readmissions(ctx context.Context, w tracewatch.Window, maxGap time.Duration, fn func(first, second tracewatch.Stay) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	const op = "duckdb.Readmissions"
+	win, args := windowSQL(w, "b.adm_time")
+	q := `WITH cancelled AS (SELECT DISTINCT fixmedins_code, setl_id FROM events WHERE kind = 'settlement_cancel' AND setl_id IS NOT NULL),
+stays AS MATERIALIZED (
+    SELECT e.fixmedins_code AS inst, e.setl_id, e.psn_no, e.adm_time, e.dscg_time, e.diag_code, upper(substr(e.diag_code, 1, 3)) AS cat,
+           e.fund_paid_fen AS fund, e.msgid || '#' || e.line AS ref
+    FROM events e
+    WHERE e.kind = 'settlement' AND e.infno IN ('2304', '2304A') AND e.adm_time IS NOT NULL AND e.dscg_time IS NOT NULL
+      AND e.diag_code IS NOT NULL AND length(e.diag_code) >= 3 AND e.psn_no IS NOT NULL AND e.psn_no <> ''
+      AND NOT EXISTS (SELECT 1 FROM cancelled c WHERE c.fixmedins_code = e.fixmedins_code AND c.setl_id = e.setl_id))
+SELECT a.inst, a.setl_id, a.psn_no, a.adm_time, a.dscg_time, a.diag_code, a.fund, a.ref,
+       b.inst, b.setl_id, b.adm_time, b.dscg_time, b.diag_code, b.fund, b.ref
+FROM stays a JOIN stays b ON a.psn_no = b.psn_no AND a.cat = b.cat AND a.setl_id <> b.setl_id
+ AND b.adm_time >= a.dscg_time AND epoch(b.adm_time) - epoch(a.dscg_time) <= ` + strconv.FormatInt(int64(maxGap/time.Second), 10) + `
+ AND (b.adm_time > a.adm_time)` + win + `
+ORDER BY a.psn_no, b.adm_time, a.adm_time DESC`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b tracewatch.Stay
+		var fa, fb int64
+		if err := rows.Scan(&a.Institution, &a.Settlement, &a.Person, &a.Admitted, &a.Discharged, &a.Diagnosis, &fa, &a.Ref,
+			&b.Institution, &b.Settlement, &b.Admitted, &b.Discharged, &b.Diagnosis, &fb, &b.Ref); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		b.Person = a.Person
+		a.FundPaid, b.FundPaid = tracewatch.Fen(fa), tracewatch.Fen(fb)
+		if err := fn(a, b); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -469,7 +469,7 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 						e.DrugCode, e.ItemID, e.ItemName, e.BatchNo, e.LotNo, nullTime(e.Made), nullTime(e.Expires),
 						int64(e.Qty), e.SplitPack, int64(e.UnitPrice), int64(e.Amount), int64(e.FundPaid), nullTime(e.Time),
 						e.Receipt, e.Settlement, e.Visit, e.FeeLine, e.Person, e.CertnoMasked, e.SettleType, e.Supplier,
-						e.Prescriber, e.Pharmacist, e.DataType); err != nil {
+						e.Prescriber, e.Pharmacist, e.DataType, nullTime(e.Admitted), nullTime(e.Discharged), e.Diagnosis); err != nil {
 						return err
 					}
 					results[bi].Events++
