@@ -21,6 +21,9 @@ import (
 // without a purchase (T3), 1 ‰ expired at sale (T4); 3 % of the lines are split-pack
 // sales of half a pack whose other half is sold too (a near miss of T1, a hit of B0).
 // Messages, settlements and the quarantine stay empty. The ledger is rebuilt at the end.
+// fillChunk is the number of lines FillScreenLoad writes per transaction.
+const fillChunk = 5_000_000
+
 func (s *Store) FillScreenLoad(ctx context.Context, n int64) error {
 	const op = "duckdb.FillScreenLoad"
 	if n < 1000 {
@@ -28,7 +31,7 @@ func (s *Store) FillScreenLoad(ctx context.Context, n int64) error {
 	}
 	insts := max(n/2000, 10)
 	r := strings.NewReplacer("@N", strconv.FormatInt(n, 10), "@I", strconv.FormatInt(insts, 10))
-	q := r.Replace(`
+	refQ := r.Replace(`
 INSERT INTO regions SELECT '36' || lpad(CAST(c AS VARCHAR), 2, '0') || '00', 'city ' || c, '360000' FROM range(1, 12) t(c);
 INSERT INTO regions VALUES ('360000', 'province', NULL), ('430000', 'neighbour', NULL), ('430100', 'neighbour city', '430000');
 INSERT INTO institutions
@@ -42,13 +45,17 @@ SELECT 'XA01AAA' || lpad(CAST(d AS VARCHAR), 3, '0') || 'A001010100001', 'drug '
 FROM range(0, 500) t(d);
 INSERT INTO codemap VALUES ('8100000', 'XA01AAA000A001010100001', NULL, 1);
 
+`)
+	// The lines go in chunks of fillChunk, one transaction each: a single transaction of
+	// 10^8 lines holds all of them in memory until COMMIT.
+	chunkQ := r.Replace(`
 CREATE TEMP TABLE load_lines AS
 SELECT i,
        -9223372036854775808 + 1000000000000000000 + i AS code_id,
        i % @I AS inst,
        (i * 2654435761) % 500 AS drug,
        TIMESTAMP '2025-07-01 00:00:00' + to_seconds(CAST(i * 7776000 // @N AS BIGINT)) AS t
-FROM range(0, @N) t(i);
+FROM range(@LO, @HI) t(i);
 
 -- Purchases: one event per 10 consecutive lines of a seller's codes (lines i with equal
 -- i // 10 share a purchase only when they share the seller, so use per-line events for
@@ -107,12 +114,25 @@ CREATE OR REPLACE TEMP MACRO drug_code(d) AS 'XA01AAA' || lpad(CAST(d AS VARCHAR
 		if _, err := conn.ExecContext(ctx, macros); err != nil {
 			return err
 		}
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return err
-		}
-		_, err := conn.ExecContext(ctx, rebuildSQL)
+		_, err := conn.ExecContext(ctx, refQ)
 		return err
 	}})
+	for lo := int64(0); err == nil && lo < n; lo += fillChunk {
+		q := strings.NewReplacer("@LO", strconv.FormatInt(lo, 10), "@HI", strconv.FormatInt(min(lo+fillChunk, n), 10)).Replace(chunkQ)
+		err = s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+			if _, err := conn.ExecContext(ctx, macros); err != nil {
+				return err
+			}
+			_, err := conn.ExecContext(ctx, q)
+			return err
+		}})
+	}
+	if err == nil {
+		err = s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
+			_, err := conn.ExecContext(ctx, rebuildSQL)
+			return err
+		}})
+	}
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
