@@ -107,10 +107,13 @@ func runBenchIngest(e env) int {
 
 const benchInstitutionCount = 200
 
+// benchInstitutionCode is the fixmedins_code of the benchmarks' i-th pharmacy.
+func benchInstitutionCode(i int) string { return fmt.Sprintf("P360102%05d", i) }
+
 func benchInstitutions() []tracewatch.Institution {
 	out := make([]tracewatch.Institution, benchInstitutionCount)
 	for i := range out {
-		out[i] = tracewatch.Institution{Code: fmt.Sprintf("P360102%05d", i), Name: fmt.Sprintf("药店%d", i), Type: tracewatch.InstitutionPharmacy, Region: "360102"}
+		out[i] = tracewatch.Institution{Code: benchInstitutionCode(i), Name: fmt.Sprintf("药店%d", i), Type: tracewatch.InstitutionPharmacy, Region: "360102"}
 	}
 	return out
 }
@@ -145,7 +148,7 @@ func writeSales(w io.Writer, n int, seed uint64) (int, error) {
 	codes := 0
 	serial := uint64(0)
 	for i := 0; i < n; i++ {
-		inst := fmt.Sprintf("P360102%05d", r.IntN(benchInstitutionCount))
+		inst := benchInstitutionCode(r.IntN(benchInstitutionCount))
 		t := base.Add(time.Duration(i) * 3 * time.Second)
 		msgid := inst + t.Format("20060102150405") + fmt.Sprintf("%010d", i)
 		b = b[:0]

@@ -60,8 +60,6 @@ func (l indexLoad) Receipts(ctx context.Context, fn func(key, institution string
 	return nil
 }
 
-func benchInstitutionCode(i int) string { return fmt.Sprintf("P360102%05d", i) }
-
 // runBenchIndex measures the real-time check index's memory at N codes: the index is
 // built by the same Load as serve's, from generated holdings and receipts.
 func runBenchIndex(e env) int {
