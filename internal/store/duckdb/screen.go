@@ -31,7 +31,11 @@ const feeLineFund = `CASE WHEN st.amount > 0 THEN CAST(floor(CAST(f.amount_fen A
 // lineFrom joins what lineCols needs; callers add their joins and WHERE after it.
 const lineFrom = ` FROM event_codes c JOIN events e ON e.event_id = c.event_id
 LEFT JOIN code_dict dict ON dict.code_id = c.code_id
-LEFT JOIN code_dict pdict ON pdict.code_id = c.parent_id
+LEFT JOIN code_dict pdict ON pdict.code_id = c.parent_id` + settledJoin
+
+// settledJoin joins (as st) the fund payment and total of the settlement (setl_id) an
+// event e names, for saleFund.
+const settledJoin = `
 LEFT JOIN (SELECT fixmedins_code, setl_id, sum(fund_paid_fen) AS fund, sum(amount_fen) AS amount FROM events
            WHERE kind = 'settlement' AND setl_id IS NOT NULL GROUP BY fixmedins_code, setl_id) st
        ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id`
@@ -860,6 +864,15 @@ LEFT JOIN code_dict dict ON dict.code_id = i.code_id`)
 const claimSettled = `SELECT fixmedins_code, setl_id, min(visit) AS visit, sum(fund_paid_fen) AS fund, sum(amount_fen) AS amount
 FROM events WHERE kind = 'settlement' AND setl_id IS NOT NULL AND setl_id <> '' GROUP BY fixmedins_code, setl_id`
 
+// visitSettled is the CTEs st (claimSettled) and sv: the settlement of each visit, which
+// a fee line (2204/2301, no setl_id of its own) reaches through its mdtrt_id.
+const visitSettled = `st AS (` + claimSettled + `),
+sv AS (SELECT fixmedins_code, visit, min(setl_id) AS setl_id, sum(fund) AS fund, sum(amount) AS amount FROM st
+       WHERE visit IS NOT NULL AND visit <> '' GROUP BY fixmedins_code, visit)`
+
+// eventFeeLineFund is feeLineFund for a fee line read as e.
+var eventFeeLineFund = strings.ReplaceAll(feeLineFund, "f.amount_fen", "e.amount_fen")
+
 // claimCols are the columns scanClaim reads: an event line, its settlement id (%SETL%),
 // its fund share (%FUND%) and the person's reference data (NULL when unknown).
 const claimCols = `e.msgid AS msgid, e.line AS line, e.infno AS infno, e.kind AS kind, e.fixmedins_code AS fixmedins_code,
@@ -933,13 +946,11 @@ func (s *Store) RestrictedLines(ctx context.Context, w tracewatch.Window, fn fun
 	win, args := windowSQL(w, "e.event_time")
 	const limited = ` JOIN drugs d ON d.med_list_codg = e.med_list_codg JOIN persons p ON p.psn_no = e.psn_no`
 	const cond = ` AND (d.gender_limit IN ('1', '2') OR d.min_age > 0 OR d.max_age > 0)`
-	q := `WITH st AS (` + claimSettled + `),
-sv AS (SELECT fixmedins_code, visit, min(setl_id) AS setl_id, sum(fund) AS fund, sum(amount) AS amount FROM st
-       WHERE visit IS NOT NULL AND visit <> '' GROUP BY fixmedins_code, visit)
+	q := `WITH ` + visitSettled + `
 SELECT * FROM (` + claimSelect("e.setl_id", saleFund) + ` FROM events e` + limited + `
 LEFT JOIN st ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
 WHERE e.kind = 'sale' AND e.settle_type = '1'` + cond + win + `
-UNION ALL ` + claimSelect("st.setl_id", strings.ReplaceAll(feeLineFund, "f.amount_fen", "e.amount_fen")) + ` FROM events e` + limited + `
+UNION ALL ` + claimSelect("st.setl_id", eventFeeLineFund) + ` FROM events e` + limited + `
 LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
 WHERE e.kind = 'fee_line'` + cond + win + `) u` + claimOrder
 	return s.eachClaim(ctx, "duckdb.RestrictedLines", q, append(args, args...), fn)
@@ -1005,9 +1016,7 @@ mv AS MATERIALIZED (
            CASE WHEN e.split_pack THEN e.qty ELSE e.qty * d.pack_content END AS units, ` + saleFund + ` AS fund,
            e.msgid || '#' || e.line AS ref, d.pack_content AS content
     FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
-    LEFT JOIN (SELECT fixmedins_code, setl_id, sum(fund_paid_fen) AS fund, sum(amount_fen) AS amount FROM events
-               WHERE kind = 'settlement' AND setl_id IS NOT NULL GROUP BY fixmedins_code, setl_id) st
-           ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
+    ` + settledJoin + `
     WHERE e.kind IN ('stocktake', 'purchase', 'purchase_return', 'stock_change', 'sale', 'sale_return')
       AND e.event_time IS NOT NULL AND d.pack_content > 0 AND coalesce(d.kind, '') NOT IN ` + uncodedKinds + `),
 placed AS (
@@ -1143,13 +1152,11 @@ func (s *Store) CoPurchases(ctx context.Context, w tracewatch.Window, within tim
 	win, args := windowSQL(w, "e.event_time")
 	secs := strconv.FormatInt(int64(within/time.Second), 10)
 	// A fee line carries no setl_id: its visit's settlement gives it (as in RestrictedLines).
-	q := `WITH st AS (` + claimSettled + `),
-sv AS (SELECT fixmedins_code, visit, min(setl_id) AS setl_id, sum(fund) AS fund, sum(amount) AS amount FROM st
-       WHERE visit IS NOT NULL AND visit <> '' GROUP BY fixmedins_code, visit),
+	q := `WITH ` + visitSettled + `,
 f AS MATERIALIZED (
     SELECT e.psn_no AS psn, e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t,
            CAST(e.event_time + INTERVAL 8 HOUR AS DATE) AS d, st.setl_id AS setl,
-           CASE WHEN st.amount > 0 THEN CAST(floor(CAST(e.amount_fen AS DOUBLE) * st.fund / st.amount) AS BIGINT) ELSE 0 END AS fund
+           ` + eventFeeLineFund + ` AS fund
     FROM events e LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
     WHERE e.kind = 'fee_line' AND e.infno IN ('2204', '2204A') AND e.psn_no IS NOT NULL AND e.psn_no <> ''
       AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL` + win + `),
