@@ -3,6 +3,8 @@ package detect
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,16 +123,7 @@ func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, lines []tr
 		c.AmountFen += l.FundPaid
 		c.Evidence = append(c.Evidence, env.claimEvidence(l))
 	}
-	insts := make([]string, 0, len(byInst))
-	for in := range byInst {
-		insts = append(insts, in)
-	}
-	sort.Slice(insts, func(a, b int) bool {
-		if byInst[insts[a]] != byInst[insts[b]] {
-			return byInst[insts[a]] > byInst[insts[b]]
-		}
-		return insts[a] < insts[b]
-	})
+	insts := byCount(byInst)
 	c.Institution = insts[0] // where most of them happened: its region
 	names := make([]string, 0, min(len(insts), 4))
 	for _, in := range insts[:min(len(insts), 4)] {
@@ -147,4 +140,16 @@ func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, lines []tr
 	c.Explanation = fmt.Sprintf("%s在 %s 至 %s 期间医保门诊/购药结算 %d 次（任意 %d 天内最多 %d 次，阈值 %d 次），分布于 %s%s，就诊购药频次异常，疑为冒名就医、倒卖药品或诱导就医，请核查。",
 		who, when(first), when(last), n, f.Days, most, f.Min, strings.Join(names, "、"), more)
 	emit(c)
+}
+
+// byCount returns the keys of counts, the most counted first (ties by key).
+func byCount(counts map[string]int) []string {
+	keys := slices.Collect(maps.Keys(counts))
+	sort.Slice(keys, func(a, b int) bool {
+		if counts[keys[a]] != counts[keys[b]] {
+			return counts[keys[a]] > counts[keys[b]]
+		}
+		return keys[a] < keys[b]
+	})
+	return keys
 }

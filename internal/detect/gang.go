@@ -3,6 +3,8 @@ package detect
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,18 +137,9 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 	sort.Strings(roots)
 	for _, r := range roots {
 		gr := groups[r]
-		members := sortedKeys(gr.members)
-		insts := make([]string, 0, len(gr.insts))
-		for in := range gr.insts {
-			insts = append(insts, in)
-		}
-		sort.Slice(insts, func(a, b int) bool {
-			if gr.insts[insts[a]] != gr.insts[insts[b]] {
-				return gr.insts[insts[a]] > gr.insts[insts[b]]
-			}
-			return insts[a] < insts[b]
-		})
-		drugs := sortedKeys(gr.drugs)
+		members := slices.Sorted(maps.Keys(gr.members))
+		insts := byCount(gr.insts)
+		drugs := slices.Sorted(maps.Keys(gr.drugs))
 		c := tracewatch.Clue{
 			// The group is named by its smallest member: stable while it grows.
 			Fingerprint: tracewatch.ClueFingerprint(g.ID(), tracewatch.SubjectPerson, members[0]),
@@ -181,15 +174,6 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 		emit(c)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // durationText prints a span in Chinese: 1 小时, 30 分钟.
