@@ -43,10 +43,12 @@ import (
 
 const (
 	journalDir     = "journal"
-	segmentMax     = 64 << 20 // a segment is closed once it passes this size
 	recordHeader   = 8
 	maxRecordBytes = 1 << 30
 )
+
+// segmentMax: a segment is closed once it passes this size (a variable for the tests).
+var segmentMax int64 = 64 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -80,9 +82,10 @@ type journal struct {
 	closed  bool
 
 	// appender state (appender goroutine only)
-	f    *os.File
-	gen  int64
-	size int64
+	f        *os.File
+	gen      int64
+	size     int64
+	firstGen int64 // this process's first segment (Open removed the older ones)
 
 	mu       sync.Mutex
 	pending  map[string]tracewatch.MessageRecord // journaled, not yet applied
@@ -267,6 +270,7 @@ func (s *Store) openJournal(dir string, lastGen int64) (*journal, error) {
 	if err := j.newSegment(lastGen + 1); err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
+	j.firstGen = j.gen
 	var stored int64
 	if err := s.db.QueryRow(`SELECT count(*) FROM messages`).Scan(&stored); err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
@@ -561,7 +565,8 @@ func (s *Store) storedResponses(ctx context.Context, ids []string) (map[string][
 func (j *journal) applyLoop() {
 	defer close(j.applier)
 	backoff := 50 * time.Millisecond
-	isolate := false // after a failed group, apply one record at a time until one succeeds
+	isolate := false     // after a failed group, apply one record at a time until one succeeds
+	oldest := j.firstGen // the first segment not yet removed
 	for {
 		j.mu.Lock()
 		for len(j.queue) == 0 {
@@ -617,13 +622,10 @@ func (j *journal) applyLoop() {
 		close(j.notify)
 		j.notify = make(chan struct{})
 		j.notifyMu.Unlock()
-		// Segments before the one now being applied are done with.
-		if gens, err := segments(j.dir); err == nil {
-			for _, g := range gens {
-				if g < end.gen {
-					os.Remove(j.segmentPath(g))
-				}
-			}
+		// Segments before the one now being applied are done with (no directory listing:
+		// this runs after every apply).
+		for ; oldest < end.gen; oldest++ {
+			os.Remove(j.segmentPath(oldest))
 		}
 	}
 }

@@ -180,3 +180,31 @@ func TestJournalCorruption(t *testing.T) {
 		t.Errorf("Open: %v, want it to say %q", err, want)
 	}
 }
+
+// TestJournalSegments: segments roll over at segmentMax and are removed once applied;
+// what is acknowledged survives a reopen whatever segment it was in.
+func TestJournalSegments(t *testing.T) {
+	defer func(m int64) { segmentMax = m }(segmentMax)
+	segmentMax = 4 << 10
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openJ(t, dir, true)
+	for i := range 60 {
+		if _, err := s.Commit(ctx, jsale(fmt.Sprintf("M%03d", i), "P1", jkey(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tables(t, s); got["messages"] != 60 { // waits for the applier
+		t.Fatalf("after 60 commits: %v", got)
+	}
+	gens, _ := segments(filepath.Join(dir, journalDir))
+	if len(gens) > 2 {
+		t.Errorf("%d segments left after everything was applied, want at most 2 (the current one and the one before): %v", len(gens), gens)
+	}
+	s.Close()
+	s = openJ(t, dir, false)
+	defer s.Close()
+	if got := tables(t, s); got["messages"] != 60 {
+		t.Fatalf("reopened: %v", got)
+	}
+}
