@@ -11,15 +11,15 @@ import (
 	"unicode/utf8"
 )
 
-// The GS1 vectors live in ../shared/testdata/gs1 beside the project (see its README):
-// inputs and outcomes from the unit tests of GS1's own syntax engine and dictionary.
-const vectorDir = "../../../shared/testdata/gs1"
+// The GS1 vectors live in testdata/gs1 (see its README and SOURCE): inputs and outcomes
+// from the unit tests of GS1's own syntax engine and dictionary (Apache-2.0), as data.
+const vectorDir = "testdata/gs1"
 
 func readVectors[T any](t *testing.T, name string) []T {
 	t.Helper()
 	f, err := os.Open(filepath.Join(vectorDir, name))
 	if err != nil {
-		t.Fatalf("GS1 test vectors are needed beside the project (../shared/testdata/gs1): %v", err)
+		t.Fatalf("GS1 test vectors (testdata/gs1): %v", err)
 	}
 	defer f.Close()
 	var out []T
