@@ -59,7 +59,7 @@ func runBenchIngest(e env) int {
 	dataDir := filepath.Join(work, "data")
 	os.RemoveAll(dataDir)
 	start = time.Now()
-	st, err := openStore(ctx, dataDir)
+	st, err := createStore(ctx, dataDir, io.Discard)
 	if err != nil {
 		return fail(e.stderr, "bench ingest", err)
 	}

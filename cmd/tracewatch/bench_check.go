@@ -58,7 +58,7 @@ func runBenchCheck(e env) int {
 		work = filepath.Join(d, "data")
 	}
 	ctx := context.Background()
-	st, err := openStore(ctx, work)
+	st, err := createStore(ctx, work, io.Discard)
 	if err != nil {
 		return fail(e.stderr, "bench check", err)
 	}

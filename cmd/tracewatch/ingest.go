@@ -36,7 +36,7 @@ func runIngest(e env) int {
 		return exitUsage
 	}
 	ctx := context.Background()
-	st, err := openStore(ctx, *dir)
+	st, err := createStore(ctx, *dir, e.stderr)
 	if err != nil {
 		return fail(e.stderr, "ingest", err)
 	}

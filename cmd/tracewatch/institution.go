@@ -39,15 +39,17 @@ func runKeyCreate(e env) int {
 		return exitUsage
 	}
 	ctx := context.Background()
-	master, err := server.LoadOrCreateMasterKey(*dir)
-	if err != nil {
-		return fail(e.stderr, "institution key create", err)
-	}
+	// The institution must have been loaded, so the store must exist: refuse a misspelt
+	// --data-dir before a master key is created in it.
 	st, err := openStore(ctx, *dir)
 	if err != nil {
 		return fail(e.stderr, "institution key create", err)
 	}
 	defer st.Close()
+	master, err := server.LoadOrCreateMasterKey(*dir)
+	if err != nil {
+		return fail(e.stderr, "institution key create", err)
+	}
 	paasid, secret, err := server.CreateKey(ctx, st, master, fs.Arg(0), time.Now())
 	if err != nil {
 		return fail(e.stderr, "institution key create", err)

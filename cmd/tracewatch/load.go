@@ -59,7 +59,7 @@ func runLoad(e env) int {
 		return fail(e.stderr, "load", fmt.Errorf("%s: %w", name, err))
 	}
 	ctx := context.Background()
-	st, err := openStore(ctx, *dir)
+	st, err := createStore(ctx, *dir, e.stderr)
 	if err != nil {
 		return fail(e.stderr, "load", err)
 	}

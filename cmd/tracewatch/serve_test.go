@@ -47,11 +47,15 @@ func TestInstitutionKeyCLI(t *testing.T) {
 	if status, _, _ := runCLI(t, "", "institution", "key"); status != exitUsage {
 		t.Errorf("no subcommand: status %d", status)
 	}
-	status, out, errOut := runCLI(t, "", "institution", "key", "create", "--data-dir", dir, "P99999999999")
+	status, out, errOut := runCLI(t, "", "institution", "key", "create", "--data-dir", dir, serveInst)
+	if status != exitFail || out != "" || !strings.Contains(errOut, "no store there") {
+		t.Errorf("no store: status %d, out %q, err %q", status, out, errOut)
+	}
+	loadInstitution(t, dir)
+	status, out, errOut = runCLI(t, "", "institution", "key", "create", "--data-dir", dir, "P99999999999")
 	if status != exitFail || out != "" || !strings.Contains(errOut, "P99999999999 is not in the store") {
 		t.Errorf("unknown institution: status %d, out %q, err %q", status, out, errOut)
 	}
-	loadInstitution(t, dir)
 	status, out, errOut = runCLI(t, "", "institution", "key", "create", "--data-dir", dir, serveInst)
 	if status != exitOK || !strings.Contains(out, "paasid  tw") || !strings.Contains(out, "keep the secret: it is not shown again") {
 		t.Fatalf("text: status %d, out %q, err %q", status, out, errOut)
