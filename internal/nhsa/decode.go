@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"tracewatch"
 )
@@ -81,7 +82,19 @@ func Supported(infno string) bool {
 //
 // The error is a *tracewatch.Error of kind KindInvalid, naming the field, when the
 // message as a whole is unusable: an unsupported infno, an empty msgid or
-// fixmedins_code, a missing or malformed input, or a missing or empty input node.
+// fixmedins_code, an envelope field beyond its limits (as DecodeRequest checks them), a
+// missing or malformed input, a missing or empty input node, more than MaxRows rows, or
+// a settlement with more than MaxCodes drug_trac_info elements. Reason renders it for
+// the sender.
+//
+// Every field of a row is held to its limits (docs/data-formats.md, "Field limits"):
+// text to its national length and without control characters; prices, amounts and
+// quantities to MaxPrice, MaxAmount, MaxQty and MaxStock; a fund payment to at most
+// the settlement's total; times to 2000-01-01 until 2100-01-01 and, but for an expiry
+// or a manufacture date, to at most Skew after inf_time; a row to MaxCodes codes of at most MaxCodeLen
+// characters. A value past its limit refuses its row, naming the field; a time given
+// but unreadable is refused, never replaced (only a missing optional time falls back to
+// inf_time).
 //
 // The rows of the 35xx interfaces are read from both the single-row node name and the
 // batch one (selinfo and selinfoDetail, …), whatever the infno, and numbered on across
@@ -114,6 +127,13 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 	if inst == "" {
 		return nil, nil, invalid("fixmedins_code", msgRequired)
 	}
+	if field, msg := checkEnvelope(&req); field != "" {
+		return nil, nil, invalid(field, msg)
+	}
+	var notAfter time.Time
+	if t := infTime(req); !t.IsZero() {
+		notAfter = t.Add(Skew)
+	}
 	if len(req.Input) > 0 && !json.Valid(req.Input) {
 		return nil, nil, invalid("input", "malformed: want a JSON object")
 	}
@@ -123,8 +143,8 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 	}
 	base := tracewatch.Event{MsgID: msgID, Infno: req.Infno, Kind: sp.kind, Institution: inst}
 	if sp.fill == nil {
-		events, errs, err := settlement(in, base, invalid)
-		fillTime(events, req.InfTime)
+		events, errs, err := settlement(in, base, notAfter, invalid)
+		fillTime(events, req)
 		return events, errs, err
 	}
 
@@ -135,9 +155,12 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 		if isNull(raw) {
 			continue
 		}
-		e, p, ok := split(node, raw)
+		e, p, ok := split(node, raw, MaxRows-len(elems))
 		if !ok {
 			return nil, nil, invalid(node, msgList)
+		}
+		if len(elems)+len(e) > MaxRows {
+			return nil, nil, invalid(node, msgRows)
 		}
 		elems, paths = append(elems, e...), append(paths, p...)
 	}
@@ -153,7 +176,7 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 			errs = append(errs, RowError{Row: n, Field: paths[i], Msg: msgObject})
 			continue
 		}
-		r := &row{fields: obj, path: paths[i], n: n}
+		r := &row{fields: obj, path: paths[i], n: n, notAfter: notAfter}
 		ev := base
 		ev.Line = n
 		sp.fill(r, &ev)
@@ -163,25 +186,22 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 		}
 		events = append(events, ev)
 	}
-	fillTime(events, req.InfTime)
+	fillTime(events, req)
 	return events, errs, nil
 }
 
 // fillTime gives events without a time of their own (a 2208 cancel, a 2207 without
-// setl_time) the envelope's inf_time, when it reads as yyyy-MM-dd HH:mm:ss.
-func fillTime(events []tracewatch.Event, infTime string) {
-	var t time.Time
+// setl_time: the times that are optional) the envelope's inf_time, when there is one.
+// A time given but unreadable never gets here: its row is refused.
+func fillTime(events []tracewatch.Event, req Request) {
+	t := infTime(req)
+	if t.IsZero() {
+		return
+	}
 	for i := range events {
-		if !events[i].Time.IsZero() {
-			continue
+		if events[i].Time.IsZero() {
+			events[i].Time = t
 		}
-		if t.IsZero() {
-			var err error
-			if t, err = time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(infTime), CST); err != nil {
-				return
-			}
-		}
-		events[i].Time = t
 	}
 }
 
@@ -338,12 +358,12 @@ func settlementCancel(r *row, ev *tracewatch.Event) {
 }
 
 // settlement decodes a 2207 / 2304 message; see Decode.
-func settlement(in map[string]json.RawMessage, base tracewatch.Event, invalid func(field, msg string) error) ([]tracewatch.Event, []RowError, error) {
+func settlement(in map[string]json.RawMessage, base tracewatch.Event, notAfter time.Time, invalid func(field, msg string) error) ([]tracewatch.Event, []RowError, error) {
 	raw := in["data"]
 	if isNull(raw) {
 		return nil, nil, invalid("data", "missing input node or no rows")
 	}
-	rows, paths, ok := split("data", raw)
+	rows, paths, ok := split("data", raw, 1)
 	if !ok {
 		return nil, nil, invalid("data", msgList)
 	}
@@ -354,7 +374,7 @@ func settlement(in map[string]json.RawMessage, base tracewatch.Event, invalid fu
 	if !ok {
 		return nil, []RowError{{Row: 1, Field: paths[0], Msg: msgObject}}, nil
 	}
-	h := &row{fields: obj, path: paths[0], n: 1}
+	h := &row{fields: obj, path: paths[0], n: 1, notAfter: notAfter}
 	head := base
 	head.Settlement = h.required("setl_id")
 	head.Visit = h.text("mdtrt_id")
@@ -362,6 +382,9 @@ func settlement(in map[string]json.RawMessage, base tracewatch.Event, invalid fu
 	head.Time = h.datetime("setl_time", false)
 	head.Amount = h.amount("medfee_sumamt")
 	head.FundPaid = h.amount("fund_pay_sumamt")
+	if head.FundPaid > head.Amount && head.Amount > 0 {
+		h.fail("fund_pay_sumamt", msgFundMax) // the fund pays part of the medical fees, never more
+	}
 	head.CertnoMasked = h.certno("certno")
 	// An inpatient settlement may carry its stay (2401/2402 fields): C5 reads them.
 	head.Admitted = h.datetime("adm_date", false)
@@ -380,10 +403,13 @@ func settlement(in map[string]json.RawMessage, base tracewatch.Event, invalid fu
 		if isNull(at.raw) {
 			continue
 		}
-		e, p, ok := split(at.path, at.raw)
+		e, p, ok := split(at.path, at.raw, MaxCodes-len(elems))
 		if !ok {
 			h.errs = append(h.errs, RowError{Row: 1, Field: at.path, Msg: msgList})
 			continue
+		}
+		if len(elems)+len(e) > MaxCodes {
+			return nil, nil, invalid(at.path, msgCodes)
 		}
 		elems, epaths = append(elems, e...), append(epaths, p...)
 	}
@@ -406,6 +432,9 @@ func settlement(in map[string]json.RawMessage, base tracewatch.Event, invalid fu
 		e := &row{fields: o, path: epaths[i], n: n}
 		sn := e.required("feedetl_sn")
 		code := e.required("drug_trac_codg")
+		if utf8.RuneCountInString(code) > MaxCodeLen {
+			e.fail("drug_trac_codg", msgCodeLen)
+		}
 		split := e.flag("trdn_flag", false)
 		e.texts("min_prcunt_type")
 		if len(e.errs) > 0 {

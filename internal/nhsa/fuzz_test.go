@@ -8,6 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"tracewatch"
 	"tracewatch/internal/nhsa"
@@ -34,7 +37,9 @@ func fuzzSeeds(f *testing.F) {
 var fieldPath = regexp.MustCompile(`^[A-Za-z_]+(\[[1-9][0-9]*\])?(\.[A-Za-z_]+(\[[1-9][0-9]*\])?)*$`)
 
 // FuzzDecodeRequest: DecodeRequest never panics, refuses with a KindInvalid
-// *tracewatch.Error, and what it accepts survives a round trip through json.Marshal.
+// *tracewatch.Error naming a field when the JSON is an object, accepts nothing beyond
+// the envelope's limits, and what it accepts survives a round trip through
+// json.Marshal.
 func FuzzDecodeRequest(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -45,6 +50,14 @@ func FuzzDecodeRequest(f *testing.F) {
 				t.Fatalf("error %#v is not a KindInvalid *tracewatch.Error", err)
 			}
 			return
+		}
+		if len(req.MsgID) > nhsa.MaxMsgIDLen || strings.ContainsFunc(req.MsgID, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			t.Fatalf("msgid %q accepted", req.MsgID)
+		}
+		for _, s := range []string{req.Infno, req.FixmedinsCode, req.FixmedinsName, req.Opter, req.OpterName, req.InfTime} {
+			if strings.ContainsFunc(s, unicode.IsControl) {
+				t.Fatalf("control character accepted in %q", s)
+			}
 		}
 		b, err := json.Marshal(req)
 		if err != nil {
@@ -128,8 +141,28 @@ func FuzzDecode(f *testing.F) {
 			if ev.Qty < 0 || ev.UnitPrice < 0 || ev.Amount < 0 || ev.FundPaid < 0 {
 				t.Fatalf("negative value in %+v", ev)
 			}
+			if ev.Qty > nhsa.MaxStock || ev.UnitPrice > nhsa.MaxPrice || ev.Amount > nhsa.MaxAmount || ev.FundPaid > nhsa.MaxAmount {
+				t.Fatalf("value beyond the limits in %+v", ev)
+			}
+			for _, tm := range []time.Time{ev.Time, ev.Made, ev.Expires, ev.Admitted, ev.Discharged} {
+				if !tm.IsZero() && (tm.Year() < 2000 || tm.Year() > 2099) {
+					t.Fatalf("time %v beyond the limits in %+v", tm, ev)
+				}
+			}
+			for _, s := range []string{ev.DrugCode, ev.ItemID, ev.ItemName, ev.BatchNo, ev.LotNo, ev.Receipt, ev.Settlement,
+				ev.Visit, ev.FeeLine, ev.Person, ev.Supplier, ev.Prescriber, ev.Pharmacist, ev.Diagnosis} {
+				if strings.ContainsFunc(s, unicode.IsControl) || utf8.RuneCountInString(s) > 300 {
+					t.Fatalf("text %q beyond the limits in %+v", s, ev)
+				}
+			}
 			seen := map[string]bool{}
+			if len(ev.Codes) > nhsa.MaxCodes {
+				t.Fatalf("%d codes on one event", len(ev.Codes))
+			}
 			for _, c := range ev.Codes {
+				if utf8.RuneCountInString(c.Raw) > nhsa.MaxCodeLen || strings.ContainsRune(c.Raw, 0) {
+					t.Fatalf("code %q beyond the limits", c.Raw)
+				}
 				if c.Raw == "" || seen[c.Raw] {
 					t.Fatalf("empty or repeated code in %+v", ev.Codes)
 				}

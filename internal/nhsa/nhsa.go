@@ -64,8 +64,18 @@ type Request struct {
 // order mark is allowed). The text fields may also arrive as JSON numbers
 // ("opter_type": 1 reads as "1") or null (read as ""); surrounding white space is
 // trimmed. Field names are matched exactly; unknown fields are ignored. An input of
-// null reads as a nil Input. The error is a *tracewatch.Error of kind KindInvalid that
-// names the offending field when there is one.
+// null reads as a nil Input.
+//
+// The envelope's fields are held to their limits (docs/data-formats.md, "Field
+// limits"): every text field to its length and without control characters, msgid to
+// printable ASCII of at most MaxMsgIDLen characters, fixmedins_code to the 12-character
+// national code, inf_time to a national datetime from 2000 to 2099. Absent fields are
+// not judged here.
+//
+// The error is a *tracewatch.Error of kind KindInvalid that names the offending field
+// when there is one. When a field breaks its limit, the request is returned too, with
+// that field emptied (so that a refusal can still echo a good msgid, and never echoes a
+// bad one).
 func DecodeRequest(body []byte) (Request, error) {
 	const op = "nhsa.DecodeRequest"
 	t := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
@@ -104,6 +114,14 @@ func DecodeRequest(body []byte) (Request, error) {
 	}
 	if in := bytes.TrimSpace(fields["input"]); len(in) > 0 && !bytes.Equal(in, []byte("null")) {
 		req.Input = json.RawMessage(in)
+	}
+	if field, msg := checkEnvelope(&req); field != "" {
+		for _, f := range envelopeFields {
+			if f.name == field {
+				*f.dst(&req) = "" // never echoed
+			}
+		}
+		return req, tracewatch.Errorf(op, tracewatch.KindInvalid, "%s", msg).WithField(field)
 	}
 	return req, nil
 }

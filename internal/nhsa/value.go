@@ -34,10 +34,11 @@ const (
 
 // row reads the fields of one input row and collects its errors.
 type row struct {
-	fields map[string]json.RawMessage
-	path   string // national path of the row: "selinfo", "selinfoDetail[2]", "data"
-	n      int    // 1-based row number
-	errs   []RowError
+	fields   map[string]json.RawMessage
+	path     string    // national path of the row: "selinfo", "selinfoDetail[2]", "data"
+	n        int       // 1-based row number
+	notAfter time.Time // the latest time the row may give (inf_time + Skew), zero when unknown
+	errs     []RowError
 }
 
 // at is the national path of the field name in r.
@@ -54,13 +55,19 @@ func (r *row) fail(name, msg string) {
 
 // value returns the text of field name: a JSON string (trimmed) or the literal of a JSON
 // number; "" when the field is absent, null or blank. ok is false, and the error
-// recorded, when the field has another type.
+// recorded, when the field has another type, is longer than its limit or holds a
+// control character (checkText).
 func (r *row) value(name string) (s string, ok bool) {
 	s, ok = textOf(r.fields[name])
 	if !ok {
 		r.fail(name, msgText)
+		return "", false
 	}
-	return s, ok
+	if msg := checkText(name, s); msg != "" {
+		r.fail(name, msg)
+		return "", false
+	}
+	return s, true
 }
 
 // text returns the text of an optional field.
@@ -97,11 +104,16 @@ func (r *row) get(name string, required bool) (string, bool) {
 	return s, s != ""
 }
 
-// qty reads a quantity: > 0, or >= 0 when zeroOK.
+// qty reads a quantity: > 0, or >= 0 when zeroOK; at most MaxQty (MaxStock for the
+// stocktake's inv_cnt).
 func (r *row) qty(name string, required, zeroOK bool) tracewatch.Qty {
 	s, ok := r.get(name, required)
 	if !ok {
 		return 0
+	}
+	max, msgMax := MaxQty, msgQtyMax
+	if name == "inv_cnt" {
+		max, msgMax = MaxStock, msgStockMax
 	}
 	q, err := tracewatch.ParseQty(s)
 	switch {
@@ -111,36 +123,50 @@ func (r *row) qty(name string, required, zeroOK bool) tracewatch.Qty {
 		r.fail(name, msgQtyNonNeg)
 	case q < 0 || q == 0 && !zeroOK:
 		r.fail(name, msgQtyPositive)
+	case q > max:
+		r.fail(name, msgMax)
 	default:
 		return q
 	}
 	return 0
 }
 
-// amount reads an amount of money in yuan (at most two decimals, trailing zeros aside).
+// amount reads an amount of money in yuan (at most two decimals, trailing zeros aside),
+// at most MaxAmount.
 func (r *row) amount(name string) tracewatch.Fen {
 	s, ok := r.get(name, false)
 	if !ok {
 		return 0
 	}
 	f, ok := parseYuan(s, 2)
-	if !ok {
+	switch {
+	case !ok:
 		r.fail(name, msgAmount)
+	case f > MaxAmount:
+		r.fail(name, msgAmtMax)
+	default:
+		return f
 	}
-	return f
+	return 0
 }
 
-// price reads a unit price in yuan: up to six decimals, rounded half-up to fen.
+// price reads a unit price in yuan: up to six decimals, rounded half-up to fen; at
+// most MaxPrice.
 func (r *row) price(name string) tracewatch.Fen {
 	s, ok := r.get(name, false)
 	if !ok {
 		return 0
 	}
 	f, ok := parseYuan(s, 6)
-	if !ok {
+	switch {
+	case !ok:
 		r.fail(name, msgPrice)
+	case f > MaxPrice:
+		r.fail(name, msgPriceMax)
+	default:
+		return f
 	}
-	return f
+	return 0
 }
 
 // date reads a date; see parseTime for the forms accepted.
@@ -153,16 +179,25 @@ func (r *row) datetime(name string, required bool) time.Time {
 	return r.when(name, required, msgDateTime)
 }
 
+// when reads a time: from 2000-01-01 until 2100-01-01 and, but for the times of
+// mayBeFuture, not after r.notAfter. A time given but unreadable or out of bounds is an error, never replaced.
 func (r *row) when(name string, required bool, msg string) time.Time {
 	s, ok := r.get(name, required)
 	if !ok {
 		return time.Time{}
 	}
 	t, ok := parseTime(s)
-	if !ok {
+	switch {
+	case !ok:
 		r.fail(name, msg)
+	case t.Before(minTime) || !t.Before(maxTime):
+		r.fail(name, msgTimeSpan)
+	case !r.notAfter.IsZero() && t.After(r.notAfter) && !mayBeFuture[name]:
+		r.fail(name, msgTimeLate)
+	default:
+		return t
 	}
-	return t
+	return time.Time{}
 }
 
 // flag reads a 0/1 flag (trdn_flag).
@@ -202,12 +237,19 @@ func (r *row) certno(name string) string {
 // may hold several codes separated by "," or ";" (ASCII or full-width). Identical raw
 // strings are kept once, in first-seen order; blank entries of the flat field are
 // dropped. Every drugtracinfo element must carry a code.
+//
+// A code may have at most MaxCodeLen characters and no control character, and a row at
+// most MaxCodes codes.
 func (r *row) codes() []tracewatch.EventCode {
 	var raws []string
 	if raw := r.fields["drugtracinfo"]; !isNull(raw) {
-		elems, paths, ok := split("drugtracinfo", raw)
-		if !ok {
+		elems, paths, ok := split("drugtracinfo", raw, MaxCodes)
+		switch {
+		case !ok:
 			r.fail("drugtracinfo", msgList)
+		case len(elems) > MaxCodes:
+			r.fail("drugtracinfo", msgCodes)
+			return nil
 		}
 		for i, el := range elems {
 			obj, ok := object(el)
@@ -221,6 +263,8 @@ func (r *row) codes() []tracewatch.EventCode {
 				r.fail(paths[i]+".drug_trac_codg", msgText)
 			case c == "":
 				r.fail(paths[i]+".drug_trac_codg", msgRequired)
+			case checkLen(c, MaxCodeLen, gs) != "":
+				r.fail(paths[i]+".drug_trac_codg", checkLen(c, MaxCodeLen, gs))
 			default:
 				raws = append(raws, c)
 			}
@@ -229,10 +273,19 @@ func (r *row) codes() []tracewatch.EventCode {
 	flat := strings.FieldsFunc(r.text("drug_trac_codg"), func(c rune) bool {
 		return c == ',' || c == ';' || c == '，' || c == '；'
 	})
+	long := false
 	for _, c := range flat {
 		if c = strings.TrimSpace(c); c != "" {
+			long = long || utf8.RuneCountInString(c) > MaxCodeLen
 			raws = append(raws, c)
 		}
+	}
+	if long {
+		r.fail("drug_trac_codg", msgCodeLen)
+	}
+	if len(raws) > MaxCodes {
+		r.fail("drugtracinfo", msgCodes)
+		return nil
 	}
 	return eventCodes(raws)
 }
@@ -459,8 +512,9 @@ func object(raw json.RawMessage) (map[string]json.RawMessage, bool) {
 
 // split returns the rows of a node that is one object or an array, with their national
 // paths: "node" for an object, "node[1]", "node[2]", … for the elements of an array.
-// ok is false when the node is neither.
-func split(node string, raw json.RawMessage) (elems []json.RawMessage, paths []string, ok bool) {
+// ok is false when the node is neither. An array of more than limit elements is read no
+// further: split returns its first limit+1 elements, without paths, and ok.
+func split(node string, raw json.RawMessage, limit int) (elems []json.RawMessage, paths []string, ok bool) {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 {
 		return nil, nil, false
@@ -479,6 +533,9 @@ func split(node string, raw json.RawMessage) (elems []json.RawMessage, paths []s
 				return nil, nil, false
 			}
 			elems = append(elems, t[i:ve])
+			if len(elems) > limit {
+				return elems, nil, true
+			}
 			i = skipWS(t, ve)
 			if i >= len(t) {
 				return nil, nil, false
