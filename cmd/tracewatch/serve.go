@@ -9,42 +9,53 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 
 	"tracewatch/internal/detect"
 	"tracewatch/internal/ingest"
 	"tracewatch/internal/server"
+	"tracewatch/internal/token"
 )
 
-// defaultListen keeps the server on the loopback interface: the operator API has no
-// authentication yet (docs/api.md).
+// defaultListen keeps the server on the loopback interface: put a TLS-terminating proxy
+// in front to reach it from elsewhere (docs/api.md).
 const defaultListen = "127.0.0.1:8080"
 
-// shutdownGrace is how long in-flight requests get to finish after SIGINT or SIGTERM.
-const shutdownGrace = 30 * time.Second
+// Server limits (docs/api.md#connections-and-timeouts).
+const (
+	defaultShutdownGrace = 30 * time.Second // in-flight requests' time to finish after SIGINT or SIGTERM
+	defaultMaxConns      = 1024             // open connections on --listen
+	serviceMaxConns      = 64               // open connections on --metrics-listen
+	handlerDrain         = 5 * time.Second  // after a forced close, for handlers finishing a commit
+)
 
 func init() {
-	register("serve", "run the HTTP server (NHSA endpoint, operator API): serve [--data-dir D] [--listen ADDR]", runServe)
+	register("serve", "run the HTTP server (NHSA endpoint, operator API): serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N]", runServe)
 }
 
 func runServe(e env) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	dir := dataDirFlag(fs)
-	listen := fs.String("listen", defaultListen, "address to listen on; the /api/v1 endpoints have no authentication yet: keep them off public interfaces")
+	listen := fs.String("listen", defaultListen, "address to listen on (NHSA endpoint, real-time check, operator API with bearer tokens)")
+	metricsListen := fs.String("metrics-listen", "", "a second address serving only /healthz, /readyz and /metrics, without a token (for probes and the scraper; keep it private); /readyz and /metrics on --listen then need a token")
+	maxConns := fs.Int("max-conns", defaultMaxConns, "connections --listen holds open at once; beyond, new ones wait in the kernel's backlog (0: no limit)")
+	grace := fs.Duration("shutdown-grace", defaultShutdownGrace, "after SIGINT or SIGTERM, how long the requests in flight may take before their connections are closed")
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second each institution may make on the signed endpoints (0: no limit); beyond it: 429 with an NHSA envelope")
 	journal := journalFlag(fs)
 	rateBurst := fs.Int("rate-burst", 0, "burst allowed above --rate-limit (default: one second's worth)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR]")
-		fmt.Fprintln(e.stderr, "Serves POST /fsi/api/{infno} (signed NHSA messages) and the operator API /api/v1 (docs/api.md).")
-		fmt.Fprintln(e.stderr, "Stops on SIGINT or SIGTERM after the requests in flight.")
+		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N]")
+		fmt.Fprintln(e.stderr, "Serves POST /fsi/api/{infno} (signed NHSA messages) and the operator API /api/v1 (bearer tokens: tracewatch token create; docs/api.md).")
+		fmt.Fprintln(e.stderr, "Stops on SIGINT or SIGTERM after the requests in flight (at most --shutdown-grace).")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 || *maxConns < 0 || *grace < 0 {
 		fs.Usage()
 		return exitUsage
 	}
@@ -52,6 +63,10 @@ func runServe(e env) int {
 	defer stop()
 
 	master, err := server.LoadOrCreateMasterKey(*dir)
+	if err != nil {
+		return fail(e.stderr, "serve", err)
+	}
+	tokens, err := token.List(*dir)
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
@@ -77,42 +92,102 @@ func runServe(e env) int {
 		logger.Info("check index loaded", "held_codes", held, "received_codes", recv, "seconds", time.Since(start).Seconds())
 	}()
 	srv, err := server.New(server.Config{Store: st, Ingester: in, MasterKey: master, Logger: logger, Index: index,
-		RateLimit: *rateLimit, RateBurst: *rateBurst})
+		RateLimit: *rateLimit, RateBurst: *rateBurst, Tokens: token.Open(*dir, nil), ServiceListener: *metricsListen != ""})
 	if err != nil {
 		return fail(e.stderr, "serve", err)
+	}
+	// Handlers see a context that a forced close cancels; inflight lets the store wait
+	// for the handlers that are finishing a commit.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	var inflight sync.WaitGroup
+	counted := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight.Add(1)
+			defer inflight.Done()
+			h.ServeHTTP(w, r)
+		})
+	}
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           counted(h),
+			ReadHeaderTimeout: 10 * time.Second, // a connection that sends no request is closed after 10 s
+			ReadTimeout:       60 * time.Second, // the whole request, body included: bounds a slow body
+			WriteTimeout:      90 * time.Second, // a commit under load, then the answer
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return base },
+		}
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      90 * time.Second, // a commit under load, then the answer
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	servers := []*http.Server{newServer(srv.Handler())}
+	listeners := []net.Listener{server.LimitListener(ln, *maxConns)}
+	if *metricsListen != "" {
+		mln, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			ln.Close()
+			return fail(e.stderr, "serve", err)
+		}
+		servers = append(servers, newServer(srv.ServiceHandler()))
+		listeners = append(listeners, server.LimitListener(mln, serviceMaxConns))
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	served := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { served <- hs.Serve(listeners[i]) }()
+	}
 	fmt.Fprintf(e.stderr, "listening on %s\n", ln.Addr())
+	if len(listeners) > 1 {
+		fmt.Fprintf(e.stderr, "service endpoints (/healthz, /readyz, /metrics) on %s\n", listeners[1].Addr())
+	}
+	if !slices.ContainsFunc(tokens, func(t token.Entry) bool { return !t.Revoked }) {
+		fmt.Fprintln(e.stderr, "no operator token yet: the /api/v1 operator endpoints answer 401 until one is made (tracewatch token create --name NAME --role admin)")
+	}
 
+	var serveErr error
+	pending := len(servers)
 	select {
-	case err := <-served: // Serve failed on its own
-		return fail(e.stderr, "serve", err)
+	case serveErr = <-served: // Serve failed on its own
+		pending--
 	case <-ctx.Done():
 	}
 	stop() // a second signal kills at once
 	fmt.Fprintln(e.stderr, "shutting down: finishing the requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		fail(e.stderr, "serve: shutdown", err)
-		hs.Close()
+	var wg sync.WaitGroup
+	for _, hs := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Shutdown(sctx); err != nil {
+				// The grace is over: close what is still open (slow or stuck clients).
+				hs.Close()
+			}
+		}()
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fail(e.stderr, "serve", err)
+	wg.Wait()
+	if sctx.Err() != nil {
+		fmt.Fprintf(e.stderr, "shutdown: grace of %v over, closed the connections still open\n", *grace)
+	}
+	cancelBase()
+	drained := make(chan struct{})
+	go func() { inflight.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(handlerDrain):
+		fmt.Fprintln(e.stderr, "shutdown: handlers still running; closing the store under them")
+	}
+	for ; pending > 0; pending-- {
+		if err := <-served; serveErr == nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fail(e.stderr, "serve", serveErr)
 	}
 	if err := st.Close(); err != nil {
 		return fail(e.stderr, "serve: closing the store", err)

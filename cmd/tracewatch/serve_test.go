@@ -160,7 +160,19 @@ func TestServeBinary(t *testing.T) {
 		"sel_retn_time":"2025-03-01 09:29:58","sel_retn_opter_name":"钱七","mdtrt_setl_type":"1",
 		"drugtracinfo":[{"drug_trac_codg":"`+code+`"}]}}`))
 
-	resp, err := http.Get(base + "/api/v1/codes/" + code)
+	out, err = exec.Command(bin, "token", "create", "--name", "ops", "--json", "--data-dir", dir).Output()
+	var tok struct{ Token string }
+	if err != nil || json.Unmarshal(out, &tok) != nil || !strings.HasPrefix(tok.Token, "twt_") {
+		t.Fatalf("token create: %q, %v", out, err)
+	}
+	if resp, err := http.Get(base + "/api/v1/codes/" + code); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("trace without a token: %v, %v", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/codes/"+code, nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +214,7 @@ func TestServeBinary(t *testing.T) {
 		t.Fatalf("reopen after stop: %v", err)
 	}
 	defer st.Close()
-	if m, err := st.Message(context.Background(), "P1-3505-1"); err != nil || m.Institution != serveInst || m.Source != "http" {
+	if m, err := st.Message(context.Background(), serveInst, "P1-3505-1"); err != nil || m.Institution != serveInst || m.Source != "http" {
 		t.Errorf("stored sale message: %+v, %v", m, err)
 	}
 }

@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"tracewatch"
+	"tracewatch/internal/idno"
 	"tracewatch/internal/lookup"
 	"tracewatch/internal/nhsa"
 	"tracewatch/internal/tracecode"
 )
 
-// The operator API (/api/v1). It has no authentication yet: `tracewatch serve` listens
-// on 127.0.0.1 by default, and these endpoints must not be exposed until users and
-// roles exist (docs/api.md).
+// The operator API (/api/v1): every endpoint needs an operator token (operator.go); a
+// viewer's answers have personal data masked. Lists are paged with after/limit under a
+// maximum, and query values are matched exactly or refused (docs/api.md).
 
 // apiError is the JSON body of a refused operator request.
 type apiError struct {
@@ -46,17 +47,50 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 // view of one code. The path form takes the rest of the path, so a GS1 serial may hold
 // "/"; a Digital Link URI goes in the query form (or with "/" written %2F).
 func (s *Server) handleCode(w http.ResponseWriter, r *http.Request) {
+	const op = "server.Code"
 	code := r.PathValue("code")
+	allowed := []string{"code"}
+	if code != "" {
+		allowed = nil
+	}
+	q, err := query(r, allowed...)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
 	if code == "" {
-		code = r.URL.Query().Get("code")
+		code = q.Get("code")
+	}
+	if len(code) > maxCodeLen {
+		s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, "longer than %d bytes", maxCodeLen).WithField("code"))
+		return
 	}
 	v, err := lookup.Lookup(r.Context(), s.st, code)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	out := struct {
+		lookup.View
+		Truncated bool `json:"timeline_truncated,omitempty"`
+	}{View: v}
+	if len(out.Timeline) > maxTimeline {
+		out.Timeline, out.Truncated = out.Timeline[:maxTimeline], true
+	}
+	if !unmasked(r) {
+		tl := make([]lookup.Entry, len(out.Timeline))
+		for i, e := range out.Timeline {
+			e.Person = idno.Mask(e.Person)
+			tl[i] = e
+		}
+		out.Timeline = tl
+	}
+	writeJSON(w, http.StatusOK, out)
 }
+
+// maxTimeline bounds the events of one box an answer lists (a real box has a handful;
+// beyond this the answer says timeline_truncated).
+const maxTimeline = 1000
 
 // quarantineJSON is one row of GET /api/v1/quarantine. Keys are a public contract: add,
 // never rename (docs/api.md).
@@ -72,6 +106,10 @@ type quarantineJSON struct {
 	Received    string `json:"received_at"`
 	Resubmitted bool   `json:"resubmitted"`
 	Payload     string `json:"payload"`
+	// For a viewer: the payload's personal values are masked (it is re-encoded), or the
+	// payload is withheld ("") because it is not JSON and cannot be masked field by field.
+	PayloadMasked   bool `json:"payload_masked,omitempty"`
+	PayloadWithheld bool `json:"payload_withheld,omitempty"`
 }
 
 // Quarantine listing limits.
@@ -85,8 +123,20 @@ const (
 // when none is), the `after` of the next page.
 func (s *Server) handleQuarantine(w http.ResponseWriter, r *http.Request) {
 	const op = "server.Quarantine"
-	q := r.URL.Query()
+	q, err := query(r, "institution", "infno", "after", "limit")
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
 	f := tracewatch.QuarantineFilter{Institution: q.Get("institution"), Infno: q.Get("infno"), Limit: defaultQuarantineLimit}
+	if err := checkInstitution(op, "institution", f.Institution); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	if f.Infno != "" && !infnoRE.MatchString(f.Infno) {
+		s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a 4-digit interface number, with A for a batch (3505, 3505A)").WithField("infno"))
+		return
+	}
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
@@ -112,10 +162,21 @@ func (s *Server) handleQuarantine(w http.ResponseWriter, r *http.Request) {
 		Rows      []quarantineJSON `json:"rows"`
 		NextAfter int64            `json:"next_after"`
 	}{Rows: make([]quarantineJSON, 0, len(rows)), NextAfter: f.AfterID}
+	full := unmasked(r)
 	for _, q := range rows {
-		out.Rows = append(out.Rows, quarantineJSON{ID: q.ID, MsgID: q.MsgID, Infno: q.Infno, Institution: q.Institution,
+		j := quarantineJSON{ID: q.ID, MsgID: q.MsgID, Infno: q.Infno, Institution: q.Institution,
 			Source: q.Source, Row: q.Row, Field: q.Field, Reason: q.Reason, Received: formatTime(q.Received),
-			Resubmitted: q.Resubmitted, Payload: string(q.Payload)})
+			Resubmitted: q.Resubmitted, Payload: string(q.Payload)}
+		if !full {
+			j.MsgID, j.Reason, j.Source, j.Field = scrubIDs(j.MsgID), scrubIDs(j.Reason), scrubIDs(j.Source), scrubIDs(j.Field)
+			var ok bool
+			if j.Payload, ok = maskedPayload(q.Payload); ok {
+				j.PayloadMasked = len(q.Payload) > 0
+			} else {
+				j.PayloadWithheld = true
+			}
+		}
+		out.Rows = append(out.Rows, j)
 		out.NextAfter = q.ID
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -169,17 +230,23 @@ func (s *Server) handleResubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err != nil:
-	case row.Institution != "" && req.FixmedinsCode != row.Institution:
+	case row.Institution == "":
+		// An unreadable line names no institution: an operator must not choose one.
+		err = tracewatch.Errorf(op, tracewatch.KindConflict, "quarantine row %d names no institution (the message could not be read): "+
+			"the institution must send the corrected message again, signed, to POST /fsi/api/{infno}", id)
+	case req.FixmedinsCode != row.Institution:
 		err = tracewatch.Errorf(op, tracewatch.KindInvalid, "differs from the quarantined message's (%s)", row.Institution).WithField("fixmedins_code")
 	case req.MsgID == row.MsgID:
 		err = tracewatch.Errorf(op, tracewatch.KindConflict, "is the refused message's: a resubmission needs a new msgid").WithField("msgid")
+	default:
+		err = s.maySubmit(ctx, row.Institution)
 	}
 	if err != nil {
 		s.refuse(w, r, req, received, err)
 		return
 	}
 	answer, stored := []byte(nil), false
-	switch m, err := s.st.Message(ctx, req.MsgID); {
+	switch m, err := s.st.Message(ctx, req.FixmedinsCode, req.MsgID); {
 	case err == nil && m.Source == source:
 		answer, stored = m.Response, true // a retry of this resubmission
 		rec.replayed = true
@@ -203,7 +270,7 @@ func (s *Server) handleResubmit(w http.ResponseWriter, r *http.Request) {
 		var replayed bool
 		answer, replayed, err = s.ingest(ctx, req, body, source, received)
 		if err == nil && replayed { // a concurrent request stored this msgid first
-			if m, merr := s.st.Message(ctx, req.MsgID); merr != nil || m.Source != source {
+			if m, merr := s.st.Message(ctx, req.FixmedinsCode, req.MsgID); merr != nil || m.Source != source {
 				err = newMsgID()
 			}
 		}
@@ -217,6 +284,38 @@ func (s *Server) handleResubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeRaw(w, http.StatusOK, answer)
+}
+
+// KeyLister lists the credentials of an institution; the store must satisfy it for
+// resubmission (the DuckDB store does). A store that does not refuses every resubmission.
+type KeyLister interface {
+	InstitutionKeys(ctx context.Context, institution string) ([]tracewatch.InstitutionKey, error)
+}
+
+// maySubmit refuses (403) a resubmission for an institution that could not send it
+// signed itself: one missing from the store, or without a key that is not revoked.
+func (s *Server) maySubmit(ctx context.Context, institution string) error {
+	const op = "server.Resubmit"
+	if _, err := s.st.Institution(ctx, institution); err != nil {
+		if tracewatch.KindOf(err) == tracewatch.KindNotFound {
+			return forbidden(op, "institution %s is not in the store", institution)
+		}
+		return err
+	}
+	kl, ok := s.st.(KeyLister)
+	if !ok {
+		return forbidden(op, "this store cannot list the keys of %s: resubmission is not possible", institution)
+	}
+	keys, err := kl.InstitutionKeys(ctx, institution)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if !k.Revoked {
+			return nil
+		}
+	}
+	return forbidden(op, "institution %s holds no valid key (none, or all revoked): it may not submit, so its messages cannot be resubmitted", institution)
 }
 
 // maxRowsPerMessage bounds the quarantine rows read for one message.
@@ -246,6 +345,10 @@ func (s *Server) corrected(r *http.Request, row tracewatch.QuarantineRow) ([]int
 
 // handleStats answers GET /api/v1/stats: what the store holds.
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	if _, err := query(r); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
 	st, err := s.st.Stats(r.Context())
 	if err != nil {
 		s.apiFail(w, r, err)
@@ -262,14 +365,30 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 const (
 	defaultClueLimit = 100
-	maxClueLimit     = 5000
+	maxClueLimit     = 1000
 )
 
 // handleClues lists clues: GET /api/v1/clues?detector=&severity=&region=&institution=&code=&after=&limit=.
 func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
 	const op = "server.Clues"
-	q := r.URL.Query()
+	q, err := query(r, "detector", "severity", "region", "institution", "code", "after", "limit")
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
 	f := tracewatch.ClueFilter{Detector: q.Get("detector"), Institution: q.Get("institution"), Code: q.Get("code"), Limit: defaultClueLimit}
+	if f.Detector != "" && (len(f.Detector) > 64 || !detectorRE.MatchString(f.Detector)) {
+		s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a detector name such as trace.duplicate or trace.duplicate@1").WithField("detector"))
+		return
+	}
+	if err := checkInstitution(op, "institution", f.Institution); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	if err := checkText(op, "code", f.Code, maxCodeLen); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
 	if v := q.Get("severity"); v != "" {
 		sev, err := tracewatch.ParseSeverity(v)
 		if err != nil {
@@ -314,6 +433,11 @@ func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
 	if out.Clues == nil {
 		out.Clues = []tracewatch.Clue{}
 	}
+	if !unmasked(r) {
+		for i, c := range out.Clues {
+			out.Clues[i] = maskClue(c)
+		}
+	}
 	if len(clues) > 0 {
 		out.NextAfter = clues[len(clues)-1].ID
 	}
@@ -327,10 +451,17 @@ func (s *Server) handleClue(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, tracewatch.Errorf("server.Clue", tracewatch.KindInvalid, "want a clue id (a positive integer)").WithField("id"))
 		return
 	}
+	if _, err := query(r); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
 	c, err := s.st.Clue(r.Context(), id)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
+	}
+	if !unmasked(r) {
+		c = maskClue(c)
 	}
 	writeJSON(w, http.StatusOK, c)
 }

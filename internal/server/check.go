@@ -1,14 +1,21 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"tracewatch"
 	"tracewatch/internal/detect"
@@ -74,6 +81,61 @@ func (s *Server) toJSON(v detect.Violation, scope ...string) violationJSON {
 	}
 }
 
+// Request caps of the real-time check (docs/api.md). A check is one counter sale or one
+// settlement's orders: these bound what one request may cost and what its answer may
+// weigh (each finding is some 600 bytes).
+const (
+	maxCheckLines = 500     // lines of /api/v1/check; orders of a 3101/3102 (all encounters)
+	maxCheckCodes = 1000    // scanned codes of one request
+	maxCodeLen    = 256     // bytes of one scanned code (a GS1 Digital Link URI fits)
+	maxCheckBody  = 2 << 20 // bytes of a /api/v1/check body
+	maxCheckQty   = 1000000 // quantity of a line, cnt of an order
+	maxWarns      = 500     // warns of one 3103
+)
+
+// textRule is a national field's length (in characters) and the absence of control
+// characters.
+func badText(v string, max int) string {
+	switch {
+	case utf8.RuneCountInString(v) > max:
+		return fmt.Sprintf("longer than %d characters", max)
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return "holds control characters or invalid UTF-8"
+	}
+	return ""
+}
+
+// jsonProblem describes a JSON decoding error of the node named by path without Go's
+// type names: the national field path and what it should be.
+func jsonProblem(path string, err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		if te.Field != "" {
+			if path != "" {
+				path += "."
+			}
+			path += te.Field
+		}
+		want := "another type"
+		switch te.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.Struct, reflect.Map:
+			want = "an object"
+		case reflect.Int, reflect.Int64, reflect.Float64:
+			want = "a number"
+		}
+		return fmt.Sprintf("%s: want %s, got %s", path, want, te.Value)
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s: malformed JSON at byte %d", path, se.Offset)
+	}
+	return path + ": malformed JSON"
+}
+
 // checkRequest is the native check body.
 type checkRequest struct {
 	FixmedinsCode string `json:"fixmedins_code"`
@@ -121,19 +183,45 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		s.checkRefused(w, r, http.StatusServiceUnavailable, "the check index is loading; retry shortly")
 		return
 	}
-	body, err := readBody(w, r, s.maxBody)
+	body, err := readBody(w, r, min(s.maxBody, maxCheckBody))
 	if err != nil {
 		s.checkRefused(w, r, statusOf(err), publicMessage(err))
 		return
 	}
 	var req checkRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		s.checkRefused(w, r, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		s.checkRefused(w, r, http.StatusBadRequest, jsonProblem("body", err))
 		return
 	}
 	if req.FixmedinsCode != id.Institution {
 		s.checkRefused(w, r, http.StatusForbidden, "fixmedins_code: this credential may only check for its own institution")
 		return
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"psn_no", req.PsnNo, 30}, {"rtal_docno", req.RtalDocno, 40}} {
+		if p := badText(f.v, f.max); p != "" {
+			s.checkRefused(w, r, http.StatusBadRequest, f.name+": "+p)
+			return
+		}
+	}
+	if len(req.Lines) > maxCheckLines {
+		s.checkRefused(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("lines: %d lines, the limit is %d per check", len(req.Lines), maxCheckLines))
+		return
+	}
+	codes := 0
+	for i, l := range req.Lines {
+		if codes += len(l.Codes); codes > maxCheckCodes {
+			s.checkRefused(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("lines[%d].codes: more than %d codes in one check (the limit)", i, maxCheckCodes))
+			return
+		}
+		for j, c := range l.Codes {
+			if len(c) > maxCodeLen {
+				s.checkRefused(w, r, http.StatusBadRequest, fmt.Sprintf("lines[%d].codes[%d]: longer than %d bytes", i, j, maxCodeLen))
+				return
+			}
+		}
 	}
 	cr := detect.CheckRequest{Institution: req.FixmedinsCode, Person: req.PsnNo, Receipt: req.RtalDocno, Time: start}
 	if req.Time != "" {
@@ -152,8 +240,8 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		cl := detect.CheckLine{DrugCode: strings.TrimSpace(l.MedListCodg), Codes: l.Codes, Qty: tracewatch.QtyScale}
 		if len(l.Quantity) > 0 && string(l.Quantity) != "null" {
 			q, err := tracewatch.ParseQty(strings.Trim(string(l.Quantity), `"`))
-			if err != nil || q <= 0 {
-				s.checkRefused(w, r, http.StatusBadRequest, fmt.Sprintf("lines[%d].quantity: want a positive decimal", i))
+			if err != nil || q <= 0 || q > maxCheckQty*tracewatch.QtyScale {
+				s.checkRefused(w, r, http.StatusBadRequest, fmt.Sprintf("lines[%d].quantity: want a positive decimal up to %d", i, maxCheckQty))
 				return
 			}
 			cl.Qty = q
@@ -168,6 +256,10 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		if cl.DrugCode == "" {
 			s.checkRefused(w, r, http.StatusBadRequest, fmt.Sprintf("lines[%d].med_list_codg: required", i))
+			return
+		}
+		if p := badText(cl.DrugCode, 50); p != "" {
+			s.checkRefused(w, r, http.StatusBadRequest, fmt.Sprintf("lines[%d].med_list_codg: %s", i, p))
 			return
 		}
 		cr.Lines = append(cr.Lines, cl)
@@ -223,53 +315,131 @@ func (s *Server) handleSupervise(w http.ResponseWriter, r *http.Request, req nhs
 		writeJSON(w, http.StatusServiceUnavailable, nhsa.Fail(req, "the check index is loading; retry shortly", received, s.now()))
 		return
 	}
+	fail := func(status int, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		recordOf(r).reason = msg
+		writeJSON(w, status, nhsa.Fail(req, msg, received, s.now()))
+	}
 	var in superviseInput
 	if err := json.Unmarshal(req.Input, &in); err != nil {
-		writeJSON(w, http.StatusOK, nhsa.Fail(req, "input: malformed: "+err.Error(), received, s.now()))
+		fail(http.StatusOK, "%s", jsonProblem("input", err))
 		return
 	}
 	if len(in.Data.Patients) == 0 {
-		writeJSON(w, http.StatusOK, nhsa.Fail(req, "data.patient_dtos: required", received, s.now()))
+		fail(http.StatusOK, "data.patient_dtos: required")
 		return
+	}
+	if p := badText(in.Data.TaskID, 64); p != "" {
+		fail(http.StatusOK, "data.task_id: %s", p)
+		return
+	}
+	// The caps first, before any work: orders and codes of the whole request.
+	orders, codes := 0, 0
+	for pi, p := range in.Data.Patients {
+		for ei, enc := range p.Encounters {
+			for oi, o := range enc.Orders {
+				orders++
+				n := len(o.TracInfo) + len(o.TracInfo2)
+				if o.TracCodg != "" {
+					n += strings.Count(o.TracCodg, ",") + 1
+				}
+				codes += n
+				path := fmt.Sprintf("data.patient_dtos[%d].fsi_encounter_dtos[%d].fsi_order_dtos[%d]", pi, ei, oi)
+				switch {
+				case orders > maxCheckLines:
+					fail(http.StatusRequestEntityTooLarge, "%s: more than %d orders in one request (the limit)", path, maxCheckLines)
+					return
+				case codes > maxCheckCodes:
+					fail(http.StatusRequestEntityTooLarge, "%s: more than %d trace codes in one request (the limit)", path, maxCheckCodes)
+					return
+				}
+			}
+		}
 	}
 	out := superviseOutput{Result: []violationJSON{}}
 	for pi, p := range in.Data.Patients {
+		pp := fmt.Sprintf("data.patient_dtos[%d]", pi)
+		if msg := badText(p.PatnID, 30); msg != "" {
+			fail(http.StatusOK, "%s.patn_id: %s", pp, msg)
+			return
+		}
 		for ei, enc := range p.Encounters {
+			ep := fmt.Sprintf("%s.fsi_encounter_dtos[%d]", pp, ei)
 			if enc.MedinsID != "" && enc.MedinsID != institution {
-				writeJSON(w, http.StatusForbidden, nhsa.Fail(req, fmt.Sprintf("data.patient_dtos[%d].fsi_encounter_dtos[%d].medins_id: another institution", pi, ei), received, s.now()))
+				fail(http.StatusForbidden, "%s.medins_id: another institution", ep)
+				return
+			}
+			if msg := badText(enc.MdtrtID, 30); msg != "" {
+				fail(http.StatusOK, "%s.mdtrt_id: %s", ep, msg)
 				return
 			}
 			cr := detect.CheckRequest{Institution: institution, Person: p.PatnID, Receipt: enc.MdtrtID, Time: received}
 			if enc.SetlDate != "" {
-				if t, err := time.ParseInLocation("2006-01-02 15:04:05", enc.SetlDate, nhsa.CST); err == nil {
-					cr.Time = t
+				t, err := time.ParseInLocation("2006-01-02 15:04:05", enc.SetlDate, nhsa.CST)
+				if err != nil {
+					fail(http.StatusOK, "%s.setl_date: want yyyy-MM-dd HH:mm:ss", ep)
+					return
 				}
+				cr.Time = t
 			}
 			var rx []string
 			for oi, o := range enc.Orders {
+				op := fmt.Sprintf("%s.fsi_order_dtos[%d]", ep, oi)
 				cl := detect.CheckLine{DrugCode: strings.TrimSpace(o.HilistCode), Qty: tracewatch.QtyScale}
+				if msg := badText(o.RxID, 64); msg != "" {
+					fail(http.StatusOK, "%s.rx_id: %s", op, msg)
+					return
+				}
+				if msg := badText(cl.DrugCode, 50); msg != "" {
+					fail(http.StatusOK, "%s.hilist_code: %s", op, msg)
+					return
+				}
 				if len(o.Cnt) > 0 && string(o.Cnt) != "null" {
 					q, err := tracewatch.ParseQty(strings.Trim(string(o.Cnt), `"`))
-					if err != nil {
-						writeJSON(w, http.StatusOK, nhsa.Fail(req, fmt.Sprintf("data.patient_dtos[%d].fsi_encounter_dtos[%d].fsi_order_dtos[%d].cnt: want a decimal", pi, ei, oi), received, s.now()))
+					if err != nil || q <= 0 || q > maxCheckQty*tracewatch.QtyScale {
+						fail(http.StatusOK, "%s.cnt: want a positive decimal up to %d", op, maxCheckQty)
 						return
 					}
 					cl.Qty = q
 				}
-				cl.Split = strings.Trim(string(o.TrdnFlag), `"`) == "1"
+				switch f := strings.Trim(string(o.TrdnFlag), `"`); f {
+				case "", "0", "null":
+				case "1":
+					cl.Split = true
+				default:
+					fail(http.StatusOK, "%s.trdn_flag: want 0 or 1", op)
+					return
+				}
+				add := func(field, c string) bool {
+					if len(c) > maxCodeLen {
+						fail(http.StatusOK, "%s.%s: longer than %d bytes", op, field, maxCodeLen)
+						return false
+					}
+					cl.Codes = append(cl.Codes, c)
+					return true
+				}
 				for _, c := range strings.Split(o.TracCodg, ",") {
-					if c = strings.TrimSpace(c); c != "" {
-						cl.Codes = append(cl.Codes, c)
+					if c = strings.TrimSpace(c); c != "" && !add("drug_trac_codg", c) {
+						return
 					}
 				}
-				for _, t := range o.TracInfo {
-					cl.Codes = append(cl.Codes, t.Codg)
-					if strings.Trim(string(t.TrdnFlag), `"`) == "1" {
+				for ti, t := range o.TracInfo {
+					if !add(fmt.Sprintf("drug_trac_info[%d].drug_trac_codg", ti), t.Codg) {
+						return
+					}
+					switch f := strings.Trim(string(t.TrdnFlag), `"`); f {
+					case "", "0", "null":
+					case "1":
 						cl.Split = true
+					default:
+						fail(http.StatusOK, "%s.drug_trac_info[%d].trdn_flag: want 0 or 1", op, ti)
+						return
 					}
 				}
-				for _, t := range o.TracInfo2 {
-					cl.Codes = append(cl.Codes, t.Codg)
+				for ti, t := range o.TracInfo2 {
+					if !add(fmt.Sprintf("drugtracinfo[%d].drug_trac_codg", ti), t.Codg) {
+						return
+					}
 				}
 				cr.Lines = append(cr.Lines, cl)
 				rx = append(rx, o.RxID)
@@ -302,38 +472,105 @@ type feedbackInput struct {
 	} `json:"data"`
 }
 
+// jrIDRE is the form of the jr_id tracewatch gives (jrID): 24 lowercase hex digits.
+var jrIDRE = regexp.MustCompile(`^[0-9a-f]{24}$`)
+
 // handleFeedback records 3103: the pharmacy's decision on warnings, durable before the
-// answer.
+// answer. Its msgid is kept like any message's: the same msgid again gets the first
+// answer and records nothing.
 func (s *Server) handleFeedback(w http.ResponseWriter, r *http.Request, req nhsa.Request, received time.Time, institution string) {
-	var in feedbackInput
-	if err := json.Unmarshal(req.Input, &in); err != nil {
-		writeJSON(w, http.StatusOK, nhsa.Fail(req, "input: malformed: "+err.Error(), received, s.now()))
+	ctx := r.Context()
+	if m, err := s.st.Message(ctx, institution, req.MsgID); err == nil {
+		s.replay(w, r, req, received, m, institution)
 		return
-	}
-	if len(in.Data.Warns) == 0 {
-		writeJSON(w, http.StatusOK, nhsa.Fail(req, "data.warns: required", received, s.now()))
-		return
-	}
-	rows := make([]tracewatch.CheckFeedback, 0, len(in.Data.Warns))
-	for i, wn := range in.Data.Warns {
-		field := fmt.Sprintf("data.warns[%d]", i)
-		switch {
-		case strings.TrimSpace(wn.WarnRsltID) == "":
-			writeJSON(w, http.StatusOK, nhsa.Fail(req, field+".warn_rslt_id: required", received, s.now()))
-			return
-		case wn.DspoWay != "1" && wn.DspoWay != "2":
-			writeJSON(w, http.StatusOK, nhsa.Fail(req, field+".dspo_way: want 1 (continue) or 2 (modify)", received, s.now()))
-			return
-		case wn.DspoWay == "1" && strings.TrimSpace(wn.DspoWayRea) == "":
-			writeJSON(w, http.StatusOK, nhsa.Fail(req, field+".dspo_way_rea: required to continue", received, s.now()))
-			return
-		}
-		rows = append(rows, tracewatch.CheckFeedback{MsgID: req.MsgID, Institution: institution, WarnType: in.Data.WarnType,
-			JrID: strings.TrimSpace(wn.WarnRsltID), Way: wn.DspoWay, Reason: strings.TrimSpace(wn.DspoWayRea), Received: received})
-	}
-	if err := s.st.PutCheckFeedback(r.Context(), rows); err != nil {
+	} else if tracewatch.KindOf(err) != tracewatch.KindNotFound {
 		s.refuse(w, r, req, received, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, nhsa.OK(req, map[string]any{"recorded": len(rows)}, received, s.now()))
+	fail := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		recordOf(r).reason = msg
+		writeJSON(w, http.StatusOK, nhsa.Fail(req, msg, received, s.now()))
+	}
+	var in feedbackInput
+	if err := json.Unmarshal(req.Input, &in); err != nil {
+		fail("%s", jsonProblem("input", err))
+		return
+	}
+	switch wt := in.Data.WarnType; {
+	case wt != "" && wt != "1" && wt != "2":
+		fail("data.warn_type: want 1 (事前) or 2 (事中)")
+		return
+	case len(in.Data.Warns) == 0:
+		fail("data.warns: required")
+		return
+	case len(in.Data.Warns) > maxWarns:
+		fail("data.warns: %d warns, the limit is %d per message", len(in.Data.Warns), maxWarns)
+		return
+	}
+	rows := make([]tracewatch.CheckFeedback, 0, len(in.Data.Warns))
+	seen := map[string]bool{}
+	for i, wn := range in.Data.Warns {
+		field := fmt.Sprintf("data.warns[%d]", i)
+		id := strings.TrimSpace(wn.WarnRsltID)
+		switch {
+		case id == "":
+			fail("%s.warn_rslt_id: required", field)
+			return
+		case !jrIDRE.MatchString(id):
+			fail("%s.warn_rslt_id: want the jr_id of a finding (24 lowercase hexadecimal digits)", field)
+			return
+		case seen[id]:
+			fail("%s.warn_rslt_id: given twice in this message", field)
+			return
+		case wn.DspoWay != "1" && wn.DspoWay != "2":
+			fail("%s.dspo_way: want 1 (continue) or 2 (modify)", field)
+			return
+		case wn.DspoWay == "1" && strings.TrimSpace(wn.DspoWayRea) == "":
+			fail("%s.dspo_way_rea: required to continue", field)
+			return
+		}
+		if msg := badText(wn.DspoWayRea, 500); msg != "" {
+			fail("%s.dspo_way_rea: %s", field, msg)
+			return
+		}
+		seen[id] = true
+		rows = append(rows, tracewatch.CheckFeedback{MsgID: req.MsgID, Institution: institution, WarnType: in.Data.WarnType,
+			JrID: id, Way: wn.DspoWay, Reason: strings.TrimSpace(wn.DspoWayRea), Received: received})
+	}
+	answer, err := encodeJSON(nhsa.OK(req, map[string]any{"recorded": len(rows)}, received, s.now()))
+	if err != nil {
+		s.refuse(w, r, req, received, err)
+		return
+	}
+	// The decisions, then the message: a failure between the two leaves the msgid free,
+	// and the retry records the same rows again (the store keeps one per msgid and jr_id).
+	ctx = context.WithoutCancel(ctx)
+	if err := s.st.PutCheckFeedback(ctx, rows); err != nil {
+		s.refuse(w, r, req, received, err)
+		return
+	}
+	m := tracewatch.MessageRecord{MsgID: req.MsgID, Infno: req.Infno, Institution: institution, Source: "http",
+		Received: received, Accepted: len(rows), Response: answer}
+	res, err := s.st.Commit(ctx, &tracewatch.Batch{Messages: []tracewatch.MessageRecord{m}})
+	if err != nil {
+		s.refuse(w, r, req, received, err)
+		return
+	}
+	if first, ok := res.Replayed[m.Key()]; ok { // a concurrent duplicate won
+		recordOf(r).replayed = true
+		answer = first
+	}
+	writeRaw(w, http.StatusOK, answer)
+}
+
+// encodeJSON encodes v as writeJSON writes it.
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, tracewatch.E("server.encodeJSON", tracewatch.KindInternal, err)
+	}
+	return b.Bytes(), nil
 }

@@ -162,6 +162,7 @@ func TestSupervise3101(t *testing.T) {
 					{"rx_id": "RX1", "hilist_code": drugX, "cnt": 1, "drug_trac_info": []map[string]any{{"drug_trac_codg": codeA, "trdn_flag": "0"}}},
 					{"rx_id": "RX2", "hilist_code": drugX, "cnt": 1, "drug_trac_codg": codeY},
 				}}}}}}})
+	var jr string // a finding's jr_id, for 3103
 	for _, infno := range []string{"3101", "3102"} {
 		status, env, b := h.submit(instQ, infno, envelope(infno, fmt.Sprint("Q-", infno), instQ, input))
 		if status != 200 || env.Infcode != "0" {
@@ -176,6 +177,7 @@ func TestSupervise3101(t *testing.T) {
 		rules := map[string]string{}
 		for _, v := range out.Output.Result {
 			rules[v["rx_id"].(string)] = v["rule_id"].(string)
+			jr, _ = v["jr_id"].(string)
 			for _, k := range []string{"jr_id", "rule_name", "vola_cont", "sev_deg", "vola_amt", "vola_evid", "vola_bhvr_type", "patn_id", "mdtrt_id", "task_id"} {
 				if _, ok := v[k]; !ok {
 					t.Errorf("%s: result lacks %s: %v", infno, k, v)
@@ -188,15 +190,26 @@ func TestSupervise3101(t *testing.T) {
 	}
 	// 3103: continue with a reason; recorded durably.
 	fb := mustJSON(map[string]any{"data": map[string]any{"warn_type": "2", "warns": []map[string]any{
-		{"warn_rslt_id": "abc123", "dspo_way": "1", "dspo_way_rea": "患者自带药品，已核对"}}}})
-	if status, env, b := h.submit(instQ, "3103", envelope("3103", "Q-3103", instQ, fb)); status != 200 || env.Infcode != "0" {
-		t.Fatalf("3103: %d %s", status, b)
+		{"warn_rslt_id": jr, "dspo_way": "1", "dspo_way_rea": "患者自带药品，已核对"}}}})
+	status, env, first := h.submit(instQ, "3103", envelope("3103", "Q-3103", instQ, fb))
+	if status != 200 || env.Infcode != "0" {
+		t.Fatalf("3103: %d %s", status, first)
 	}
-	got, err := h.st.CheckFeedback(context.Background(), "abc123")
+	got, err := h.st.CheckFeedback(context.Background(), jr)
 	if err != nil || len(got) != 1 || got[0].Way != "1" || got[0].Institution != instQ {
 		t.Errorf("feedback stored: %+v %v", got, err)
 	}
-	bad := mustJSON(map[string]any{"data": map[string]any{"warns": []map[string]any{{"warn_rslt_id": "x", "dspo_way": "1"}}}})
+	// The same msgid again, even with another decision: the first answer, byte for byte,
+	// and nothing recorded.
+	h.clock.Add(time.Minute)
+	fb2 := strings.Replace(fb, `"dspo_way":"1"`, `"dspo_way":"2"`, 1)
+	if status, _, again := h.submit(instQ, "3103", envelope("3103", "Q-3103", instQ, fb2)); status != 200 || string(again) != string(first) {
+		t.Errorf("3103 replay: %d\n got %s\nwant %s", status, again, first)
+	}
+	if got, _ := h.st.CheckFeedback(context.Background(), jr); len(got) != 1 || got[0].Way != "1" {
+		t.Errorf("feedback after the replay: %+v", got)
+	}
+	bad := mustJSON(map[string]any{"data": map[string]any{"warns": []map[string]any{{"warn_rslt_id": jr, "dspo_way": "1"}}}})
 	if _, env, _ := h.submit(instQ, "3103", envelope("3103", "Q-3103b", instQ, bad)); env.Infcode != "-1" || !strings.Contains(env.ErrMsg, "dspo_way_rea") {
 		t.Errorf("3103 without a reason: %+v", env)
 	}

@@ -20,6 +20,7 @@ import (
 	"tracewatch/internal/ingest"
 	"tracewatch/internal/nhsa"
 	"tracewatch/internal/store/duckdb"
+	"tracewatch/internal/token"
 )
 
 // The fixtures: two pharmacies of Nanchang and two boxes of one drug.
@@ -86,6 +87,9 @@ type harness struct {
 	keys   map[string]cred
 	logs   *syncBuffer
 	nonces atomic.Int64 // signed requests so far; submits run concurrently
+	// Operator tokens: admin is sent on /api/v1 requests made with no headers.
+	admin, viewer string
+	tokenDir      string
 }
 
 // newHarness starts a server; configure may change the config (and wrap the store).
@@ -121,8 +125,15 @@ func newHarness(t *testing.T, configure func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.tokenDir = t.TempDir()
+	if h.admin, err = token.Create(h.tokenDir, "admin", token.RoleAdmin, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if h.viewer, err = token.Create(h.tokenDir, "viewer", token.RoleViewer, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	cfg := Config{Store: st, Ingester: in, MasterKey: master, Now: h.clock.Now,
-		Logger: slog.New(slog.NewJSONHandler(h.logs, nil))}
+		Logger: slog.New(slog.NewJSONHandler(h.logs, nil)), Tokens: token.Open(h.tokenDir, nil)}
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -149,12 +160,16 @@ func (h *harness) headers(inst string) http.Header {
 	return hd
 }
 
-// do sends a request and returns the status and body.
+// do sends a request and returns the status and body. A request to /api/v1 without
+// headers (nil) carries the admin token; pass an empty header for none.
 func (h *harness) do(method, path string, body []byte, hd http.Header) (int, []byte) {
 	h.t.Helper()
 	req, err := http.NewRequest(method, h.ts.URL+path, bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if hd == nil && strings.HasPrefix(path, "/api/v1/") {
+		hd = bearer(h.admin)
 	}
 	for k, v := range hd {
 		req.Header[k] = v
@@ -169,6 +184,11 @@ func (h *harness) do(method, path string, body []byte, hd http.Header) (int, []b
 		h.t.Fatal(err)
 	}
 	return resp.StatusCode, b
+}
+
+// bearer is the header of an operator token.
+func bearer(tok string) http.Header {
+	return http.Header{"Authorization": {"Bearer " + tok}}
 }
 
 // submit posts a message signed as inst to /fsi/api/{infno}.

@@ -18,6 +18,7 @@ type accessRecord struct {
 	reason      string
 	replayed    bool
 	route       string // the route pattern, for the metrics
+	operator    string // the name of the operator token
 }
 
 type recordKey struct{}
@@ -79,6 +80,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		if rec.institution != "" {
 			attrs = append(attrs, slog.String("institution", rec.institution))
+		}
+		if rec.operator != "" {
+			attrs = append(attrs, slog.String("operator", rec.operator))
 		}
 		if rec.msgid != "" {
 			attrs = append(attrs, slog.String("msgid", rec.msgid))

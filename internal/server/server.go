@@ -27,6 +27,7 @@ import (
 	"tracewatch/internal/detect"
 	"tracewatch/internal/ingest"
 	"tracewatch/internal/nhsa"
+	"tracewatch/internal/token"
 )
 
 // DefaultMaxBody is the default limit of a request body.
@@ -48,6 +49,13 @@ type Config struct {
 	// endpoints, with bursts of RateBurst; 0 means no limit.
 	RateLimit float64
 	RateBurst int
+	// Tokens are the operator tokens (token.Open on the data directory). Nil: every
+	// operator endpoint answers 401.
+	Tokens *token.Set
+	// ServiceListener says /readyz and /metrics are also served without a token by
+	// ServiceHandler on a separate listener (serve --metrics-listen): on Handler they
+	// then need an operator token. /healthz stays open on both.
+	ServiceListener bool
 }
 
 // Server serves the NHSA endpoint and the operator API.
@@ -62,6 +70,8 @@ type Server struct {
 	index   *detect.Index
 	metrics *metrics
 	limits  *limiters
+	tokens  *token.Set
+	service http.Handler
 }
 
 // New builds a Server.
@@ -84,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody,
-		index: cfg.Index, metrics: newMetrics()}
+		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens}
 	if cfg.RateLimit > 0 {
 		burst := cfg.RateBurst
 		if burst <= 0 {
@@ -92,19 +102,32 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.limits = &limiters{rate: rate.Limit(cfg.RateLimit), burst: burst, by: map[string]*rate.Limiter{}}
 	}
+	// Operator endpoints need a token: a viewer's for reading, an admin's for writing.
+	viewer := func(h http.HandlerFunc) http.HandlerFunc { return s.requireToken(token.RoleViewer, h) }
+	admin := func(h http.HandlerFunc) http.HandlerFunc { return s.requireToken(token.RoleAdmin, h) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /fsi/api/{infno}", routed("POST /fsi/api/{infno}", s.handleNHSA))
-	mux.HandleFunc("GET /api/v1/codes", routed("GET /api/v1/codes", s.handleCode))
-	mux.HandleFunc("GET /api/v1/codes/{code...}", routed("GET /api/v1/codes/{code...}", s.handleCode))
-	mux.HandleFunc("GET /api/v1/quarantine", routed("GET /api/v1/quarantine", s.handleQuarantine))
-	mux.HandleFunc("POST /api/v1/quarantine/{id}/resubmit", routed("POST /api/v1/quarantine/{id}/resubmit", s.handleResubmit))
-	mux.HandleFunc("GET /api/v1/stats", routed("GET /api/v1/stats", s.handleStats))
-	mux.HandleFunc("GET /api/v1/clues", routed("GET /api/v1/clues", s.handleClues))
-	mux.HandleFunc("GET /api/v1/clues/{id}", routed("GET /api/v1/clues/{id}", s.handleClue))
-	mux.HandleFunc("GET /healthz", routed("GET /healthz", s.handleHealth))
-	mux.HandleFunc("GET /readyz", routed("GET /readyz", s.handleReady))
-	mux.HandleFunc("GET /metrics", routed("GET /metrics", s.handleMetrics))
+	mux.HandleFunc("GET /api/v1/codes", routed("GET /api/v1/codes", viewer(s.handleCode)))
+	mux.HandleFunc("GET /api/v1/codes/{code...}", routed("GET /api/v1/codes/{code...}", viewer(s.handleCode)))
+	mux.HandleFunc("GET /api/v1/quarantine", routed("GET /api/v1/quarantine", viewer(s.handleQuarantine)))
+	mux.HandleFunc("POST /api/v1/quarantine/{id}/resubmit", routed("POST /api/v1/quarantine/{id}/resubmit", admin(s.handleResubmit)))
+	mux.HandleFunc("GET /api/v1/stats", routed("GET /api/v1/stats", viewer(s.handleStats)))
+	mux.HandleFunc("GET /api/v1/clues", routed("GET /api/v1/clues", viewer(s.handleClues)))
+	mux.HandleFunc("GET /api/v1/clues/{id}", routed("GET /api/v1/clues/{id}", viewer(s.handleClue)))
+	mux.HandleFunc("/api/v1/", routed("/api/v1/", viewer(s.handleNoRoute)))
 	mux.HandleFunc("POST /api/v1/check", routed("POST /api/v1/check", s.handleCheck))
+	mux.HandleFunc("GET /healthz", routed("GET /healthz", s.handleHealth))
+	ready, metrics := http.HandlerFunc(s.handleReady), http.HandlerFunc(s.handleMetrics)
+	if cfg.ServiceListener {
+		ready, metrics = viewer(ready), viewer(metrics)
+	}
+	mux.HandleFunc("GET /readyz", routed("GET /readyz", ready))
+	mux.HandleFunc("GET /metrics", routed("GET /metrics", metrics))
+	smux := http.NewServeMux()
+	smux.HandleFunc("GET /healthz", routed("GET /healthz", s.handleHealth))
+	smux.HandleFunc("GET /readyz", routed("GET /readyz", s.handleReady))
+	smux.HandleFunc("GET /metrics", routed("GET /metrics", s.handleMetrics))
+	s.service = s.accessLog(smux)
 	s.handler = s.accessLog(mux)
 	return s, nil
 }
@@ -121,6 +144,10 @@ func routed(pattern string, h http.HandlerFunc) http.HandlerFunc {
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// ServiceHandler serves /healthz, /readyz and /metrics without a token, for a separate
+// listener that only probes and the metrics scraper reach (serve --metrics-listen).
+func (s *Server) ServiceHandler() http.Handler { return s.service }
 
 // handleNHSA receives one signed NHSA message.
 func (s *Server) handleNHSA(w http.ResponseWriter, r *http.Request) {
@@ -166,7 +193,7 @@ func (s *Server) handleNHSA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A replayed msgid gets its first answer and changes nothing.
-	if m, err := s.st.Message(ctx, req.MsgID); err == nil {
+	if m, err := s.st.Message(ctx, req.FixmedinsCode, req.MsgID); err == nil {
 		s.replay(w, r, req, received, m, id.Institution)
 		return
 	} else if tracewatch.KindOf(err) != tracewatch.KindNotFound {
@@ -179,7 +206,7 @@ func (s *Server) handleNHSA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if replayed { // a concurrent duplicate won: check whose it is
-		m, err := s.st.Message(ctx, req.MsgID)
+		m, err := s.st.Message(ctx, req.FixmedinsCode, req.MsgID)
 		if err != nil {
 			s.refuse(w, r, req, received, err)
 			return
@@ -215,7 +242,7 @@ func (s *Server) ingest(ctx context.Context, req nhsa.Request, body []byte, sour
 		s.metrics.ingest(req.Infno, "failed")
 		return nil, false, err
 	}
-	if b, ok := res.Replayed[req.MsgID]; ok {
+	if b, ok := res.Replayed[p.Message.Key()]; ok {
 		s.metrics.ingest(req.Infno, "replayed")
 		return b, true, nil
 	}

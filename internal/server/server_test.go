@@ -330,7 +330,7 @@ func TestResubmit(t *testing.T) {
 	if a.kinds() != "purchase,sale" || a.SoldNet != 1 || a.Timeline[1].MsgID != "P1-3505-0010" {
 		t.Errorf("code A after the resubmission: %+v", a)
 	}
-	m, err := h.st.Message(context.Background(), "P1-3505-0010")
+	m, err := h.st.Message(context.Background(), instP, "P1-3505-0010")
 	if err != nil || m.Source != fmt.Sprintf("resubmit:%d", second) || m.Institution != instP {
 		t.Errorf("stored message: %+v, %v", m, err)
 	}
@@ -583,6 +583,10 @@ type flakyMarks struct {
 	failed bool
 }
 
+func (f *flakyMarks) InstitutionKeys(ctx context.Context, institution string) ([]tracewatch.InstitutionKey, error) {
+	return f.Store.(KeyLister).InstitutionKeys(ctx, institution)
+}
+
 func (f *flakyMarks) MarkResubmitted(ctx context.Context, ids []int64) error {
 	f.mu.Lock()
 	first := !f.failed
@@ -659,7 +663,7 @@ func TestClues(t *testing.T) {
 	if status := h.get("/api/v1/clues/99", &e); status != 404 {
 		t.Errorf("missing clue: %d %+v", status, e)
 	}
-	for _, bad := range []string{"limit=0", "limit=5001", "after=-1", "severity=bad", "region=36"} {
+	for _, bad := range []string{"limit=0", "limit=1001", "after=-1", "severity=bad", "region=36"} {
 		if status := h.get("/api/v1/clues?"+bad, &e); status != 400 || e.Error != "invalid" {
 			t.Errorf("%s: status %d, %+v", bad, status, e)
 		}
