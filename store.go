@@ -2,7 +2,9 @@ package tracewatch
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // CodeID is the integer identity stores use for a trace-code key (STYLE: integer keys
@@ -94,8 +96,31 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
+// MessageKey identifies a received message: a msgid is unique per institution
+// (fixmedins_code), so that one institution cannot claim another's msgids. Lines of a
+// bulk file without an institution have Institution "".
+type MessageKey struct {
+	Institution string
+	MsgID       string
+}
+
+// Key returns the message's key.
+func (m *MessageRecord) Key() MessageKey { return MessageKey{m.Institution, m.MsgID} }
+
+// StoredText returns s as a store keeps it in a text column: valid UTF-8 without NUL
+// bytes, each run of invalid bytes and each NUL replaced by U+FFFD. Stores apply it
+// at their boundary to every text they write and every text they look up, so that no
+// bytes a client sends can fail a write; the bytes as received survive only in a
+// quarantine payload.
+func StoredText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
 // MessageRecord is one received message: kept so that a replayed msgid gets its first
-// answer back and changes nothing.
+// answer back and changes nothing. Its key is (Institution, MsgID).
 type MessageRecord struct {
 	MsgID       string
 	Infno       string
@@ -118,7 +143,9 @@ type QuarantineRow struct {
 	Row         int    // 0: the whole message
 	Field       string // the national field at fault, when known
 	Reason      string
-	Payload     []byte // the message as received
+	// Payload is the message as received, any bytes. The rows of one message share it:
+	// stores keep each distinct payload once (by content), however many rows refer to it.
+	Payload     []byte
 	Received    time.Time
 	Resubmitted bool
 }
@@ -132,7 +159,10 @@ type QuarantineFilter struct {
 	AfterID     int64
 }
 
-// Batch is what ingestion hands a store in one durable step.
+// Batch is what ingestion hands a store in one durable step. Messages are keyed by
+// (Institution, MsgID); an event or quarantine row belongs to the message with its
+// Institution and MsgID. The quarantine rows of one message should share one Payload
+// slice (it is then hashed and encoded once).
 type Batch struct {
 	Messages   []MessageRecord
 	Events     []Event // of the messages above; identified codes
@@ -141,9 +171,14 @@ type Batch struct {
 
 // CommitResult says what a Commit did.
 type CommitResult struct {
-	Replayed map[string][]byte // msgid → first answer, for messages already stored (their rows were dropped)
-	Events   int               // events stored
-	Codes    int               // event codes stored
+	Replayed map[MessageKey][]byte // first answers of the messages already stored (their rows were dropped)
+	Events   int                   // events stored
+	Codes    int                   // event codes stored
+	// DeadLettered lists the messages of this batch that could not be stored on their
+	// own and were set aside as dead letters (kept as bytes, listed in the quarantine).
+	// Only a store that applies the batch before answering knows them; a journaled
+	// store that fails to apply an acknowledged batch later dead-letters it the same way.
+	DeadLettered []MessageKey
 }
 
 // LedgerEntry is the derived state of one code identity (the code ledger).
@@ -210,16 +245,22 @@ type Store interface {
 	DrugPackContents(ctx context.Context) (map[string]int64, error)
 	PackageChildren(ctx context.Context, parents []string) (map[string][]string, error)
 
-	Message(ctx context.Context, msgid string) (MessageRecord, error)
+	// Message returns the stored message of an institution with this msgid.
+	Message(ctx context.Context, institution, msgid string) (MessageRecord, error)
 	Commit(ctx context.Context, b *Batch) (CommitResult, error)
 
 	Timeline(ctx context.Context, key string) ([]TimelineEntry, error)
 	Ledger(ctx context.Context, key string) (LedgerEntry, error)
 	RebuildLedger(ctx context.Context) (int64, error)
 
+	// Quarantine lists quarantine rows, the dead letters' included.
 	Quarantine(ctx context.Context, f QuarantineFilter) ([]QuarantineRow, error)
 	QuarantineRow(ctx context.Context, id int64) (QuarantineRow, error)
 	MarkResubmitted(ctx context.Context, ids []int64) error
+	// DeadLetters counts the records set aside because they could not be stored on
+	// their own (each is also listed in the quarantine with the reason "could not be
+	// stored: …" when that could be written).
+	DeadLetters(ctx context.Context) (int64, error)
 
 	PutInstitutionKey(ctx context.Context, k InstitutionKey) error
 	InstitutionKey(ctx context.Context, paasid string) (InstitutionKey, error)

@@ -94,6 +94,9 @@ func printIngestSummary(e env, name string, s ingest.FileStats, took time.Durati
 	fmt.Fprintf(e.stdout, "%s: %d lines in %s (%.0f lines/s)\n", name, s.Lines, took.Round(time.Millisecond), float64(s.Lines)/max(took.Seconds(), 1e-9))
 	fmt.Fprintf(e.stdout, "  messages %d: accepted %d, already stored %d, refused %d; unreadable lines %d\n", s.Messages, s.Accepted, s.Replayed, s.Refused, s.Unreadable)
 	fmt.Fprintf(e.stdout, "  rows stored %d (codes %d); rows quarantined %d\n", s.Events, s.Codes, s.Quarantined)
+	if s.DeadLettered > 0 {
+		fmt.Fprintf(e.stdout, "  messages that could not be stored %d (dead letters, listed by quarantine list)\n", s.DeadLettered)
+	}
 	for _, infno := range s.Infnos() {
 		i := s.ByInfno[infno]
 		fmt.Fprintf(e.stdout, "  %-6s messages %d accepted %d already stored %d refused %d rows %d quarantined %d\n",

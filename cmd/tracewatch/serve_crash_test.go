@@ -153,7 +153,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
 	for _, n := range got {
-		if _, err := st.Message(context.Background(), fmt.Sprintf("K%07d", n)); err != nil {
+		if _, err := st.Message(context.Background(), serveInst, fmt.Sprintf("K%07d", n)); err != nil {
 			t.Errorf("sale K%07d was answered infcode 0 but is not stored: %v", n, err)
 		}
 	}

@@ -33,16 +33,19 @@ type InfnoStats struct {
 
 // FileStats summarizes a bulk ingest.
 type FileStats struct {
-	Lines       int                    `json:"lines"`
-	Messages    int                    `json:"messages"`
-	Accepted    int                    `json:"accepted"`
-	Replayed    int                    `json:"replayed"`
-	Refused     int                    `json:"refused"`
-	Unreadable  int                    `json:"unreadable"` // lines that are not a message envelope (quarantined)
-	Events      int                    `json:"events"`
-	Codes       int                    `json:"codes"`
-	Quarantined int                    `json:"quarantined"`
-	ByInfno     map[string]*InfnoStats `json:"by_infno"`
+	Lines       int `json:"lines"`
+	Messages    int `json:"messages"`
+	Accepted    int `json:"accepted"`
+	Replayed    int `json:"replayed"`
+	Refused     int `json:"refused"`
+	Unreadable  int `json:"unreadable"` // lines that are not a message envelope (quarantined)
+	Events      int `json:"events"`
+	Codes       int `json:"codes"`
+	Quarantined int `json:"quarantined"`
+	// DeadLettered counts the messages the store could not store on their own: set
+	// aside as dead letters and listed in the quarantine ("could not be stored: …").
+	DeadLettered int                    `json:"dead_lettered"`
+	ByInfno      map[string]*InfnoStats `json:"by_infno"`
 }
 
 // Infnos returns the interfaces seen, sorted.
@@ -79,8 +82,11 @@ type chunkResult struct {
 
 // IngestFile reads JSONL of NHSA envelopes (one message per line) and commits them in
 // batches. It is safe to run again on the same file, after a crash or not: stored
-// messages are recognised by msgid (a line without one gets a msgid derived from its
-// content) and change nothing.
+// messages are recognised by (fixmedins_code, msgid) (a line without a msgid gets one
+// derived from its content; a line that is not an envelope is recorded with
+// fixmedins_code "") and change nothing. Any bytes are fine: a line that is not a
+// message is quarantined as bytes, and a message the store cannot store on its own is
+// set aside as a dead letter (FileStats.DeadLettered) while the rest is committed.
 func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o FileOptions) (FileStats, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -163,8 +169,12 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 		if err != nil {
 			return err
 		}
+		dead := map[tracewatch.MessageKey]bool{}
+		for _, k := range res.DeadLettered {
+			dead[k] = true
+		}
 		for _, cr := range pendingStats {
-			mergeStats(&total, cr, res.Replayed)
+			mergeStats(&total, cr, res.Replayed, dead)
 		}
 		if o.Progress != nil {
 			o.Progress(total)
@@ -196,15 +206,20 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 	return total, flush()
 }
 
-// mergeStats adds a chunk's counts, moving messages the store reported as replayed.
-func mergeStats(total *FileStats, cr chunkResult, replayed map[string][]byte) {
+// mergeStats adds a chunk's counts, moving messages the store reported as replayed or
+// could not store (dead letters, listed in the quarantine).
+func mergeStats(total *FileStats, cr chunkResult, replayed map[tracewatch.MessageKey][]byte, dead map[tracewatch.MessageKey]bool) {
 	total.Lines += cr.stats.Lines
 	total.Unreadable += cr.stats.Unreadable
 	for i, m := range cr.batch.Messages {
 		infno := cr.infno[i]
-		_, again := replayed[m.MsgID]
+		_, again := replayed[m.Key()]
+		if dead[m.Key()] { // listed in the quarantine as a dead letter
+			total.DeadLettered++
+			total.Quarantined++
+		}
 		if infno == "" { // an unreadable line
-			if !again {
+			if !again && !dead[m.Key()] {
 				total.Quarantined++
 			}
 			continue
@@ -216,6 +231,9 @@ func mergeStats(total *FileStats, cr chunkResult, replayed map[string][]byte) {
 		}
 		total.Messages++
 		s.Messages++
+		if dead[m.Key()] {
+			continue
+		}
 		if again {
 			total.Replayed++
 			s.Replayed++
@@ -233,7 +251,8 @@ func mergeStats(total *FileStats, cr chunkResult, replayed map[string][]byte) {
 		total.Quarantined += m.Rejected
 	}
 	for _, e := range cr.batch.Events {
-		if _, again := replayed[e.MsgID]; !again {
+		k := tracewatch.MessageKey{Institution: e.Institution, MsgID: e.MsgID}
+		if _, again := replayed[k]; !again && !dead[k] {
 			total.Events++
 			total.Codes += len(e.Codes)
 		}

@@ -168,3 +168,91 @@ func TestIngestFileTwice(t *testing.T) {
 		t.Errorf("store = %+v", stats)
 	}
 }
+
+// TestIngestFileHostileBytes: lines of any bytes ingest and re-ingest: a line that is not
+// JSON (`\xff\xfe x`) is quarantined as its bytes; a refused 3505 carrying invalid UTF-8
+// in a string is quarantined with the message's bytes as received; a 3505A with 240 bad
+// rows stores its payload once; two institutions may use the same msgid. Running the
+// file again changes nothing.
+func TestIngestFileHostileBytes(t *testing.T) {
+	ctx := context.Background()
+	st := open(t)
+	in, err := ingest.New(ctx, st)
+	must(t, err)
+	for _, c := range []struct {
+		name, file   string
+		quarantined  int // at least, for the refused 3505: the decoder may name more than one field
+		payloads     int64
+		unreadable   int
+		accepted     int
+		refused      int
+		wantPayloads []string // of every row quarantined
+	}{
+		{name: "not json", file: "\xff\xfe x", quarantined: 1, payloads: 1, unreadable: 1, wantPayloads: []string{"\xff\xfe x"}},
+		{name: "refused 3505 with bad bytes", quarantined: 1, payloads: 1, refused: 1},
+		{name: "3505A with 240 bad rows", quarantined: 240, payloads: 1, accepted: 1},
+		{name: "the same msgid at two institutions", accepted: 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			file := c.file
+			switch c.name {
+			case "refused 3505 with bad bytes":
+				row := saleRow("", codeA)
+				delete(row, "rtal_docno")
+				row["fixmedins_hilist_name"] = "BADNAME"
+				file = strings.Replace(string(envelope(t, "3505", "H1", "selinfo", row)), "BADNAME", "\xff\xfe", 1)
+				c.wantPayloads = []string{file}
+			case "3505A with 240 bad rows":
+				var rows []any
+				for i := range 240 {
+					r := saleRow("", fmt.Sprintf("838579300%011d", i))
+					delete(r, "rtal_docno")
+					rows = append(rows, r)
+				}
+				rows = append(rows, saleRow("R-ok", codeA))
+				file = string(envelope(t, "3505A", "H2", "selinfoDetail", rows))
+			case "the same msgid at two institutions":
+				a := envelope(t, "3505", "SAME", "selinfo", saleRow("RA", "83857930000000011111"))
+				b := strings.Replace(string(envelope(t, "3505", "SAME", "selinfo", saleRow("RB", "83857930000000022222"))), inst, "P36010200002", 1)
+				file = string(a) + "\n" + b + "\n"
+			}
+			before, err := st.Stats(ctx)
+			must(t, err)
+			s1, err := in.IngestFile(ctx, st, strings.NewReader(file), ingest.FileOptions{Name: "h.jsonl"})
+			must(t, err)
+			if s1.Quarantined < c.quarantined || s1.Unreadable != c.unreadable || s1.Accepted != c.accepted || s1.Refused != c.refused || s1.DeadLettered != 0 {
+				t.Errorf("first run = %+v", s1)
+			}
+			after, err := st.Stats(ctx)
+			must(t, err)
+			if n := after.Tables["quarantine_payloads"] - before.Tables["quarantine_payloads"]; n != c.payloads {
+				t.Errorf("%d payloads stored, want %d", n, c.payloads)
+			}
+			if n := after.Tables["quarantine"] - before.Tables["quarantine"]; n != int64(s1.Quarantined) || n < int64(c.quarantined) {
+				t.Errorf("%d quarantine rows, want %d (at least %d)", n, s1.Quarantined, c.quarantined)
+			}
+			s2, err := in.IngestFile(ctx, st, strings.NewReader(file), ingest.FileOptions{Name: "h.jsonl"})
+			must(t, err)
+			if s2.Quarantined != 0 || s2.Accepted != 0 || s2.Events != 0 {
+				t.Errorf("second run = %+v", s2)
+			}
+			again, err := st.Stats(ctx)
+			must(t, err)
+			if again.Tables["quarantine"] != after.Tables["quarantine"] || again.Tables["messages"] != after.Tables["messages"] {
+				t.Errorf("the second run changed the store: %v → %v", after.Tables, again.Tables)
+			}
+			if len(c.wantPayloads) > 0 {
+				rows, err := st.Quarantine(ctx, tracewatch.QuarantineFilter{AfterID: int64(before.Tables["quarantine"])})
+				must(t, err)
+				for _, r := range rows {
+					if string(r.Payload) != c.wantPayloads[0] {
+						t.Errorf("row %d %s: payload of %d bytes, want the %d bytes received", r.ID, r.Reason, len(r.Payload), len(c.wantPayloads[0]))
+					}
+				}
+				if len(rows) == 0 {
+					t.Error("nothing quarantined")
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -51,14 +52,14 @@ CREATE OR REPLACE TEMP TABLE stage_clue_codes AS SELECT 0::BIGINT AS seq, code_k
 					return err
 				}
 				seq := int64(i + 1)
-				if err := as[0].AppendRow(seq, int64(0), c.Fingerprint, c.Detector, c.DetectorName(), c.Rule, int32(c.Severity),
+				if err := as[0].AppendRow(textArgs([]driver.Value{seq, int64(0), c.Fingerprint, c.Detector, c.DetectorName(), c.Rule, int32(c.Severity),
 					string(c.Subject), c.SubjectID, string(c.Region), c.Institution, int64(c.AmountFen),
 					jsonList(c.Codes), jsonList(c.Settlements), jsonList(c.Receipts), jsonList(c.MsgIDs), jsonList(c.Persons),
-					string(ev), c.Explanation, string(tracewatch.ClueNew), now, now); err != nil {
+					string(ev), c.Explanation, string(tracewatch.ClueNew), now, now})...); err != nil {
 					return err
 				}
 				for _, k := range c.Codes {
-					if err := as[1].AppendRow(seq, k); err != nil {
+					if err := as[1].AppendRow(seq, text(k)); err != nil {
 						return err
 					}
 				}
@@ -247,7 +248,7 @@ func (s *Store) PutCheckFeedback(ctx context.Context, rows []tracewatch.CheckFee
 	err := s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
 		for _, f := range rows {
 			if _, err := conn.ExecContext(ctx, `INSERT INTO check_feedback VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				f.MsgID, f.Institution, f.WarnType, f.JrID, f.Way, f.Reason, f.Received.UTC()); err != nil {
+				text(f.MsgID), text(f.Institution), text(f.WarnType), text(f.JrID), text(f.Way), text(f.Reason), f.Received.UTC()); err != nil {
 				return err
 			}
 		}
@@ -263,7 +264,7 @@ func (s *Store) PutCheckFeedback(ctx context.Context, rows []tracewatch.CheckFee
 func (s *Store) CheckFeedback(ctx context.Context, jrID string) ([]tracewatch.CheckFeedback, error) {
 	const op = "duckdb.CheckFeedback"
 	rows, err := s.db.QueryContext(ctx, `SELECT msgid, fixmedins_code, coalesce(warn_type, ''), jr_id, dspo_way, coalesce(dspo_way_rea, ''), received_at
-FROM check_feedback WHERE jr_id = ? ORDER BY received_at, msgid`, jrID)
+FROM check_feedback WHERE jr_id = ? ORDER BY received_at, msgid`, text(jrID))
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}

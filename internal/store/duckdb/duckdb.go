@@ -95,7 +95,11 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	w, err := newWriter(ctx, db)
+	deadDir := ""
+	if dir != "" {
+		deadDir = filepath.Join(dir, journalDir, deadDirName)
+	}
+	w, err := newWriter(ctx, db, deadDir)
 	if err != nil {
 		db.Close()
 		return nil, err

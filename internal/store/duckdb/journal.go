@@ -18,12 +18,16 @@ package duckdb
 // journal position current when they start (Store.await); Message answers from the
 // journaled-but-unapplied messages first, so a replayed msgid gets its first answer at
 // once.
+//
+// A record that cannot be applied on its own (it fails alone, again and again, while the
+// store takes the dead letter's write) is set aside as a dead letter (deadletter.go) and
+// the records behind it go on; so is a record Open cannot read in the middle of the
+// journal. A failure of every write is retried with backoff, never set aside.
 
 import (
 	"context"
 	"database/sql"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -88,10 +92,10 @@ type journal struct {
 	firstGen int64 // this process's first segment (Open removed the older ones)
 
 	mu       sync.Mutex
-	pending  map[string]tracewatch.MessageRecord // journaled, not yet applied
-	filter   *msgFilter                          // msgids stored or journaled
-	queue    []jrecord                           // journaled, not yet handed to DuckDB
-	wake     chan struct{}                       // signals the applier (cap 1)
+	pending  map[tracewatch.MessageKey]tracewatch.MessageRecord // journaled, not yet applied
+	filter   *msgFilter                                         // message keys stored or journaled
+	queue    []jrecord                                          // journaled, not yet handed to DuckDB
+	wake     chan struct{}                                      // signals the applier (cap 1)
 	closing  bool
 	applyErr error // the last apply failure (retried until it succeeds)
 
@@ -156,16 +160,35 @@ func (s *Store) replayJournal(ctx context.Context, dir string) (lastGen int64, r
 		return 0, 0, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	lastGen = state.gen
-	var group []*tracewatch.Batch
+	type rec struct {
+		b   *tracewatch.Batch
+		end journalPos
+	}
+	var group []rec
 	var groupEvents int
-	var groupEnd journalPos
+	// flush applies the group in one transaction; if that fails, one record at a time,
+	// setting aside each that fails alone. Only a failure of the dead letter's write
+	// too (of every write) stops Open.
 	flush := func() error {
 		if len(group) == 0 {
 			return nil
 		}
-		r := &request{batches: group, jpos: &groupEnd}
-		if err := s.writer.submit(ctx, r); err != nil {
-			return err
+		batches := make([]*tracewatch.Batch, len(group))
+		for i, r := range group {
+			batches[i] = r.b
+		}
+		end := group[len(group)-1].end
+		err := s.writer.submit(ctx, &request{batches: batches, jpos: &end})
+		if err != nil {
+			for _, r := range group {
+				err := s.writer.submit(ctx, &request{batches: []*tracewatch.Batch{r.b}, jpos: &r.end})
+				if err == nil {
+					continue
+				}
+				if err := s.writer.submit(ctx, &request{dead: &deadLetter{batch: r.b, cause: err}, jpos: &r.end}); err != nil {
+					return err
+				}
+			}
 		}
 		replayed += len(group)
 		group, groupEvents = nil, 0
@@ -182,13 +205,19 @@ func (s *Store) replayJournal(ctx context.Context, dir string) (lastGen int64, r
 		}
 		last := i == len(gens)-1
 		err := readSegment(filepath.Join(jdir, fmt.Sprintf("%016d.log", g)), from, last, func(b *tracewatch.Batch, end int64) error {
-			group = append(group, b)
+			group = append(group, rec{b, journalPos{g, end}})
 			groupEvents += len(b.Events)
-			groupEnd = journalPos{g, end}
 			if groupEvents >= maxGroupEvents/4 {
 				return flush()
 			}
 			return nil
+		}, func(raw []byte, at, end int64, bad error) error {
+			// A record Open cannot read: applied up to it, then set aside as bytes.
+			if err := flush(); err != nil {
+				return err
+			}
+			cause := fmt.Errorf("journal segment %d: %w", g, bad)
+			return s.writer.submit(ctx, &request{dead: &deadLetter{record: raw, source: fmt.Sprintf("journal:%d:%d", g, at), cause: cause}, jpos: &journalPos{g, end}})
 		})
 		if err != nil {
 			return 0, 0, tracewatch.E(op, tracewatch.KindInternal, fmt.Errorf("journal segment %d: %w", g, err))
@@ -207,8 +236,11 @@ func (s *Store) replayJournal(ctx context.Context, dir string) (lastGen int64, r
 
 // readSegment calls fn for every record of the segment at or after offset from. A
 // record cut short or failing its checksum ends the last segment (a torn, never
-// acknowledged write); anywhere else it is corruption.
-func readSegment(path string, from int64, last bool, fn func(b *tracewatch.Batch, end int64) error) error {
+// acknowledged write). Anywhere else it is corruption: bad gets the record's bytes (up to
+// the segment's end when its length cannot be trusted), its offset, the offset reading
+// goes on from, and what is wrong; so does a record whose checksum holds but which does
+// not decode.
+func readSegment(path string, from int64, last bool, fn func(b *tracewatch.Batch, end int64) error, bad func(raw []byte, at, end int64, err error) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -219,12 +251,22 @@ func readSegment(path string, from int64, last bool, fn func(b *tracewatch.Batch
 	}
 	off := from
 	var hdr [recordHeader]byte
+	rest := func(err error) error { // the rest of the segment cannot be framed
+		raw, rerr := os.ReadFile(path)
+		if rerr != nil {
+			return rerr
+		}
+		if off > int64(len(raw)) {
+			return fmt.Errorf("record at offset %d: %w", off, err)
+		}
+		return bad(raw[off:], off, int64(len(raw)), fmt.Errorf("record at offset %d: %w", off, err))
+	}
 	for {
 		if _, err := io.ReadFull(f, hdr[:]); err != nil {
 			if err == io.EOF || (last && err == io.ErrUnexpectedEOF) {
 				return nil
 			}
-			return fmt.Errorf("record at offset %d: %w", off, err)
+			return rest(err)
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
 		sum := binary.LittleEndian.Uint32(hdr[4:])
@@ -232,27 +274,34 @@ func readSegment(path string, from int64, last bool, fn func(b *tracewatch.Batch
 			if last {
 				return nil
 			}
-			return fmt.Errorf("record at offset %d: length %d", off, n)
+			return rest(fmt.Errorf("length %d", n))
 		}
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(f, buf); err != nil {
 			if last {
 				return nil
 			}
-			return fmt.Errorf("record at offset %d: %w", off, err)
+			return rest(err)
 		}
+		at := off
+		off += recordHeader + int64(n)
 		if crc32.Checksum(buf, castagnoli) != sum {
 			if last {
 				return nil
 			}
-			return fmt.Errorf("record at offset %d: checksum mismatch", off)
+			if err := bad(buf, at, off, fmt.Errorf("record at offset %d: checksum mismatch", at)); err != nil {
+				return err
+			}
+			continue
 		}
-		var b tracewatch.Batch
-		if err := json.Unmarshal(buf, &b); err != nil {
-			return fmt.Errorf("record at offset %d: %w", off, err)
+		b, err := decodeBatch(buf)
+		if err != nil {
+			if err := bad(buf, at, off, fmt.Errorf("record at offset %d: %w", at, err)); err != nil {
+				return err
+			}
+			continue
 		}
-		off += recordHeader + int64(n)
-		if err := fn(&b, off); err != nil {
+		if err := fn(b, off); err != nil {
 			return err
 		}
 	}
@@ -262,7 +311,7 @@ func readSegment(path string, from int64, last bool, fn func(b *tracewatch.Batch
 func (s *Store) openJournal(dir string, lastGen int64) (*journal, error) {
 	const op = "duckdb.openJournal"
 	j := &journal{st: s, dir: filepath.Join(dir, journalDir), reqs: make(chan *jcommit, 4096), stopped: make(chan struct{}),
-		pending: map[string]tracewatch.MessageRecord{}, wake: make(chan struct{}, 1), notify: make(chan struct{}),
+		pending: map[tracewatch.MessageKey]tracewatch.MessageRecord{}, wake: make(chan struct{}, 1), notify: make(chan struct{}),
 		applier: make(chan struct{})}
 	if err := os.MkdirAll(j.dir, 0o750); err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
@@ -314,7 +363,7 @@ func syncDir(dir string) error {
 
 // commit journals b and returns once it is durable.
 func (j *journal) commit(ctx context.Context, b *tracewatch.Batch) (tracewatch.CommitResult, error) {
-	c := &jcommit{batch: b, done: make(chan struct{})}
+	c := &jcommit{batch: cleanBatch(b), done: make(chan struct{})}
 	j.closeMu.RLock()
 	if j.closed {
 		j.closeMu.RUnlock()
@@ -367,20 +416,21 @@ func (j *journal) appendGroup(group []*jcommit) {
 	// 1. Replays: a msgid journaled and not applied, seen earlier in this group, or
 	// stored. The pending set is read before the store: a message leaves it only after
 	// its DuckDB commit, so it is always found in one of the two.
-	seen := map[string][]byte{}
-	var ask []string
+	seen := map[tracewatch.MessageKey][]byte{}
+	var ask []tracewatch.MessageKey
 	j.mu.Lock()
 	for _, c := range group {
 		for _, m := range c.batch.Messages {
-			if p, ok := j.pending[m.MsgID]; ok {
-				seen[m.MsgID] = p.Response
-			} else if _, ok := seen[m.MsgID]; !ok && j.filter.maybe(m.MsgID) {
-				ask = append(ask, m.MsgID)
+			k := m.Key()
+			if p, ok := j.pending[k]; ok {
+				seen[k] = p.Response
+			} else if _, ok := seen[k]; !ok && j.filter.maybe(k) {
+				ask = append(ask, k)
 			}
 		}
 	}
 	j.mu.Unlock()
-	stored, err := j.st.storedResponses(context.Background(), ask)
+	stored, err := storedResponses(context.Background(), j.st.db, ask)
 	if err != nil {
 		fail(err)
 		return
@@ -389,28 +439,29 @@ func (j *journal) appendGroup(group []*jcommit) {
 	var buf []byte
 	var recs []jrecord
 	var fresh []tracewatch.MessageRecord
-	added := map[string]bool{}
+	added := map[tracewatch.MessageKey]bool{}
 	for _, c := range group {
 		b := c.batch
-		drop := map[string]bool{}
-		mine := map[string]bool{} // first seen in this batch: the writer keeps its first rows
+		drop := map[tracewatch.MessageKey]bool{}
+		mine := map[tracewatch.MessageKey]bool{} // first seen in this batch: the writer keeps its first rows
 		for _, m := range b.Messages {
-			resp, dup := seen[m.MsgID]
+			k := m.Key()
+			resp, dup := seen[k]
 			if !dup {
-				resp, dup = stored[m.MsgID]
+				resp, dup = stored[k]
 			}
 			if dup {
 				if c.res.Replayed == nil {
-					c.res.Replayed = map[string][]byte{}
+					c.res.Replayed = map[tracewatch.MessageKey][]byte{}
 				}
-				c.res.Replayed[m.MsgID] = resp
-				if !mine[m.MsgID] {
-					drop[m.MsgID] = true
+				c.res.Replayed[k] = resp
+				if !mine[k] {
+					drop[k] = true
 				}
 				continue
 			}
-			seen[m.MsgID] = m.Response
-			mine[m.MsgID] = true
+			seen[k] = m.Response
+			mine[k] = true
 		}
 		if len(drop) > 0 {
 			b = withoutMessages(b, drop)
@@ -425,14 +476,14 @@ func (j *journal) appendGroup(group []*jcommit) {
 		}
 		recs = append(recs, jrecord{batch: b, end: journalPos{j.gen, j.size + int64(len(buf))}})
 		for _, m := range b.Messages {
-			if !added[m.MsgID] {
-				added[m.MsgID] = true
+			if !added[m.Key()] {
+				added[m.Key()] = true
 				fresh = append(fresh, m)
 			}
 		}
-		lines := map[string]bool{} // a row (msgid, line) given twice is stored once
+		lines := map[string]bool{} // a row (message, line) given twice is stored once
 		for _, e := range b.Events {
-			k := e.MsgID + "\x00" + strconv.Itoa(e.Line)
+			k := e.Institution + "\x00" + e.MsgID + "\x00" + strconv.Itoa(e.Line)
 			if lines[k] {
 				continue
 			}
@@ -458,8 +509,8 @@ func (j *journal) appendGroup(group []*jcommit) {
 	// 4. Durable: visible to Message and queued for DuckDB, then answered.
 	j.mu.Lock()
 	for _, m := range fresh {
-		j.pending[m.MsgID] = m
-		j.filter.add(m.MsgID)
+		j.pending[m.Key()] = m
+		j.filter.add(m.Key())
 	}
 	base := j.appended.Load()
 	for i := range recs {
@@ -485,7 +536,7 @@ func (j *journal) appendGroup(group []*jcommit) {
 
 // appendRecord appends b to buf as one framed record.
 func appendRecord(buf []byte, b *tracewatch.Batch) ([]byte, error) {
-	payload, err := json.Marshal(b)
+	payload, err := encodeBatch(b)
 	if err != nil {
 		return buf, err
 	}
@@ -509,63 +560,41 @@ func (j *journal) rotateAfterFailure() {
 }
 
 // withoutMessages returns b without the messages in drop and their rows.
-func withoutMessages(b *tracewatch.Batch, drop map[string]bool) *tracewatch.Batch {
+func withoutMessages(b *tracewatch.Batch, drop map[tracewatch.MessageKey]bool) *tracewatch.Batch {
 	out := &tracewatch.Batch{}
 	for _, m := range b.Messages {
-		if !drop[m.MsgID] {
+		if !drop[m.Key()] {
 			out.Messages = append(out.Messages, m)
 		}
 	}
 	for _, e := range b.Events {
-		if !drop[e.MsgID] {
+		if !drop[tracewatch.MessageKey{Institution: e.Institution, MsgID: e.MsgID}] {
 			out.Events = append(out.Events, e)
 		}
 	}
 	for _, q := range b.Quarantine {
-		if !drop[q.MsgID] {
+		if !drop[tracewatch.MessageKey{Institution: q.Institution, MsgID: q.MsgID}] {
 			out.Quarantine = append(out.Quarantine, q)
 		}
 	}
 	return out
 }
 
-// storedResponses returns the first answers of the msgids already in DuckDB.
-func (s *Store) storedResponses(ctx context.Context, ids []string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 500)]
-		ids = ids[len(chunk):]
-		q := `SELECT msgid, response FROM messages WHERE msgid IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := s.db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id, resp string
-			if err := rows.Scan(&id, &resp); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = []byte(resp)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
+// deadAfter is how many times in a row a record must fail alone before it is set aside
+// (a variable for the tests).
+var deadAfter = 3
 
 // applyLoop moves journal records into DuckDB: everything queued goes into one
 // transaction (up to maxGroupEvents events) that also records the journal position. A
-// failure is retried, with the records kept, until it succeeds or the store closes.
+// failed group is retried one record at a time to find the record at fault; a record
+// that fails alone deadAfter times in a row is set aside as a dead letter if the store
+// takes that write, and the records behind it go on. Any other failure (of every write)
+// is retried, with the records kept, until it succeeds or the store closes.
 func (j *journal) applyLoop() {
 	defer close(j.applier)
 	backoff := 50 * time.Millisecond
 	isolate := false     // after a failed group, apply one record at a time until one succeeds
+	failures := 0        // consecutive failures of the first record alone
 	oldest := j.firstGen // the first segment not yet removed
 	for {
 		j.mu.Lock()
@@ -592,6 +621,14 @@ func (j *journal) applyLoop() {
 		}
 		end := recs[len(recs)-1].end
 		err := j.st.writer.submit(context.Background(), &request{batches: batches, jpos: &end})
+		if err != nil && n == 1 {
+			if failures++; failures >= deadAfter {
+				// The record keeps failing alone: set it aside if the store takes that.
+				if derr := j.st.writer.submit(context.Background(), &request{dead: &deadLetter{batch: recs[0].batch, cause: err}, jpos: &end}); derr == nil {
+					err = nil
+				}
+			}
+		}
 		j.mu.Lock()
 		if err != nil {
 			j.applyErr = err
@@ -608,12 +645,12 @@ func (j *journal) applyLoop() {
 			}
 			continue
 		}
-		backoff, isolate = 50*time.Millisecond, false
+		backoff, isolate, failures = 50*time.Millisecond, false, 0
 		j.applyErr = nil
 		j.queue = j.queue[n:]
 		for _, b := range batches {
 			for _, m := range b.Messages {
-				delete(j.pending, m.MsgID)
+				delete(j.pending, m.Key())
 			}
 		}
 		j.mu.Unlock()
@@ -670,11 +707,11 @@ func (j *journal) close() {
 
 // pendingMessage returns a journaled message not yet applied; known is false when the
 // msgid is certainly neither journaled nor stored.
-func (j *journal) pendingMessage(msgid string) (m tracewatch.MessageRecord, ok, known bool) {
+func (j *journal) pendingMessage(k tracewatch.MessageKey) (m tracewatch.MessageRecord, ok, known bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	m, ok = j.pending[msgid]
-	return m, ok, ok || j.filter.maybe(msgid)
+	m, ok = j.pending[k]
+	return m, ok, ok || j.filter.maybe(k)
 }
 
 // JournalStatus reports the journal: records acknowledged and not yet in DuckDB, and
@@ -698,10 +735,11 @@ func (s *Store) await(ctx context.Context) error {
 	return s.journal.await(ctx)
 }
 
-// msgFilter is a Bloom filter of every msgid stored or journaled, so that a new msgid —
-// nearly every message — is known new without asking DuckDB (a point query costs more
-// than the whole rest of a request). A "maybe" is settled by DuckDB. It fills from the
-// messages table in the background; until it is ready every msgid is a "maybe". Beyond
+// msgFilter is a Bloom filter of every message key (institution, msgid) stored or
+// journaled, so that a new message — nearly every message — is known new without asking
+// DuckDB (a point query costs more than the whole rest of a request). A "maybe" is
+// settled by DuckDB. It fills from the messages table in the background; until it is
+// ready every key is a "maybe". Beyond
 // its capacity false "maybe"s grow, which costs lookups, never correctness.
 type msgFilter struct {
 	seed  maphash.Seed
@@ -718,8 +756,18 @@ func newMsgFilter(capacity int64) *msgFilter {
 	return &msgFilter{seed: maphash.MakeSeed(), bits: make([]uint64, m/64), m: m}
 }
 
-func (f *msgFilter) add(id string) {
-	h := maphash.String(f.seed, id)
+// hash hashes a message key for the filter.
+func (f *msgFilter) hash(k tracewatch.MessageKey) uint64 {
+	var h maphash.Hash
+	h.SetSeed(f.seed)
+	h.WriteString(k.Institution)
+	h.WriteByte(0)
+	h.WriteString(k.MsgID)
+	return h.Sum64()
+}
+
+func (f *msgFilter) add(k tracewatch.MessageKey) {
+	h := f.hash(k)
 	h1, h2 := h&0xffffffff, h>>32|1
 	for i := uint64(0); i < filterHashes; i++ {
 		b := (h1 + i*h2) % f.m
@@ -728,11 +776,11 @@ func (f *msgFilter) add(id string) {
 }
 
 // maybe reports whether id may have been added (always true until the filter is ready).
-func (f *msgFilter) maybe(id string) bool {
+func (f *msgFilter) maybe(k tracewatch.MessageKey) bool {
 	if !f.ready.Load() {
 		return true
 	}
-	h := maphash.String(f.seed, id)
+	h := f.hash(k)
 	h1, h2 := h&0xffffffff, h>>32|1
 	for i := uint64(0); i < filterHashes; i++ {
 		b := (h1 + i*h2) % f.m
@@ -746,12 +794,12 @@ func (f *msgFilter) maybe(id string) bool {
 // fillFilter adds every stored msgid to the filter, then marks it ready. Messages
 // journaled meanwhile are added by the appender, so none is missed.
 func (j *journal) fillFilter(ctx context.Context) error {
-	rows, err := j.st.db.QueryContext(ctx, `SELECT msgid FROM messages`)
+	rows, err := j.st.db.QueryContext(ctx, `SELECT fixmedins_code, msgid FROM messages`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	chunk := make([]string, 0, 4096)
+	chunk := make([]tracewatch.MessageKey, 0, 4096)
 	flush := func() {
 		j.mu.Lock()
 		for _, id := range chunk {
@@ -761,11 +809,11 @@ func (j *journal) fillFilter(ctx context.Context) error {
 		chunk = chunk[:0]
 	}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var k tracewatch.MessageKey
+		if err := rows.Scan(&k.Institution, &k.MsgID); err != nil {
 			return err
 		}
-		if chunk = append(chunk, id); len(chunk) == cap(chunk) {
+		if chunk = append(chunk, k); len(chunk) == cap(chunk) {
 			flush()
 		}
 	}

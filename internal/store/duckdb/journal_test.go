@@ -2,7 +2,10 @@ package duckdb
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,10 +72,10 @@ func TestJournalCommitReadReplay(t *testing.T) {
 	other := jsale("M007", "P1", jkey(999))
 	other.Messages[0].Response = []byte(`{"infcode":"0","other":true}`)
 	r, err := s.Commit(ctx, other)
-	if err != nil || string(r.Replayed["M007"]) != `{"infcode":"0","inf_refmsgid":"M007"}` || r.Events != 0 {
+	if err != nil || string(r.Replayed[tracewatch.MessageKey{Institution: "P1", MsgID: "M007"}]) != `{"infcode":"0","inf_refmsgid":"M007"}` || r.Events != 0 {
 		t.Fatalf("replay: %+v %v", r, err)
 	}
-	m, err := s.Message(ctx, "M199")
+	m, err := s.Message(ctx, "P1", "M199")
 	if err != nil || m.Institution != "P1" {
 		t.Fatalf("Message: %+v %v", m, err)
 	}
@@ -141,7 +144,7 @@ func TestJournalRecovery(t *testing.T) {
 	if got["messages"] != 6 || got["sale_lines"] != 6 {
 		t.Fatalf("after recovery: %v (want the 6 acknowledged messages once each)", got)
 	}
-	if _, err := s.Message(ctx, "M006"); tracewatch.KindOf(err) != tracewatch.KindNotFound {
+	if _, err := s.Message(ctx, "P2", "M006"); tracewatch.KindOf(err) != tracewatch.KindNotFound {
 		t.Errorf("the torn record was applied: %v", err)
 	}
 	// The new journal starts after the old generations; a commit now and a reopen.
@@ -159,25 +162,163 @@ func TestJournalRecovery(t *testing.T) {
 	}
 }
 
-// TestJournalCorruption: a bad record that is not the tail of the last segment is
-// corruption, and Open says where instead of guessing.
+// TestJournalCorruption: a record Open cannot read that is not the tail of the last
+// segment (checksum mismatch, a length it cannot trust, a payload that does not decode)
+// does not stop Open: it is set aside as a dead letter with its bytes and where it was,
+// and the records around it are applied.
 func TestJournalCorruption(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
 	s := openJ(t, dir, false)
 	s.Close()
+	// Segment 1: M000, then M001 with a flipped byte, then M002.
 	seg, _ := appendRecord(nil, jsale("M000", "P1", jkey(0)))
+	at := len(seg)
+	seg, _ = appendRecord(seg, jsale("M001", "P1", jkey(1)))
 	seg[len(seg)-2] ^= 0xff
+	seg, _ = appendRecord(seg, jsale("M002", "P1", jkey(2)))
+	// Segment 2: a record whose checksum holds but which is not a batch, then M003.
+	junk := []byte("not json \xff\xfe")
+	var hdr [recordHeader]byte
+	binary.LittleEndian.PutUint32(hdr[:4], uint32(len(junk)))
+	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(junk, castagnoli))
+	seg2 := append(hdr[:], junk...)
+	seg2, _ = appendRecord(seg2, jsale("M003", "P1", jkey(3)))
+	// Segment 3: a length it cannot trust: the rest of the segment is set aside.
+	seg3 := []byte{0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5}
+	// Segment 4: M004.
+	seg4, _ := appendRecord(nil, jsale("M004", "P1", jkey(4)))
 	jdir := filepath.Join(dir, journalDir)
 	os.MkdirAll(jdir, 0o750)
-	os.WriteFile(filepath.Join(jdir, fmt.Sprintf("%016d.log", 1)), seg, 0o640)
-	next, _ := appendRecord(nil, jsale("M001", "P1", jkey(1)))
-	os.WriteFile(filepath.Join(jdir, fmt.Sprintf("%016d.log", 2)), next, 0o640)
-	_, err := Open(context.Background(), dir, Options{})
-	if err == nil {
-		t.Fatal("Open accepted a corrupt journal segment")
+	for g, b := range [][]byte{seg, seg2, seg3, seg4} {
+		os.WriteFile(filepath.Join(jdir, fmt.Sprintf("%016d.log", g+1)), b, 0o640)
 	}
-	if want := "journal segment 1: record at offset 0: checksum mismatch"; !strings.Contains(err.Error(), want) {
-		t.Errorf("Open: %v, want it to say %q", err, want)
+	s, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatalf("Open with corrupt records: %v", err)
+	}
+	defer s.Close()
+	if got := tables(t, s); got["messages"] != 4 || got["sale_lines"] != 4 {
+		t.Errorf("after Open: %v, want M000, M002, M003 and M004", got)
+	}
+	if n, err := s.DeadLetters(ctx); n != 3 || err != nil {
+		t.Errorf("DeadLetters = %d, %v; want 3", n, err)
+	}
+	rows, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ source, reason string }{
+		{fmt.Sprintf("journal:1:%d", at), fmt.Sprintf("could not be stored: journal segment 1: record at offset %d: checksum mismatch", at)},
+		{"journal:2:0", "could not be stored: journal segment 2: record at offset 0: invalid character"},
+		{"journal:3:0", "could not be stored: journal segment 3: record at offset 0: length 4294967295"},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("quarantine = %+v", rows)
+	}
+	for i, w := range want {
+		if rows[i].Source != w.source || !strings.HasPrefix(rows[i].Reason, w.reason) || len(rows[i].Payload) == 0 {
+			t.Errorf("row %d = %q %q (%d bytes), want %q %q…", i, rows[i].Source, rows[i].Reason, len(rows[i].Payload), w.source, w.reason)
+		}
+	}
+	if string(rows[1].Payload) != string(junk) || string(rows[2].Payload) != string(seg3) {
+		t.Errorf("payloads %q, %q", rows[1].Payload, rows[2].Payload)
+	}
+}
+
+// TestJournalDeadLetter: an acknowledged record the applier cannot apply is set aside
+// (after deadAfter tries alone) and the records behind it are applied; /readyz's
+// JournalStatus is clear again. A failure of every write (the dead letter's write too)
+// is not set aside: the record stays, the status reports the failure, and it applies
+// once writes work again.
+func TestJournalDeadLetter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openJ(t, dir, true)
+	s.FailApplyOf("BAD")
+	for i, id := range []string{"A", "BAD", "B", "C"} {
+		if _, err := s.Commit(ctx, jsale(id, "P1", jkey(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tables(t, s); got["messages"] != 3 {
+		t.Fatalf("after the dead letter: %v", got)
+	}
+	if lag, err := s.JournalStatus(); lag != 0 || err != nil {
+		t.Errorf("JournalStatus = %d, %v", lag, err)
+	}
+	if n, _ := s.DeadLetters(ctx); n != 1 {
+		t.Errorf("DeadLetters = %d", n)
+	}
+	// Every write fails: the record is kept and retried, not set aside.
+	s.writer.failWrites.Store(true)
+	if _, err := s.Commit(ctx, jsale("D", "P1", jkey(9))); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := s.JournalStatus(); err != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // past deadAfter tries
+	if lag, err := s.JournalStatus(); lag != 1 || err == nil {
+		t.Errorf("JournalStatus while every write fails = %d, %v", lag, err)
+	}
+	s.writer.failWrites.Store(false) // writes work again
+	if got := tables(t, s); got["messages"] != 4 {
+		t.Fatalf("after recovery: %v", got)
+	}
+	if n, _ := s.DeadLetters(ctx); n != 1 {
+		t.Errorf("DeadLetters = %d, want still 1", n)
+	}
+	s.Close()
+	s = openJ(t, dir, false)
+	defer s.Close()
+	if n, _ := s.DeadLetters(ctx); n != 1 {
+		t.Errorf("DeadLetters after reopen = %d", n)
+	}
+}
+
+// TestDeadLetterFile: when even the dead_letters table refuses a dead letter, it goes
+// to a file under journal/dead/, counted and kept across a reopen; the store goes on.
+func TestDeadLetterFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, journal := range []bool{false, true} {
+		s := openJ(t, dir, journal)
+		s.FailApplyOf("BAD")
+		s.writer.failDead.Store(true)
+		if !journal {
+			// The table write fails, the file is written: the dead letter alone is a
+			// failure of its own only if something takes it, here the file.
+			r, err := s.Commit(ctx, jsale("BAD", "P1", jkey(1)))
+			if err != nil || len(r.DeadLettered) != 1 {
+				t.Fatalf("direct commit: %+v, %v", r, err)
+			}
+		}
+		s.Close()
+	}
+	s := openJ(t, dir, false)
+	defer s.Close()
+	if n, err := s.DeadLetters(ctx); n != 1 || err != nil {
+		t.Errorf("DeadLetters = %d, %v", n, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, journalDir, deadDirName, "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("dead letter files: %v", files)
+	}
+	var f struct {
+		Error  string `json:"error"`
+		Record []byte `json:"record"`
+	}
+	b, _ := os.ReadFile(files[0])
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := decodeBatch(f.Record)
+	if err != nil || len(rb.Messages) != 1 || rb.Messages[0].MsgID != "BAD" || !strings.Contains(f.Error, "injected failure") {
+		t.Errorf("dead letter file: %s (%v)", b, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,23 +24,24 @@ func (s *Store) Commit(ctx context.Context, b *tracewatch.Batch) (tracewatch.Com
 }
 
 // Message implements tracewatch.Store.
-func (s *Store) Message(ctx context.Context, msgid string) (tracewatch.MessageRecord, error) {
+func (s *Store) Message(ctx context.Context, institution, msgid string) (tracewatch.MessageRecord, error) {
+	k := tracewatch.MessageKey{Institution: text(institution), MsgID: text(msgid)}
 	// Journaled messages first: one leaves the pending set only once it is in DuckDB.
 	if s.journal != nil {
-		m, ok, known := s.journal.pendingMessage(msgid)
+		m, ok, known := s.journal.pendingMessage(k)
 		if ok {
 			return m, nil
 		}
 		if !known {
-			return m, tracewatch.Errorf("duckdb.Message", tracewatch.KindNotFound, "message %s not found", msgid)
+			return m, tracewatch.Errorf("duckdb.Message", tracewatch.KindNotFound, "message %s not found", k.MsgID)
 		}
 	}
 	var m tracewatch.MessageRecord
 	var resp string
-	err := s.db.QueryRowContext(ctx, `SELECT msgid, infno, fixmedins_code, source, received_at, accepted, rejected, response FROM messages WHERE msgid = ?`, msgid).
+	err := s.db.QueryRowContext(ctx, `SELECT msgid, infno, fixmedins_code, source, received_at, accepted, rejected, response FROM messages WHERE fixmedins_code = ? AND msgid = ?`, k.Institution, k.MsgID).
 		Scan(&m.MsgID, &m.Infno, &m.Institution, &m.Source, &m.Received, &m.Accepted, &m.Rejected, &resp)
 	if err != nil {
-		return m, notFound("duckdb.Message", "message "+msgid, err)
+		return m, notFound("duckdb.Message", "message "+k.MsgID, err)
 	}
 	m.Response = []byte(resp)
 	return m, nil
@@ -58,6 +60,7 @@ func (s *Store) Timeline(ctx context.Context, key string) ([]tracewatch.Timeline
 		return nil, err
 	}
 	const op = "duckdb.Timeline"
+	key = text(key)
 	id, err := s.lookupCodeID(ctx, key)
 	if err != nil || id == 0 {
 		return nil, err
@@ -106,6 +109,7 @@ func (s *Store) Ledger(ctx context.Context, key string) (tracewatch.LedgerEntry,
 		return tracewatch.LedgerEntry{}, err
 	}
 	const op = "duckdb.Ledger"
+	key = text(key)
 	l := tracewatch.LedgerEntry{Key: key}
 	id, err := s.lookupCodeID(ctx, key)
 	if err != nil {
@@ -199,15 +203,58 @@ func (s *Store) RebuildLedger(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-const quarantineCols = `id, msgid, infno, fixmedins_code, source, row_no, field, reason, payload, received_at, resubmitted`
+const quarantineCols = `id, msgid, infno, fixmedins_code, source, row_no, field, reason, payload_hash, received_at, resubmitted`
 
-func scanQuarantine(sc interface{ Scan(...any) error }) (tracewatch.QuarantineRow, error) {
+func scanQuarantine(sc interface{ Scan(...any) error }) (tracewatch.QuarantineRow, string, error) {
 	var q tracewatch.QuarantineRow
-	var msgid, infno, inst, field sql.NullString
-	var payload string
-	err := sc.Scan(&q.ID, &msgid, &infno, &inst, &q.Source, &q.Row, &field, &q.Reason, &payload, &q.Received, &q.Resubmitted)
-	q.MsgID, q.Infno, q.Institution, q.Field, q.Payload = msgid.String, infno.String, inst.String, field.String, []byte(payload)
-	return q, err
+	var msgid, infno, inst, field, hash sql.NullString
+	err := sc.Scan(&q.ID, &msgid, &infno, &inst, &q.Source, &q.Row, &field, &q.Reason, &hash, &q.Received, &q.Resubmitted)
+	q.MsgID, q.Infno, q.Institution, q.Field = msgid.String, infno.String, inst.String, field.String
+	return q, hash.String, err
+}
+
+// attachPayloads reads the payloads of rows (hashes aligned with them), each distinct
+// one once: the rows of one message share it.
+func (s *Store) attachPayloads(ctx context.Context, rows []tracewatch.QuarantineRow, hashes []string) error {
+	var ids []string
+	for _, h := range hashes {
+		if h != "" {
+			ids = append(ids, h)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	got := make(map[string][]byte, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, h := range chunk {
+			args[i] = h
+		}
+		rs, err := s.db.QueryContext(ctx, `SELECT hash, payload FROM quarantine_payloads WHERE hash IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			var h string
+			var p []byte
+			if err := rs.Scan(&h, &p); err != nil {
+				rs.Close()
+				return err
+			}
+			got[h] = p
+		}
+		if err := rs.Close(); err != nil {
+			return err
+		}
+	}
+	for i, h := range hashes {
+		if h != "" {
+			rows[i].Payload = got[h]
+		}
+	}
+	return nil
 }
 
 // Quarantine implements tracewatch.Store.
@@ -220,15 +267,15 @@ func (s *Store) Quarantine(ctx context.Context, f tracewatch.QuarantineFilter) (
 	args := []any{f.AfterID}
 	if f.MsgID != "" {
 		q += ` AND msgid = ?`
-		args = append(args, f.MsgID)
+		args = append(args, text(f.MsgID))
 	}
 	if f.Institution != "" {
 		q += ` AND fixmedins_code = ?`
-		args = append(args, f.Institution)
+		args = append(args, text(f.Institution))
 	}
 	if f.Infno != "" {
 		q += ` AND infno = ?`
-		args = append(args, f.Infno)
+		args = append(args, text(f.Infno))
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -242,14 +289,23 @@ func (s *Store) Quarantine(ctx context.Context, f tracewatch.QuarantineFilter) (
 	}
 	defer rows.Close()
 	var out []tracewatch.QuarantineRow
+	var hashes []string
 	for rows.Next() {
-		r, err := scanQuarantine(rows)
+		r, h, err := scanQuarantine(rows)
 		if err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		out = append(out, r)
+		hashes = append(hashes, h)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	rows.Close()
+	if err := s.attachPayloads(ctx, out, hashes); err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return out, nil
 }
 
 // QuarantineRow implements tracewatch.Store.
@@ -257,11 +313,15 @@ func (s *Store) QuarantineRow(ctx context.Context, id int64) (tracewatch.Quarant
 	if err := s.await(ctx); err != nil {
 		return tracewatch.QuarantineRow{}, err
 	}
-	r, err := scanQuarantine(s.db.QueryRowContext(ctx, `SELECT `+quarantineCols+` FROM quarantine WHERE id = ?`, id))
+	r, h, err := scanQuarantine(s.db.QueryRowContext(ctx, `SELECT `+quarantineCols+` FROM quarantine WHERE id = ?`, id))
 	if err != nil {
 		return r, notFound("duckdb.QuarantineRow", "quarantine row", err)
 	}
-	return r, nil
+	rows := []tracewatch.QuarantineRow{r}
+	if err := s.attachPayloads(ctx, rows, []string{h}); err != nil {
+		return r, tracewatch.E("duckdb.QuarantineRow", tracewatch.KindInternal, err)
+	}
+	return rows[0], nil
 }
 
 // MarkResubmitted implements tracewatch.Store.
@@ -284,7 +344,7 @@ func (s *Store) PutInstitutionKey(ctx context.Context, k tracewatch.InstitutionK
 	return s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, `INSERT INTO institution_keys VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (paasid) DO UPDATE SET fixmedins_code = excluded.fixmedins_code, secret_enc = excluded.secret_enc, revoked = excluded.revoked`,
-			k.PaasID, k.Institution, hex.EncodeToString(k.SecretEnc), k.Created.UTC(), k.Revoked)
+			text(k.PaasID), text(k.Institution), hex.EncodeToString(k.SecretEnc), k.Created.UTC(), k.Revoked)
 		return err
 	}})
 }
@@ -293,7 +353,7 @@ func (s *Store) PutInstitutionKey(ctx context.Context, k tracewatch.InstitutionK
 func (s *Store) InstitutionKey(ctx context.Context, paasid string) (tracewatch.InstitutionKey, error) {
 	var k tracewatch.InstitutionKey
 	var enc string
-	err := s.db.QueryRowContext(ctx, `SELECT paasid, fixmedins_code, secret_enc, created_at, revoked FROM institution_keys WHERE paasid = ?`, paasid).
+	err := s.db.QueryRowContext(ctx, `SELECT paasid, fixmedins_code, secret_enc, created_at, revoked FROM institution_keys WHERE paasid = ?`, text(paasid)).
 		Scan(&k.PaasID, &k.Institution, &enc, &k.Created, &k.Revoked)
 	if err != nil {
 		return k, notFound("duckdb.InstitutionKey", "key", err)
@@ -313,7 +373,7 @@ func (s *Store) Stats(ctx context.Context) (tracewatch.Stats, error) {
 	const op = "duckdb.Stats"
 	st := tracewatch.Stats{Tables: map[string]int64{}}
 	for _, t := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages",
-		"messages", "events", "event_codes", "sale_codes", "ledger", "quarantine"} {
+		"messages", "events", "event_codes", "sale_codes", "ledger", "quarantine", "quarantine_payloads"} {
 		var n int64
 		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+t).Scan(&n); err != nil {
 			return st, tracewatch.E(op, tracewatch.KindInternal, err)

@@ -24,6 +24,7 @@ func (s *Store) upsert(ctx context.Context, op, table string, key []string, cols
 	seen := make(map[string]int, len(rows))
 	uniq := rows[:0:0]
 	for _, r := range rows {
+		r = textArgs(r) // no text may fail the write (clean.go)
 		var kb strings.Builder
 		for i := 0; i < nkey; i++ {
 			kb.WriteString(toString(r[i]))
@@ -257,7 +258,7 @@ func parseAgreements(s string) []tracewatch.Agreement {
 
 // Institution implements tracewatch.Store.
 func (s *Store) Institution(ctx context.Context, code string) (tracewatch.Institution, error) {
-	in, err := scanInstitution(s.db.QueryRowContext(ctx, `SELECT `+institutionCols+` FROM institutions WHERE fixmedins_code = ?`, code))
+	in, err := scanInstitution(s.db.QueryRowContext(ctx, `SELECT `+institutionCols+` FROM institutions WHERE fixmedins_code = ?`, text(code)))
 	if err != nil {
 		return in, notFound("duckdb.Institution", "institution "+code, err)
 	}
@@ -280,7 +281,7 @@ func scanInstitution(sc interface{ Scan(...any) error }) (tracewatch.Institution
 
 // Drug implements tracewatch.Store.
 func (s *Store) Drug(ctx context.Context, code string) (tracewatch.Drug, error) {
-	d, err := scanDrug(s.db.QueryRowContext(ctx, `SELECT `+drugCols+` FROM drugs WHERE med_list_codg = ?`, code))
+	d, err := scanDrug(s.db.QueryRowContext(ctx, `SELECT `+drugCols+` FROM drugs WHERE med_list_codg = ?`, text(code)))
 	if err != nil {
 		return d, notFound("duckdb.Drug", "drug "+code, err)
 	}
@@ -390,7 +391,7 @@ func (s *Store) lookupCodeID(ctx context.Context, key string) (tracewatch.CodeID
 		return id, nil
 	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, `SELECT code_id FROM code_dict WHERE code_key = ?`, key).Scan(&id)
+	err := s.db.QueryRowContext(ctx, `SELECT code_id FROM code_dict WHERE code_key = ?`, text(key)).Scan(&id)
 	if err == sql.ErrNoRows {
 		return 0, nil
 	}

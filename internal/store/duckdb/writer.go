@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	duckdbdrv "github.com/duckdb/duckdb-go/v2"
@@ -24,9 +27,17 @@ type writer struct {
 	// every acknowledged batch is applied, so writes keep the order they were made in.
 	beforeJob func(ctx context.Context) error
 
-	conn *sql.Conn
-	reqs chan *request
-	done chan struct{}
+	conn    *sql.Conn
+	reqs    chan *request
+	done    chan struct{}
+	deadDir string // where a dead letter goes when even the dead_letters table refuses it ("": nowhere)
+
+	// Test hooks: failApply fails every batch holding one of its msgids; failDead fails
+	// writing dead letters to the table; failWrites fails every write transaction.
+	failApply  sync.Map // msgid → true
+	hooked     atomic.Bool
+	failDead   atomic.Bool
+	failWrites atomic.Bool
 
 	nextEvent      int64
 	nextQuarantine int64
@@ -38,6 +49,7 @@ type writer struct {
 type request struct {
 	batch   *tracewatch.Batch                               // a commit, or
 	batches []*tracewatch.Batch                             // journal records applied together (with jpos), or
+	dead    *deadLetter                                     // a journal record to set aside (with jpos), or
 	job     func(ctx context.Context, conn *sql.Conn) error // any other write
 	jpos    *journalPos                                     // the journal position the batches reach, recorded in their transaction
 	res     tracewatch.CommitResult
@@ -49,15 +61,16 @@ const stageDDL = `
 CREATE TEMP TABLE stage_msg AS SELECT * FROM messages LIMIT 0;
 CREATE TEMP TABLE stage_sales AS SELECT * FROM sale_codes LIMIT 0;
 CREATE TEMP TABLE stage_ledger AS SELECT * FROM ledger LIMIT 0;
+CREATE TEMP TABLE stage_payloads AS SELECT * FROM quarantine_payloads LIMIT 0;
 `
 
-func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, deadDir string) (*writer, error) {
 	const op = "duckdb.newWriter"
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
-	w := &writer{conn: conn, reqs: make(chan *request, 1024), done: make(chan struct{}), dict: map[string]tracewatch.CodeID{}}
+	w := &writer{conn: conn, reqs: make(chan *request, 1024), done: make(chan struct{}), dict: map[string]tracewatch.CodeID{}, deadDir: deadDir}
 	if _, err := conn.ExecContext(ctx, stageDDL); err != nil {
 		conn.Close()
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
@@ -122,13 +135,8 @@ func (w *writer) submit(ctx context.Context, r *request) error {
 func (w *writer) loop() {
 	defer close(w.done)
 	for r := range w.reqs {
-		if r.job != nil {
-			r.err = w.runJob(r.job)
-			close(r.done)
-			continue
-		}
-		if r.batches != nil {
-			_, r.err = w.commitBatches(r.batches, r.jpos)
+		if r.batch == nil {
+			w.runOne(r)
 			close(r.done)
 			continue
 		}
@@ -141,14 +149,10 @@ func (w *writer) loop() {
 				if !ok {
 					break gather
 				}
-				if next.job != nil || next.batches != nil {
+				if next.batch == nil {
 					w.commitGroup(group)
 					group = nil
-					if next.job != nil {
-						next.err = w.runJob(next.job)
-					} else {
-						_, next.err = w.commitBatches(next.batches, next.jpos)
-					}
+					w.runOne(next)
 					close(next.done)
 					break gather
 				}
@@ -161,6 +165,26 @@ func (w *writer) loop() {
 		if group != nil {
 			w.commitGroup(group)
 		}
+	}
+}
+
+// runOne runs a request that is not a commit.
+func (w *writer) runOne(r *request) {
+	switch {
+	case r.job != nil:
+		r.err = w.runJob(r.job)
+	case r.dead != nil && r.dead.batch != nil && len(splitBatch(r.dead.batch)) > 1:
+		// A record of several messages: store what can be stored of it, set aside the
+		// messages at fault, then move the journal position past it. (A crash in between
+		// applies the record again: its stored messages are replays then.)
+		if _, r.err = w.commitSplit(r.dead.batch, r.dead.cause); r.err == nil {
+			ctx := context.Background()
+			r.err = w.inTx(ctx, func() error { return w.setJournalPos(ctx, r.jpos) })
+		}
+	case r.dead != nil:
+		r.err = w.setAside(r.dead, r.jpos)
+	default:
+		_, r.err = w.commitBatches(r.batches, r.jpos)
 	}
 }
 
@@ -213,37 +237,137 @@ func (w *writer) reloadCounters() {
 }
 
 // commitGroup commits the group in one transaction; if that fails, each request is
-// retried alone so that one bad batch does not fail the others.
+// retried alone so that one bad batch does not fail the others, and a batch that fails
+// alone is split to set aside the messages at fault (commitSplit).
 func (w *writer) commitGroup(group []*request) {
 	batches := make([]*tracewatch.Batch, len(group))
 	for i, r := range group {
 		batches[i] = r.batch
 	}
 	results, err := w.commitBatches(batches, nil)
-	if err != nil && len(group) > 1 {
-		for _, r := range group {
-			res, err := w.commitBatches([]*tracewatch.Batch{r.batch}, nil)
-			if err == nil {
-				r.res = res[0]
-			}
-			r.err = err
+	if err == nil {
+		for i, r := range group {
+			r.res = results[i]
 			close(r.done)
 		}
 		return
 	}
-	for i, r := range group {
-		if err == nil {
-			r.res = results[i]
+	for _, r := range group {
+		if len(group) > 1 {
+			var res []tracewatch.CommitResult
+			if res, err = w.commitBatches([]*tracewatch.Batch{r.batch}, nil); err == nil {
+				r.res = res[0]
+				close(r.done)
+				continue
+			}
 		}
-		r.err = err
+		r.res, r.err = w.commitSplit(r.batch, err)
 		close(r.done)
 	}
+}
+
+// commitSplit commits what it can of a batch that failed with cause: it splits the
+// batch by message and bisects until the messages at fault stand alone; each of those
+// is set aside as a dead letter if the store takes that write (the failure was the
+// message's own), and the rest is committed. When the store refuses even the dead
+// letter (a failure of every write: disk full, store closed), it returns that error;
+// the messages committed before it stay committed (committing the batch again replays
+// them).
+func (w *writer) commitSplit(b *tracewatch.Batch, cause error) (tracewatch.CommitResult, error) {
+	var res tracewatch.CommitResult
+	var bisect func(units []*tracewatch.Batch, cause error) error
+	bisect = func(units []*tracewatch.Batch, cause error) error {
+		if len(units) == 1 {
+			if err := w.setAside(&deadLetter{batch: units[0], cause: cause}, nil); err != nil {
+				return err
+			}
+			for _, m := range units[0].Messages {
+				res.DeadLettered = append(res.DeadLettered, m.Key())
+			}
+			return nil
+		}
+		half := len(units) / 2
+		for _, part := range [][]*tracewatch.Batch{units[:half], units[half:]} {
+			r, err := w.commitBatches([]*tracewatch.Batch{mergeBatches(part)}, nil)
+			if err != nil {
+				if err := bisect(part, err); err != nil {
+					return err
+				}
+				continue
+			}
+			addResult(&res, r[0])
+		}
+		return nil
+	}
+	if err := bisect(splitBatch(b), cause); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// addResult adds r to res.
+func addResult(res *tracewatch.CommitResult, r tracewatch.CommitResult) {
+	res.Events += r.Events
+	res.Codes += r.Codes
+	res.DeadLettered = append(res.DeadLettered, r.DeadLettered...)
+	for k, v := range r.Replayed {
+		if res.Replayed == nil {
+			res.Replayed = map[tracewatch.MessageKey][]byte{}
+		}
+		res.Replayed[k] = v
+	}
+}
+
+// splitBatch splits b into one batch per message key (in the order keys first occur),
+// each with its events and quarantine rows; rows of no message in b form their own.
+func splitBatch(b *tracewatch.Batch) []*tracewatch.Batch {
+	var units []*tracewatch.Batch
+	at := map[tracewatch.MessageKey]int{}
+	unit := func(k tracewatch.MessageKey) *tracewatch.Batch {
+		i, ok := at[k]
+		if !ok {
+			i = len(units)
+			at[k] = i
+			units = append(units, &tracewatch.Batch{})
+		}
+		return units[i]
+	}
+	for _, m := range b.Messages {
+		u := unit(m.Key())
+		u.Messages = append(u.Messages, m)
+	}
+	for _, e := range b.Events {
+		u := unit(tracewatch.MessageKey{Institution: e.Institution, MsgID: e.MsgID})
+		u.Events = append(u.Events, e)
+	}
+	for _, q := range b.Quarantine {
+		u := unit(tracewatch.MessageKey{Institution: q.Institution, MsgID: q.MsgID})
+		u.Quarantine = append(u.Quarantine, q)
+	}
+	return units
+}
+
+// mergeBatches concatenates batches into one.
+func mergeBatches(bs []*tracewatch.Batch) *tracewatch.Batch {
+	if len(bs) == 1 {
+		return bs[0]
+	}
+	out := &tracewatch.Batch{}
+	for _, b := range bs {
+		out.Messages = append(out.Messages, b.Messages...)
+		out.Events = append(out.Events, b.Events...)
+		out.Quarantine = append(out.Quarantine, b.Quarantine...)
+	}
+	return out
 }
 
 // commitBatches commits batches in one transaction; with jpos, the transaction also
 // records that the journal is applied up to jpos.
 func (w *writer) commitBatches(batches []*tracewatch.Batch, jpos *journalPos) ([]tracewatch.CommitResult, error) {
 	ctx := context.Background()
+	if w.failWrites.Load() {
+		return nil, tracewatch.Errorf("duckdb.Commit", tracewatch.KindInternal, "injected failure of every write")
+	}
 	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return nil, tracewatch.E("duckdb.Commit", tracewatch.KindInternal, err)
 	}
@@ -325,18 +449,27 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	results := make([]tracewatch.CommitResult, len(batches))
+	for i, b := range batches {
+		batches[i] = cleanBatch(b)
+		if err := w.injected(b); err != nil {
+			return fail(err)
+		}
+	}
 
-	// 1. Messages: the msgid decides what is new; replays change nothing.
-	owner := map[string][2]int{} // msgid → batch and message index of its first occurrence
-	var firstResp = map[string][]byte{}
+	// 1. Messages: the key (institution, msgid) decides what is new; replays change
+	// nothing.
+	type msgKey = tracewatch.MessageKey
+	owner := map[msgKey][2]int{} // batch and message index of a key's first occurrence
+	var firstResp = map[msgKey][]byte{}
 	err := withAppender(w.conn, "temp", "stage_msg", func(a *duckdbdrv.Appender) error {
 		for bi, b := range batches {
 			for mi, m := range b.Messages {
-				if _, dup := owner[m.MsgID]; dup {
+				k := m.Key()
+				if _, dup := owner[k]; dup {
 					continue
 				}
-				owner[m.MsgID] = [2]int{bi, mi}
-				firstResp[m.MsgID] = m.Response
+				owner[k] = [2]int{bi, mi}
+				firstResp[k] = m.Response
 				if err := a.AppendRow(m.MsgID, m.Infno, m.Institution, m.Source, m.Received.UTC(), int32(m.Accepted), int32(m.Rejected), string(m.Response)); err != nil {
 					return err
 				}
@@ -347,64 +480,45 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 	if err != nil {
 		return fail(err)
 	}
-	fresh := map[string]bool{}
-	rows, err := w.conn.QueryContext(ctx, `INSERT INTO messages SELECT * FROM stage_msg ON CONFLICT DO NOTHING RETURNING msgid`)
+	fresh := map[msgKey]bool{}
+	rows, err := w.conn.QueryContext(ctx, `INSERT INTO messages SELECT * FROM stage_msg ON CONFLICT DO NOTHING RETURNING fixmedins_code, msgid`)
 	if err != nil {
 		return fail(err)
 	}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var k msgKey
+		if err := rows.Scan(&k.Institution, &k.MsgID); err != nil {
 			rows.Close()
 			return fail(err)
 		}
-		fresh[id] = true
+		fresh[k] = true
 	}
 	rows.Close()
 	if _, err := w.conn.ExecContext(ctx, `DELETE FROM stage_msg`); err != nil {
 		return fail(err)
 	}
 	// Replayed: their stored answers.
-	var stale []string
+	var stale []msgKey
 	for bi, b := range batches {
 		for mi, m := range b.Messages {
-			if !fresh[m.MsgID] || owner[m.MsgID] != [2]int{bi, mi} {
-				stale = append(stale, m.MsgID)
+			if k := m.Key(); !fresh[k] || owner[k] != [2]int{bi, mi} {
+				stale = append(stale, k)
 			}
 		}
 	}
-	stored := map[string][]byte{}
-	for len(stale) > 0 {
-		chunk := stale[:min(len(stale), 500)]
-		stale = stale[len(chunk):]
-		q := `SELECT msgid, response FROM messages WHERE msgid IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
-		args := make([]any, len(chunk))
-		for i, s := range chunk {
-			args[i] = s
-		}
-		rows, err := w.conn.QueryContext(ctx, q, args...)
-		if err != nil {
-			return fail(err)
-		}
-		for rows.Next() {
-			var id, resp string
-			if err := rows.Scan(&id, &resp); err != nil {
-				rows.Close()
-				return fail(err)
-			}
-			stored[id] = []byte(resp)
-		}
-		rows.Close()
+	stored, err := storedResponses(ctx, w.conn, stale)
+	if err != nil {
+		return fail(err)
 	}
 	// A message's rows are kept when it is new and this is its first occurrence; a row
-	// (msgid, line) given twice is kept once.
-	keep := func(bi int, msgid string) bool { return fresh[msgid] && owner[msgid][0] == bi }
+	// (message, line) given twice is kept once.
+	keep := func(bi int, k msgKey) bool { return fresh[k] && owner[k][0] == bi }
 	seenLine := map[string]bool{}
 	keepEvent := func(bi int, e *tracewatch.Event) bool {
-		if !keep(bi, e.MsgID) {
+		if !keep(bi, msgKey{Institution: e.Institution, MsgID: e.MsgID}) {
 			return false
 		}
-		k := e.MsgID + "\x00" + strconv.Itoa(e.Line)
+		k := e.Institution + "\x00" + e.MsgID + "\x00" + strconv.Itoa(e.Line)
 		if seenLine[k] {
 			return false
 		}
@@ -413,15 +527,15 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 	}
 	for bi, b := range batches {
 		for mi, m := range b.Messages {
-			if !fresh[m.MsgID] || owner[m.MsgID] != [2]int{bi, mi} {
+			if k := m.Key(); !fresh[k] || owner[k] != [2]int{bi, mi} {
 				if results[bi].Replayed == nil {
-					results[bi].Replayed = map[string][]byte{}
+					results[bi].Replayed = map[msgKey][]byte{}
 				}
-				resp, ok := stored[m.MsgID]
+				resp, ok := stored[k]
 				if !ok {
-					resp = firstResp[m.MsgID]
+					resp = firstResp[k]
 				}
-				results[bi].Replayed[m.MsgID] = resp
+				results[bi].Replayed[k] = resp
 			}
 		}
 	}
@@ -557,16 +671,16 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		}
 	}
 
+	var quarantine []tracewatch.QuarantineRow
 	for bi, b := range batches {
-		if len(b.Quarantine) == 0 {
-			continue
+		for _, q := range b.Quarantine {
+			if q.MsgID == "" || keep(bi, msgKey{Institution: q.Institution, MsgID: q.MsgID}) {
+				quarantine = append(quarantine, q)
+			}
 		}
-		err := withAppender(w.conn, "", "quarantine", func(a *duckdbdrv.Appender) error {
-			return w.appendQuarantine(a, b.Quarantine, func(q *tracewatch.QuarantineRow) bool { return q.MsgID == "" || keep(bi, q.MsgID) })
-		})
-		if err != nil {
-			return fail(err)
-		}
+	}
+	if err := w.storeQuarantine(ctx, quarantine); err != nil {
+		return fail(err)
 	}
 
 	// 3. Sales, returns and cancels: distinct sale facts per code, then the ledger.
@@ -706,16 +820,108 @@ RETURNING sale_codes.code_id, sale_codes.split_qty`, unknownPart, unknownPart)
 	return results, nil
 }
 
-func (w *writer) appendQuarantine(a *duckdbdrv.Appender, rows []tracewatch.QuarantineRow, ok func(*tracewatch.QuarantineRow) bool) error {
-	for i := range rows {
-		q := &rows[i]
-		if !ok(q) {
-			continue
+// storeQuarantine appends quarantine rows (texts already storable), each distinct
+// payload once.
+func (w *writer) storeQuarantine(ctx context.Context, rows []tracewatch.QuarantineRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var h payloadHasher
+	hashes := make([]driver.Value, len(rows))
+	staged := map[string]bool{}
+	err := withAppender(w.conn, "temp", "stage_payloads", func(a *duckdbdrv.Appender) error {
+		for i := range rows {
+			k := h.hash(rows[i].Payload)
+			if k == "" {
+				continue
+			}
+			hashes[i] = k
+			if staged[k] {
+				continue
+			}
+			staged[k] = true
+			if err := a.AppendRow(k, rows[i].Payload); err != nil {
+				return err
+			}
 		}
-		id := w.nextQuarantine
-		w.nextQuarantine++
-		if err := a.AppendRow(id, q.MsgID, q.Infno, q.Institution, q.Source, int32(q.Row), q.Field, q.Reason, string(q.Payload), q.Received.UTC(), false); err != nil {
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(staged) > 0 {
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO quarantine_payloads SELECT * FROM stage_payloads ON CONFLICT DO NOTHING`); err != nil {
 			return err
+		}
+		if _, err := w.conn.ExecContext(ctx, `DELETE FROM stage_payloads`); err != nil {
+			return err
+		}
+	}
+	return withAppender(w.conn, "", "quarantine", func(a *duckdbdrv.Appender) error {
+		for i := range rows {
+			q := &rows[i]
+			id := w.nextQuarantine
+			w.nextQuarantine++
+			if err := a.AppendRow(id, q.MsgID, q.Infno, q.Institution, q.Source, int32(q.Row), q.Field, q.Reason, hashes[i], q.Received.UTC(), q.Resubmitted); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// storedResponses returns the first answers of the messages of keys already stored.
+func storedResponses(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, keys []tracewatch.MessageKey) (map[tracewatch.MessageKey][]byte, error) {
+	out := map[tracewatch.MessageKey][]byte{}
+	want := make(map[tracewatch.MessageKey]bool, len(keys))
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if !want[k] {
+			want[k] = true
+			ids = append(ids, k.MsgID)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.QueryContext(ctx, `SELECT fixmedins_code, msgid, response FROM messages WHERE msgid IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k tracewatch.MessageKey
+			var resp string
+			if err := rows.Scan(&k.Institution, &k.MsgID, &resp); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if want[k] {
+				out[k] = []byte(resp)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// injected returns the failure a test asked for b, if any.
+func (w *writer) injected(b *tracewatch.Batch) error {
+	if !w.hooked.Load() {
+		return nil
+	}
+	for _, m := range b.Messages {
+		if _, ok := w.failApply.Load(m.MsgID); ok {
+			return fmt.Errorf("injected failure for msgid %s", m.MsgID)
 		}
 	}
 	return nil

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +19,13 @@ import (
 
 // Opener opens the store kept in dir (a fresh directory gives an empty store).
 type Opener func(t *testing.T, dir string) tracewatch.Store
+
+// FailureInjector is what a store's test build offers so that the suite can check dead
+// letters: every batch holding a message with msgid fails to apply from then on (for
+// this store value; a reopened store has no injected failures).
+type FailureInjector interface {
+	FailApplyOf(msgid string)
+}
 
 var cst = time.FixedZone("CST", 8*3600)
 
@@ -50,6 +59,10 @@ func Run(t *testing.T, open Opener) {
 		{"InstitutionKeys", testKeys},
 		{"Reopen", testReopen},
 		{"Clues", testClues},
+		{"HostileText", testHostileText},
+		{"PayloadOnce", testPayloadOnce},
+		{"MsgIDPerInstitution", testMsgIDPerInstitution},
+		{"DeadLetter", testDeadLetter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
@@ -200,20 +213,21 @@ func testCommitAndReplay(t *testing.T, open Opener) {
 	m2, e2 := msg("M1", "3503", instP, purchase(2, codeA))
 	m2[0].Response = []byte(`{"infcode":"0","other":true}`)
 	r = commit(t, s, m2, e2)
-	if string(r.Replayed["M1"]) != `{"infcode":"0","inf_refmsgid":"M1"}` || r.Events != 0 {
-		t.Errorf("replay = %+v (%s)", r, r.Replayed["M1"])
+	m1 := tracewatch.MessageKey{Institution: instP, MsgID: "M1"}
+	if string(r.Replayed[m1]) != `{"infcode":"0","inf_refmsgid":"M1"}` || r.Events != 0 {
+		t.Errorf("replay = %+v (%s)", r, r.Replayed[m1])
 	}
 	after, err := s.Stats(ctx)
 	must(t, err)
 	if !reflect.DeepEqual(before, after) {
 		t.Errorf("replay changed the store: %v → %v", before.Tables, after.Tables)
 	}
-	got, err := s.Message(ctx, "M1")
+	got, err := s.Message(ctx, instP, "M1")
 	must(t, err)
 	if got.Infno != "3503" || got.Accepted != 1 || string(got.Response) != `{"infcode":"0","inf_refmsgid":"M1"}` {
 		t.Errorf("Message = %+v", got)
 	}
-	if _, err := s.Message(ctx, "nope"); tracewatch.KindOf(err) != tracewatch.KindNotFound {
+	if _, err := s.Message(ctx, instP, "nope"); tracewatch.KindOf(err) != tracewatch.KindNotFound {
 		t.Errorf("Message(nope) = %v", err)
 	}
 	// One batch holding the same msgid twice stores it once.
@@ -432,7 +446,7 @@ func testReopen(t *testing.T, open Opener) {
 	if l := ledger(t, s, gs1Key); l.Sales != 1 {
 		t.Errorf("old GS1 code after reopen = %+v", l)
 	}
-	if _, err := s.Message(ctx, "S1"); err != nil && !errors.Is(err, context.Canceled) {
+	if _, err := s.Message(ctx, instP, "S1"); err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("message after reopen: %v", err)
 	}
 }
@@ -509,5 +523,305 @@ func testClues(t *testing.T, open Opener) {
 	must(t, err)
 	if len(counts) != 3 || counts[0].Severity != tracewatch.SeverityViolation || counts[0].Clues != 1 || counts[0].Amount != 100 {
 		t.Errorf("counts = %+v", counts)
+	}
+}
+
+// hostile is text a client may send: invalid UTF-8 and NUL bytes.
+const hostile = "a\xff\xfe\x00b"
+
+// testHostileText: invalid UTF-8 and NUL in every text field of a message, its event
+// and code, and a quarantine row commit, and read back as tracewatch.StoredText (valid
+// UTF-8, U+FFFD for each run of bad bytes and each NUL); the payload comes back byte for byte.
+// Lookups with the raw text find the stored one.
+func testHostileText(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := fresh(t, open)
+	loadReference(t, s)
+	h := func(field string) string { return field + hostile }
+	inst, msgid := h("inst"), h("msgid")
+	badKey := h("(01)06904879000120(21)") // a dictionary code whose key is hostile
+	e := tracewatch.Event{MsgID: msgid, Line: 1, Infno: h("3505"), Kind: tracewatch.EventSale, ChangeType: h("ct"), Institution: inst,
+		DrugCode: h("drug"), ItemID: h("item"), ItemName: h("name"), BatchNo: h("bch"), LotNo: h("lot"), Qty: tracewatch.QtyScale,
+		Time: at(2, 10, 0), Receipt: h("rtal"), Settlement: h("setl"), Visit: h("mdtrt"), FeeLine: h("fee"), Person: h("psn"),
+		CertnoMasked: h("cert"), SettleType: h("st"), Supplier: h("spler"), Prescriber: h("dr"), Pharmacist: h("phar"),
+		DataType: h("dt"), Diagnosis: h("diag"),
+		Codes: []tracewatch.EventCode{
+			{Raw: h("raw"), Key: codeA, Kind: h("kind"), ProductID: h("pid"), Parent: carton, Level: 1, DrugCode: h("cdrug")},
+			{Raw: h("raw2"), Key: badKey, Kind: "gs1", Error: h("err")},
+		}}
+	payload := []byte("{\"infno\":\"3505\",\"x\":\"\xff\xfe\x00\"}")
+	m := tracewatch.MessageRecord{MsgID: msgid, Infno: h("3505"), Institution: inst, Source: h("src"), Received: at(2, 10, 0),
+		Accepted: 1, Rejected: 1, Response: []byte(h(`{"infcode":"0","err_msg":"`) + `"}`)}
+	q := tracewatch.QuarantineRow{MsgID: msgid, Infno: h("3505"), Institution: inst, Source: h("src"), Row: 2, Field: h("field"),
+		Reason: h("reason"), Payload: payload, Received: at(2, 10, 0)}
+	r, err := s.Commit(ctx, &tracewatch.Batch{Messages: []tracewatch.MessageRecord{m}, Events: []tracewatch.Event{e}, Quarantine: []tracewatch.QuarantineRow{q}})
+	must(t, err)
+	if r.Events != 1 || r.Codes != 2 || len(r.DeadLettered) != 0 {
+		t.Fatalf("Commit = %+v", r)
+	}
+	st := tracewatch.StoredText
+	if got, want := st(hostile), "a\uFFFD\uFFFDb"; got != want {
+		t.Fatalf("StoredText(%q) = %q, want %q", hostile, got, want)
+	}
+	// The message, found by the raw and by the stored key.
+	for _, k := range [][2]string{{inst, msgid}, {st(inst), st(msgid)}} {
+		got, err := s.Message(ctx, k[0], k[1])
+		must(t, err)
+		want := m
+		want.MsgID, want.Infno, want.Institution, want.Source, want.Response = st(m.MsgID), st(m.Infno), st(m.Institution), st(m.Source), []byte(st(string(m.Response)))
+		got.Received, want.Received = got.Received.UTC(), want.Received.UTC()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Message(%q, %q) = %+v, want %+v", k[0], k[1], got, want)
+		}
+	}
+	// Replaying it (raw or stored text) answers its first answer.
+	r, err = s.Commit(ctx, &tracewatch.Batch{Messages: []tracewatch.MessageRecord{m}})
+	must(t, err)
+	if string(r.Replayed[tracewatch.MessageKey{Institution: st(inst), MsgID: st(msgid)}]) != st(string(m.Response)) {
+		t.Errorf("replay = %+v", r)
+	}
+	// The event, as the timeline reads it.
+	tl, err := s.Timeline(ctx, codeA)
+	must(t, err)
+	if len(tl) != 1 {
+		t.Fatalf("Timeline(codeA) = %d entries", len(tl))
+	}
+	g := tl[0]
+	for _, f := range []struct{ name, got, sent string }{
+		{"MsgID", g.MsgID, e.MsgID}, {"Infno", g.Infno, e.Infno}, {"ChangeType", g.ChangeType, e.ChangeType},
+		{"Institution", g.Institution, e.Institution}, {"DrugCode", g.DrugCode, e.DrugCode}, {"ItemName", g.ItemName, e.ItemName},
+		{"BatchNo", g.BatchNo, e.BatchNo}, {"LotNo", g.LotNo, e.LotNo}, {"Receipt", g.Receipt, e.Receipt},
+		{"Settlement", g.Settlement, e.Settlement}, {"Visit", g.Visit, e.Visit}, {"FeeLine", g.FeeLine, e.FeeLine},
+		{"Person", g.Person, e.Person}, {"CertnoMasked", g.CertnoMasked, e.CertnoMasked}, {"SettleType", g.SettleType, e.SettleType},
+		{"Code.Raw", g.Code.Raw, e.Codes[0].Raw}, {"Code.Kind", g.Code.Kind, e.Codes[0].Kind},
+		{"Code.ProductID", g.Code.ProductID, e.Codes[0].ProductID}, {"Code.DrugCode", g.Code.DrugCode, e.Codes[0].DrugCode},
+	} {
+		if f.got != st(f.sent) {
+			t.Errorf("timeline %s = %q, want %q", f.name, f.got, st(f.sent))
+		}
+	}
+	// A code whose key is hostile: found by the raw key and by the stored one.
+	for _, k := range []string{badKey, st(badKey)} {
+		tl, err := s.Timeline(ctx, k)
+		must(t, err)
+		if len(tl) != 1 || tl[0].Code.Raw != st(e.Codes[1].Raw) || tl[0].Code.Key != st(badKey) {
+			t.Errorf("Timeline(%q) = %+v", k, tl)
+		}
+	}
+	// The quarantine row: texts stored, payload byte for byte; filters with raw text work.
+	rows, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{MsgID: msgid, Institution: inst})
+	must(t, err)
+	if len(rows) != 1 {
+		t.Fatalf("Quarantine = %+v", rows)
+	}
+	gq := rows[0]
+	wq := q
+	wq.ID, wq.MsgID, wq.Infno, wq.Institution, wq.Source, wq.Field, wq.Reason = gq.ID, st(q.MsgID), st(q.Infno), st(q.Institution), st(q.Source), st(q.Field), st(q.Reason)
+	gq.Received, wq.Received = gq.Received.UTC(), wq.Received.UTC()
+	if !reflect.DeepEqual(gq, wq) {
+		t.Errorf("quarantine row = %+v\nwant %+v", gq, wq)
+	}
+	// A quarantine row of raw bytes only (an unreadable line).
+	line := []byte("\xff\xfe x")
+	_, err = s.Commit(ctx, &tracewatch.Batch{Quarantine: []tracewatch.QuarantineRow{{Source: "file:" + string(line), Reason: "invalid character 'ÿ' looking for beginning of value", Payload: line, Received: at(2, 0, 0)}}})
+	must(t, err)
+	rows, err = s.Quarantine(ctx, tracewatch.QuarantineFilter{})
+	must(t, err)
+	if len(rows) != 2 || string(rows[1].Payload) != string(line) || rows[1].Source != st("file:"+string(line)) {
+		t.Errorf("raw line in the quarantine = %+v", rows)
+	}
+	// Reference data with hostile names stores too.
+	must(t, s.UpsertInstitutions(ctx, []tracewatch.Institution{{Code: "P36010200009", Name: h("name"), Type: tracewatch.InstitutionPharmacy, Region: "360102"}}))
+	in, err := s.Institution(ctx, "P36010200009")
+	must(t, err)
+	if in.Name != st(h("name")) {
+		t.Errorf("institution name = %q", in.Name)
+	}
+	if _, err := s.Institution(ctx, h("P")); tracewatch.KindOf(err) != tracewatch.KindNotFound {
+		t.Errorf("Institution(hostile) = %v, want not found", err)
+	}
+}
+
+// testPayloadOnce: a refused batch message with 240 bad rows stores its payload once,
+// and every row still reads it back.
+func testPayloadOnce(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := fresh(t, open)
+	payload := make([]byte, 64<<10)
+	for i := range payload {
+		payload[i] = byte(i * 7) // not UTF-8, NULs included
+	}
+	m := tracewatch.MessageRecord{MsgID: "BIG", Infno: "3505A", Institution: instP, Source: "http", Received: at(1, 0, 0), Rejected: 240, Response: []byte(`{"infcode":"0"}`)}
+	var q []tracewatch.QuarantineRow
+	for i := range 240 {
+		p := payload
+		if i%2 == 1 {
+			p = append([]byte(nil), payload...) // the same content in another slice
+		}
+		q = append(q, tracewatch.QuarantineRow{MsgID: "BIG", Infno: "3505A", Institution: instP, Source: "http", Row: i + 1, Field: "rtal_docno", Reason: "required", Payload: p, Received: at(1, 0, 0)})
+	}
+	_, err := s.Commit(ctx, &tracewatch.Batch{Messages: []tracewatch.MessageRecord{m}, Quarantine: q})
+	must(t, err)
+	// Another message refused with the same bytes shares them too.
+	m2 := m
+	m2.MsgID = "BIG2"
+	q2 := q[0]
+	q2.MsgID = "BIG2"
+	_, err = s.Commit(ctx, &tracewatch.Batch{Messages: []tracewatch.MessageRecord{m2}, Quarantine: []tracewatch.QuarantineRow{q2}})
+	must(t, err)
+	st, err := s.Stats(ctx)
+	must(t, err)
+	if st.Tables["quarantine"] != 241 || st.Tables["quarantine_payloads"] != 1 {
+		t.Errorf("quarantine rows %d, payloads %d; want 241 and 1", st.Tables["quarantine"], st.Tables["quarantine_payloads"])
+	}
+	rows, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{MsgID: "BIG", Limit: 1000})
+	must(t, err)
+	if len(rows) != 240 {
+		t.Fatalf("%d rows, want 240", len(rows))
+	}
+	for _, r := range rows {
+		if string(r.Payload) != string(payload) {
+			t.Fatalf("row %d: payload of %d bytes differs", r.Row, len(r.Payload))
+		}
+	}
+	one, err := s.QuarantineRow(ctx, rows[17].ID)
+	must(t, err)
+	if string(one.Payload) != string(payload) || one.Row != 18 {
+		t.Errorf("QuarantineRow: row %d, %d bytes", one.Row, len(one.Payload))
+	}
+}
+
+// testMsgIDPerInstitution: a msgid is unique per institution: two institutions using
+// the same msgid are both stored, each replay answers its own first answer, and neither
+// can take the other's.
+func testMsgIDPerInstitution(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := fresh(t, open)
+	loadReference(t, s)
+	mp, ep := msg("SAME", "3505", instP, sale(2, 10, "RP", "", codeA))
+	mq, eq := msg("SAME", "3505", instQ, sale(2, 11, "RQ", "", codeB))
+	mq[0].Response = []byte(`{"infcode":"0","inf_refmsgid":"SAME","q":true}`)
+	// Q's first (B could not be locked out by A claiming its msgid first), then P's.
+	if r := commit(t, s, mq, eq); len(r.Replayed) != 0 || r.Events != 1 {
+		t.Errorf("Q's SAME = %+v", r)
+	}
+	if r := commit(t, s, mp, ep); len(r.Replayed) != 0 || r.Events != 1 {
+		t.Errorf("P's SAME = %+v", r)
+	}
+	for _, c := range []struct {
+		inst, resp string
+	}{{instP, string(mp[0].Response)}, {instQ, string(mq[0].Response)}} {
+		got, err := s.Message(ctx, c.inst, "SAME")
+		must(t, err)
+		if got.Institution != c.inst || string(got.Response) != c.resp {
+			t.Errorf("Message(%s, SAME) = %+v", c.inst, got)
+		}
+	}
+	// Replays, one batch holding both: each gets its own first answer.
+	mp2, ep2 := msg("SAME", "3505", instP, sale(3, 10, "RP2", "", codeB))
+	mq2, eq2 := msg("SAME", "3505", instQ, sale(3, 11, "RQ2", "", codeA))
+	r := commit(t, s, append(mp2, mq2...), append(ep2, eq2...))
+	want := map[tracewatch.MessageKey][]byte{{Institution: instP, MsgID: "SAME"}: mp[0].Response, {Institution: instQ, MsgID: "SAME"}: mq[0].Response}
+	if !reflect.DeepEqual(r.Replayed, want) || r.Events != 0 {
+		t.Errorf("replays = %+v, want %s", r, want)
+	}
+	if _, err := s.Message(ctx, "P36010200003", "SAME"); tracewatch.KindOf(err) != tracewatch.KindNotFound {
+		t.Errorf("a third institution's SAME: %v, want not found", err)
+	}
+	st, err := s.Stats(ctx)
+	must(t, err)
+	if st.Tables["messages"] != 2 || st.Tables["sale_lines"] != 2 {
+		t.Errorf("tables = %v", st.Tables)
+	}
+	for _, k := range []string{codeA, codeB} {
+		if l := ledger(t, s, k); l.Sales != 1 {
+			t.Errorf("ledger %s = %+v", k, l)
+		}
+	}
+}
+
+// testDeadLetter: a message that cannot be stored is set aside as a dead letter (kept,
+// counted, listed in the quarantine with its payload) and does not stop the messages
+// after it; dead letters survive a reopen.
+func testDeadLetter(t *testing.T, open Opener) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, dir)
+	fi, ok := s.(FailureInjector)
+	if !ok {
+		s.Close()
+		t.Skip("the store offers no failure injection")
+	}
+	loadReference(t, s)
+	fi.FailApplyOf("BAD1")
+	fi.FailApplyOf("BAD2")
+	raw := []byte("{\"msgid\":\"BAD1\",\"x\":\"\xff\xfe\"}")
+	bad, badEv := msg("BAD1", "3505", instP, sale(2, 10, "RB", "", codeB))
+	bad[0].Source = "http"
+	badQ := []tracewatch.QuarantineRow{{MsgID: "BAD1", Infno: "3505", Institution: instP, Source: "http", Row: 2, Field: "rtal_docno", Reason: "required", Payload: raw, Received: at(1, 0, 0)}}
+	r, err := s.Commit(ctx, &tracewatch.Batch{Messages: bad, Events: badEv, Quarantine: badQ})
+	must(t, err)
+	if len(r.DeadLettered) > 0 && !reflect.DeepEqual(r.DeadLettered, []tracewatch.MessageKey{{Institution: instP, MsgID: "BAD1"}}) {
+		t.Errorf("DeadLettered = %v", r.DeadLettered)
+	}
+	// The next acknowledged commit is readable (its reads wait for it).
+	good, goodEv := msg("GOOD1", "3505", instP, sale(2, 11, "RG", "", codeA))
+	commit(t, s, good, goodEv)
+	if l := ledger(t, s, codeA); l.Sales != 1 {
+		t.Errorf("ledger after the dead letter = %+v", l)
+	}
+	// A batch of three messages, the middle one bad: the other two are stored.
+	m1, e1 := msg("G2", "3503", instQ, purchase(3, codeA))
+	m2, e2 := msg("BAD2", "3503", instQ, purchase(3, codeB))
+	m3, e3 := msg("G3", "3503", instQ, purchase(3, carton))
+	r, err = s.Commit(ctx, &tracewatch.Batch{Messages: slices.Concat(m1, m2, m3), Events: slices.Concat(e1, e2, e3)})
+	must(t, err)
+	if len(r.DeadLettered) > 0 && !reflect.DeepEqual(r.DeadLettered, []tracewatch.MessageKey{{Institution: instQ, MsgID: "BAD2"}}) {
+		t.Errorf("DeadLettered = %v", r.DeadLettered)
+	}
+	check := func(s tracewatch.Store, when string) {
+		t.Helper()
+		for _, k := range []tracewatch.MessageKey{{Institution: instP, MsgID: "GOOD1"}, {Institution: instQ, MsgID: "G2"}, {Institution: instQ, MsgID: "G3"}} {
+			if _, err := s.Message(ctx, k.Institution, k.MsgID); err != nil {
+				t.Errorf("%s: %v: %v", when, k, err)
+			}
+		}
+		if l := ledger(t, s, carton); l.Received != 1 {
+			t.Errorf("%s: ledger of G3's code = %+v", when, l)
+		}
+		st, err := s.Stats(ctx)
+		must(t, err)
+		if st.Tables["messages"] != 3 || st.Tables["events"] != 3 {
+			t.Errorf("%s: tables %v, want the 3 good messages only", when, st.Tables)
+		}
+		n, err := s.DeadLetters(ctx)
+		must(t, err)
+		if n != 2 {
+			t.Errorf("%s: DeadLetters = %d, want 2", when, n)
+		}
+		rows, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{})
+		must(t, err)
+		dead := map[string]tracewatch.QuarantineRow{}
+		for _, r := range rows {
+			if strings.HasPrefix(r.Reason, "could not be stored: ") {
+				dead[r.MsgID] = r
+			}
+		}
+		if d := dead["BAD1"]; d.Institution != instP || d.Infno != "3505" || d.Source != "http" || d.Field != "" || string(d.Payload) != string(raw) {
+			t.Errorf("%s: BAD1's dead-letter row = %+v", when, d)
+		}
+		if d := dead["BAD2"]; d.Institution != instQ || d.Source != "test" || len(d.Payload) != 0 || len(dead) != 2 {
+			t.Errorf("%s: dead-letter rows = %+v", when, dead)
+		}
+	}
+	check(s, "open")
+	must(t, s.Close())
+	s = open(t, dir)
+	defer s.Close()
+	check(s, "reopened")
+	// Not stored, so the same msgid again is new (and now stores).
+	r = commit(t, s, bad, badEv)
+	if len(r.Replayed) != 0 || r.Events != 1 {
+		t.Errorf("BAD1 again after the reopen = %+v", r)
 	}
 }

@@ -1,0 +1,8 @@
+package duckdb
+
+// FailApplyOf makes every batch holding a message with this msgid fail to apply (the
+// storetest.FailureInjector of the conformance suite).
+func (s *Store) FailApplyOf(msgid string) {
+	s.writer.failApply.Store(msgid, true)
+	s.writer.hooked.Store(true)
+}
