@@ -362,3 +362,129 @@ func TestCheckRules(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCaps: a check beyond its caps is refused whole (413) naming the node; bad
+// values are refused naming the field; JSON errors name the field, never a Go type.
+func TestCheckCaps(t *testing.T) {
+	h := checkHarness(t, nil)
+	many := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("8385793%013d", i)
+		}
+		return out
+	}
+	lines := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{"med_list_codg": drugX}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		body   map[string]any
+		status int
+		msg    string
+	}{
+		{"1001 codes", checkBody(instP, "R1", drugX, many(1001)...), 413, "lines[0].codes: more than 1000 codes"},
+		{"501 lines", map[string]any{"fixmedins_code": instP, "lines": lines(501)}, 413, "lines: 501 lines, the limit is 500"},
+		{"a long code", checkBody(instP, "R1", drugX, strings.Repeat("1", 257)), 400, "lines[0].codes[0]: longer than 256 bytes"},
+		{"a huge quantity", map[string]any{"fixmedins_code": instP, "lines": []map[string]any{{"med_list_codg": drugX, "quantity": "1000001"}}}, 400, "lines[0].quantity"},
+		{"a negative quantity", map[string]any{"fixmedins_code": instP, "lines": []map[string]any{{"med_list_codg": drugX, "quantity": -5}}}, 400, "lines[0].quantity"},
+		{"a long psn_no", map[string]any{"fixmedins_code": instP, "psn_no": strings.Repeat("1", 31), "lines": lines(1)}, 400, "psn_no: longer than 30"},
+		{"a NUL in rtal_docno", map[string]any{"fixmedins_code": instP, "rtal_docno": "R\x001", "lines": lines(1)}, 400, "rtal_docno: holds control characters"},
+		{"lines not an array", map[string]any{"fixmedins_code": instP, "lines": "x"}, 400, "body.lines: want an array, got string"},
+	} {
+		status, r := h.check(instP, tc.body)
+		if status != tc.status || r.Infcode != "-1" || !strings.Contains(r.ErrMsg, tc.msg) {
+			t.Errorf("%s: %d %+v, want %d %q", tc.name, status, r, tc.status, tc.msg)
+		}
+	}
+	// At the caps: accepted.
+	if status, r := h.check(instP, checkBody(instP, "R1", drugX, many(1000)...)); status != 200 || r.Infcode != "0" {
+		t.Errorf("1000 codes: %d %s", status, r.ErrMsg)
+	}
+	if status, r := h.check(instP, map[string]any{"fixmedins_code": instP, "lines": lines(500)}); status != 200 || r.Infcode != "0" {
+		t.Errorf("500 lines: %d %s", status, r.ErrMsg)
+	}
+}
+
+// TestSuperviseRefusals: 3101/3102 orders, codes and values beyond the national formats
+// are refused naming the field; 3103 takes only the jr_ids tracewatch gives.
+func TestSuperviseRefusals(t *testing.T) {
+	h := checkHarness(t, nil)
+	input := func(order map[string]any, change map[string]any, orders int) string {
+		os := make([]map[string]any, orders)
+		for i := range os {
+			os[i] = order
+		}
+		enc := map[string]any{"mdtrt_id": "MD1", "fsi_order_dtos": os}
+		p := map[string]any{"patn_id": "36000099999999", "fsi_encounter_dtos": []map[string]any{enc}}
+		for k, v := range change {
+			if strings.HasPrefix(k, "enc.") {
+				enc[k[4:]] = v
+			} else {
+				p[k] = v
+			}
+		}
+		return mustJSON(map[string]any{"data": map[string]any{"task_id": "T1", "patient_dtos": []map[string]any{p}}})
+	}
+	order := func(change map[string]any) map[string]any {
+		o := map[string]any{"rx_id": "RX1", "hilist_code": drugX, "cnt": 1, "drug_trac_codg": codeA}
+		for k, v := range change {
+			o[k] = v
+		}
+		return o
+	}
+	const path = "data.patient_dtos[0].fsi_encounter_dtos[0]"
+	for i, tc := range []struct {
+		name   string
+		input  string
+		status int
+		msg    string
+	}{
+		{"cnt -5", input(order(map[string]any{"cnt": -5}), nil, 1), 200, path + ".fsi_order_dtos[0].cnt: want a positive decimal"},
+		{"cnt 0", input(order(map[string]any{"cnt": "0"}), nil, 1), 200, path + ".fsi_order_dtos[0].cnt"},
+		{"cnt huge", input(order(map[string]any{"cnt": 99999999}), nil, 1), 200, path + ".fsi_order_dtos[0].cnt"},
+		{"trdn_flag 7", input(order(map[string]any{"trdn_flag": "7"}), nil, 1), 200, path + ".fsi_order_dtos[0].trdn_flag: want 0 or 1"},
+		{"bad setl_date", input(order(nil), map[string]any{"enc.setl_date": "2025-13-45"}, 1), 200, path + ".setl_date: want yyyy-MM-dd HH:mm:ss"},
+		{"long patn_id", input(order(nil), map[string]any{"patn_id": strings.Repeat("9", 31)}, 1), 200, "data.patient_dtos[0].patn_id: longer than 30"},
+		{"long mdtrt_id", input(order(nil), map[string]any{"enc.mdtrt_id": strings.Repeat("M", 1000)}, 1), 200, path + ".mdtrt_id: longer than 30"},
+		{"501 orders", input(order(nil), nil, 501), 413, path + ".fsi_order_dtos[500]: more than 500 orders"},
+		{"1001 codes", input(order(map[string]any{"drug_trac_codg": strings.Repeat(codeA+",", 1000) + codeA}), nil, 1), 413, "more than 1000 trace codes"},
+		{"patients not an array", mustJSON(map[string]any{"data": map[string]any{"patient_dtos": "x"}}), 200, "input.data.patient_dtos: want an array, got string"},
+	} {
+		status, env, b := h.submit(instP, "3101", envelope("3101", fmt.Sprint("P-3101-", i), instP, tc.input))
+		if status != tc.status || env.Infcode != "-1" || !strings.Contains(env.ErrMsg, tc.msg) {
+			t.Errorf("%s: %d %s, want %d %q", tc.name, status, b, tc.status, tc.msg)
+		}
+		if strings.Contains(env.ErrMsg, "struct") || strings.Contains(env.ErrMsg, "Go ") || strings.Contains(env.ErrMsg, "server.") {
+			t.Errorf("%s: the error names Go internals: %s", tc.name, env.ErrMsg)
+		}
+	}
+	if status, env, b := h.submit(instP, "3101", envelope("3101", "P-3101-ok", instP, input(order(nil), map[string]any{"enc.setl_date": "2025-03-01 09:00:00"}, 500))); status != 200 || env.Infcode != "0" {
+		t.Errorf("500 orders: %d %s", status, b)
+	}
+	warn := func(w map[string]any) string {
+		return mustJSON(map[string]any{"data": map[string]any{"warn_type": "2", "warns": []map[string]any{w}}})
+	}
+	jr := strings.Repeat("a", 24)
+	for i, tc := range []struct {
+		name, input, msg string
+	}{
+		{"not a jr_id", warn(map[string]any{"warn_rslt_id": "'; drop", "dspo_way": "2"}), "data.warns[0].warn_rslt_id: want the jr_id of a finding"},
+		{"upper-case jr_id", warn(map[string]any{"warn_rslt_id": strings.ToUpper(jr), "dspo_way": "2"}), "warn_rslt_id"},
+		{"dspo_way 3", warn(map[string]any{"warn_rslt_id": jr, "dspo_way": "3"}), "data.warns[0].dspo_way"},
+		{"long reason", warn(map[string]any{"warn_rslt_id": jr, "dspo_way": "1", "dspo_way_rea": strings.Repeat("因", 501)}), "dspo_way_rea: longer than 500"},
+		{"warn_type 9", mustJSON(map[string]any{"data": map[string]any{"warn_type": "9", "warns": []map[string]any{{"warn_rslt_id": jr, "dspo_way": "2"}}}}), "data.warn_type"},
+		{"twice", mustJSON(map[string]any{"data": map[string]any{"warns": []map[string]any{{"warn_rslt_id": jr, "dspo_way": "2"}, {"warn_rslt_id": jr, "dspo_way": "2"}}}}), "data.warns[1].warn_rslt_id: given twice"},
+	} {
+		if _, env, b := h.submit(instP, "3103", envelope("3103", fmt.Sprint("P-3103-", i), instP, tc.input)); env.Infcode != "-1" || !strings.Contains(env.ErrMsg, tc.msg) {
+			t.Errorf("%s: %s, want %q", tc.name, b, tc.msg)
+		}
+	}
+	if got, _ := h.st.CheckFeedback(context.Background(), jr); len(got) != 0 {
+		t.Errorf("refused 3103s recorded %+v", got)
+	}
+}
