@@ -8,6 +8,7 @@ package detect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -159,40 +160,70 @@ type Result struct {
 	Detector Detector
 	Clues    []tracewatch.Clue
 	Elapsed  time.Duration
+	Err      error // the detector failed (Clues is then empty); the others still ran
 }
 
 // Run runs the detectors one after another over env and returns their clues, each
 // detector's in a deterministic order. progress, when not nil, is told when each starts.
+//
+// One failing detector does not stop the others: its Result carries the error (prefixed
+// with the detector's id) and no clues, even if it emitted some before failing, and a
+// panic inside a detector is recovered as such an error. Run returns a Result for every
+// detector and, when any failed, their errors joined. A cancelled ctx stops the run: Run
+// returns the results so far and the context's error.
 func Run(ctx context.Context, env *Env, ds []Detector, progress func(d Detector, i, n int)) ([]Result, error) {
 	out := make([]Result, 0, len(ds))
+	var failed []error
 	for i, d := range ds {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		if progress != nil {
 			progress(d, i, len(ds))
 		}
 		start := time.Now()
-		var clues []tracewatch.Clue
-		err := d.Run(ctx, env, func(c tracewatch.Clue) {
-			if c.Detector == "" {
-				c.Detector = d.ID()
-			}
-			if c.Region == "" {
-				c.Region = env.Institutions[c.Institution].Region
-			}
-			if !env.Window.InRegion(c.Region) {
-				return
-			}
-			c.State = tracewatch.ClueNew
-			c.FirstSeen, c.LastSeen = env.At, env.At
-			c.Normalize()
-			clues = append(clues, c)
-		})
+		clues, err := runOne(ctx, env, d)
 		if err != nil {
-			return out, fmt.Errorf("%s: %w", d.ID(), err)
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			err = fmt.Errorf("%s: %w", d.ID(), err)
+			failed = append(failed, err)
+			out = append(out, Result{Detector: d, Elapsed: time.Since(start), Err: err})
+			continue
 		}
 		sort.SliceStable(clues, func(i, j int) bool { return clues[i].Fingerprint < clues[j].Fingerprint })
 		out = append(out, Result{Detector: d, Clues: clues, Elapsed: time.Since(start)})
 	}
-	return out, nil
+	return out, errors.Join(failed...)
+}
+
+// runOne runs one detector, turning a panic into an error.
+func runOne(ctx context.Context, env *Env, d Detector) (clues []tracewatch.Clue, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			clues, err = nil, tracewatch.Errorf("detect.Run", tracewatch.KindInternal, "panic: %v", p)
+		}
+	}()
+	err = d.Run(ctx, env, func(c tracewatch.Clue) {
+		if c.Detector == "" {
+			c.Detector = d.ID()
+		}
+		if c.Region == "" {
+			c.Region = env.Institutions[c.Institution].Region
+		}
+		if !env.Window.InRegion(c.Region) {
+			return
+		}
+		c.State = tracewatch.ClueNew
+		c.FirstSeen, c.LastSeen = env.At, env.At
+		c.Normalize()
+		clues = append(clues, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return clues, nil
 }
 
 // --- helpers shared by the detectors ---

@@ -21,12 +21,29 @@ e.item_name, e.lot_no, e.made, coalesce(e.expires, c.expires), e.qty, e.split_pa
 e.receipt, e.setl_id, e.visit, e.fee_line, e.psn_no, e.settle_type, c.raw, c.code_kind, c.product_id, c.error,
 c.parent_id, pdict.code_key, c.pack_level, c.med_list_codg, %FUND%`
 
+// maxFigure bounds every money (fen) and quantity (1/10000 unit) figure the queries
+// compute from stored ones: products and shares are computed in DOUBLE and sums in the
+// engine's wide integer type, and clamped to ±maxFigure before they become int64. The
+// ingest bounds (docs/data-formats.md#field-limits) keep realistic figures far below it
+// (a settlement is at most 10^10 fen), but a store filled before them may hold values
+// whose products or sums overflow int64; a screen must still complete. Clamped figures
+// leave room for the detectors to add up thousands of them without overflow.
+const maxFigure = "1000000000000000" // 10^15
+
+// clamped bounds the numeric SQL expression x (any type) to ±maxFigure as a BIGINT;
+// NULL stays NULL.
+func clamped(x string) string {
+	return "CAST(CASE WHEN (" + x + ") > " + maxFigure + " THEN " + maxFigure + " WHEN (" + x + ") < -" + maxFigure +
+		" THEN -" + maxFigure + " ELSE (" + x + ") END AS BIGINT)"
+}
+
 // saleFund is the fund's share of a 3505 line: price × quantity × fund / total of its
 // settlement.
-const saleFund = `CASE WHEN e.kind = 'sale' AND st.amount > 0 THEN CAST(floor(CAST(e.unit_price_fen AS DOUBLE) * e.qty / 10000 * st.fund / st.amount) AS BIGINT) ELSE 0 END`
+var saleFund = `CASE WHEN e.kind = 'sale' AND st.amount > 0 THEN ` +
+	clamped(`floor(CAST(e.unit_price_fen AS DOUBLE) * e.qty / 10000 * st.fund / st.amount)`) + ` ELSE 0 END`
 
 // feeLineFund is the fund's share of a 2207/2304 code's fee line (joined as f).
-const feeLineFund = `CASE WHEN st.amount > 0 THEN CAST(floor(CAST(f.amount_fen AS DOUBLE) * st.fund / st.amount) AS BIGINT) ELSE 0 END`
+var feeLineFund = `CASE WHEN st.amount > 0 THEN ` + clamped(`floor(CAST(f.amount_fen AS DOUBLE) * st.fund / st.amount)`) + ` ELSE 0 END`
 
 // lineFrom joins what lineCols needs; callers add their joins and WHERE after it.
 const lineFrom = ` FROM event_codes c JOIN events e ON e.event_id = c.event_id
@@ -140,7 +157,7 @@ func (s *Store) eachLine(ctx context.Context, op, q string, args []any, fn func(
 // dupCandidates are the codes T1 must walk: more than one distinct sale, or more sold
 // than the pack holds, with a sale in the window.
 const dupCandidates = `SELECT code_id, pack_content FROM ledger
-WHERE (sales >= 2 OR (pack_content > 0 AND sold_whole * pack_content * 10000 + sold_split > pack_content * 10000))`
+WHERE (sales >= 2 OR (pack_content > 0 AND CAST(sold_whole AS DOUBLE) * pack_content * 10000 + sold_split > CAST(pack_content AS DOUBLE) * 10000))`
 
 // DuplicateHistories streams, code by code, the sale-side history of every code with
 // more than one distinct sale (or more sold than its pack holds) and a sale in the
@@ -442,8 +459,8 @@ scanned AS (
     WHERE c.event_kind IN ('purchase', 'stock_change', 'stocktake') AND c.code_id IS NOT NULL AND c.pack_level <= 1
     GROUP BY c.event_id)
 SELECT ev.fixmedins_code, ev.drug,
-       sum(CASE WHEN ev.opening = 0 THEN ev.qty ELSE 0 END), sum(CASE WHEN ev.opening = 0 THEN coalesce(sc.n, 0) ELSE 0 END),
-       sum(CASE WHEN ev.opening = 1 THEN ev.qty ELSE 0 END), sum(CASE WHEN ev.opening = 1 THEN coalesce(sc.n, 0) ELSE 0 END)
+       ` + clamped(`sum(CASE WHEN ev.opening = 0 THEN ev.qty ELSE 0 END)`) + `, sum(CASE WHEN ev.opening = 0 THEN coalesce(sc.n, 0) ELSE 0 END),
+       ` + clamped(`sum(CASE WHEN ev.opening = 1 THEN ev.qty ELSE 0 END)`) + `, sum(CASE WHEN ev.opening = 1 THEN coalesce(sc.n, 0) ELSE 0 END)
 FROM coded ev LEFT JOIN scanned sc ON sc.event_id = ev.event_id
 GROUP BY ev.fixmedins_code, ev.drug
 ORDER BY ev.fixmedins_code, ev.drug`
@@ -778,9 +795,9 @@ WITH per AS (
     SELECT code_id, fixmedins_code, sum(whole) AS w, sum(split_qty) AS sp, max(event_time) AS t, max(sale_id) AS sid
     FROM sale_codes GROUP BY code_id, fixmedins_code)
 SELECT per.code_id, dict.code_key, per.fixmedins_code,
-       per.w * CASE WHEN l.pack_content > 0 THEN l.pack_content ELSE 1 END * 10000 + per.sp AS units, per.t, per.sid
+       `+clamped(`CAST(per.w AS DOUBLE) * CASE WHEN l.pack_content > 0 THEN l.pack_content ELSE 1 END * 10000 + per.sp`)+` AS units, per.t, per.sid
 FROM per JOIN ledger l ON l.code_id = per.code_id LEFT JOIN code_dict dict ON dict.code_id = per.code_id
-WHERE per.w * CASE WHEN l.pack_content > 0 THEN l.pack_content ELSE 1 END * 10000 + per.sp > 0
+WHERE CAST(per.w AS DOUBLE) * CASE WHEN l.pack_content > 0 THEN l.pack_content ELSE 1 END * 10000 + per.sp > 0
 ORDER BY per.code_id, per.t`)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -861,13 +878,14 @@ LEFT JOIN code_dict dict ON dict.code_id = i.code_id`)
 
 // claimSettled sums the settlement events per institution and setl_id (the fund's share
 // of a settlement), with the visit they settle.
-const claimSettled = `SELECT fixmedins_code, setl_id, min(visit) AS visit, sum(fund_paid_fen) AS fund, sum(amount_fen) AS amount
+var claimSettled = `SELECT fixmedins_code, setl_id, min(visit) AS visit, ` + clamped(`sum(fund_paid_fen)`) + ` AS fund, ` +
+	clamped(`sum(amount_fen)`) + ` AS amount
 FROM events WHERE kind = 'settlement' AND setl_id IS NOT NULL AND setl_id <> '' GROUP BY fixmedins_code, setl_id`
 
 // visitSettled is the CTEs st (claimSettled) and sv: the settlement of each visit, which
 // a fee line (2204/2301, no setl_id of its own) reaches through its mdtrt_id.
-const visitSettled = `st AS (` + claimSettled + `),
-sv AS (SELECT fixmedins_code, visit, min(setl_id) AS setl_id, sum(fund) AS fund, sum(amount) AS amount FROM st
+var visitSettled = `st AS (` + claimSettled + `),
+sv AS (SELECT fixmedins_code, visit, min(setl_id) AS setl_id, ` + clamped(`sum(fund)`) + ` AS fund, ` + clamped(`sum(amount)`) + ` AS amount FROM st
        WHERE visit IS NOT NULL AND visit <> '' GROUP BY fixmedins_code, visit)`
 
 // eventFeeLineFund is feeLineFund for a fee line read as e.
@@ -1013,7 +1031,7 @@ periods AS (
     SELECT inst, t AS p_from, lead(t) OVER (PARTITION BY inst ORDER BY t) AS p_to FROM takes),
 mv AS MATERIALIZED (
     SELECT e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t, e.kind, coalesce(e.change_type, '') AS chg,
-           CASE WHEN e.split_pack THEN e.qty ELSE e.qty * d.pack_content END AS units, ` + saleFund + ` AS fund,
+           ` + clamped(`CASE WHEN e.split_pack THEN e.qty ELSE CAST(e.qty AS DOUBLE) * d.pack_content END`) + ` AS units, ` + saleFund + ` AS fund,
            e.msgid || '#' || e.line AS ref, d.pack_content AS content
     FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
     ` + settledJoin + `
@@ -1022,12 +1040,12 @@ mv AS MATERIALIZED (
 placed AS (
     SELECT mv.*, p.p_from, p.p_to FROM mv ASOF JOIN periods p ON mv.inst = p.inst AND mv.t >= p.p_from)
 SELECT p.inst, p.drug, p.p_from, p.p_to, any_value(p.content),
-       sum(CASE WHEN p.kind = 'stocktake' AND CAST(p.t + INTERVAL 8 HOUR AS DATE) = CAST(p.p_from + INTERVAL 8 HOUR AS DATE) THEN p.units ELSE 0 END),
-       sum(CASE WHEN p.kind = 'purchase' OR (p.kind = 'stock_change' AND p.chg IN ('101', '103', '106', '108')) THEN p.units ELSE 0 END),
-       sum(CASE WHEN p.kind = 'purchase_return' OR (p.kind = 'stock_change' AND p.chg IN ('102', '107')) THEN p.units ELSE 0 END),
-       sum(CASE WHEN p.kind = 'stock_change' AND p.chg IN ('104', '105') THEN p.units ELSE 0 END),
-       sum(CASE WHEN p.kind = 'sale' THEN p.units WHEN p.kind = 'sale_return' THEN -p.units ELSE 0 END),
-       sum(CASE WHEN p.kind = 'sale' THEN p.fund ELSE 0 END),
+       ` + clamped(`sum(CASE WHEN p.kind = 'stocktake' AND CAST(p.t + INTERVAL 8 HOUR AS DATE) = CAST(p.p_from + INTERVAL 8 HOUR AS DATE) THEN p.units ELSE 0 END)`) + `,
+       ` + clamped(`sum(CASE WHEN p.kind = 'purchase' OR (p.kind = 'stock_change' AND p.chg IN ('101', '103', '106', '108')) THEN p.units ELSE 0 END)`) + `,
+       ` + clamped(`sum(CASE WHEN p.kind = 'purchase_return' OR (p.kind = 'stock_change' AND p.chg IN ('102', '107')) THEN p.units ELSE 0 END)`) + `,
+       ` + clamped(`sum(CASE WHEN p.kind = 'stock_change' AND p.chg IN ('104', '105') THEN p.units ELSE 0 END)`) + `,
+       ` + clamped(`sum(CASE WHEN p.kind = 'sale' THEN p.units WHEN p.kind = 'sale_return' THEN -p.units ELSE 0 END)`) + `,
+       ` + clamped(`sum(CASE WHEN p.kind = 'sale' THEN p.fund ELSE 0 END)`) + `,
        count(*) FILTER (WHERE p.kind = 'sale'),
        coalesce(arg_min(p.ref, p.t) FILTER (WHERE p.kind = 'sale'), '')
 FROM placed p
@@ -1125,7 +1143,7 @@ ORDER BY 1`
 func (s *Store) FrequentSettlements(ctx context.Context, w tracewatch.Window, days, min int, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
 	win, args := windowSQL(w, "event_time")
 	q := `WITH st AS (
-    SELECT fixmedins_code, setl_id, psn_no, min(event_id) AS first_id, min(event_time) AS t, sum(fund_paid_fen) AS fund
+    SELECT fixmedins_code, setl_id, psn_no, min(event_id) AS first_id, min(event_time) AS t, ` + clamped(`sum(fund_paid_fen)`) + ` AS fund
     FROM events
     WHERE kind = 'settlement' AND infno NOT IN ('2304', '2304A') AND setl_id IS NOT NULL AND setl_id <> ''
       AND psn_no IS NOT NULL AND psn_no <> '' AND event_time IS NOT NULL` + win + `
