@@ -56,12 +56,13 @@ func KeyOfPackedID(id CodeID) (string, bool) {
 // SaleID identifies the sale a sale-side event belongs to, so that the same box sale
 // reported twice (a 3505 and a 2207 carrying the same setl_id, or a code scanned twice on
 // one receipt) counts once: the settlement id, else the receipt number, else the line.
-// Sale returns and cancels get their own ids. Stores compute the same ids in SQL when
+// Sale returns and cancels get their own ids. A msgid is unique per institution only,
+// so ids made of one carry the institution too. Stores compute the same ids in SQL when
 // they rebuild the ledger (docs/ledger.md).
 func SaleID(e *Event) string {
 	switch e.Kind {
 	case EventSaleReturn:
-		return "RET|" + e.MsgID + "|" + itoa(e.Line)
+		return "RET|" + e.Institution + "|" + e.MsgID + "|" + itoa(e.Line)
 	case EventSettlementCancel:
 		return "CAN|" + e.Institution + "|" + e.Settlement
 	}
@@ -71,7 +72,7 @@ func SaleID(e *Event) string {
 	case e.Receipt != "":
 		return e.Institution + "|R|" + e.Receipt
 	}
-	return e.MsgID + "|L|" + itoa(e.Line)
+	return e.Institution + "|L|" + e.MsgID + "|" + itoa(e.Line)
 }
 
 func itoa(n int) string {

@@ -136,10 +136,10 @@ const rebuildSQL = `
 DELETE FROM sale_codes;
 INSERT INTO sale_codes
 SELECT c.code_id,
-       CASE WHEN e.kind = 'sale_return' THEN 'RET|' || e.msgid || '|' || CAST(e.line AS VARCHAR)
+       CASE WHEN e.kind = 'sale_return' THEN 'RET|' || e.fixmedins_code || '|' || e.msgid || '|' || CAST(e.line AS VARCHAR)
             WHEN e.setl_id IS NOT NULL AND e.setl_id <> '' THEN e.fixmedins_code || '|S|' || e.setl_id
             WHEN e.receipt IS NOT NULL AND e.receipt <> '' THEN e.fixmedins_code || '|R|' || e.receipt
-            ELSE e.msgid || '|L|' || CAST(e.line AS VARCHAR) END AS sale_id,
+            ELSE e.fixmedins_code || '|L|' || e.msgid || '|' || CAST(e.line AS VARCHAR) END AS sale_id,
        min(e.fixmedins_code), min(e.event_time),
        max(CASE WHEN e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -1 ELSE 1 END),
        max(CASE WHEN NOT e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -e.qty WHEN e.qty = 0 THEN 1 ELSE e.qty END)

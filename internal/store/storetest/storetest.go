@@ -738,6 +738,23 @@ func testMsgIDPerInstitution(t *testing.T, open Opener) {
 			t.Errorf("ledger %s = %+v", k, l)
 		}
 	}
+	// Lines without a receipt or settlement are sales of their message line: the same
+	// msgid and line at two institutions are two sales (sale ids carry the institution),
+	// incrementally and after a rebuild.
+	const codeN = "83857930000000077777"
+	for _, inst := range []string{instP, instQ} {
+		m, e := msg("NOREF", "3505", inst, sale(4, 10, "", "", codeN))
+		commit(t, s, m, e)
+	}
+	if l := ledger(t, s, codeN); l.Sales != 2 || l.FirstSeller != instP {
+		t.Errorf("two institutions' NOREF line 1: %+v", l)
+	}
+	if _, err := s.RebuildLedger(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := ledger(t, s, codeN); l.Sales != 2 {
+		t.Errorf("after a rebuild: %+v", l)
+	}
 }
 
 // testDeadLetter: a message that cannot be stored is set aside as a dead letter (kept,
