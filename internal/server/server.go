@@ -13,7 +13,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -266,7 +265,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		if errors.As(err, &tooLarge) {
 			return nil, err
 		}
-		return nil, tracewatch.E("server.readBody", tracewatch.KindInvalid, fmt.Errorf("reading the request body: %w", err))
+		// The cause (a timeout, a reset, an address) is not the client's business.
+		return nil, tracewatch.Errorf("server.readBody", tracewatch.KindInvalid, "could not read the request body: it came too slowly or was cut off")
 	}
 	return b, nil
 }
