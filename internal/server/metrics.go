@@ -166,6 +166,9 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 		g["tracewatch_journal_apply_failing"] = failing
 	}
+	if n, err := s.st.DeadLetters(r.Context()); err == nil {
+		g["tracewatch_dead_letters_total"] = float64(n) // records set aside: see quarantine list
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	g["go_memstats_heap_inuse_bytes"] = float64(ms.HeapInuse)
@@ -194,6 +197,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ready")
+	if n, err := s.st.DeadLetters(r.Context()); err == nil && n > 0 {
+		fmt.Fprintf(w, "dead letters: %d (messages that could not be stored, listed in the quarantine)\n", n)
+	}
 }
 
 // limiters hold one token bucket per institution.
