@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -113,6 +114,7 @@ type screenSummary struct {
 	Detectors []detectorSummary `json:"detectors"`
 	Clues     int               `json:"clues"`
 	New       int               `json:"new"`
+	Failed    int               `json:"failed"` // detectors that failed (their error is in detectors[].error)
 }
 
 type detectorSummary struct {
@@ -122,6 +124,7 @@ type detectorSummary struct {
 	BySeverity map[string]int `json:"by_severity"`
 	AmountFen  int64          `json:"amount_fen"`
 	Seconds    float64        `json:"seconds"`
+	Error      string         `json:"error,omitempty"` // why the detector failed; it stored no clue
 }
 
 func runScreen(e env) int {
@@ -153,20 +156,35 @@ func runScreen(e env) int {
 	}
 	defer st.Close()
 	sum, err := screen(ctx, st, ds, w, at, e.stderr)
-	if err != nil {
+	if err != nil && sum.Failed == 0 {
 		return fail(e.stderr, "screen", err)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
+	return writeScreen(e.stdout, e.stderr, sum, *asJSON)
+}
+
+// writeScreen writes the summary of a screen and returns the exit status: exitFail when
+// a detector failed. The summary is written either way: the other detectors' clues are
+// stored.
+func writeScreen(stdout, stderr io.Writer, sum screenSummary, asJSON bool) int {
+	if asJSON {
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(sum)
-		return exitOK
+	} else {
+		printScreenSummary(stdout, sum)
 	}
-	printScreenSummary(e.stdout, sum)
+	if sum.Failed > 0 {
+		fmt.Fprintf(stderr, "tracewatch screen: %d of %d detectors failed (see their error); the clues of the others are stored\n", sum.Failed, len(sum.Detectors))
+		return exitFail
+	}
 	return exitOK
 }
 
-// screen runs ds over the window, stores the clues and summarises them.
+// screen runs ds over the window, stores the clues and summarises them. A detector that
+// fails (or whose clues cannot be stored) is reported on progress and in its summary
+// (error), stores no clue, and does not stop the others; the error returned then joins
+// every failure, and the summary counts them in Failed. An error with Failed 0 means the
+// run could not start (the reference data did not load) or was cancelled.
 func screen(ctx context.Context, st *duckdb.Store, ds []detect.Detector, w tracewatch.Window, at time.Time, progress io.Writer) (screenSummary, error) {
 	sum := screenSummary{Window: map[string]string{}}
 	if !w.From.IsZero() {
@@ -182,21 +200,32 @@ func screen(ctx context.Context, st *duckdb.Store, ds []detect.Detector, w trace
 	if err != nil {
 		return sum, err
 	}
+	var failed []error
 	for i, d := range ds {
 		fmt.Fprintf(progress, "[%d/%d] %s %s …", i+1, len(ds), d.ID(), d.Title())
 		res, err := detect.Run(ctx, denv, []detect.Detector{d}, nil)
-		if err != nil {
+		if len(res) == 0 { // cancelled
 			fmt.Fprintln(progress)
-			return sum, err
+			return sum, errors.Join(append(failed, err)...)
 		}
 		r := res[0]
-		added, err := st.PutClues(ctx, r.Clues, at)
+		ds := detectorSummary{Detector: d.ID(), Title: d.Title(), BySeverity: map[string]int{}, Seconds: r.Elapsed.Seconds()}
+		added := 0
+		if err == nil {
+			if added, err = st.PutClues(ctx, r.Clues, at); err != nil {
+				err = fmt.Errorf("%s: storing its clues: %w", d.ID(), err)
+			}
+		}
 		if err != nil {
-			fmt.Fprintln(progress)
-			return sum, err
+			fmt.Fprintf(progress, " FAILED: %v\n", err)
+			ds.Error = err.Error()
+			failed = append(failed, err)
+			sum.Detectors = append(sum.Detectors, ds)
+			sum.Failed++
+			continue
 		}
 		fmt.Fprintf(progress, " %d clues (%d new) in %.1fs\n", len(r.Clues), added, r.Elapsed.Seconds())
-		ds := detectorSummary{Detector: d.ID(), Title: d.Title(), Clues: len(r.Clues), BySeverity: map[string]int{}, Seconds: r.Elapsed.Seconds()}
+		ds.Clues = len(r.Clues)
 		for _, c := range r.Clues {
 			ds.BySeverity[c.Severity.String()]++
 			ds.AmountFen += int64(c.AmountFen)
@@ -205,13 +234,17 @@ func screen(ctx context.Context, st *duckdb.Store, ds []detect.Detector, w trace
 		sum.Clues += len(r.Clues)
 		sum.New += added
 	}
-	return sum, nil
+	return sum, errors.Join(failed...)
 }
 
 func printScreenSummary(w io.Writer, sum screenSummary) {
 	sevs := []tracewatch.Severity{tracewatch.SeverityViolation, tracewatch.SeverityHighlySuspicious, tracewatch.SeveritySuspicious, tracewatch.SeverityNotice}
 	fmt.Fprintf(w, "%-22s %-14s %8s %8s %8s %8s %8s %14s\n", "detector", "", "明确违规", "高度可疑", "可疑", "提示", "clues", "amount(元)")
 	for _, d := range sum.Detectors {
+		if d.Error != "" {
+			fmt.Fprintf(w, "%-22s %-14s FAILED: %s\n", d.Detector, d.Title, d.Error)
+			continue
+		}
 		fmt.Fprintf(w, "%-22s %-14s", d.Detector, d.Title)
 		for _, s := range sevs {
 			fmt.Fprintf(w, " %8d", d.BySeverity[s.String()])
@@ -219,4 +252,7 @@ func printScreenSummary(w io.Writer, sum screenSummary) {
 		fmt.Fprintf(w, " %8d %14s\n", d.Clues, tracewatch.Fen(d.AmountFen))
 	}
 	fmt.Fprintf(w, "%d clues, %d new\n", sum.Clues, sum.New)
+	if sum.Failed > 0 {
+		fmt.Fprintf(w, "%d detectors failed\n", sum.Failed)
+	}
 }
