@@ -294,6 +294,9 @@ func maskTree(v any, kind maskKind) any {
 		if kind != maskNone {
 			return maskValue(kind, t.String())
 		}
+		if m := scrubIDs(t.String()); m != t.String() { // an ID number sent as a number
+			return m
+		}
 		return t
 	case bool:
 		if kind != maskNone {
