@@ -230,7 +230,8 @@ type Stats struct {
 
 // Store is the contract both stores (embedded DuckDB, PostgreSQL) satisfy; the
 // conformance suite in internal/store/storetest checks it. Commit is durable when it
-// returns.
+// returns; the caller may then reuse the Batch and its lists (a store may still hold the
+// events' codes and the payload bytes: leave those alone).
 type Store interface {
 	UpsertRegions(ctx context.Context, rows []RegionInfo) error
 	UpsertInstitutions(ctx context.Context, rows []Institution) error

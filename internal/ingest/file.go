@@ -283,9 +283,9 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 			// recognises it and does not quarantine it twice.
 			cr.stats.Unreadable++
 			id := DerivedMsgID(line)
-			resp, _ := json.Marshal(nhsa.Fail(nhsa.Request{MsgID: id}, err.Error(), now, now))
+			resp, _ := json.Marshal(nhsa.Fail(nhsa.Request{MsgID: id}, nhsa.Reason(err), now, now))
 			cr.batch.Messages = append(cr.batch.Messages, tracewatch.MessageRecord{MsgID: id, Source: source, Received: now, Rejected: 1, Response: resp})
-			cr.batch.Quarantine = append(cr.batch.Quarantine, tracewatch.QuarantineRow{MsgID: id, Source: source, Reason: err.Error(),
+			cr.batch.Quarantine = append(cr.batch.Quarantine, tracewatch.QuarantineRow{MsgID: id, Source: source, Reason: nhsa.Reason(err),
 				Field: fieldOf(err), Payload: append([]byte(nil), line...), Received: now})
 			cr.infno = append(cr.infno, "")
 			continue

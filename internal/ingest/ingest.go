@@ -80,8 +80,8 @@ func (in *Ingester) Prepare(ctx context.Context, req nhsa.Request, raw []byte, s
 	events, rowErrs, err := nhsa.Decode(req)
 	if err != nil {
 		p.Refused = true
-		p.Response = nhsa.Fail(req, err.Error(), received, now)
-		quarantine(0, fieldOf(err), err.Error())
+		p.Response = nhsa.Fail(req, nhsa.Reason(err), received, now)
+		quarantine(0, fieldOf(err), nhsa.Reason(err))
 		p.Message.Rejected = 1
 		return p, p.finish()
 	}

@@ -23,10 +23,12 @@ const (
 
 var now = time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC)
 
-func open(t *testing.T) *duckdb.Store {
+func open(t *testing.T) *duckdb.Store { return openWith(t, duckdb.Options{Threads: 2}) }
+
+func openWith(t *testing.T, o duckdb.Options) *duckdb.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := duckdb.Open(ctx, t.TempDir(), duckdb.Options{Threads: 2})
+	st, err := duckdb.Open(ctx, t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +177,13 @@ func TestIngestFileTwice(t *testing.T) {
 // rows stores its payload once; two institutions may use the same msgid. Running the
 // file again changes nothing.
 func TestIngestFileHostileBytes(t *testing.T) {
+	for _, journal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("journal=%v", journal), func(t *testing.T) { testHostileBytes(t, openWith(t, duckdb.Options{Threads: 2, Journal: journal})) })
+	}
+}
+
+func testHostileBytes(t *testing.T, st *duckdb.Store) {
 	ctx := context.Background()
-	st := open(t)
 	in, err := ingest.New(ctx, st)
 	must(t, err)
 	for _, c := range []struct {

@@ -102,7 +102,7 @@ func messageClean(m *tracewatch.MessageRecord) bool {
 }
 
 // cleanBatch returns b with every text storable: b itself when it already is, else a
-// copy (the caller's batch is never changed).
+// copy whose lists are new (the caller's batch is never changed).
 func cleanBatch(b *tracewatch.Batch) *tracewatch.Batch {
 	dirtyM, dirtyE, dirtyQ := false, false, false
 	for i := range b.Messages {
@@ -127,9 +127,8 @@ func cleanBatch(b *tracewatch.Batch) *tracewatch.Batch {
 	if !dirtyM && !dirtyE && !dirtyQ {
 		return b
 	}
-	c := *b
+	c := tracewatch.Batch{Messages: slices.Clone(b.Messages), Events: slices.Clone(b.Events), Quarantine: slices.Clone(b.Quarantine)}
 	if dirtyM {
-		c.Messages = slices.Clone(b.Messages)
 		for i := range c.Messages {
 			m := &c.Messages[i]
 			ts := messageTexts(m)
@@ -140,7 +139,6 @@ func cleanBatch(b *tracewatch.Batch) *tracewatch.Batch {
 		}
 	}
 	if dirtyE {
-		c.Events = slices.Clone(b.Events)
 		for i := range c.Events {
 			e := &c.Events[i]
 			if eventClean(e) {
@@ -156,7 +154,6 @@ func cleanBatch(b *tracewatch.Batch) *tracewatch.Batch {
 		}
 	}
 	if dirtyQ {
-		c.Quarantine = slices.Clone(b.Quarantine)
 		for i := range c.Quarantine {
 			ts := quarantineTexts(&c.Quarantine[i])
 			fixAll(ts[:])

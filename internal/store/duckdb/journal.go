@@ -363,7 +363,14 @@ func syncDir(dir string) error {
 
 // commit journals b and returns once it is durable.
 func (j *journal) commit(ctx context.Context, b *tracewatch.Batch) (tracewatch.CommitResult, error) {
-	c := &jcommit{batch: cleanBatch(b), done: make(chan struct{})}
+	// The batch waits for the applier after Commit returns: keep a copy of its lists, the
+	// caller may reuse b and them (not its events' codes or the payload bytes).
+	if cb := cleanBatch(b); cb != b {
+		b = cb
+	} else {
+		b = &tracewatch.Batch{Messages: slices.Clone(b.Messages), Events: slices.Clone(b.Events), Quarantine: slices.Clone(b.Quarantine)}
+	}
+	c := &jcommit{batch: b, done: make(chan struct{})}
 	j.closeMu.RLock()
 	if j.closed {
 		j.closeMu.RUnlock()

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		{"PayloadOnce", testPayloadOnce},
 		{"MsgIDPerInstitution", testMsgIDPerInstitution},
 		{"DeadLetter", testDeadLetter},
+		{"BatchReuse", testBatchReuse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
@@ -840,5 +841,34 @@ func testDeadLetter(t *testing.T, open Opener) {
 	r = commit(t, s, bad, badEv)
 	if len(r.Replayed) != 0 || r.Events != 1 {
 		t.Errorf("BAD1 again after the reopen = %+v", r)
+	}
+}
+
+// testBatchReuse: once Commit returns, the caller may reuse the batch and its lists (a
+// bulk ingest does): what was committed is what is stored.
+func testBatchReuse(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := fresh(t, open)
+	loadReference(t, s)
+	m, e := msg("REUSE", "3505", instP, sale(2, 10, "R1", "", codeA))
+	b := &tracewatch.Batch{Messages: m, Events: e, Quarantine: []tracewatch.QuarantineRow{{MsgID: "REUSE", Institution: instP, Source: "test", Reason: "r", Received: at(1, 0, 0)}}}
+	_, err := s.Commit(ctx, b)
+	must(t, err)
+	b.Messages[0].MsgID, b.Events[0].MsgID, b.Events[0].Receipt, b.Quarantine[0].MsgID = "OTHER", "OTHER", "R2", "OTHER"
+	*b = tracewatch.Batch{}
+	got, err := s.Message(ctx, instP, "REUSE")
+	must(t, err)
+	if got.Accepted != 1 {
+		t.Errorf("Message = %+v", got)
+	}
+	tl, err := s.Timeline(ctx, codeA)
+	must(t, err)
+	if len(tl) != 1 || tl[0].MsgID != "REUSE" || tl[0].Receipt != "R1" {
+		t.Errorf("Timeline = %+v", tl)
+	}
+	rows, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{})
+	must(t, err)
+	if len(rows) != 1 || rows[0].MsgID != "REUSE" {
+		t.Errorf("Quarantine = %+v", rows)
 	}
 }
