@@ -9,7 +9,8 @@
 //   - GS1 element strings (AIM-prefixed scanner output, GS or ^ as FNC1, the bracketed
 //     human-readable form) and GS1 Digital Link URIs: identity = GTIN (01) + serial (21).
 //   - MA / IDcode (ISO/IEC 15459) codes starting with "MA.".
-//   - Enterprise codes: any other printable form, accepted but marked unverified.
+//   - Enterprise codes: any other code of letters, digits and "-", "." or "_" (8–100
+//     characters, with a digit), accepted but marked unverified.
 //
 // Bare commodity barcodes (GTIN-13 商品码, EAN-8, UPC-A, GTIN-14) are refused with
 // ErrNotTraceCode: the classic wrong-barcode scan.
@@ -36,7 +37,7 @@ const (
 	KindNMPA20          // 20-digit 码上放心 / 药品电子监管码
 	KindGS1             // GS1 element string or Digital Link
 	KindMA              // MA / IDcode (ISO/IEC 15459)
-	KindEnterprise      // any other printable form, unverified
+	KindEnterprise      // any other code of letters, digits and - . _, unverified
 )
 
 var kindNames = [...]string{"", "nmpa20", "gs1", "ma", "enterprise"}
@@ -327,7 +328,10 @@ func parseMA(s string) (Code, *Error) {
 	return Code{Kind: KindMA, Key: s, ProductID: s[:last], Serial: s[last+1:], Verified: true}, nil
 }
 
-// parseEnterprise accepts any other printable code, unverified.
+// parseEnterprise accepts any other code of the enterprise shape, unverified: 8–100
+// letters, digits and the separators "-", "." and "_", beginning and ending with a
+// letter or a digit, no two separators in a row, at least one digit (the pack serial).
+// Paths, URLs, words ("undefined") and the like are refused: they identify no pack.
 func parseEnterprise(s string) (Code, *Error) {
 	if off := firstNotPrintable(s); off >= 0 {
 		return Code{}, errAt(ErrBadCharset, s, off, "trace codes use printable ASCII only (GB/T 1988); found %q", runeAt(s, off))
@@ -337,6 +341,26 @@ func parseEnterprise(s string) (Code, *Error) {
 	}
 	if len(s) > MaxLen {
 		return Code{}, errAt(ErrBadLength, s, -1, "%d characters exceeds the %d of the national drug_trac_codg field", len(s), MaxLen)
+	}
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c-'0' <= 9:
+			digits++
+		case 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z':
+		case c == '-' || c == '.' || c == '_':
+			if i == 0 || i == len(s)-1 {
+				return Code{}, errAt(ErrBadFormat, s, i, "an enterprise code begins and ends with a letter or a digit")
+			}
+			if p := s[i-1]; p == '-' || p == '.' || p == '_' {
+				return Code{}, errAt(ErrBadFormat, s, i, "two separators in a row")
+			}
+		default:
+			return Code{}, errAt(ErrBadCharset, s, i, "an enterprise code has letters, digits and the separators - . _ only; found %q", runeAt(s, i))
+		}
+	}
+	if digits == 0 {
+		return Code{}, errAt(ErrBadFormat, s, -1, "no digit: an enterprise code carries the pack's serial")
 	}
 	return Code{Kind: KindEnterprise, Key: s, Verified: false}, nil
 }

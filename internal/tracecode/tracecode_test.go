@@ -84,7 +84,7 @@ func TestParse(t *testing.T) {
 		{"digital link in QR", "]Q1https://id.example.com/01/06904879000120/21/ABC123", want{kind: KindGS1, key: gs1Key, sym: SymQR}},
 		{"digital link no serial", "https://id.example.com/01/06904879000120", want{err: ErrNotTraceCode}},
 		{"digital link qualifier in query", "https://a/01/06904879000120?21=ABC123", want{err: ErrBadFormat}},
-		{"mixed-case scheme is not a URI", "HtTps://a/01/06904879000120/21/ABC123", want{kind: KindEnterprise}},
+		{"mixed-case scheme is not a URI", "HtTps://a/01/06904879000120/21/ABC123", want{err: ErrBadCharset, pos: 6}},
 
 		// Commodity barcodes and other near misses.
 		{"GTIN-13 commodity", "6901234567892", want{err: ErrNotTraceCode}},
@@ -106,6 +106,16 @@ func TestParse(t *testing.T) {
 		{"enterprise internal space", "ABC 2024 000123", want{err: ErrBadCharset, pos: 4}},
 		{"enterprise Chinese", "药品追溯码ABCDEFGH", want{err: ErrBadCharset, pos: 1}},
 		{"enterprise too long", strings.Repeat("A", 101), want{err: ErrBadLength}},
+		{"enterprise separators", "ABC_2024.000123-X", want{kind: KindEnterprise, key: "ABC_2024.000123-X"}},
+		{"enterprise a path", "../../etc/passwd", want{err: ErrBadFormat, pos: 1}},
+		{"enterprise with slashes", "ABC/2024/000123", want{err: ErrBadCharset, pos: 4}},
+		{"a URL that is no Digital Link", "https://example.com/c?id=12345", want{err: ErrBadFormat, pos: 20}},
+		{"enterprise a scheme", "ftp:12345678", want{err: ErrBadCharset, pos: 4}},
+		{"enterprise markup", "<script>1234</script>", want{err: ErrBadCharset, pos: 1}},
+		{"enterprise quote", "ABC'2024'000123", want{err: ErrBadCharset, pos: 4}},
+		{"enterprise two dots", "ABC..2024000123", want{err: ErrBadFormat, pos: 5}},
+		{"enterprise trailing separator", "ABC-2024-000123-", want{err: ErrBadFormat, pos: 16}},
+		{"enterprise without a digit", "undefined", want{err: ErrBadFormat}},
 		{"control character", "ABCDEFGH\x01IJ", want{err: ErrBadCharset, pos: 9}},
 
 		// Empty and broken AIM prefixes.
