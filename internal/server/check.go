@@ -93,8 +93,8 @@ const (
 	maxWarns      = 500     // warns of one 3103
 )
 
-// textRule is a national field's length (in characters) and the absence of control
-// characters.
+// badText says what is wrong with a national text field: more than max characters, or
+// control characters or invalid UTF-8 ("" when nothing is).
 func badText(v string, max int) string {
 	switch {
 	case utf8.RuneCountInString(v) > max:
