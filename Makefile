@@ -29,7 +29,8 @@ vet:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# Short fuzzing runs of every parser of outside input (FUZZTIME each). Minimization is
+# Short fuzzing runs of every parser of outside input and every decoder the server exposes
+# (FUZZTIME each). Minimization is
 # capped: with the default 60 s the workers stall while a new input is minimized.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/tracecode
@@ -40,6 +41,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzObjectMatchesEncodingJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/nhsa
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/refload
 	$(GO) test -run '^$$' -fuzz '^FuzzReadJSONL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/refload
+	$(GO) test -run '^$$' -fuzz '^FuzzEndpoints$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/server
+	$(GO) test -run '^$$' -fuzz '^FuzzMaskJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/server
 
 clean:
 	rm -f tracewatch

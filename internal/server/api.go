@@ -331,7 +331,7 @@ func (s *Server) corrected(r *http.Request, row tracewatch.QuarantineRow) ([]int
 		return ids, nil
 	}
 	whole := row.Row == 0 || !strings.HasSuffix(row.Infno, "A")
-	rows, err := s.st.Quarantine(r.Context(), tracewatch.QuarantineFilter{MsgID: row.MsgID, Limit: maxRowsPerMessage})
+	rows, err := s.st.Quarantine(r.Context(), tracewatch.QuarantineFilter{MsgID: row.MsgID, Institution: row.Institution, Limit: maxRowsPerMessage})
 	if err != nil {
 		return nil, err
 	}

@@ -481,7 +481,7 @@ var jrIDRE = regexp.MustCompile(`^[0-9a-f]{24}$`)
 func (s *Server) handleFeedback(w http.ResponseWriter, r *http.Request, req nhsa.Request, received time.Time, institution string) {
 	ctx := r.Context()
 	if m, err := s.st.Message(ctx, institution, req.MsgID); err == nil {
-		s.replay(w, r, req, received, m, institution)
+		s.replay(w, r, req, received, m)
 		return
 	} else if tracewatch.KindOf(err) != tracewatch.KindNotFound {
 		s.refuse(w, r, req, received, err)

@@ -78,7 +78,7 @@ type cred struct{ paasid, secret string }
 // harness is a server on a real DuckDB store in a temporary directory, with a key for
 // each of the two pharmacies.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	st     tracewatch.Store
 	srv    *Server
 	ts     *httptest.Server
@@ -93,7 +93,7 @@ type harness struct {
 }
 
 // newHarness starts a server; configure may change the config (and wrap the store).
-func newHarness(t *testing.T, configure func(*Config)) *harness {
+func newHarness(t testing.TB, configure func(*Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := duckdb.Open(ctx, t.TempDir(), duckdb.Options{Threads: 1, Journal: true}) // as serve opens it
@@ -225,7 +225,7 @@ func (h *harness) unchanged(before tracewatch.Stats, what string) {
 	}
 }
 
-func envelopeOf(t *testing.T, b []byte) nhsa.Response {
+func envelopeOf(t testing.TB, b []byte) nhsa.Response {
 	t.Helper()
 	var r nhsa.Response
 	if err := json.Unmarshal(b, &r); err != nil {

@@ -511,8 +511,12 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		return fail(err)
 	}
 	// A message's rows are kept when it is new and this is its first occurrence; a row
-	// (message, line) given twice is kept once.
-	keep := func(bi int, k msgKey) bool { return fresh[k] && owner[k][0] == bi }
+	// (message, line) given twice is kept once. Rows that name a message the batches do
+	// not carry belong to no replay: they are kept, never silently dropped.
+	keep := func(bi int, k msgKey) bool {
+		o, carried := owner[k]
+		return !carried || fresh[k] && o[0] == bi
+	}
 	seenLine := map[string]bool{}
 	keepEvent := func(bi int, e *tracewatch.Event) bool {
 		if !keep(bi, msgKey{Institution: e.Institution, MsgID: e.MsgID}) {

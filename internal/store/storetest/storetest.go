@@ -383,8 +383,17 @@ func testQuarantine(t *testing.T, open Opener) {
 	q2.MsgID, q2.Institution = "", instQ
 	_, err = s.Commit(ctx, &tracewatch.Batch{Quarantine: []tracewatch.QuarantineRow{q2}})
 	must(t, err)
-	rows, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{})
+	// Rows whose message record is not in the batch are kept, not dropped.
+	q3 := q[0]
+	q3.MsgID, q3.Reason = "Q-ORPHAN", "orphan"
+	_, err = s.Commit(ctx, &tracewatch.Batch{Quarantine: []tracewatch.QuarantineRow{q3}})
 	must(t, err)
+	if orphan, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{MsgID: "Q-ORPHAN"}); err != nil || len(orphan) != 1 {
+		t.Errorf("a quarantine row without its message in the batch: %+v, %v", orphan, err)
+	}
+	rows, err := s.Quarantine(ctx, tracewatch.QuarantineFilter{Institution: ""})
+	must(t, err)
+	rows = slices.DeleteFunc(rows, func(r tracewatch.QuarantineRow) bool { return r.MsgID == "Q-ORPHAN" })
 	if len(rows) != 2 || rows[0].Field != "rtal_docno" || string(rows[0].Payload) != `{"infno":"3505"}` || rows[0].Resubmitted {
 		t.Fatalf("Quarantine = %+v", rows)
 	}
@@ -406,7 +415,7 @@ func testQuarantine(t *testing.T, open Opener) {
 	}
 	st, err := s.Stats(ctx)
 	must(t, err)
-	if st.Quarantined != 1 || st.Tables["quarantine"] != 2 {
+	if st.Quarantined != 2 || st.Tables["quarantine"] != 3 { // with the orphan row
 		t.Errorf("Stats quarantined = %d of %d", st.Quarantined, st.Tables["quarantine"])
 	}
 }
