@@ -135,6 +135,7 @@ func runDemo(e env) int {
 	fmt.Fprintf(e.stdout, "  tracewatch clues show --data-dir %s ID\n", data)
 	fmt.Fprintf(e.stdout, "  tracewatch clues export --data-dir %s --xlsx clues.xlsx\n", data)
 	fmt.Fprintf(e.stdout, "  tracewatch eval --data-dir %s --labels %s --json\n", data, filepath.Join(prov, "labels.jsonl"))
-	fmt.Fprintf(e.stdout, "  tracewatch serve --data-dir %s   (then GET http://127.0.0.1:8080/api/v1/clues)\n", data)
+	fmt.Fprintf(e.stdout, "  tracewatch token create --data-dir %s --name me   (an operator token for the API)\n", data)
+	fmt.Fprintf(e.stdout, "  tracewatch serve --data-dir %s   (then GET http://127.0.0.1:8080/api/v1/clues with Authorization: Bearer <token>)\n", data)
 	return exitOK
 }
