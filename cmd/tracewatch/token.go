@@ -39,6 +39,10 @@ func runTokenCreate(e env) int {
 	if err != nil {
 		return fail(e.stderr, "token create", err)
 	}
+	// The tokens belong to a store: a misspelt --data-dir must not get a tokens file.
+	if err := storeExists(*dir); err != nil {
+		return fail(e.stderr, "token create", err)
+	}
 	tok, err := token.Create(*dir, *name, r, time.Now())
 	if err != nil {
 		return fail(e.stderr, "token create", err)
@@ -68,6 +72,9 @@ func runTokenRevoke(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
+	if err := storeExists(*dir); err != nil {
+		return fail(e.stderr, "token revoke", err)
+	}
 	t, err := token.Revoke(*dir, fs.Arg(0), time.Now())
 	if err != nil {
 		return fail(e.stderr, "token revoke", err)
@@ -91,6 +98,9 @@ func runTokenList(e env) int {
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	if err := storeExists(*dir); err != nil {
+		return fail(e.stderr, "token list", err)
 	}
 	ts, err := token.List(*dir)
 	if err != nil {

@@ -29,6 +29,11 @@ func TestTokenCLI(t *testing.T) {
 			t.Errorf("%v: status %d, want %d", args, status, exitUsage)
 		}
 	}
+	// Tokens belong to a store: a directory without one (a misspelt --data-dir) is refused.
+	if status, _, errOut := runCLI(t, "", "token", "create", "--data-dir", dir, "--name", "alice"); status != exitFail || !strings.Contains(errOut, "no store there") {
+		t.Errorf("create without a store: status %d, %q", status, errOut)
+	}
+	loadInstitution(t, dir)
 	status, out, errOut := runCLI(t, "", "token", "create", "--data-dir", dir, "--name", "alice", "--role", "admin", "--json")
 	var tok struct{ Token string }
 	if status != exitOK || json.Unmarshal([]byte(out), &tok) != nil || !strings.HasPrefix(out, `{"token": "twt_`) || len(tok.Token) != 36 {

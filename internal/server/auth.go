@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"tracewatch"
+	"tracewatch/internal/token"
 )
 
 // The signed-request headers of the national gateway style.
@@ -50,7 +51,6 @@ const (
 	masterKeyLen  = 32 // AES-256
 	secretLen     = 32
 	maxNonceLen   = 128
-	alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 )
 
 // MasterKeyPath is where the master key of a data directory lives.
@@ -171,22 +171,6 @@ func openSecret(aead cipher.AEAD, paasid string, enc []byte) (string, error) {
 	return string(plain), nil
 }
 
-// randomAlnum returns n characters from [A-Za-z0-9], uniformly (rejection sampling).
-func randomAlnum(n int) (string, error) {
-	out := make([]byte, 0, n)
-	buf := make([]byte, 2*n)
-	for len(out) < n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		for _, b := range buf {
-			if b < 248 && len(out) < n { // 248 = 4×62: keeps the draw uniform
-				out = append(out, alphanumerics[b%62])
-			}
-		}
-	}
-	return string(out), nil
-}
 
 // CreateKey issues a credential to an institution: paasid "tw" + 16 hex digits and a
 // secret of 32 letters and digits, stored sealed under master (AES-256-GCM). The secret
@@ -223,7 +207,7 @@ func CreateKey(ctx context.Context, st tracewatch.Store, master []byte, institut
 			return "", "", err
 		}
 	}
-	if secret, err = randomAlnum(secretLen); err != nil {
+	if secret, err = token.RandomAlnum(secretLen); err != nil {
 		return "", "", tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	enc, err := sealSecret(aead, paasid, secret)

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"tracewatch"
+	"tracewatch/internal/nhsa"
 )
 
 // denied marks an authenticated caller asking for something it may not do (HTTP 403),
@@ -61,17 +61,5 @@ func publicMessage(err error) string {
 	case status >= 500:
 		return internalMessage
 	}
-	var parts []string
-	for err != nil {
-		var e *tracewatch.Error
-		if !errors.As(err, &e) {
-			parts = append(parts, err.Error())
-			break
-		}
-		if e.Field != "" {
-			parts = append(parts, e.Field)
-		}
-		err = e.Err
-	}
-	return strings.Join(parts, ": ")
+	return nhsa.Reason(err) // the fields and the reason, without operation names
 }

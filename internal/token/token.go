@@ -97,7 +97,7 @@ func Create(dataDir, name string, role Role, now time.Time) (string, error) {
 				return tracewatch.Errorf(op, tracewatch.KindConflict, "a token named %s exists: revoke it first or choose another name", name).WithField("name")
 			}
 		}
-		r, err := randomAlnum(randLen)
+		r, err := RandomAlnum(randLen)
 		if err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
@@ -223,8 +223,9 @@ func hashHex(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// randomAlnum returns n characters from [A-Za-z0-9], uniformly (rejection sampling).
-func randomAlnum(n int) (string, error) {
+// RandomAlnum returns n characters from [A-Za-z0-9] drawn uniformly from crypto/rand
+// (rejection sampling): operator tokens here, institution secrets in the server.
+func RandomAlnum(n int) (string, error) {
 	out := make([]byte, 0, n)
 	buf := make([]byte, 2*n)
 	for len(out) < n {
