@@ -171,7 +171,6 @@ func openSecret(aead cipher.AEAD, paasid string, enc []byte) (string, error) {
 	return string(plain), nil
 }
 
-
 // CreateKey issues a credential to an institution: paasid "tw" + 16 hex digits and a
 // secret of 32 letters and digits, stored sealed under master (AES-256-GCM). The secret
 // is returned once and cannot be recovered from the store without the master key. The
