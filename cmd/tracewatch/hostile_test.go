@@ -634,6 +634,75 @@ func TestHostileClients(t *testing.T) {
 		h.healthy("lenient fields")
 	})
 
+	t.Run("the classes around the cases", func(t *testing.T) {
+		base := sale3505(instA, "CL", "RCL", "83857930000000000081")
+		n := 0
+		variant := func(field, value string) []byte {
+			n++
+			return withField(withField(base, "msgid", fmt.Sprintf(`"CL-%d"`, n)), field, value)
+		}
+		for _, tc := range []struct {
+			what  string
+			body  []byte
+			field string // the refusal names it; "" when the message may also be accepted
+		}{
+			// Encodings.
+			{"GBK text", variant("fixmedins_hilist_name", "\"\xce\xac\xc9\xfa\xcb\xd8\""), "fixmedins_hilist_name"},
+			{"UTF-16 body", []byte("\xff\xfe{\x00}\x00"), ""},
+			{"UTF-8 BOM", append([]byte("\xef\xbb\xbf"), variant("rtal_docno", `"RBOM"`)...), ""},
+			{"escaped lone surrogate", variant("fixmedins_hilist_name", `"\ud800x"`), ""},
+			{"deep nesting", []byte(`{"infno":"3505","msgid":"CL-DEEP","fixmedins_code":"` + instA + `","inf_time":"2025-07-01 09:30:00","input":` + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + `}`), "JSON"},
+			// Numbers.
+			{"quantity 1e308", variant("sel_retn_cnt", "1e308"), "sel_retn_cnt"},
+			{"quantity NaN", variant("sel_retn_cnt", `"NaN"`), "sel_retn_cnt"},
+			{"quantity 0x10", variant("sel_retn_cnt", `"0x10"`), "sel_retn_cnt"},
+			{"quantity -0", variant("sel_retn_cnt", "-0"), "sel_retn_cnt"},
+			{"price 1e-9", variant("finl_trns_pric", "1e-9"), ""},
+			{"price Infinity", variant("finl_trns_pric", `"Infinity"`), "finl_trns_pric"},
+			// Times.
+			{"time with zone", variant("sel_retn_time", `"2025-07-01T09:29:58+08:00"`), ""},
+			{"time 2025-02-30", variant("sel_retn_time", `"2025-02-30 09:00:00"`), "sel_retn_time"},
+			{"time 25:61", variant("sel_retn_time", `"2025-07-01 25:61:00"`), "sel_retn_time"},
+			// Identifiers.
+			{"msgid with a newline", variant("msgid", `"CL-\n1"`), "msgid"},
+			{"msgid of spaces", variant("msgid", `"   "`), "msgid"},
+			{"full-width fixmedins_code", withField(base, "fixmedins_code", `"Ｐ36010200001"`), "fixmedins_code"},
+			{"code of 10,000 characters", variant("drug_trac_codg", `"`+strings.Repeat("8", 10_000)+`"`), "drug_trac_codg"},
+		} {
+			st, env, raw := h.post(instA, "3505", tc.body)
+			if st >= 500 {
+				t.Errorf("%s: %d %.300s", tc.what, st, raw)
+				continue
+			}
+			if tc.field != "" {
+				refusedNaming(t, tc.what, st, env, raw, tc.field)
+			}
+			t.Logf("%s: %d %.200s", tc.what, st, raw)
+		}
+		// Another institution's code in the body: 403, nothing stored.
+		if st, _, raw := h.post(instA, "3505", sale3505(instB, "CL-OTHER", "RCO", "83857930000000000082")); st != http.StatusForbidden {
+			t.Errorf("B's fixmedins_code signed as A: %d %.300s", st, raw)
+		}
+		// The path says one interface, the body another.
+		if st, env, raw := h.post(instA, "3506", sale3505(instA, "CL-PATH", "RCP", "83857930000000000083")); st != http.StatusBadRequest || env["infcode"] != "-1" {
+			t.Errorf("3505 body on the 3506 path: %d %.300s", st, raw)
+		}
+		// A body over the 8 MiB limit: 413 before anything is decoded.
+		if st, _, raw := h.post(instA, "3505", bytes.Repeat([]byte(" "), 9<<20)); st != http.StatusRequestEntityTooLarge {
+			t.Errorf("9 MiB body: %d %.300s", st, raw)
+		}
+		// Replay: the same msgid with other content answers the first answer, changes nothing.
+		_, _, first := h.post(instA, "3505", sale3505(instA, "CL-REPLAY", "RCR", "83857930000000000084"))
+		_, _, again := h.post(instA, "3505", sale3505(instA, "CL-REPLAY", "RCR2", "83857930000000000085"))
+		if !bytes.Equal(first, again) {
+			t.Errorf("replay with other content: %s, first %s", again, first)
+		}
+		if _, b := h.get("/api/v1/codes/83857930000000000085", admin); bytes.Contains(b, []byte(`"sale"`)) {
+			t.Errorf("a replay stored its other content")
+		}
+		h.healthy("the classes around the cases")
+	})
+
 	t.Run("7 connections are capped and probes still answer", func(t *testing.T) {
 		// A second server with a small cap: 400 idle connections to its main port must
 		// leave the service listener answering, and the port usable once they go.

@@ -181,6 +181,26 @@ func TestControlCharacters(t *testing.T) {
 	}
 }
 
+// TestNotUTF8: text in another encoding (a client sending GBK) is refused naming the
+// field, never stored with its characters replaced; JSON escapes stay accepted.
+func TestNotUTF8(t *testing.T) {
+	sale := minimalInput(t, "3505")
+	gbk := "\xce\xac\xc9\xfa\xcb\xd8" // 维生素 in GBK
+	named := strings.Replace(sale, `"rtal_docno":`, `"fixmedins_hilist_name":"`+gbk+`","rtal_docno":`, 1)
+	if named == sale {
+		t.Fatal("no rtal_docno in the minimal 3505")
+	}
+	checkRow(t, envelope("3505", named), "selinfo.fixmedins_hilist_name", "want UTF-8 text (these bytes are not UTF-8: GBK or another encoding?)")
+	escaped := strings.Replace(sale, `"rtal_docno":`, `"fixmedins_hilist_name":"\u7ef4\u751f\u7d20","rtal_docno":`, 1)
+	checkRow(t, envelope("3505", escaped), "", "")
+	code := strings.Replace(sale, `"rtal_docno":`, `"drugtracinfo":[{"drug_trac_codg":"8385793`+gbk+`"}],"rtal_docno":`, 1)
+	checkRow(t, envelope("3505", code), "selinfo.drugtracinfo[1].drug_trac_codg", "")
+	env := []byte(strings.Replace(string(envelope("3505", sale)), `"opter_name":"张三"`, `"opter_name":"`+gbk+`"`, 1))
+	if _, err := nhsa.DecodeRequest(env); err == nil || !strings.Contains(nhsa.Reason(err), "opter_name: want UTF-8 text") {
+		t.Errorf("GBK in the envelope: %v", err)
+	}
+}
+
 // TestValueLimits: money, quantities and times at their bound are accepted, and one
 // past refused naming the field.
 func TestValueLimits(t *testing.T) {

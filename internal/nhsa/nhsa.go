@@ -108,7 +108,7 @@ func DecodeRequest(body []byte) (Request, error) {
 	} {
 		s, ok := textOf(fields[f.name])
 		if !ok {
-			return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "%s", msgText).WithField(f.name)
+			return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "%s", textProblem(fields[f.name])).WithField(f.name)
 		}
 		*f.dst = s
 	}

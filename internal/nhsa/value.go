@@ -17,6 +17,7 @@ const (
 	msgRequired    = "required"
 	msgRequiredSet = `required when mdtrt_setl_type is "1"`
 	msgText        = "want a string"
+	msgUTF8        = "want UTF-8 text (these bytes are not UTF-8: GBK or another encoding?)"
 	msgObject      = "want an object"
 	msgList        = "want an object or an array of objects"
 	msgQty         = "want a decimal number with at most 4 decimals"
@@ -60,7 +61,7 @@ func (r *row) fail(name, msg string) {
 func (r *row) value(name string) (s string, ok bool) {
 	s, ok = textOf(r.fields[name])
 	if !ok {
-		r.fail(name, msgText)
+		r.fail(name, textProblem(r.fields[name]))
 		return "", false
 	}
 	if msg := checkText(name, s); msg != "" {
@@ -260,7 +261,7 @@ func (r *row) codes() []tracewatch.EventCode {
 			c, ok := textOf(obj["drug_trac_codg"])
 			switch {
 			case !ok:
-				r.fail(paths[i]+".drug_trac_codg", msgText)
+				r.fail(paths[i]+".drug_trac_codg", textProblem(obj["drug_trac_codg"]))
 			case c == "":
 				r.fail(paths[i]+".drug_trac_codg", msgRequired)
 			case checkLen(c, MaxCodeLen, gs) != "":
@@ -313,6 +314,9 @@ func textOf(raw json.RawMessage) (string, bool) {
 	}
 	switch c := t[0]; {
 	case c == '"':
+		if !utf8.Valid(t) { // encoding/json would turn the bytes into U+FFFD: refuse instead
+			return "", false
+		}
 		if s, ok := plainString(t); ok {
 			return strings.TrimSpace(s), true
 		}
@@ -330,6 +334,16 @@ func textOf(raw json.RawMessage) (string, bool) {
 		return "", true
 	}
 	return "", false
+}
+
+// textProblem says why textOf refused raw: bytes that are not UTF-8 (a client sending
+// GBK: refused, so that the message is kept as received instead of stored garbled), or
+// another JSON type.
+func textProblem(raw json.RawMessage) string {
+	if !utf8.Valid(raw) {
+		return msgUTF8
+	}
+	return msgText
 }
 
 // plainString returns the content of a quoted JSON string that needs no unescaping: no
