@@ -67,7 +67,14 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		// Checkpoint (fold the WAL into the file) every 256 MB of WAL instead of 16 MB:
 		// commits stay durable (the WAL is synced at COMMIT), bulk loads stop paying a
 		// checkpoint every few batches.
-		stmts := []string{"SET checkpoint_threshold = '256MB'"}
+		threshold := "256MB"
+		if o.Journal {
+			// A server: the applier's transactions are large already, and every MB of WAL
+			// not yet folded into the file is replayed by the next Open after a crash
+			// (a restart after SIGKILL took 17 s with 256 MB; docs/BENCHMARKS.md, soak).
+			threshold = "16MB"
+		}
+		stmts := []string{"SET checkpoint_threshold = '" + threshold + "'"}
 		if o.MemoryLimit != "" {
 			stmts = append(stmts, "SET memory_limit = '"+strings.ReplaceAll(o.MemoryLimit, "'", "")+"'")
 		}
