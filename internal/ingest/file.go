@@ -25,7 +25,7 @@ type Committer interface {
 type InfnoStats struct {
 	Messages int `json:"messages"`
 	Accepted int `json:"accepted"` // messages stored now
-	Replayed int `json:"replayed"` // messages already stored before (re-run): nothing changed
+	Replayed int `json:"replayed"` // messages already stored (by a run before, or earlier in the file): nothing changed
 	Refused  int `json:"refused"`  // messages refused whole
 	Rows     int `json:"rows"`     // event rows stored
 	Rejected int `json:"rejected"` // rows quarantined
@@ -77,7 +77,36 @@ type chunkResult struct {
 	batch tracewatch.Batch
 	stats FileStats
 	infno []string // per message, aligned with batch.Messages
+	nev   []int    // per message: its events in batch.Events (consecutive, in message order)
+	nquar []int    // per message: its rows in batch.Quarantine (consecutive, in message order)
+	// again marks, per message, a later occurrence of a msgid already in the same commit
+	// batch: it is not handed to the store (its first occurrence is) and counts as
+	// already stored; kept holds what was handed over.
+	again []bool
+	kept  tracewatch.Batch
 	err   error
+}
+
+// dedupe drops from cr the later occurrences of the messages already in the commit batch
+// (seen, which it extends): the store would keep only the first one anyway, and could not
+// say which of the two it stored. cr.kept is what remains.
+func (cr *chunkResult) dedupe(seen map[tracewatch.MessageKey]bool) {
+	cr.again = make([]bool, len(cr.batch.Messages))
+	cr.kept = tracewatch.Batch{}
+	ev, q := 0, 0
+	for i, m := range cr.batch.Messages {
+		k := m.Key()
+		evs, qs := cr.batch.Events[ev:ev+cr.nev[i]], cr.batch.Quarantine[q:q+cr.nquar[i]]
+		ev, q = ev+cr.nev[i], q+cr.nquar[i]
+		if seen[k] {
+			cr.again[i] = true
+			continue
+		}
+		seen[k] = true
+		cr.kept.Messages = append(cr.kept.Messages, m)
+		cr.kept.Events = append(cr.kept.Events, evs...)
+		cr.kept.Quarantine = append(cr.kept.Quarantine, qs...)
+	}
 }
 
 // IngestFile reads JSONL of NHSA envelopes (one message per line) and commits them in
@@ -161,6 +190,7 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 	total := FileStats{ByInfno: map[string]*InfnoStats{}}
 	var pending tracewatch.Batch
 	var pendingStats []chunkResult
+	inBatch := map[tracewatch.MessageKey]bool{} // the messages of pending
 	flush := func() error {
 		if len(pending.Messages) == 0 && len(pending.Quarantine) == 0 {
 			return nil
@@ -180,6 +210,7 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 			o.Progress(total)
 		}
 		pending, pendingStats = tracewatch.Batch{}, nil
+		clear(inBatch)
 		return nil
 	}
 	lines := 0
@@ -188,9 +219,10 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 		if cr.err != nil {
 			return total, cr.err
 		}
-		pending.Messages = append(pending.Messages, cr.batch.Messages...)
-		pending.Events = append(pending.Events, cr.batch.Events...)
-		pending.Quarantine = append(pending.Quarantine, cr.batch.Quarantine...)
+		cr.dedupe(inBatch)
+		pending.Messages = append(pending.Messages, cr.kept.Messages...)
+		pending.Events = append(pending.Events, cr.kept.Events...)
+		pending.Quarantine = append(pending.Quarantine, cr.kept.Quarantine...)
 		pendingStats = append(pendingStats, cr)
 		lines += len(c.lines)
 		if lines >= o.BatchLines {
@@ -207,19 +239,24 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 }
 
 // mergeStats adds a chunk's counts, moving messages the store reported as replayed or
-// could not store (dead letters, listed in the quarantine).
+// could not store (dead letters, listed in the quarantine). A later occurrence of a
+// message in the same commit batch (cr.again) shares its first occurrence's fate: already
+// stored, or not stored at all when that one is a dead letter (listed once).
 func mergeStats(total *FileStats, cr chunkResult, replayed map[tracewatch.MessageKey][]byte, dead map[tracewatch.MessageKey]bool) {
 	total.Lines += cr.stats.Lines
 	total.Unreadable += cr.stats.Unreadable
 	for i, m := range cr.batch.Messages {
-		infno := cr.infno[i]
-		_, again := replayed[m.Key()]
-		if dead[m.Key()] { // listed in the quarantine as a dead letter
+		infno, k := cr.infno[i], m.Key()
+		_, again := replayed[k]
+		again = again || cr.again[i]
+		if dead[k] { // listed in the quarantine as a dead letter, once
 			total.DeadLettered++
-			total.Quarantined++
+			if !cr.again[i] {
+				total.Quarantined++
+			}
 		}
 		if infno == "" { // an unreadable line
-			if !again && !dead[m.Key()] {
+			if !again && !dead[k] {
 				total.Quarantined++
 			}
 			continue
@@ -231,7 +268,7 @@ func mergeStats(total *FileStats, cr chunkResult, replayed map[tracewatch.Messag
 		}
 		total.Messages++
 		s.Messages++
-		if dead[m.Key()] {
+		if dead[k] {
 			continue
 		}
 		if again {
@@ -250,7 +287,7 @@ func mergeStats(total *FileStats, cr chunkResult, replayed map[tracewatch.Messag
 		s.Rejected += m.Rejected
 		total.Quarantined += m.Rejected
 	}
-	for _, e := range cr.batch.Events {
+	for _, e := range cr.kept.Events {
 		k := tracewatch.MessageKey{Institution: e.Institution, MsgID: e.MsgID}
 		if _, again := replayed[k]; !again && !dead[k] {
 			total.Events++
@@ -288,6 +325,7 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 			cr.batch.Quarantine = append(cr.batch.Quarantine, tracewatch.QuarantineRow{MsgID: id, Source: source, Reason: nhsa.Reason(err),
 				Field: fieldOf(err), Payload: append([]byte(nil), line...), Received: now})
 			cr.infno = append(cr.infno, "")
+			cr.nev, cr.nquar = append(cr.nev, 0), append(cr.nquar, 1)
 			continue
 		}
 		if req.MsgID == "" {
@@ -302,6 +340,7 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 		cr.batch.Events = append(cr.batch.Events, p.Events...)
 		cr.batch.Quarantine = append(cr.batch.Quarantine, p.Quarantine...)
 		cr.infno = append(cr.infno, req.Infno)
+		cr.nev, cr.nquar = append(cr.nev, len(p.Events)), append(cr.nquar, len(p.Quarantine))
 	}
 	return cr
 }

@@ -263,3 +263,54 @@ func testHostileBytes(t *testing.T, st *duckdb.Store) {
 		})
 	}
 }
+
+// TestIngestFileSameMsgIDTwice: a file carrying the same message twice stores it once and
+// says so, whether the two lines fall in one commit batch or in two: 1 accepted, 1
+// already stored, its one row stored. A bad line twice is quarantined once.
+func TestIngestFileSameMsgIDTwice(t *testing.T) {
+	ctx := context.Background()
+	msg := string(envelope(t, "3505", "TWICE", "selinfo", saleRow("R-TWICE", "83857930000000033333")))
+	for _, c := range []struct {
+		name       string
+		file       string
+		batchLines int
+		want       ingest.FileStats
+	}{
+		{name: "one batch", file: msg + "\n" + msg + "\n", batchLines: 50_000,
+			want: ingest.FileStats{Lines: 2, Messages: 2, Accepted: 1, Replayed: 1, Events: 1, Codes: 1,
+				ByInfno: map[string]*ingest.InfnoStats{"3505": {Messages: 2, Accepted: 1, Replayed: 1, Rows: 1}}}},
+		{name: "two batches", file: msg + "\n" + msg + "\n", batchLines: 1,
+			want: ingest.FileStats{Lines: 2, Messages: 2, Accepted: 1, Replayed: 1, Events: 1, Codes: 1,
+				ByInfno: map[string]*ingest.InfnoStats{"3505": {Messages: 2, Accepted: 1, Replayed: 1, Rows: 1}}}},
+		{name: "unreadable line twice in one batch", file: "not json\nnot json\n", batchLines: 50_000,
+			want: ingest.FileStats{Lines: 2, Unreadable: 2, Quarantined: 1, ByInfno: map[string]*ingest.InfnoStats{}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := open(t)
+			in, err := ingest.New(ctx, st)
+			must(t, err)
+			before, err := st.Stats(ctx)
+			must(t, err)
+			got, err := in.IngestFile(ctx, st, strings.NewReader(c.file), ingest.FileOptions{Name: "twice.jsonl", BatchLines: c.batchLines, Workers: 1})
+			must(t, err)
+			gb, _ := json.Marshal(got)
+			wb, _ := json.Marshal(c.want)
+			if string(gb) != string(wb) {
+				t.Errorf("stats\n got %s\nwant %s", gb, wb)
+			}
+			after, err := st.Stats(ctx)
+			must(t, err)
+			for table, n := range map[string]int64{"messages": 1, "events": int64(c.want.Events), "quarantine": int64(c.want.Quarantined)} {
+				if d := after.Tables[table] - before.Tables[table]; d != n {
+					t.Errorf("%s: %d rows stored, want %d", table, d, n)
+				}
+			}
+			// Again: everything already stored.
+			again, err := in.IngestFile(ctx, st, strings.NewReader(c.file), ingest.FileOptions{Name: "twice.jsonl", BatchLines: c.batchLines, Workers: 1})
+			must(t, err)
+			if again.Accepted != 0 || again.Events != 0 || again.Quarantined != 0 || again.Replayed != c.want.Messages {
+				t.Errorf("second run = %+v", again)
+			}
+		})
+	}
+}
