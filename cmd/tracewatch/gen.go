@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -13,7 +14,7 @@ import (
 )
 
 func init() {
-	register("gen", "generate a synthetic province: gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD] [--no-fraud]", runGen)
+	register("gen", "generate a synthetic province: gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD] [--no-fraud] [--codemap-levels given|absent] [--inbound-cartons RATE] [--sales-only] [--late-uploads RATE]", runGen)
 }
 
 func runGen(e env) int {
@@ -25,8 +26,12 @@ func runGen(e env) int {
 	days := fs.Int("days", 90, "days simulated")
 	start := fs.String("start", synth.DefaultStart.Format("2006-01-02"), "first day (YYYY-MM-DD, Asia/Shanghai)")
 	noFraud := fs.Bool("no-fraud", false, "plant no fraud scenario: honest data only and an empty labels.jsonl")
+	levels := fs.String("codemap-levels", synth.CodemapLevelsGiven, "given: codemap.csv has its pack_level column; absent: it has none, as many provinces' tables")
+	inCartons := fs.Float64("inbound-cartons", 0, "share (0 to 1) of the coded purchases (3503) that list the carton codes (大码) instead of the boxes")
+	salesOnly := fs.Bool("sales-only", false, "sales (3505/3506) without fee detail or settlements: no 2204, 2207, 2301, 2304")
+	late := fs.Float64("late-uploads", 0, "share (0 to 1) of the messages written to the file of a day 1 to 3 days after their event; some sales withdrawn (3507) and uploaded again")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: tracewatch gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD] [--no-fraud]")
+		fmt.Fprintln(e.stderr, "usage: tracewatch gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD] [--no-fraud] [--codemap-levels given|absent] [--inbound-cartons RATE] [--sales-only] [--late-uploads RATE]")
 		fmt.Fprintln(e.stderr, "Writes DIR/reference/<kind>.csv (load each with `tracewatch load KIND FILE`),")
 		fmt.Fprintln(e.stderr, "DIR/messages/NNNN-YYYY-MM-DD.jsonl (ingest them in name order), DIR/labels.jsonl (the")
 		fmt.Fprintln(e.stderr, "planted cases) and DIR/manifest.json (options, counts, SHA-256 of every file).")
@@ -49,7 +54,21 @@ func runGen(e env) int {
 		fmt.Fprintf(e.stderr, "tracewatch gen: --start %q: want a date YYYY-MM-DD\n", *start)
 		return exitUsage
 	}
-	o := synth.Options{Seed: *seed, SaleLines: *lines, Days: *days, Start: first}
+	if *levels != synth.CodemapLevelsGiven && *levels != synth.CodemapLevelsAbsent {
+		fmt.Fprintf(e.stderr, "tracewatch gen: --codemap-levels %q: want given or absent\n", *levels)
+		return exitUsage
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"inbound-cartons", *inCartons}, {"late-uploads", *late}} {
+		if !(r.v >= 0 && r.v <= 1) {
+			fmt.Fprintf(e.stderr, "tracewatch gen: --%s %v: want a share from 0 to 1\n", r.name, r.v)
+			return exitUsage
+		}
+	}
+	o := synth.Options{Seed: *seed, SaleLines: *lines, Days: *days, Start: first,
+		CodemapLevels: *levels, InboundCartons: permille(*inCartons), SalesOnly: *salesOnly, LateUploads: permille(*late)}
 	if *noFraud {
 		p := synth.DefaultParams()
 		p.NoPlanted()
@@ -84,13 +103,17 @@ func runGen(e env) int {
 		w.Institutions["hospital"], w.Institutions["clinic"], w.Institutions["village_clinic"], w.Institutions["pharmacy"],
 		w.Persons, w.Practitioners, w.Drugs, w.Regions)
 	var parts []string
-	for _, infno := range []string{"3501", "3502", "3503", "3504", "3505", "3506", "2204", "2207", "2208", "2301", "2304"} {
+	for _, infno := range []string{"3501", "3502", "3503", "3504", "3505", "3506", "3507", "2204", "2207", "2208", "2301", "2304"} {
 		if n := sum.Counts.Messages[infno]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", infno, n))
 		}
 	}
 	fmt.Fprintf(e.stdout, "  messages: %d (%s); sale lines %d\n", sum.Counts.MessageLines, strings.Join(parts, ", "), sum.Counts.SaleLines)
 	fmt.Fprintf(e.stdout, "  packages: %d cartons of %d coded packs\n", sum.Counts.Cartons, sum.Counts.Packs)
+	if c := sum.Counts; c.CartonPurchases > 0 || c.LateMessages > 0 || c.Withdrawn > 0 {
+		fmt.Fprintf(e.stdout, "  shapes: %d purchases by carton code, %d messages uploaded late, %d sales withdrawn and uploaded again\n",
+			c.CartonPurchases, c.LateMessages, c.Withdrawn)
+	}
 	fmt.Fprintf(e.stdout, "  labels: %d planted cases (%d sale lines)", sum.Counts.LabelsTotal, sum.Counts.PlantedSaleLines)
 	if sum.Counts.Malformed > 0 {
 		fmt.Fprintf(e.stdout, ", %d malformed messages", sum.Counts.Malformed)
@@ -105,6 +128,9 @@ func runGen(e env) int {
 		took.Round(time.Millisecond), float64(sum.Counts.SaleLines)/max(took.Seconds(), 1e-9))
 	return exitOK
 }
+
+// permille turns a share from 0 to 1 into per mille, rounded.
+func permille(share float64) int { return int(math.Round(share * 1000)) }
 
 func scaleList() string {
 	var parts []string

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -174,5 +175,72 @@ func TestGenNoFraud(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "labels: 0 planted cases") || !strings.Contains(stdout, "sale lines 1000") {
 		t.Errorf("summary:\n%s", stdout)
+	}
+}
+
+// TestGenShapes: the province shapes of issue 11 (--codemap-levels absent,
+// --inbound-cartons, --sales-only, --late-uploads) together: the same seed gives the
+// same bytes, and the province loads and ingests with nothing quarantined but the
+// planted malformed messages.
+func TestGenShapes(t *testing.T) {
+	dir := t.TempDir()
+	mustRun := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, "", args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+	shapes := []string{"--seed", "11", "--scale", "tiny", "--codemap-levels", "absent", "--inbound-cartons", "0.3", "--sales-only", "--late-uploads", "0.2"}
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	out := mustRun(append([]string{"gen", "--out", a}, shapes...)...)
+	mustRun(append([]string{"gen", "--out", b}, shapes...)...)
+	ma, _ := os.ReadFile(filepath.Join(a, "manifest.json"))
+	mb, _ := os.ReadFile(filepath.Join(b, "manifest.json"))
+	if len(ma) == 0 || string(ma) != string(mb) {
+		t.Errorf("two runs of the same options differ (or no manifest)")
+	}
+	if !strings.Contains(out, "shapes: ") || !strings.Contains(out, "3507 ") || strings.Contains(out, "2207 ") {
+		t.Errorf("summary:\n%s", out)
+	}
+	header, _ := os.ReadFile(filepath.Join(a, "reference", "codemap.csv"))
+	if first, _, _ := strings.Cut(string(header), "\n"); first != "product_id,med_list_codg,commodity_code" {
+		t.Errorf("codemap.csv header %q", first)
+	}
+
+	data := filepath.Join(dir, "data")
+	for _, kind := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages"} {
+		mustRun("load", "--data-dir", data, kind, filepath.Join(a, "reference", kind+".csv"))
+	}
+	files, _ := filepath.Glob(filepath.Join(a, "messages", "*.jsonl"))
+	sort.Strings(files)
+	mustRun(append([]string{"ingest", "--data-dir", data}, files...)...)
+	var stats struct {
+		Quarantined int `json:"quarantined"`
+	}
+	if err := json.Unmarshal([]byte(mustRun("stats", "--data-dir", data, "--json")), &stats); err != nil {
+		t.Fatal(err)
+	}
+	labels, _ := os.ReadFile(filepath.Join(a, "labels.jsonl"))
+	malformed := strings.Count(string(labels), `"scenario":"malformed_message"`)
+	if stats.Quarantined != malformed {
+		t.Errorf("%d rows quarantined, %d malformed messages planted", stats.Quarantined, malformed)
+	}
+	if strings.Contains(string(labels), `"scenario":"split_hospitalisation"`) {
+		t.Errorf("--sales-only: labels.jsonl has split stays, which only 2301/2304 show")
+	}
+}
+
+// TestGenShapesUsage: the shape options refuse what they do not know.
+func TestGenShapesUsage(t *testing.T) {
+	dir := t.TempDir()
+	for i, args := range [][]string{
+		{"--codemap-levels", "empty"}, {"--inbound-cartons", "1.5"}, {"--late-uploads", "-0.1"}, {"--late-uploads", "NaN"},
+	} {
+		status, _, stderr := runCLI(t, "", append([]string{"gen", "--scale", "tiny", "--out", filepath.Join(dir, strconv.Itoa(i))}, args...)...)
+		if status != exitUsage {
+			t.Errorf("%v: exit status %d, want %d (stderr %q)", args, status, exitUsage, stderr)
+		}
 	}
 }

@@ -59,6 +59,15 @@ func (s *sim) purchase(t int64, in *institution, sl *slot, cs []*carton) {
 	d := sl.d
 	op := s.staff(in)
 	listed := s.listScans(in, cs)
+	if s.o.InboundCartons > 0 && d.coded && s.cartonR.permille(s.o.InboundCartons) {
+		// The institution scans the carton codes (大码) instead of the boxes: the
+		// packages file links each carton to its packs.
+		listed = listed[:0]
+		for _, c := range cs {
+			listed = append(listed, scan{c: c, carton: true})
+		}
+		s.cartonPurchases++
+	}
 	total := packsIn(cs)
 	s.emit(func(r *renderer) { r.purchase(t, in, d, cs, total, listed, op) })
 }

@@ -43,7 +43,20 @@ type Options struct {
 	Days      int       // days simulated (default 90)
 	Start     time.Time // first day; only its date in Asia/Shanghai counts (default 2025-07-01)
 	Params    *Params   // realism parameters; nil means DefaultParams()
+
+	// The shapes real provinces send (docs/synthetic-data.md, "Province shapes"). Their
+	// zero values give the generator's own shape; each changes the output only when set.
+	CodemapLevels  string // "given" (default) or "absent": codemap.csv without its pack_level column
+	InboundCartons int    // ‰ of the coded purchases (3503) that list every carton by its carton code
+	SalesOnly      bool   // no fee detail or settlement messages (2204, 2207, 2301, 2304)
+	LateUploads    int    // ‰ of the messages written to the file of a later day; some sales withdrawn (3507) and uploaded again
 }
+
+// Codemap levels (Options.CodemapLevels).
+const (
+	CodemapLevelsGiven  = "given"
+	CodemapLevelsAbsent = "absent"
+)
 
 // Params are the realism parameters, each documented in docs/synthetic-data.md with its
 // default. Rates are in permille (‰) of what they apply to, or (Per100k) in cases per
@@ -257,6 +270,19 @@ func (o Options) resolve() (resolved, error) {
 		return r, tracewatch.Errorf(op, tracewatch.KindInvalid, "start %s: want a date between 2000 and 2100", r.Start.Format("2006-01-02")).WithField("start")
 	}
 	r.startDay = daysFromCivil(y, int(m), d)
+	switch r.CodemapLevels {
+	case "":
+		r.CodemapLevels = CodemapLevelsGiven
+	case CodemapLevelsGiven, CodemapLevelsAbsent:
+	default:
+		return r, tracewatch.Errorf(op, tracewatch.KindInvalid, "codemap levels %q: want given or absent", o.CodemapLevels).WithField("codemap_levels")
+	}
+	if o.InboundCartons < 0 || o.InboundCartons > 1000 {
+		return r, tracewatch.Errorf(op, tracewatch.KindInvalid, "inbound cartons %d‰: want 0 to 1000", o.InboundCartons).WithField("inbound_cartons")
+	}
+	if o.LateUploads < 0 || o.LateUploads > 1000 {
+		return r, tracewatch.Errorf(op, tracewatch.KindInvalid, "late uploads %d‰: want 0 to 1000", o.LateUploads).WithField("late_uploads")
+	}
 	if o.Params != nil {
 		r.params = *o.Params
 	} else {

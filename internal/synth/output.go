@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
@@ -148,6 +149,7 @@ type messages struct {
 	outDay int
 	files  []File
 	err    error
+	late   *lateUploads // Options.LateUploads; nil without
 }
 
 // horizon bounds how far after its event a message may be timed (seconds).
@@ -172,7 +174,11 @@ func (m *messages) flushBefore(t int64) {
 			continue
 		}
 		m.openDay(int(m.cur / 86400))
-		m.out.write(b)
+		if m.late != nil {
+			m.late.write(m, b)
+		} else {
+			m.out.write(b)
+		}
 		if cap(b) > 64<<10 {
 			b = nil // a burst (the stocktakes): let it go
 		}
@@ -200,6 +206,10 @@ func (m *messages) openDay(day int) {
 }
 
 func (m *messages) closeCur() {
+	if m.late != nil {
+		m.out.write(m.late.pending[m.outDay])
+		m.late.pending[m.outDay] = nil
+	}
 	rec, err := m.out.close()
 	if err != nil && m.err == nil {
 		m.err = err
@@ -214,4 +224,122 @@ func (m *messages) finish() ([]File, error) {
 	m.openDay(m.days - 1)
 	m.closeCur()
 	return m.files, m.err
+}
+
+// lateUploads writes a share of the messages to the file of a later day than their
+// event, the way institutions upload in batches hours or days after the sale (so that
+// a cancel can come in a file before the sale it cancels), and withdraws a few sale
+// rows with a 3507 (进销存数据删除) to upload the same row again under a new msgid. The
+// messages keep their content: only the file they are in changes, and a re-upload
+// carries the envelope time (inf_time, msgid) of its upload. Its draws come from a
+// stream of its own, so the rest of the province stays as without the option.
+type lateUploads struct {
+	permille  int
+	days      int
+	r         *rng
+	clk       *clock
+	pending   [][]byte        // per day: what is uploaded at its end
+	keep      map[string]bool // msgids never withdrawn (the malformed_message cases)
+	issued    map[string]bool // msgids of the withdrawals and re-uploads
+	late      int             // messages written to a later day's file
+	withdrawn int             // 3505 rows withdrawn and uploaded again
+}
+
+func newLateUploads(o *resolved) *lateUploads {
+	return &lateUploads{permille: o.LateUploads, days: o.Days, r: newRNG(o.Seed, streamLate),
+		clk: newClock(o.startDay, o.Days), pending: make([][]byte, o.Days),
+		keep: map[string]bool{}, issued: map[string]bool{}}
+}
+
+// write places the messages of bucket b, all of day m.outDay: each in today's file or,
+// at the rate, at the end of the file of one to three days later (never past the last
+// day); a sale row now and then is withdrawn and uploaded again a day or two after
+// the file it came in.
+func (lu *lateUploads) write(m *messages, b []byte) {
+	day := m.outDay
+	for len(b) > 0 {
+		n := bytes.IndexByte(b, '\n') + 1
+		if n == 0 {
+			n = len(b)
+		}
+		msg := b[:n]
+		b = b[n:]
+		file := day
+		if lu.r.permille(lu.permille) {
+			file = min(day+1+lu.r.intn(3), lu.days-1)
+		}
+		if file == day {
+			m.out.write(msg)
+		} else {
+			lu.pending[file] = append(lu.pending[file], msg...)
+			lu.late++
+		}
+		// Withdrawals: a twentieth of the rate, of the sale rows.
+		if !bytes.HasPrefix(msg, []byte(infnoHeads[m3505])) || !lu.r.permille(max(lu.permille/20, 1)) {
+			continue
+		}
+		again := file + 1 + lu.r.intn(2)
+		if again >= lu.days {
+			continue
+		}
+		lu.withdraw(msg, again)
+	}
+}
+
+// withdraw queues, at the end of the file of day again, a 3507 deleting the sale row of
+// msg and the same row uploaded again, both at msg's time of day on that day.
+func (lu *lateUploads) withdraw(msg []byte, again int) {
+	head := len(infnoHeads[m3505])
+	if len(msg) < head+30 {
+		return
+	}
+	msgid := string(msg[head : head+30])
+	if lu.keep[msgid] {
+		return
+	}
+	// msgid: institution (12), yyyymmddHHMMSS, sequence (4). The new ones put a letter
+	// where the sequence starts, so no generated msgid can equal them.
+	inst, clock, seq := msgid[:12], msgid[20:26], msgid[27:30]
+	stamp := string(lu.clk.compact[again]) + clock
+	del, re := inst+stamp+"D"+seq, inst+stamp+"R"+seq
+	if lu.issued[del] || lu.issued[re] {
+		return
+	}
+	bchno := field(msg, `"fixmedins_bchno":"`)
+	infTime := field(msg, `"inf_time":"`)
+	envEnd := bytes.Index(msg, []byte(`"input":`))
+	if bchno == nil || len(infTime) != 19 || envEnd < 0 {
+		return
+	}
+	lu.issued[del], lu.issued[re] = true, true
+	newTime := string(lu.clk.dash[again]) + string(infTime[10:])
+	envelope := bytes.Replace(msg[head+30:envEnd], []byte(`"inf_time":"`+string(infTime)), []byte(`"inf_time":"`+newTime), 1)
+
+	p := lu.pending[again]
+	p = append(p, `{"infno":"3507","msgid":"`...)
+	p = append(p, del...)
+	p = append(p, envelope...)
+	p = append(p, `"input":{"data":{"fixmedins_bchno":"`...)
+	p = append(p, bchno...)
+	p = append(p, `","inv_data_type":"4"}}}`+"\n"...)
+	p = append(p, infnoHeads[m3505]...)
+	p = append(p, re...)
+	p = append(p, envelope...)
+	p = append(p, msg[envEnd:]...)
+	lu.pending[again] = p
+	lu.withdrawn++
+}
+
+// field returns the text value after key in msg (nil when absent).
+func field(msg []byte, key string) []byte {
+	i := bytes.Index(msg, []byte(key))
+	if i < 0 {
+		return nil
+	}
+	v := msg[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return nil
+	}
+	return v[:j]
 }

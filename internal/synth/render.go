@@ -27,6 +27,12 @@ type renderer struct {
 	msgSeq     []int // per institution: the last msgid sequence used
 	distSeq    []int // per distributor: the last delivery note (随货单号)
 	invoiceSeq uint64
+
+	// Options.SalesOnly: the interfaces rendered (so that msgids and counters stay as
+	// without the option) and then taken back out of the ring.
+	drop  [nInfno]bool
+	cur   int // the interface of the message being rendered
+	start int // where it starts in its ring bucket
 }
 
 // stats counts what was written.
@@ -68,6 +74,7 @@ var infnoHeads = func() (h [nInfno]string) {
 // prepared once per institution (envHead, envTail) and practitioner (env).
 func (r *renderer) begin(infno int, t int64, in *institution, insuplc string, op *practitioner) []byte {
 	b := r.out.at(t)
+	r.cur, r.start = infno, len(b)
 	b = append(b, infnoHeads[infno]...)
 	b = append(b, in.code...)
 	b = r.clk.appendStamp(b, t)
@@ -95,6 +102,10 @@ func (r *renderer) endRow(t int64, b []byte) {
 func (r *renderer) end(t int64, b []byte) {
 	b = trimComma(b)
 	b = append(b, "}}\n"...)
+	if r.drop[r.cur] {
+		b = b[:r.start]
+		r.stats.Messages[r.cur]--
+	}
 	r.out.set(t, b)
 }
 
@@ -629,6 +640,9 @@ func (r *renderer) malformed(t int64, kind, cut int, l *plantLabel, in *institut
 	msg := append([]byte(nil), b[start:]...)
 	msgid := string(msg[len(infnoHeads[m3505]):][:30])
 	l.MsgIDs = []string{msgid}
+	if r.out.late != nil {
+		r.out.late.keep[msgid] = true // never withdrawn and uploaded again
+	}
 	switch kind {
 	case 0:
 		i := bytes.Index(msg, []byte(`"rtal_docno":"`))

@@ -24,6 +24,8 @@ const (
 	streamChronic
 	streamPlant
 	streamInpatient
+	streamCartons // Options.InboundCartons
+	streamLate    // Options.LateUploads
 )
 
 func newRNG(seed, stream uint64) *rng {

@@ -130,6 +130,11 @@ type sim struct {
 
 	fr *planter // planted cases
 
+	// Options.InboundCartons: its own stream, so that the rest of the province stays
+	// as it is without the option.
+	cartonR         *rng
+	cartonPurchases int
+
 	// per-basket scratch
 	items []item
 	boxes []box
@@ -171,9 +176,16 @@ func newSim(w *world, out *messages, pkg *fileOut, fr *planter) *sim {
 		p:   w.p,
 		r:   newRNG(w.o.Seed, streamSim),
 		clk: newClock(w.o.startDay, w.o.Days),
+
+		cartonR: newRNG(w.o.Seed, streamCartons),
 	}
 	s.rd = &renderer{w: w, code: codec{seed: w.o.Seed}, clk: s.clk, out: out, pkg: pkg,
 		msgSeq: make([]int, len(w.insts)), distSeq: make([]int, len(distributors))}
+	if w.o.SalesOnly {
+		for _, m := range []int{m2204, m2207, m2301, m2304} {
+			s.rd.drop[m] = true
+		}
+	}
 	s.orders = make([][]order, w.o.Days+1)
 	s.returns = make([][]*saleReturn, w.o.Days+1)
 

@@ -30,6 +30,7 @@ package synth
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,13 @@ type SummaryOptions struct {
 	SaleLines int    `json:"sale_lines"`
 	Days      int    `json:"days"`
 	Start     string `json:"start"`
+
+	// The province shapes, written only when set (so that the default manifest stays
+	// as it was).
+	CodemapLevels  string `json:"codemap_levels,omitempty"`           // "absent"
+	InboundCartons int    `json:"inbound_cartons_permille,omitempty"` // ‰ of coded purchases
+	SalesOnly      bool   `json:"sales_only,omitempty"`
+	LateUploads    int    `json:"late_uploads_permille,omitempty"` // ‰ of messages
 }
 
 // Counts are the numbers of rows and messages written.
@@ -72,6 +80,11 @@ type Counts struct {
 	Labels           map[string]int `json:"labels"`             // planted cases in labels.jsonl, per scenario (every scenario listed)
 	LabelsTotal      int            `json:"labels_total"`       // all planted cases
 	PlantedSaleLines int            `json:"planted_sale_lines"` // sale lines written or altered by planted acts
+
+	// The province shapes (0 unless set).
+	CartonPurchases int `json:"carton_purchases,omitempty"` // 3503 listing every carton by its carton code (--inbound-cartons)
+	LateMessages    int `json:"late_messages,omitempty"`    // messages written to the file of a later day (--late-uploads)
+	Withdrawn       int `json:"withdrawn,omitempty"`        // 3505 rows withdrawn by a 3507 and uploaded again (--late-uploads)
 }
 
 // WorldSummary describes the world's size.
@@ -179,6 +192,9 @@ func (g *generator) run() (Summary, error) {
 	msgs := &messages{sink: g.sink, days: o.Days, name: func(day int) string {
 		return fmt.Sprintf("messages/%04d-%s.jsonl", day+1, appendDate(nil, o.startDay+int32(day)))
 	}}
+	if o.LateUploads > 0 {
+		msgs.late = newLateUploads(o)
+	}
 	s := newSim(w, msgs, pkg, g.fr)
 	g.writePersons(s)
 	if g.err != nil {
@@ -193,6 +209,14 @@ func (g *generator) run() (Summary, error) {
 	g.refCounts["packages"] = s.rd.stats.Packs
 	g.close(pkg)
 	labels := finishLabels(g.fr.labels, w)
+	if o.SalesOnly {
+		// A split stay is seen only in 2301/2304, which a sales-only province does not
+		// send: the case does not exist in the data.
+		labels = slices.DeleteFunc(labels, func(l *plantLabel) bool { return l.sc == scSplitStay })
+		for i, l := range labels {
+			l.ID = string(appendPadded([]byte("L"), uint64(i+1), 6))
+		}
+	}
 	lf := g.create("labels.jsonl")
 	if lf != nil {
 		b, err := encodeLabels(labels)
@@ -209,7 +233,8 @@ func (g *generator) run() (Summary, error) {
 	sum := Summary{
 		Format: Format,
 		Options: SummaryOptions{Seed: o.Seed, Scale: o.Scale, SaleLines: o.saleLines, Days: o.Days,
-			Start: string(appendDate(nil, o.startDay))},
+			Start: string(appendDate(nil, o.startDay)), InboundCartons: o.InboundCartons, SalesOnly: o.SalesOnly,
+			LateUploads: o.LateUploads},
 		Params: o.params,
 		Counts: Counts{
 			SaleLines: s.rd.stats.SaleLines,
@@ -223,6 +248,7 @@ func (g *generator) run() (Summary, error) {
 
 			LabelsTotal:      len(labels),
 			PlantedSaleLines: g.fr.lines,
+			CartonPurchases:  s.cartonPurchases,
 		},
 		World: WorldSummary{Institutions: map[string]int{}, Persons: w.persons, Practitioners: len(w.pracs),
 			Drugs: len(w.cat.drugs), Regions: len(w.regions)},
@@ -234,6 +260,18 @@ func (g *generator) run() (Summary, error) {
 		sum.Counts.MessageLines += n
 	}
 	sum.Counts.MessageLines += s.rd.stats.Malformed
+	if o.CodemapLevels == CodemapLevelsAbsent {
+		sum.Options.CodemapLevels = o.CodemapLevels
+	}
+	if lu := msgs.late; lu != nil {
+		sum.Counts.LateMessages, sum.Counts.Withdrawn = lu.late, lu.withdrawn
+		if lu.withdrawn > 0 {
+			sum.Counts.Messages["3505"] += lu.withdrawn
+			sum.Counts.Messages["3507"] = lu.withdrawn
+			sum.Counts.SaleLines += lu.withdrawn
+			sum.Counts.MessageLines += 2 * lu.withdrawn
+		}
+	}
 	for _, sc := range Scenarios {
 		sum.Counts.Labels[sc.Name] = 0
 	}
@@ -305,15 +343,27 @@ func (g *generator) writeReference() {
 				gl, zeroEmpty(d.minAge), zeroEmpty(d.maxAge), zeroEmpty(d.maxDays), restriction(d))
 		}
 	})
-	g.writeCSV("codemap", []string{"product_id", "med_list_codg", "commodity_code", "pack_level"}, func(emit func(...string)) {
+	header := []string{"product_id", "med_list_codg", "commodity_code", "pack_level"}
+	levels := w.o.CodemapLevels != CodemapLevelsAbsent
+	if !levels {
+		header = header[:3] // the column is absent, not empty: many provinces' tables have none
+	}
+	g.writeCSV("codemap", header, func(emit func(...string)) {
+		row := func(pid, code, commodity, level string) {
+			if levels {
+				emit(pid, code, commodity, level)
+			} else {
+				emit(pid, code, commodity)
+			}
+		}
 		for _, d := range w.cat.drugs {
 			switch {
 			case d.coded:
 				commodity := d.gtin13
-				emit(d.boxPID.s, d.code, commodity, "1")
-				emit(d.cartonPID.s, d.code, "", "3")
+				row(d.boxPID.s, d.code, commodity, "1")
+				row(d.cartonPID.s, d.code, "", "3")
 			case d.gtin13 != "":
-				emit(d.gtin13, d.code, d.gtin13, "1")
+				row(d.gtin13, d.code, d.gtin13, "1")
 			}
 		}
 	})
