@@ -67,6 +67,9 @@ func TestMain(m *testing.M) {
 	if tinyOnce.dir != "" {
 		os.RemoveAll(tinyOnce.dir)
 	}
+	if shapeBase.dir != "" {
+		os.RemoveAll(shapeBase.dir)
+	}
 	os.Exit(code)
 }
 
