@@ -27,6 +27,27 @@ type ClueState string
 // ClueNew is the state of a clue fresh from a detector (机审).
 const ClueNew ClueState = "new"
 
+// AmountBasis says what a clue's amount is (涉及金额口径).
+type AmountBasis string
+
+// The bases of a clue's amount. The empty basis says that neither is known: the amount
+// is then 0.
+const (
+	AmountFund AmountBasis = "fund" // 医保基金支付: the fund's payment, from the settlement (2207/2304)
+	AmountSale AmountBasis = "sale" // 销售金额: finl_trns_pric × quantity of the lines, the settlement unknown
+)
+
+// Chinese returns the basis's Chinese name (医保基金支付, 销售金额), "" for the empty basis.
+func (b AmountBasis) Chinese() string {
+	switch b {
+	case AmountFund:
+		return "医保基金支付"
+	case AmountSale:
+		return "销售金额"
+	}
+	return ""
+}
+
 // Evidence is one fact of a clue's timeline, with a reference to where it is stored.
 type Evidence struct {
 	Time        time.Time `json:"time"`
@@ -47,9 +68,10 @@ type Clue struct {
 	Severity    Severity    `json:"severity"` // notice … violation; the JSON also carries severity_zh
 	Subject     SubjectKind `json:"subject"`
 	SubjectID   string      `json:"subject_id"`
-	Region      Region      `json:"region"`      // of the institution concerned
-	Institution string      `json:"institution"` // the institution concerned (fixmedins_code)
-	AmountFen   Fen         `json:"amount_fen"`  // fund money at risk
+	Region      Region      `json:"region"`       // of the institution concerned
+	Institution string      `json:"institution"`  // the institution concerned (fixmedins_code)
+	AmountFen   Fen         `json:"amount_fen"`   // money at risk: the fund's payment, or the sale amount (AmountBasis)
+	AmountBasis AmountBasis `json:"amount_basis"` // what AmountFen is: fund, sale, or "" (neither known, amount 0)
 	// The keys that identify the case: code identities, settlement ids (setl_id),
 	// receipts (rtal_docno), message ids and persons (psn_no).
 	Codes       []string   `json:"codes,omitempty"`
@@ -64,15 +86,17 @@ type Clue struct {
 	LastSeen    time.Time  `json:"last_seen"`
 }
 
-// MarshalJSON writes the clue with its severity's Chinese name (severity_zh) and the
-// amount in yuan (amount_yuan) beside the stable fields.
+// MarshalJSON writes the clue with its severity's Chinese name (severity_zh), the
+// amount in yuan (amount_yuan) and its basis's Chinese name (amount_basis_zh) beside the
+// stable fields.
 func (c Clue) MarshalJSON() ([]byte, error) {
 	type plain Clue
 	return json.Marshal(struct {
 		plain
-		SeverityZh string `json:"severity_zh"`
-		AmountYuan string `json:"amount_yuan"`
-	}{plain(c), c.Severity.Chinese(), c.AmountFen.String()})
+		SeverityZh    string `json:"severity_zh"`
+		AmountYuan    string `json:"amount_yuan"`
+		AmountBasisZh string `json:"amount_basis_zh"`
+	}{plain(c), c.Severity.Chinese(), c.AmountFen.String(), c.AmountBasis.Chinese()})
 }
 
 // DetectorName returns the detector id without its version (trace.duplicate).
@@ -210,6 +234,7 @@ type StockPeriod struct {
 	Lost        Qty // losses (104) and destructions (105)
 	Sold        Qty // sales (3505) less sale returns (3506)
 	SoldFund    Fen // the fund's share of those sales
+	SoldAmount  Fen // their sale amount (finl_trns_pric × quantity), whether settled or not
 	SaleLines   int
 	FirstSale   string // msgid#line of the period's first sale line, for the evidence
 }
@@ -259,7 +284,7 @@ type LevelConflict struct {
 
 // CoPurchase is two persons who bought the same drug at the same institution within an
 // hour of each other on Days distinct days (C10), with the settlements of those purchases
-// and their fund payments.
+// and their fund payments, and the sale amounts of the lines.
 type CoPurchase struct {
 	Person1, Person2 string
 	Days             int
@@ -267,6 +292,7 @@ type CoPurchase struct {
 	Drugs            []string
 	First, Last      time.Time
 	Settlements      map[string]Fen // setl_id → fund payment of the settlement's co-bought lines
+	Lines            map[string]Fen // msgid#line → sale amount (det_item_fee_sumamt) of each co-bought line
 }
 
 // Stay is one inpatient stay as its settlement (2304) reports it, for C5.

@@ -98,11 +98,11 @@ func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 			}
 			switch rule {
 			case "expired":
-				c.AmountFen = l.FundPaid
+				setAmount(c, l.FundPaid, env.saleAmount(&l.Event))
 				c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，该批药品有效期至 %s，销售时已过期。", code, env.drugName(l.DrugCode),
 					when(l.Time), env.instName(l.Institution), day(l.Expires))
 			case "before_manufacture":
-				c.AmountFen = l.FundPaid
+				setAmount(c, l.FundPaid, env.saleAmount(&l.Event))
 				c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，早于该批药品的生产日期 %s。", code, env.drugName(l.DrugCode),
 					when(l.Time), env.instName(l.Institution), day(l.Made))
 			default:

@@ -71,10 +71,12 @@ type personClues struct {
 	clues map[string]*tracewatch.Clue
 	order []string
 	drugs map[string]map[string]tracewatch.Fen // fingerprint → drug → largest fund share
+	sales map[string]map[string]tracewatch.Fen // fingerprint → drug → largest sale amount
 }
 
 func newPersonClues(id string) *personClues {
-	return &personClues{id: id, clues: map[string]*tracewatch.Clue{}, drugs: map[string]map[string]tracewatch.Fen{}}
+	return &personClues{id: id, clues: map[string]*tracewatch.Clue{}, drugs: map[string]map[string]tracewatch.Fen{},
+		sales: map[string]map[string]tracewatch.Fen{}}
 }
 
 // add returns the clue of the line's person and settlement (new when first seen) after
@@ -88,6 +90,7 @@ func (pc *personClues) add(env *Env, l *tracewatch.TimelineEntry, rule string) (
 			Institution: l.Institution}
 		pc.clues[fp] = c
 		pc.drugs[fp] = map[string]tracewatch.Fen{}
+		pc.sales[fp] = map[string]tracewatch.Fen{}
 		pc.order = append(pc.order, fp)
 		isNew = true
 	}
@@ -102,28 +105,29 @@ func (pc *personClues) add(env *Env, l *tracewatch.TimelineEntry, rule string) (
 	if f, ok := pc.drugs[fp][l.DrugCode]; !ok || l.FundPaid > f {
 		pc.drugs[fp][l.DrugCode] = l.FundPaid
 	}
+	pc.sales[fp][l.DrugCode] = max(pc.sales[fp][l.DrugCode], env.saleAmount(&l.Event))
 	return c, isNew
 }
 
 // drugList names the drugs of a clue, in catalog-code order, and sums their fund shares
-// (a drug on both its 3505 line and its fee line counts once).
-func (pc *personClues) drugList(env *Env, fp string) (string, tracewatch.Fen) {
+// and their sale amounts (a drug on both its 3505 line and its fee line counts once).
+func (pc *personClues) drugList(env *Env, fp string) (names string, fund, sale tracewatch.Fen) {
 	var codes []string
-	var sum tracewatch.Fen
 	for code, f := range pc.drugs[fp] {
 		codes = append(codes, code)
-		sum += f
+		fund += f
+		sale += pc.sales[fp][code]
 	}
 	sort.Strings(codes)
-	names := make([]string, 0, len(codes))
+	list := make([]string, 0, len(codes))
 	seen := map[string]bool{}
 	for _, code := range codes {
 		if n := env.drugName(code); !seen[n] {
 			seen[n] = true
-			names = append(names, n)
+			list = append(list, n)
 		}
 	}
-	return strings.Join(names, "、"), sum
+	return strings.Join(list, "、"), fund, sale
 }
 
 func (pc *personClues) emit(emit func(tracewatch.Clue)) {
@@ -182,8 +186,8 @@ func (g *Gender) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) 
 	}
 	for _, fp := range pc.order {
 		c, l := pc.clues[fp], first[fp]
-		names, amount := pc.drugList(env, fp)
-		c.AmountFen = amount
+		names, fund, sale := pc.drugList(env, fp)
+		setAmount(c, fund, sale)
 		limit := genderText(env.Drugs[l.DrugCode].GenderLimit)
 		c.Explanation = fmt.Sprintf("参保人 %s 性别为%s，%s 于 %s 以其名义医保结算了限%s性使用的药品 %s（%s）：用药与性别不符。",
 			l.Person, genderText(gender[fp]), env.instName(l.Institution), when(l.Time), limit, names, settlementText(l))
@@ -267,8 +271,8 @@ func (a *Age) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) err
 	}
 	for _, fp := range pc.order {
 		c, l := pc.clues[fp], first[fp]
-		_, amount := pc.drugList(env, fp)
-		c.AmountFen = amount
+		_, fund, sale := pc.drugList(env, fp)
+		setAmount(c, fund, sale)
 		drugs, age := texts[fp], ages[fp]
 		c.Explanation = fmt.Sprintf("参保人 %s 结算时 %d 岁，%s 于 %s 以其名义医保结算了 %s（%s）：年龄不在药品限定范围内。",
 			l.Person, age, env.instName(l.Institution), when(l.Time), strings.Join(drugs, "、"), settlementText(l))
@@ -324,10 +328,11 @@ func (a *AfterDeath) Run(ctx context.Context, env *Env, emit func(tracewatch.Clu
 	}
 	for _, fp := range pc.order {
 		c, l, death := pc.clues[fp], first[fp], deaths[fp]
-		c.AmountFen = fund[fp]
+		_, _, sale := pc.drugList(env, fp)
+		setAmount(c, fund[fp], sale)
 		days := int(l.Time.In(cst).Sub(death).Hours() / 24)
-		c.Explanation = fmt.Sprintf("参保人 %s 已于 %s 死亡，%s 于 %s（死亡后第 %d 天）仍以其名义医保结算（%s），基金支付 %s 元。",
-			l.Person, death.Format("2006-01-02"), env.instName(l.Institution), when(l.Time), days, settlementText(l), yuan(c.AmountFen))
+		c.Explanation = fmt.Sprintf("参保人 %s 已于 %s 死亡，%s 于 %s（死亡后第 %d 天）仍以其名义医保结算（%s），%s。",
+			l.Person, death.Format("2006-01-02"), env.instName(l.Institution), when(l.Time), days, settlementText(l), amountText(c))
 	}
 	pc.emit(emit)
 	return nil
@@ -372,6 +377,7 @@ func (s *Suspended) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue
 		first, last *tracewatch.TimelineEntry
 		status      tracewatch.AgreementStatus
 		fund        map[string]tracewatch.Fen
+		sale        saleSum
 	}
 	byInst := map[string]*acc{}
 	var order []string
@@ -400,6 +406,7 @@ func (s *Suspended) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue
 		if l.FundPaid > a.fund[l.Settlement] {
 			a.fund[l.Settlement] = l.FundPaid
 		}
+		a.sale.add(env, &l.Event)
 		a.clue.Evidence = append(a.clue.Evidence, env.claimEvidence(l))
 		return ctx.Err()
 	})
@@ -409,16 +416,18 @@ func (s *Suspended) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue
 	for _, code := range order {
 		a := byInst[code]
 		c := a.clue
+		var fund tracewatch.Fen
 		for _, f := range a.fund {
-			c.AmountFen += f
+			fund += f
 		}
+		setAmount(c, fund, a.sale.total)
 		since := agreementSince(env.Institutions[code], a.first.Time)
 		period := "于 " + when(a.first.Time) + " "
 		if len(a.fund) > 1 {
 			period = "在 " + when(a.first.Time) + " 至 " + when(a.last.Time) + " 期间"
 		}
-		c.Explanation = fmt.Sprintf("%s 的医保协议自 %s 起%s，但其%s仍发生医保结算 %d 笔，基金支付 %s 元。",
-			env.instName(code), since.In(cst).Format("2006-01-02"), agreementText[a.status], period, len(a.fund), yuan(c.AmountFen))
+		c.Explanation = fmt.Sprintf("%s 的医保协议自 %s 起%s，但其%s仍发生医保结算 %d 笔，%s。",
+			env.instName(code), since.In(cst).Format("2006-01-02"), agreementText[a.status], period, len(a.fund), amountText(c))
 		emit(*c)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -331,4 +332,97 @@ func (env *Env) lineEvidence(t *tracewatch.TimelineEntry) tracewatch.Evidence {
 		note += "，单据号 " + t.Receipt
 	}
 	return tracewatch.Evidence{Time: t.Time, What: string(t.Kind), Institution: t.Institution, Ref: ref(&t.Event), Note: note}
+}
+
+// --- the amount at risk (涉及金额, docs/detectors.md) ---
+
+// saleAmount is the sale amount of an event line: finl_trns_pric × quantity for a 3505
+// line, the fee line's own amount (det_item_fee_sumamt) for a 2204/2301 line (else its
+// price × quantity); 0 for the other events (a settlement states the fund's payment
+// itself) or when the price is unknown.
+//
+// The quantity of a 拆零 line counts minimum units. Its price is taken as the price of
+// one minimum unit (the synthetic province writes it so, and the fund share of the line
+// is computed so) unless it is nearer the catalog's pack price than to its unit price:
+// then it is a pack price and the amount is price × units / pack content.
+func (env *Env) saleAmount(e *tracewatch.Event) tracewatch.Fen {
+	switch e.Kind {
+	case tracewatch.EventSale:
+	case tracewatch.EventFeeLine:
+		if e.Amount > 0 {
+			return e.Amount
+		}
+	default:
+		return 0
+	}
+	if e.UnitPrice <= 0 || e.Qty <= 0 {
+		return 0
+	}
+	qty := float64(e.Qty) / float64(tracewatch.QtyScale)
+	if d, ok := env.Drugs[e.DrugCode]; ok && e.SplitPack && packPriced(e.UnitPrice, d) {
+		qty /= float64(d.PackContent)
+	}
+	f := math.Floor(float64(e.UnitPrice) * qty)
+	if f >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return tracewatch.Fen(f)
+}
+
+// packPriced reports whether a 拆零 line's price is nearer the drug's pack price than
+// its unit price (pack price / pack content). An unknown catalog price says no.
+func packPriced(price tracewatch.Fen, d tracewatch.Drug) bool {
+	if d.PackContent <= 1 || d.Price <= 0 {
+		return false
+	}
+	p, pack := float64(price), float64(d.Price)
+	return math.Abs(p-pack) < math.Abs(p-pack/float64(d.PackContent))
+}
+
+// saleSum adds up the sale amounts of the lines of a clue, each line (msgid#line) once:
+// a line with several codes is read once per code.
+type saleSum struct {
+	total tracewatch.Fen
+	seen  map[string]bool
+}
+
+func (s *saleSum) add(env *Env, e *tracewatch.Event) {
+	a := env.saleAmount(e)
+	if a == 0 {
+		return
+	}
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	k := ref(e)
+	if s.seen[k] {
+		return
+	}
+	s.seen[k] = true
+	s.total += a
+}
+
+// setAmount sets a clue's amount and its basis: the fund's payment when the settlement
+// is known (fund > 0), else the sale amount of the lines concerned, else 0 with no basis
+// (neither is known).
+func setAmount(c *tracewatch.Clue, fund, sale tracewatch.Fen) {
+	switch {
+	case fund > 0:
+		c.AmountFen, c.AmountBasis = fund, tracewatch.AmountFund
+	case sale > 0:
+		c.AmountFen, c.AmountBasis = sale, tracewatch.AmountSale
+	default:
+		c.AmountFen, c.AmountBasis = 0, ""
+	}
+}
+
+// amountText states a clue's amount for its explanation, naming its basis.
+func amountText(c *tracewatch.Clue) string {
+	switch c.AmountBasis {
+	case tracewatch.AmountFund:
+		return "基金支付 " + yuan(c.AmountFen) + " 元"
+	case tracewatch.AmountSale:
+		return "销售金额 " + yuan(c.AmountFen) + " 元（未见结算明细，按销售单价 × 数量计）"
+	}
+	return "金额不详（未见结算明细，销售单价未知）"
 }

@@ -46,8 +46,8 @@ func (d *Duplicate) Set(name, value string) error {
 type sale struct {
 	tracewatch.SaleFact
 	receipt, setl, person string
-	billed, mapped        string // the drug billed, the drug the code maps to
-	fund                  tracewatch.Fen
+	billed, mapped        string         // the drug billed, the drug the code maps to
+	fund, amount          tracewatch.Fen // the fund's payment and the sale amount (max over the sale's lines)
 	lines                 []*tracewatch.TimelineEntry
 }
 
@@ -112,6 +112,9 @@ func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, 
 		if l.FundPaid > s.fund {
 			s.fund = l.FundPaid
 		}
+		if a := env.saleAmount(&l.Event); a > s.amount {
+			s.amount = a
+		}
 	}
 	for _, s := range sales {
 		if strings.HasPrefix(s.SaleID, "CAN|") && s.setl == "" {
@@ -133,6 +136,7 @@ func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, 
 
 	c := tracewatch.Clue{Subject: tracewatch.SubjectCode, SubjectID: h.Key, Codes: []string{h.Key}}
 	var worst tracewatch.Severity
+	var fund, amount tracewatch.Fen
 	var first, dup *sale
 	var dupText []string
 	var rule string
@@ -199,7 +203,7 @@ func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, 
 				c.Persons = append(c.Persons, s.person)
 			}
 			if sev >= tracewatch.SeveritySuspicious {
-				c.AmountFen += s.fund
+				fund, amount = fund+s.fund, amount+s.amount
 			}
 		}
 		if first == nil {
@@ -217,6 +221,7 @@ func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, 
 		return c, false
 	}
 	c.Severity, c.Rule, c.Institution = worst, rule, dup.Institution
+	setAmount(&c, fund, amount)
 	c.Fingerprint = tracewatch.ClueFingerprint(d.ID(), tracewatch.SubjectCode, h.Key)
 	c.Explanation = fmt.Sprintf("追溯码 %s 于 %s 在 %s%s %s后，%s。", h.Key, when(first.Time), env.instName(first.Institution),
 		placeOf(env, first.Institution), saleWord(first), strings.Join(dupText, "；"))

@@ -108,6 +108,8 @@ func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, lines []tr
 	byInst := map[string]int{}
 	var first, last time.Time
 	n := 0
+	var fund tracewatch.Fen
+	var amount saleSum
 	for k := range lines {
 		if !in[k] {
 			continue
@@ -120,9 +122,11 @@ func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, lines []tr
 		n++
 		byInst[l.Institution]++
 		c.Settlements = append(c.Settlements, l.Settlement)
-		c.AmountFen += l.FundPaid
+		fund += l.FundPaid
+		amount.add(env, &l.Event)
 		c.Evidence = append(c.Evidence, env.claimEvidence(l))
 	}
+	setAmount(&c, fund, amount.total)
 	insts := byCount(byInst)
 	c.Institution = insts[0] // where most of them happened: its region
 	names := make([]string, 0, min(len(insts), 4))

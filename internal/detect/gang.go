@@ -97,6 +97,7 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 		insts       map[string]int
 		drugs       map[string]bool
 		settlements map[string]tracewatch.Fen
+		lines       map[string]tracewatch.Fen // msgid#line → sale amount
 		days        int
 		first, last time.Time
 		pairs       []tracewatch.CoPurchase
@@ -106,7 +107,7 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 		r := find(c.Person1)
 		gr := groups[r]
 		if gr == nil {
-			gr = &group{members: map[string]bool{}, insts: map[string]int{}, drugs: map[string]bool{}, settlements: map[string]tracewatch.Fen{}, first: c.First, last: c.Last}
+			gr = &group{members: map[string]bool{}, insts: map[string]int{}, drugs: map[string]bool{}, settlements: map[string]tracewatch.Fen{}, lines: map[string]tracewatch.Fen{}, first: c.First, last: c.Last}
 			groups[r] = gr
 		}
 		gr.members[c.Person1], gr.members[c.Person2] = true, true
@@ -118,6 +119,9 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 		}
 		for s, f := range c.Settlements {
 			gr.settlements[s] = f
+		}
+		for l, a := range c.Lines {
+			gr.lines[l] = a
 		}
 		gr.days = max(gr.days, c.Days)
 		if c.First.Before(gr.first) {
@@ -146,10 +150,15 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 			Rule:        "gang", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectPerson, SubjectID: members[0], Institution: insts[0], Persons: members,
 		}
+		var fund, sale tracewatch.Fen
 		for s, f := range gr.settlements {
 			c.Settlements = append(c.Settlements, s)
-			c.AmountFen += f
+			fund += f
 		}
+		for _, a := range gr.lines {
+			sale += a
+		}
+		setAmount(&c, fund, sale)
 		sort.Strings(c.Settlements)
 		drugNames := make([]string, len(drugs))
 		for i, d := range drugs {

@@ -345,7 +345,11 @@ func render(clues []tracewatch.Clue) string {
 		fmt.Fprintf(&b, "  fingerprint: %s\n", c.Fingerprint)
 		fmt.Fprintf(&b, "  subject: %s %s\n", c.Subject, c.SubjectID)
 		fmt.Fprintf(&b, "  institution: %s region %s\n", c.Institution, c.Region)
-		fmt.Fprintf(&b, "  amount: %s 元\n", c.AmountFen)
+		if c.AmountBasis != "" {
+			fmt.Fprintf(&b, "  amount: %s 元 (%s %s)\n", c.AmountFen, c.AmountBasis, c.AmountBasis.Chinese())
+		} else {
+			fmt.Fprintf(&b, "  amount: %s 元\n", c.AmountFen)
+		}
 		list("codes", c.Codes)
 		list("settlements", c.Settlements)
 		list("receipts", c.Receipts)

@@ -148,8 +148,9 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		}
 		c := &tracewatch.Clue{Fingerprint: fp, Rule: "no_source", Severity: tracewatch.SeverityHighlySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: l.Code.Key, Institution: l.Institution, Codes: []string{l.Code.Key},
-			Settlements: []string{l.Settlement}, Receipts: []string{l.Receipt}, Persons: []string{l.Person}, AmountFen: l.FundPaid,
+			Settlements: []string{l.Settlement}, Receipts: []string{l.Receipt}, Persons: []string{l.Person},
 			Evidence: []tracewatch.Evidence{env.lineEvidence(l)}}
+		setAmount(c, l.FundPaid, env.saleAmount(&l.Event))
 		c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，但该机构此前没有这盒药的采购、调入或盘存记录（机构进货扫码率 %.1f%%，该药品无未扫码的进货可对应），疑为无真实进货的销售（空刷或回流药）。",
 			l.Code.Key, env.drugName(drug), when(l.Time), env.instName(l.Institution), rate*100)
 		clues[fp] = c
@@ -168,8 +169,9 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		}
 		c := &tracewatch.Clue{Fingerprint: fp, Rule: "removed", Severity: tracewatch.SeverityHighlySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: l.Code.Key, Institution: l.Institution, Codes: []string{l.Code.Key},
-			Settlements: []string{l.Settlement}, Receipts: []string{l.Receipt}, Persons: []string{l.Person}, AmountFen: l.FundPaid,
+			Settlements: []string{l.Settlement}, Receipts: []string{l.Receipt}, Persons: []string{l.Person},
 			Evidence: []tracewatch.Evidence{env.lineEvidence(l)}}
+		setAmount(c, l.FundPaid, env.saleAmount(&l.Event))
 		c.Explanation = fmt.Sprintf("追溯码 %s 已由 %s 报告退货、调出、报损或销毁，%s 却又在该机构销售。", l.Code.Key, env.instName(l.Institution), when(l.Time))
 		clues[fp] = c
 		order = append(order, fp)

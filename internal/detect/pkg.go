@@ -75,6 +75,7 @@ func (p *Package) pairs(ctx context.Context, env *Env, emit func(tracewatch.Clue
 			Subject: tracewatch.SubjectCode, SubjectID: pr.Child, Codes: []string{pr.Parent, pr.Child},
 		}
 		var parentSale, childSale *tracewatch.TimelineEntry
+		var fund, amount tracewatch.Fen // the child's sale: max over its lines
 		for i := range lines {
 			t := &lines[i]
 			c.Evidence = append(c.Evidence, env.lineEvidence(t))
@@ -90,14 +91,13 @@ func (p *Package) pairs(ctx context.Context, env *Env, emit func(tracewatch.Clue
 			if childSale == nil {
 				childSale = t
 			}
-			if t.FundPaid > c.AmountFen {
-				c.AmountFen = t.FundPaid
-			}
+			fund, amount = max(fund, t.FundPaid), max(amount, env.saleAmount(&t.Event))
 		}
 		if parentSale == nil || childSale == nil {
 			return nil
 		}
 		c.Institution = childSale.Institution
+		setAmount(&c, fund, amount)
 		c.Explanation = fmt.Sprintf("包装码 %s 已于 %s 在 %s 整件销售，其内的小包装追溯码 %s 又于 %s 在 %s 单独销售，同一盒药被销售两次。",
 			pr.Parent, when(parentSale.Time), env.instName(parentSale.Institution), pr.Child, when(childSale.Time), env.instName(childSale.Institution))
 		emit(c)

@@ -59,7 +59,8 @@ func (s *SplitStay) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue
 			Fingerprint: tracewatch.ClueFingerprint(s.ID(), tracewatch.SubjectPerson, b.Person, b.Institution, b.Settlement),
 			Rule:        "split_stay", Severity: tracewatch.SeverityHighlySuspicious,
 			Subject: tracewatch.SubjectPerson, SubjectID: b.Person, Institution: b.Institution, Persons: []string{b.Person},
-			Settlements: []string{a.Settlement, b.Settlement}, AmountFen: b.FundPaid,
+			Settlements: []string{a.Settlement, b.Settlement},
+			AmountFen:   b.FundPaid, AmountBasis: tracewatch.AmountFund, // the 2304 settlement states it
 			Evidence: []tracewatch.Evidence{
 				{Time: a.Discharged, What: "stay", Institution: a.Institution, Ref: a.Ref,
 					Note: fmt.Sprintf("%s 至 %s 在 %s 住院，出院主诊断 %s，结算号 %s", when(a.Admitted), when(a.Discharged), env.instName(a.Institution), a.Diagnosis, a.Settlement)},

@@ -63,15 +63,17 @@ func (s *StockBalance) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 		if !p.To.IsZero() {
 			period = day(p.From) + " 至 " + day(p.To) + " 两次盘存之间"
 		}
-		amount := tracewatch.Fen(float64(p.SoldFund) * min(1, float64(excess)/float64(p.Sold)))
+		share := min(1, float64(excess)/float64(p.Sold)) // of the period's sales, those in excess
+		fund, sold := tracewatch.Fen(float64(p.SoldFund)*share), tracewatch.Fen(float64(p.SoldAmount)*share)
 		c := tracewatch.Clue{
 			Fingerprint: tracewatch.ClueFingerprint(s.ID(), tracewatch.SubjectInstitution, p.Institution, p.DrugCode, day(p.From)),
 			Rule:        "stock_balance", Severity: tracewatch.SeveritySuspicious,
-			Subject: tracewatch.SubjectInstitution, SubjectID: p.Institution, Institution: p.Institution, AmountFen: amount,
+			Subject: tracewatch.SubjectInstitution, SubjectID: p.Institution, Institution: p.Institution,
 			Explanation: fmt.Sprintf("%s 的 %s（%s）：期初盘存 %s 盒，期间购进或调入 %s 盒，退货或调出 %s 盒，报损或销毁 %s 盒，最多可售 %s 盒，实际销售 %s 盒（%d 行），超出 %s 盒，进销存不符；超出部分的销售没有库存来源，疑为空刷或销售来路不明的药品，请机构说明。",
 				env.instName(p.Institution), env.drugName(p.DrugCode), period, packs(p.Opening), packs(p.Received), packs(p.Returned), packs(p.Lost),
 				packs(max(avail, 0)), packs(p.Sold), p.SaleLines, packs(excess)),
 		}
+		setAmount(&c, fund, sold)
 		note := func(what string, q tracewatch.Qty) tracewatch.Evidence {
 			return tracewatch.Evidence{Time: p.From, What: what, Institution: p.Institution, Note: fmt.Sprintf("%s：%s 盒", env.drugName(p.DrugCode), packs(q))}
 		}

@@ -56,6 +56,7 @@ var substitutionRuleText = map[string]string{
 // Run implements Detector.
 func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	byKey := map[string]*tracewatch.Clue{}
+	fund, amount := map[string]tracewatch.Fen{}, map[string]tracewatch.Fen{} // max over a clue's lines
 	var order []string
 	err := env.Src.MismatchedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
 		rule, sev, ok := substitution(env, l.Code.DrugCode, l.DrugCode)
@@ -84,9 +85,7 @@ func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 		c.Settlements = append(c.Settlements, l.Settlement)
 		c.Receipts = append(c.Receipts, l.Receipt)
 		c.Persons = append(c.Persons, l.Person)
-		if l.FundPaid > c.AmountFen {
-			c.AmountFen = l.FundPaid
-		}
+		fund[fp], amount[fp] = max(fund[fp], l.FundPaid), max(amount[fp], env.saleAmount(&l.Event))
 		c.Evidence = append(c.Evidence, env.lineEvidence(l))
 		return ctx.Err()
 	})
@@ -94,6 +93,7 @@ func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 		return err
 	}
 	for _, fp := range order {
+		setAmount(byKey[fp], fund[fp], amount[fp])
 		emit(*byKey[fp])
 	}
 	return nil

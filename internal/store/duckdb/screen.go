@@ -42,6 +42,15 @@ func clamped(x string) string {
 var saleFund = `CASE WHEN e.kind = 'sale' AND st.amount > 0 THEN ` +
 	clamped(`floor(CAST(e.unit_price_fen AS DOUBLE) * e.qty / 10000 * st.fund / st.amount)`) + ` ELSE 0 END`
 
+// saleAmount is a 3505 line's sale amount, its drug joined as d: price × quantity. A 拆零
+// line's quantity counts minimum units and its price is taken per minimum unit, unless
+// it is nearer the catalog's pack price than to its unit price: then price × units /
+// pack content (detect's saleAmount applies the same rule).
+var saleAmount = `CASE WHEN e.kind = 'sale' THEN ` + clamped(`floor(CAST(e.unit_price_fen AS DOUBLE) * e.qty / 10000 /
+    CASE WHEN e.split_pack AND d.pack_content > 1 AND d.price_fen > 0
+          AND abs(e.unit_price_fen - d.price_fen) < abs(e.unit_price_fen - CAST(d.price_fen AS DOUBLE) / d.pack_content)
+         THEN d.pack_content ELSE 1 END)`) + ` ELSE 0 END`
+
 // feeLineFund is the fund's share of a 2207/2304 code's fee line (joined as f).
 var feeLineFund = `CASE WHEN st.amount > 0 THEN ` + clamped(`floor(CAST(f.amount_fen AS DOUBLE) * st.fund / st.amount)`) + ` ELSE 0 END`
 
@@ -1031,7 +1040,7 @@ periods AS (
     SELECT inst, t AS p_from, lead(t) OVER (PARTITION BY inst ORDER BY t) AS p_to FROM takes),
 mv AS MATERIALIZED (
     SELECT e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t, e.kind, coalesce(e.change_type, '') AS chg,
-           ` + clamped(`CASE WHEN e.split_pack THEN e.qty ELSE CAST(e.qty AS DOUBLE) * d.pack_content END`) + ` AS units, ` + saleFund + ` AS fund,
+           ` + clamped(`CASE WHEN e.split_pack THEN e.qty ELSE CAST(e.qty AS DOUBLE) * d.pack_content END`) + ` AS units, ` + saleFund + ` AS fund, ` + saleAmount + ` AS amt,
            e.msgid || '#' || e.line AS ref, d.pack_content AS content
     FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
     ` + settledJoin + `
@@ -1046,6 +1055,7 @@ SELECT p.inst, p.drug, p.p_from, p.p_to, any_value(p.content),
        ` + clamped(`sum(CASE WHEN p.kind = 'stock_change' AND p.chg IN ('104', '105') THEN p.units ELSE 0 END)`) + `,
        ` + clamped(`sum(CASE WHEN p.kind = 'sale' THEN p.units WHEN p.kind = 'sale_return' THEN -p.units ELSE 0 END)`) + `,
        ` + clamped(`sum(CASE WHEN p.kind = 'sale' THEN p.fund ELSE 0 END)`) + `,
+       ` + clamped(`sum(CASE WHEN p.kind = 'sale' THEN p.amt ELSE 0 END)`) + `,
        count(*) FILTER (WHERE p.kind = 'sale'),
        coalesce(arg_min(p.ref, p.t) FILTER (WHERE p.kind = 'sale'), '')
 FROM placed p
@@ -1062,12 +1072,13 @@ ORDER BY p.inst, p.drug, p.p_from`
 	for rows.Next() {
 		var p tracewatch.StockPeriod
 		var to sql.NullTime
-		var opening, in, ret, lost, sold, fund int64
-		if err := rows.Scan(&p.Institution, &p.DrugCode, &p.From, &to, &p.PackContent, &opening, &in, &ret, &lost, &sold, &fund, &p.SaleLines, &p.FirstSale); err != nil {
+		var opening, in, ret, lost, sold, fund, amount int64
+		if err := rows.Scan(&p.Institution, &p.DrugCode, &p.From, &to, &p.PackContent, &opening, &in, &ret, &lost, &sold, &fund, &amount, &p.SaleLines, &p.FirstSale); err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		p.To = scanTime(to)
 		p.Opening, p.Received, p.Returned, p.Lost, p.Sold, p.SoldFund = tracewatch.Qty(opening), tracewatch.Qty(in), tracewatch.Qty(ret), tracewatch.Qty(lost), tracewatch.Qty(sold), tracewatch.Fen(fund)
+		p.SoldAmount = tracewatch.Fen(amount)
 		out = append(out, p)
 	}
 	return out, rows.Err()
@@ -1174,18 +1185,20 @@ func (s *Store) CoPurchases(ctx context.Context, w tracewatch.Window, within tim
 f AS MATERIALIZED (
     SELECT e.psn_no AS psn, e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t,
            CAST(e.event_time + INTERVAL 8 HOUR AS DATE) AS d, st.setl_id AS setl,
-           ` + eventFeeLineFund + ` AS fund
+           ` + eventFeeLineFund + ` AS fund, e.msgid || '#' || e.line AS ref, e.amount_fen AS amt
     FROM events e LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
     WHERE e.kind = 'fee_line' AND e.infno IN ('2204', '2204A') AND e.psn_no IS NOT NULL AND e.psn_no <> ''
       AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL` + win + `),
 pr AS (
-    SELECT a.psn AS p1, b.psn AS p2, a.inst, a.drug, a.d, a.t AS t1, b.t AS t2, a.setl AS s1, b.setl AS s2, a.fund AS f1, b.fund AS f2
+    SELECT a.psn AS p1, b.psn AS p2, a.inst, a.drug, a.d, a.t AS t1, b.t AS t2, a.setl AS s1, b.setl AS s2, a.fund AS f1, b.fund AS f2,
+           a.ref AS r1, b.ref AS r2, a.amt AS a1, b.amt AS a2
     FROM f a JOIN f b ON a.inst = b.inst AND a.drug = b.drug AND a.d = b.d AND a.psn < b.psn
     WHERE abs(epoch(a.t) - epoch(b.t)) <= ` + secs + `),
 pairs AS (SELECT p1, p2 FROM pr GROUP BY p1, p2 HAVING count(DISTINCT d) >= ` + strconv.Itoa(max(minDays, 1)) + `)
 SELECT pr.p1, pr.p2, count(DISTINCT pr.d), list(DISTINCT pr.inst ORDER BY pr.inst), list(DISTINCT pr.drug ORDER BY pr.drug),
        least(min(pr.t1), min(pr.t2)), greatest(max(pr.t1), max(pr.t2)),
-       list(DISTINCT coalesce(pr.s1, '') || '|' || pr.drug || '|' || pr.f1), list(DISTINCT coalesce(pr.s2, '') || '|' || pr.drug || '|' || pr.f2)
+       list(DISTINCT coalesce(pr.s1, '') || '|' || pr.drug || '|' || pr.f1), list(DISTINCT coalesce(pr.s2, '') || '|' || pr.drug || '|' || pr.f2),
+       list(DISTINCT pr.r1 || '|' || coalesce(pr.a1, 0)), list(DISTINCT pr.r2 || '|' || coalesce(pr.a2, 0))
 FROM pr JOIN pairs USING (p1, p2)
 GROUP BY pr.p1, pr.p2
 ORDER BY pr.p1, pr.p2`
@@ -1205,8 +1218,8 @@ ORDER BY pr.p1, pr.p2`
 	}
 	for rows.Next() {
 		var c tracewatch.CoPurchase
-		var insts, drugs, s1, s2 []any
-		if err := rows.Scan(&c.Person1, &c.Person2, &c.Days, &insts, &drugs, &c.First, &c.Last, &s1, &s2); err != nil {
+		var insts, drugs, s1, s2, a1, a2 []any
+		if err := rows.Scan(&c.Person1, &c.Person2, &c.Days, &insts, &drugs, &c.First, &c.Last, &s1, &s2, &a1, &a2); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		c.Institutions, c.Drugs = strs(insts), strs(drugs)
@@ -1219,6 +1232,15 @@ ORDER BY pr.p1, pr.p2`
 			}
 			f, _ := strconv.ParseInt(fund, 10, 64)
 			c.Settlements[id] += tracewatch.Fen(f)
+		}
+		c.Lines = map[string]tracewatch.Fen{}
+		for _, v := range append(strs(a1), strs(a2)...) {
+			i := strings.LastIndexByte(v, '|') // msgid#line|amount
+			if i < 0 {
+				continue
+			}
+			a, _ := strconv.ParseInt(v[i+1:], 10, 64)
+			c.Lines[v[:i]] = tracewatch.Fen(a)
 		}
 		if err := fn(c); err != nil {
 			return err
