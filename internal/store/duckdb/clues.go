@@ -15,7 +15,7 @@ import (
 )
 
 const clueCols = `id, fingerprint, detector, detector_name, rule, severity, subject_kind, subject_id, admdvs, fixmedins_code,
-amount_fen, codes, settlements, receipts, msgids, persons, evidence, explanation, state, first_seen, last_seen`
+amount_fen, codes, settlements, receipts, msgids, persons, evidence, explanation, state, first_seen, last_seen, amount_basis`
 
 // PutClues stores the clues of a screening run at time now, one per fingerprint: a new
 // fingerprint gets the next id and first_seen = now; a known one keeps its id, state and
@@ -55,7 +55,7 @@ CREATE OR REPLACE TEMP TABLE stage_clue_codes AS SELECT 0::BIGINT AS seq, code_k
 				if err := as[0].AppendRow(textArgs([]driver.Value{seq, int64(0), c.Fingerprint, c.Detector, c.DetectorName(), c.Rule, int32(c.Severity),
 					string(c.Subject), c.SubjectID, string(c.Region), c.Institution, int64(c.AmountFen),
 					jsonList(c.Codes), jsonList(c.Settlements), jsonList(c.Receipts), jsonList(c.MsgIDs), jsonList(c.Persons),
-					string(ev), c.Explanation, string(tracewatch.ClueNew), now, now})...); err != nil {
+					string(ev), c.Explanation, string(tracewatch.ClueNew), now, now, string(c.AmountBasis)})...); err != nil {
 					return err
 				}
 				for _, k := range c.Codes {
@@ -81,7 +81,7 @@ WHERE n.seq = stage_clues.seq;
 INSERT INTO clues SELECT ` + clueCols + ` FROM stage_clues
 ON CONFLICT (fingerprint) DO UPDATE SET detector = excluded.detector, detector_name = excluded.detector_name,
     rule = excluded.rule, severity = excluded.severity, subject_kind = excluded.subject_kind, subject_id = excluded.subject_id,
-    admdvs = excluded.admdvs, fixmedins_code = excluded.fixmedins_code, amount_fen = excluded.amount_fen,
+    admdvs = excluded.admdvs, fixmedins_code = excluded.fixmedins_code, amount_fen = excluded.amount_fen, amount_basis = excluded.amount_basis,
     codes = excluded.codes, settlements = excluded.settlements, receipts = excluded.receipts, msgids = excluded.msgids,
     persons = excluded.persons, evidence = excluded.evidence, explanation = excluded.explanation, last_seen = excluded.last_seen;
 DELETE FROM clue_codes WHERE clue_id IN (SELECT id FROM stage_clues);
@@ -115,12 +115,14 @@ func scanClue(sc interface{ Scan(...any) error }) (tracewatch.Clue, error) {
 	var sev int32
 	var subj, region, codes, setls, rcpts, msgids, persons, ev, state string
 	var name string
+	var basis sql.NullString
 	err := sc.Scan(&c.ID, &c.Fingerprint, &c.Detector, &name, &c.Rule, &sev, &subj, &c.SubjectID, &region, &c.Institution,
-		&c.AmountFen, &codes, &setls, &rcpts, &msgids, &persons, &ev, &c.Explanation, &state, &c.FirstSeen, &c.LastSeen)
+		&c.AmountFen, &codes, &setls, &rcpts, &msgids, &persons, &ev, &c.Explanation, &state, &c.FirstSeen, &c.LastSeen, &basis)
 	if err != nil {
 		return c, err
 	}
 	c.Severity, c.Subject, c.Region, c.State = tracewatch.Severity(sev), tracewatch.SubjectKind(subj), tracewatch.Region(region), tracewatch.ClueState(state)
+	c.AmountBasis = tracewatch.AmountBasis(basis.String)
 	for _, f := range []struct {
 		raw string
 		dst *[]string
