@@ -1,0 +1,298 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"time"
+
+	"tracewatch"
+)
+
+// The claims detectors' reads (C1, C2, C4, C5, C7, C8, C10; internal/detect.Source).
+
+// --- claims detectors (C1, C2, C7, C8) ---
+
+// claimSettled sums the settlement events per institution and setl_id (the fund's share
+// of a settlement), with the visit they settle.
+var claimSettled = `SELECT fixmedins_code, setl_id, min(visit) AS visit, ` + clamped(`sum(fund_paid_fen)`) + ` AS fund, ` +
+	clamped(`sum(amount_fen)`) + ` AS amount
+FROM events WHERE kind = 'settlement' AND setl_id IS NOT NULL AND setl_id <> '' GROUP BY fixmedins_code, setl_id`
+
+// visitSettled is the CTEs st (claimSettled) and sv: the settlement of each visit, which
+// a fee line (2204/2301, no setl_id of its own) reaches through its mdtrt_id.
+var visitSettled = `st AS (` + claimSettled + `),
+sv AS (SELECT fixmedins_code, visit, min(setl_id) AS setl_id, ` + clamped(`sum(fund)`) + ` AS fund, ` + clamped(`sum(amount)`) + ` AS amount FROM st
+       WHERE visit IS NOT NULL AND visit <> '' GROUP BY fixmedins_code, visit)`
+
+// eventFeeLineFund is feeLineFund for a fee line read as e.
+var eventFeeLineFund = strings.ReplaceAll(feeLineFund, "f.amount_fen", "e.amount_fen")
+
+// claimCols are the columns scanClaim reads: an event line, its settlement id (%SETL%),
+// its fund share (%FUND%) and the person's reference data (NULL when unknown).
+const claimCols = `e.msgid AS msgid, e.line AS line, e.infno AS infno, e.kind AS kind, e.fixmedins_code AS fixmedins_code,
+e.med_list_codg AS med_list_codg, e.item_name AS item_name, e.qty AS qty, e.split_pack AS split_pack,
+e.unit_price_fen AS unit_price_fen, e.amount_fen AS amount_fen, e.event_time AS event_time, e.receipt AS receipt,
+%SETL% AS setl_id, e.visit AS visit, e.fee_line AS fee_line, e.psn_no AS psn_no, e.settle_type AS settle_type,
+%FUND% AS fund, p.psn_no AS p_psn_no, p.gender AS gender, p.birth AS birth, p.death AS death`
+
+// claimOrder orders the rows of a claims query (wrapped as u) deterministically.
+const claimOrder = ` ORDER BY u.event_time, u.msgid, u.line`
+
+// personDate reads persons.birth or persons.death (DATE columns holding the calendar
+// date, see nullDate) as the calendar day at midnight UTC.
+func personDate(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	y, m, d := t.Time.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func claimSelect(setl, fund string) string {
+	return "SELECT " + strings.NewReplacer("%SETL%", setl, "%FUND%", fund).Replace(claimCols)
+}
+
+func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t tracewatch.TimelineEntry
+		var p tracewatch.Person
+		var kind string
+		var qty, price, amount, fund int64
+		var when, birth, death sql.NullTime
+		var ns [11]sql.NullString
+		if err := rows.Scan(&t.MsgID, &t.Line, &t.Infno, &kind, &t.Institution, &ns[0], &ns[1], &qty, &t.SplitPack,
+			&price, &amount, &when, &ns[2], &ns[3], &ns[4], &ns[5], &ns[6], &ns[7], &fund, &ns[8], &ns[9], &birth, &death); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		t.Kind = tracewatch.EventKind(kind)
+		t.DrugCode, t.ItemName, t.Time = ns[0].String, ns[1].String, scanTime(when)
+		t.Qty, t.UnitPrice, t.Amount, t.FundPaid = tracewatch.Qty(qty), tracewatch.Fen(price), tracewatch.Fen(amount), tracewatch.Fen(fund)
+		t.Receipt, t.Settlement, t.Visit, t.FeeLine, t.Person, t.SettleType = ns[2].String, ns[3].String, ns[4].String, ns[5].String, ns[6].String, ns[7].String
+		p.PsnNo, p.Gender = ns[8].String, ns[9].String
+		p.Birth, p.Death = personDate(birth), personDate(death)
+		if err := fn(&t, p); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return nil
+}
+
+// RestrictedLines streams the insured sale lines (3505 with mdtrt_setl_type 1, 2204 and
+// 2301 fee lines) of drugs with a gender or an age limit, sold to persons of the
+// reference data, with the person. A fee line carries the setl_id of its visit's
+// settlement. The fund share is the line's (price × quantity, or the fee line's amount,
+// times the fund's share of the settlement).
+func (s *Store) RestrictedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	win, args := windowSQL(w, "e.event_time")
+	const limited = ` JOIN drugs d ON d.med_list_codg = e.med_list_codg JOIN persons p ON p.psn_no = e.psn_no`
+	const cond = ` AND (d.gender_limit IN ('1', '2') OR d.min_age > 0 OR d.max_age > 0)`
+	q := `WITH ` + visitSettled + `
+SELECT * FROM (` + claimSelect("e.setl_id", saleFund) + ` FROM events e` + limited + `
+LEFT JOIN st ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
+WHERE e.kind = 'sale' AND e.settle_type = '1'` + cond + win + `
+UNION ALL ` + claimSelect("st.setl_id", eventFeeLineFund) + ` FROM events e` + limited + `
+LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
+WHERE e.kind = 'fee_line'` + cond + win + `) u` + claimOrder
+	return s.eachClaim(ctx, "duckdb.RestrictedLines", q, append(args, args...), fn)
+}
+
+// DeceasedSettlements streams the settlements (2207/2304, and 3505 lines with a setl_id)
+// of persons with a death date, made on or after the death date (UTC midnight: the
+// caller decides on the business day), with the person and the settlement's fund
+// payment.
+func (s *Store) DeceasedSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	win, args := windowSQL(w, "e.event_time")
+	q := `WITH st AS (` + claimSettled + `)
+SELECT * FROM (` + claimSelect("e.setl_id", "coalesce(st.fund, 0)") + ` FROM events e JOIN persons p ON p.psn_no = e.psn_no
+LEFT JOIN st ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
+WHERE p.death IS NOT NULL AND e.event_time >= p.death AND e.kind IN ('settlement', 'sale')
+  AND e.setl_id IS NOT NULL AND e.setl_id <> ''` + win + `) u` + claimOrder
+	return s.eachClaim(ctx, "duckdb.DeceasedSettlements", q, args, fn)
+}
+
+// AgreementSettlements streams the insured settlements (2207/2304, and 3505 lines with
+// mdtrt_setl_type 1 and a setl_id) at institutions whose agreement timeline has a
+// suspension or a termination, with the person when known and the settlement's fund
+// payment; the caller checks the agreement at the settlement time.
+func (s *Store) AgreementSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	win, args := windowSQL(w, "e.event_time")
+	q := `WITH st AS (` + claimSettled + `)
+SELECT * FROM (` + claimSelect("e.setl_id", "coalesce(st.fund, 0)") + ` FROM events e
+JOIN institutions i ON i.fixmedins_code = e.fixmedins_code
+LEFT JOIN persons p ON p.psn_no = e.psn_no
+LEFT JOIN st ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
+WHERE (i.agreements LIKE '%suspended%' OR i.agreements LIKE '%terminated%')
+  AND (e.kind = 'settlement' OR (e.kind = 'sale' AND e.settle_type = '1'))
+  AND e.setl_id IS NOT NULL AND e.setl_id <> ''` + win + `) u` + claimOrder
+	return s.eachClaim(ctx, "duckdb.AgreementSettlements", q, args, fn)
+}
+
+// FrequentSettlements implements detect.Source (C4): the outpatient and pharmacy
+// settlements (2207; inpatient 2304 left out) of every person who has at least min of
+// them within some span of days, one row per settlement (its first line, with the
+// settlement's fund payment), ordered by person and time.
+func (s *Store) FrequentSettlements(ctx context.Context, w tracewatch.Window, days, min int, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	win, args := windowSQL(w, "event_time")
+	q := `WITH st AS (
+    SELECT fixmedins_code, setl_id, psn_no, min(event_id) AS first_id, min(event_time) AS t, ` + clamped(`sum(fund_paid_fen)`) + ` AS fund
+    FROM events
+    WHERE kind = 'settlement' AND infno NOT IN ('2304', '2304A') AND setl_id IS NOT NULL AND setl_id <> ''
+      AND psn_no IS NOT NULL AND psn_no <> '' AND event_time IS NOT NULL` + win + `
+    GROUP BY fixmedins_code, setl_id, psn_no),
+cnt AS (
+    SELECT psn_no, count(*) OVER (PARTITION BY psn_no ORDER BY t RANGE BETWEEN INTERVAL ` + strconv.Itoa(max(days, 1)) + ` DAY PRECEDING AND CURRENT ROW) AS n
+    FROM st),
+hit AS (SELECT DISTINCT psn_no FROM cnt WHERE n >= ` + strconv.Itoa(max(min, 2)) + `)
+SELECT * FROM (` + claimSelect("e.setl_id", "st.fund") + `
+FROM st JOIN hit ON hit.psn_no = st.psn_no JOIN events e ON e.event_id = st.first_id
+LEFT JOIN persons p ON p.psn_no = e.psn_no) u
+ORDER BY u.psn_no, u.event_time, u.msgid, u.line`
+	return s.eachClaim(ctx, "duckdb.FrequentSettlements", q, args, fn)
+}
+
+// CoPurchases implements detect.Source (C10): pairs of persons who bought the same drug
+// (insured outpatient fee lines, 2204) at the same institution within `within` of each
+// other on at least minDays distinct days (business time zone).
+func (s *Store) CoPurchases(ctx context.Context, w tracewatch.Window, within time.Duration, minDays int, fn func(tracewatch.CoPurchase) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	const op = "duckdb.CoPurchases"
+	win, args := windowSQL(w, "e.event_time")
+	secs := strconv.FormatInt(int64(within/time.Second), 10)
+	// A fee line carries no setl_id: its visit's settlement gives it (as in RestrictedLines).
+	q := `WITH ` + visitSettled + `,
+f AS MATERIALIZED (
+    SELECT e.psn_no AS psn, e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t,
+           CAST(e.event_time + INTERVAL 8 HOUR AS DATE) AS d, st.setl_id AS setl,
+           ` + eventFeeLineFund + ` AS fund, e.msgid || '#' || e.line AS ref, e.amount_fen AS amt
+    FROM events e LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
+    WHERE e.kind = 'fee_line' AND e.infno IN ('2204', '2204A') AND e.psn_no IS NOT NULL AND e.psn_no <> ''
+      AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL` + win + `),
+pr AS (
+    SELECT a.psn AS p1, b.psn AS p2, a.inst, a.drug, a.d, a.t AS t1, b.t AS t2, a.setl AS s1, b.setl AS s2, a.fund AS f1, b.fund AS f2,
+           a.ref AS r1, b.ref AS r2, a.amt AS a1, b.amt AS a2
+    FROM f a JOIN f b ON a.inst = b.inst AND a.drug = b.drug AND a.d = b.d AND a.psn < b.psn
+    WHERE abs(epoch(a.t) - epoch(b.t)) <= ` + secs + `),
+pairs AS (SELECT p1, p2 FROM pr GROUP BY p1, p2 HAVING count(DISTINCT d) >= ` + strconv.Itoa(max(minDays, 1)) + `)
+SELECT pr.p1, pr.p2, count(DISTINCT pr.d), list(DISTINCT pr.inst ORDER BY pr.inst), list(DISTINCT pr.drug ORDER BY pr.drug),
+       least(min(pr.t1), min(pr.t2)), greatest(max(pr.t1), max(pr.t2)),
+       list(DISTINCT coalesce(pr.s1, '') || '|' || pr.drug || '|' || pr.f1), list(DISTINCT coalesce(pr.s2, '') || '|' || pr.drug || '|' || pr.f2),
+       list(DISTINCT pr.r1 || '|' || coalesce(pr.a1, 0)), list(DISTINCT pr.r2 || '|' || coalesce(pr.a2, 0))
+FROM pr JOIN pairs USING (p1, p2)
+GROUP BY pr.p1, pr.p2
+ORDER BY pr.p1, pr.p2`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	strs := func(v []any) []string {
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for rows.Next() {
+		var c tracewatch.CoPurchase
+		var insts, drugs, s1, s2, a1, a2 []any
+		if err := rows.Scan(&c.Person1, &c.Person2, &c.Days, &insts, &drugs, &c.First, &c.Last, &s1, &s2, &a1, &a2); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		c.Institutions, c.Drugs = strs(insts), strs(drugs)
+		c.Settlements = map[string]tracewatch.Fen{}
+		for _, v := range append(strs(s1), strs(s2)...) {
+			id, _, _ := strings.Cut(v, "|") // setl_id|drug|fund: one co-bought line
+			fund := v[strings.LastIndexByte(v, '|')+1:]
+			if id == "" {
+				continue
+			}
+			f, _ := strconv.ParseInt(fund, 10, 64)
+			c.Settlements[id] += tracewatch.Fen(f)
+		}
+		c.Lines = map[string]tracewatch.Fen{}
+		for _, v := range append(strs(a1), strs(a2)...) {
+			i := strings.LastIndexByte(v, '|') // msgid#line|amount
+			if i < 0 {
+				continue
+			}
+			a, _ := strconv.ParseInt(v[i+1:], 10, 64)
+			c.Lines[v[:i]] = tracewatch.Fen(a)
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Readmissions implements detect.Source (C5): pairs of inpatient stays of one person —
+// the second admitted at most maxGap after the first's discharge, both with the same
+// diagnosis category (the ICD-10 code's first three characters) — whose second
+// admission lies in the window. Cancelled settlements (2305) are left out. Ordered by
+// person and the second admission.
+func (s *Store) Readmissions(ctx context.Context, w tracewatch.Window, maxGap time.Duration, fn func(first, second tracewatch.Stay) error) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	const op = "duckdb.Readmissions"
+	win, args := windowSQL(w, "b.adm_time")
+	q := `WITH cancelled AS (SELECT DISTINCT fixmedins_code, setl_id FROM events WHERE kind = 'settlement_cancel' AND setl_id IS NOT NULL),
+stays AS MATERIALIZED (
+    SELECT e.fixmedins_code AS inst, e.setl_id, e.psn_no, e.adm_time, e.dscg_time, e.diag_code, upper(substr(e.diag_code, 1, 3)) AS cat,
+           e.fund_paid_fen AS fund, e.msgid || '#' || e.line AS ref
+    FROM events e
+    WHERE e.kind = 'settlement' AND e.infno IN ('2304', '2304A') AND e.adm_time IS NOT NULL AND e.dscg_time IS NOT NULL
+      AND e.diag_code IS NOT NULL AND length(e.diag_code) >= 3 AND e.psn_no IS NOT NULL AND e.psn_no <> ''
+      AND NOT EXISTS (SELECT 1 FROM cancelled c WHERE c.fixmedins_code = e.fixmedins_code AND c.setl_id = e.setl_id))
+SELECT a.inst, a.setl_id, a.psn_no, a.adm_time, a.dscg_time, a.diag_code, a.fund, a.ref,
+       b.inst, b.setl_id, b.adm_time, b.dscg_time, b.diag_code, b.fund, b.ref
+FROM stays a JOIN stays b ON a.psn_no = b.psn_no AND a.cat = b.cat AND a.setl_id <> b.setl_id
+ AND b.adm_time >= a.dscg_time AND epoch(b.adm_time) - epoch(a.dscg_time) <= ` + strconv.FormatInt(int64(maxGap/time.Second), 10) + `
+ AND (b.adm_time > a.adm_time)` + win + `
+ORDER BY a.psn_no, b.adm_time, a.adm_time DESC`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b tracewatch.Stay
+		var fa, fb int64
+		if err := rows.Scan(&a.Institution, &a.Settlement, &a.Person, &a.Admitted, &a.Discharged, &a.Diagnosis, &fa, &a.Ref,
+			&b.Institution, &b.Settlement, &b.Admitted, &b.Discharged, &b.Diagnosis, &fb, &b.Ref); err != nil {
+			return tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		b.Person = a.Person
+		a.FundPaid, b.FundPaid = tracewatch.Fen(fa), tracewatch.Fen(fb)
+		if err := fn(a, b); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
