@@ -11,7 +11,8 @@ import (
 // is not the drug billed. Another generic name → 高度可疑; the same first 14 characters
 // of the national code (same drug, same form) but another spec or maker → 可疑; the
 // same generic in another dosage form → 可疑; a non-drug or non-reimbursable product
-// billed as a reimbursable drug → 高度可疑. An unknown product is T4's.
+// billed as a reimbursable drug → 高度可疑; a mismatch the facts cannot grade → 提示
+// (unknown_drug, see substitution). An unknown product is T4's.
 type Substitution struct{}
 
 // NewSubstitution returns T2.
@@ -22,7 +23,12 @@ func (*Substitution) Title() string              { return "串换" }
 func (*Substitution) Params() []Param            { return nil }
 func (s *Substitution) Set(name, _ string) error { return unknownParam(s, name) }
 
-// substitution grades a code of drug mapped billed as drug billed.
+// substitution grades a code of drug mapped billed as drug billed. A grade is given
+// only where the facts prove it: the catalog's names and kinds, or the structure of two
+// national codes (医保药品代码: the first 10 characters name the category and the generic
+// name, the first 14 add the dosage form). When neither drug's catalog row nor the codes'
+// structure tells them apart, the mismatch is a 提示 about the reference data
+// (unknown_drug), never 可疑: a product mapped to an outdated or local code is common.
 func substitution(env *Env, mapped, billed string) (rule string, sev tracewatch.Severity, ok bool) {
 	if mapped == "" || billed == "" || mapped == billed {
 		return "", 0, false
@@ -32,7 +38,8 @@ func substitution(env *Env, mapped, billed string) (rule string, sev tracewatch.
 	if okm && okb && (dm.Kind == "consumable" || dm.Kind == "other" || !dm.Reimbursable) && db.Reimbursable {
 		return "non_drug", tracewatch.SeverityHighlySuspicious, true
 	}
-	if len(mapped) >= 14 && len(billed) >= 14 {
+	national := nationalDrugCode(mapped) && nationalDrugCode(billed)
+	if national {
 		switch {
 		case mapped[:14] == billed[:14]:
 			return "spec", tracewatch.SeveritySuspicious, true
@@ -40,10 +47,28 @@ func substitution(env *Env, mapped, billed string) (rule string, sev tracewatch.
 			return "form", tracewatch.SeveritySuspicious, true
 		}
 	}
-	if okm && okb && dm.Name == db.Name {
+	switch {
+	case okm && okb && dm.Name == db.Name:
 		return "spec", tracewatch.SeveritySuspicious, true
+	case okm && okb, national:
+		return "generic", tracewatch.SeverityHighlySuspicious, true
 	}
-	return "generic", tracewatch.SeverityHighlySuspicious, true
+	return "unknown_drug", tracewatch.SeverityNotice, true
+}
+
+// nationalDrugCode reports whether c has the shape of a national 医保药品代码 (a letter
+// X or Z, then at least 13 letters and digits), whose prefixes name the generic name and
+// the dosage form.
+func nationalDrugCode(c string) bool {
+	if len(c) < 14 || (c[0] != 'X' && c[0] != 'Z') {
+		return false
+	}
+	for i := 1; i < len(c); i++ {
+		if b := c[i]; !(b >= '0' && b <= '9' || b >= 'A' && b <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 var substitutionRuleText = map[string]string{
@@ -51,6 +76,8 @@ var substitutionRuleText = map[string]string{
 	"spec":     "同一药品不同规格或厂家",
 	"form":     "同一通用名不同剂型",
 	"generic":  "通用名不同",
+	// unknown_drug: a 提示 about the data, see substitution.
+	"unknown_drug": "两者至少一个不在药品目录中，且编码不足以判断是否同一药品，请核对目录与三码合一对照",
 }
 
 // Run implements Detector.
