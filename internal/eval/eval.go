@@ -236,6 +236,12 @@ func figures(labels []Label, clues []tracewatch.Clue, clean []string, as string)
 	return f
 }
 
+// Matches reports whether clue c finds the planted case l: c is of l's detector, at
+// least of the severity l needs, and shares the first key kind both carry.
+func Matches(c *tracewatch.Clue, l *Label) bool {
+	return c.DetectorName() == l.Detector && c.Severity >= qualifying(l) && keysMatch(c, l)
+}
+
 // qualifying is the least severity a clue needs to count for a label: 可疑, or the
 // label's own severity when that is lower (data-quality cases expect 提示).
 func qualifying(l *Label) tracewatch.Severity {
