@@ -83,6 +83,24 @@ func (e *Event) Inbound() bool {
 	return false
 }
 
+// InvDataType returns the 3507 inv_data_type (进销存数据类型) whose deletions withdraw
+// rows of kind k: "1" 盘存 (3501), "2" 库存变更 (3502), "3" 采购 (3503, 3504), "4" 销售
+// (3505, 3506); "" for the kinds no 3507 withdraws (settlements, fee lines, cancels and
+// deletions themselves).
+func InvDataType(k EventKind) string {
+	switch k {
+	case EventStocktake:
+		return "1"
+	case EventStockChange:
+		return "2"
+	case EventPurchase, EventPurchaseReturn:
+		return "3"
+	case EventSale, EventSaleReturn:
+		return "4"
+	}
+	return ""
+}
+
 // SaleSide reports the sign of the event on the code ledger: +1 for a sale or a
 // settlement, -1 for a sale return or a settlement cancel, 0 otherwise.
 func (e *Event) SaleSide() int {
@@ -127,11 +145,15 @@ type Event struct {
 	Supplier     string    // spler_name
 	Prescriber   string    // prsc_dr_name
 	Pharmacist   string    // phar_name
-	DataType     string    // 3507 inv_data_type
+	DataType     string    // 3507 inv_data_type (1 盘存, 2 库存变更, 3 采购/采购退货, 4 销售/销售退货)
 	Admitted     time.Time // adm_date (2304: the stay's admission)
 	Discharged   time.Time // dscg_date (2304: the stay's discharge)
 	Diagnosis    string    // dscg_maindiag_code (2304: main discharge diagnosis, ICD-10)
-	Codes        []EventCode
+	// Sent is the envelope's inf_time: when the institution sent the message, zero when
+	// the envelope has none. It orders uploads for 3507 withdrawals (docs/ledger.md):
+	// files and HTTP requests arrive in any order, the times they were sent do not change.
+	Sent  time.Time
+	Codes []EventCode
 }
 
 // EventCode is one trace code scanned on an event line, identified.

@@ -209,6 +209,9 @@ func (l LedgerEntry) SoldNet() float64 {
 type TimelineEntry struct {
 	Event
 	Code EventCode // the code as scanned on this event
+	// WithdrawnBy is the msgid of the 3507 (进销存数据删除) that withdrew this row, ""
+	// when it stands. A withdrawn row is kept for audit and has no effect (docs/ledger.md).
+	WithdrawnBy string
 }
 
 // InstitutionKey is an institution's credential for signed requests. The secret is

@@ -78,7 +78,8 @@ func Supported(infno string) bool {
 // Decode turns the input of req into events, one per good row, and a RowError for
 // every problem in a bad row (a row may have several); a bad row yields no event, good
 // rows still do. Every event carries the message's MsgID, Infno and Institution
-// (fixmedins_code, trimmed), its Kind, and its 1-based row as Line.
+// (fixmedins_code, trimmed), its inf_time as Sent (zero when the envelope has none),
+// its Kind, and its 1-based row as Line.
 //
 // The error is a *tracewatch.Error of kind KindInvalid, naming the field, when the
 // message as a whole is unusable: an unsupported infno, an empty msgid or
@@ -141,7 +142,7 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 	if err != "" {
 		return nil, nil, invalid("input", err)
 	}
-	base := tracewatch.Event{MsgID: msgID, Infno: req.Infno, Kind: sp.kind, Institution: inst}
+	base := tracewatch.Event{MsgID: msgID, Infno: req.Infno, Kind: sp.kind, Institution: inst, Sent: infTime(req)}
 	if sp.fill == nil {
 		events, errs, err := settlement(in, base, notAfter, invalid)
 		fillTime(events, req)

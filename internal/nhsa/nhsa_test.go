@@ -74,6 +74,7 @@ func complete(infno string, evs ...tracewatch.Event) []tracewatch.Event {
 		if evs[i].Time.IsZero() { // events without a time of their own take inf_time
 			evs[i].Time = cst("2025-03-01 09:30:05")
 		}
+		evs[i].Sent = cst("2025-03-01 09:30:05") // the envelope's inf_time
 	}
 	return evs
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -68,7 +69,8 @@ func (s *Store) Timeline(ctx context.Context, key string) ([]tracewatch.Timeline
 	rows, err := s.db.QueryContext(ctx, `
 SELECT e.msgid, e.line, e.infno, e.kind, e.change_type, e.fixmedins_code, e.med_list_codg, e.item_name, e.batch_no, e.lot_no,
        e.qty, e.split_pack, e.unit_price_fen, e.amount_fen, e.event_time, e.receipt, e.setl_id, e.visit, e.fee_line,
-       e.psn_no, e.certno_masked, e.settle_type, c.raw, c.code_kind, c.product_id, c.parent_id, c.pack_level, c.med_list_codg
+       e.psn_no, e.certno_masked, e.settle_type, c.raw, c.code_kind, c.product_id, c.parent_id, c.pack_level, c.med_list_codg,
+       e.inf_time, e.withdrawn_by
 FROM event_codes c JOIN events e ON e.event_id = c.event_id
 WHERE c.code_id = ?
 ORDER BY e.event_time, e.event_id`, int64(id))
@@ -84,9 +86,10 @@ ORDER BY e.event_time, e.event_id`, int64(id))
 		var when sql.NullTime
 		var parent sql.NullInt64
 		var ns [16]sql.NullString
+		var sent sql.NullTime
 		if err := rows.Scan(&t.MsgID, &t.Line, &t.Infno, &kind, &ns[0], &t.Institution, &ns[1], &ns[2], &ns[3], &ns[4],
 			&qty, &t.SplitPack, &price, &amount, &when, &ns[5], &ns[6], &ns[7], &ns[8],
-			&ns[9], &ns[10], &ns[11], &t.Code.Raw, &ns[12], &ns[13], &parent, &t.Code.Level, &ns[14]); err != nil {
+			&ns[9], &ns[10], &ns[11], &t.Code.Raw, &ns[12], &ns[13], &parent, &t.Code.Level, &ns[14], &sent, &ns[15]); err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		t.Kind = tracewatch.EventKind(kind)
@@ -95,6 +98,7 @@ ORDER BY e.event_time, e.event_id`, int64(id))
 		t.Receipt, t.Settlement, t.Visit, t.FeeLine = ns[5].String, ns[6].String, ns[7].String, ns[8].String
 		t.Person, t.CertnoMasked, t.SettleType = ns[9].String, ns[10].String, ns[11].String
 		t.Code.Key, t.Code.Kind, t.Code.ProductID, t.Code.DrugCode = key, ns[12].String, ns[13].String, ns[14].String
+		t.Sent, t.WithdrawnBy = scanTime(sent), ns[15].String
 		if parent.Valid {
 			t.Code.Parent, _ = s.keyOf(ctx, tracewatch.CodeID(parent.Int64))
 		}
@@ -130,22 +134,14 @@ func (s *Store) Ledger(ctx context.Context, key string) (tracewatch.LedgerEntry,
 	return l, nil
 }
 
-// rebuildSQL recomputes sale_codes and the ledger from the facts. The sale ids follow
-// tracewatch.SaleID.
-const rebuildSQL = `
+// rebuildSQL recomputes what derives from the facts: which rows the 3507s withdraw
+// (withdrawSQL), sale_codes from the standing rows, and the ledger. The sale ids follow
+// tracewatch.SaleID; the incremental path (sales.go) computes the same rows.
+var rebuildSQL = `
+UPDATE events SET withdrawn_by = NULL WHERE withdrawn_by IS NOT NULL;
+UPDATE events SET withdrawn_by = m.wby FROM (` + withdrawSQL + `) m WHERE events.event_id = m.event_id;
 DELETE FROM sale_codes;
-INSERT INTO sale_codes
-SELECT c.code_id,
-       CASE WHEN e.kind = 'sale_return' THEN 'RET|' || e.fixmedins_code || '|' || e.msgid || '|' || CAST(e.line AS VARCHAR)
-            WHEN e.setl_id IS NOT NULL AND e.setl_id <> '' THEN e.fixmedins_code || '|S|' || e.setl_id
-            WHEN e.receipt IS NOT NULL AND e.receipt <> '' THEN e.fixmedins_code || '|R|' || e.receipt
-            ELSE e.fixmedins_code || '|L|' || e.msgid || '|' || CAST(e.line AS VARCHAR) END AS sale_id,
-       min(e.fixmedins_code), min(e.event_time),
-       max(CASE WHEN e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -1 ELSE 1 END),
-       max(CASE WHEN NOT e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -e.qty WHEN e.qty = 0 THEN 1 ELSE e.qty END)
-FROM event_codes c JOIN events e ON e.event_id = c.event_id
-WHERE c.code_id IS NOT NULL AND e.kind IN ('sale', 'settlement', 'sale_return')
-GROUP BY 1, 2;
+INSERT INTO sale_codes ` + fmt.Sprintf(saleFactsSQL, "") + `;
 INSERT INTO sale_codes
 SELECT s.code_id, 'CAN|' || e.fixmedins_code || '|' || e.setl_id, min(s.fixmedins_code), min(e.event_time), -max(s.whole), -max(s.split_qty)
 FROM events e JOIN sale_codes s ON s.sale_id = e.fixmedins_code || '|S|' || e.setl_id
@@ -154,33 +150,34 @@ GROUP BY 1, 2
 ON CONFLICT DO NOTHING;
 DELETE FROM ledger;
 INSERT INTO ledger
-WITH sales AS (
-    SELECT code_id, sum(whole) AS sold_whole, sum(split_qty) AS sold_split,
-           sum(CASE WHEN whole > 0 OR split_qty > 0 THEN 1 ELSE 0 END) AS sales,
-           sum(CASE WHEN whole < 0 OR split_qty < 0 THEN 1 ELSE 0 END) AS returns,
-           min(CASE WHEN whole > 0 OR split_qty > 0 THEN event_time END) AS first_sale,
-           max(CASE WHEN whole > 0 OR split_qty > 0 THEN event_time END) AS last_sale
-    FROM sale_codes GROUP BY code_id),
-firsts AS (
-    SELECT code_id, min(fixmedins_code) AS first_seller FROM (
-        SELECT s.code_id, s.fixmedins_code FROM sale_codes s JOIN sales a ON a.code_id = s.code_id AND s.event_time = a.first_sale
-        WHERE s.whole > 0 OR s.split_qty > 0) f GROUP BY code_id),
+WITH ` + fmt.Sprintf(ledgerSalesSQL, "") + `,
 inbound AS (
-    SELECT code_id, count(*) AS received FROM event_codes
-    WHERE code_id IS NOT NULL AND (event_kind IN ('purchase', 'stocktake')
-       OR (event_kind = 'stock_change' AND event_id IN (SELECT event_id FROM events WHERE kind = 'stock_change' AND change_type IN ('101', '103', '106', '108'))))
-    GROUP BY code_id),
-packs AS (
-    SELECT c.code_id, max(d.pack_content) AS pack_content FROM event_codes c
-    JOIN events e ON e.event_id = c.event_id
-    JOIN drugs d ON d.med_list_codg = coalesce(nullif(c.med_list_codg, ''), e.med_list_codg)
-    WHERE c.code_id IS NOT NULL GROUP BY c.code_id),
+    SELECT c.code_id, count(*) AS received FROM event_codes c
+    WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
+       OR (c.event_kind = 'stock_change' AND c.event_id IN (SELECT event_id FROM events WHERE kind = 'stock_change' AND change_type IN ('101', '103', '106', '108'))))
+      AND c.event_id NOT IN (SELECT event_id FROM events WHERE withdrawn_by IS NOT NULL)
+    GROUP BY c.code_id),
+packs AS (` + fmt.Sprintf(packsSQL, "") + `),
 ids AS (SELECT code_id FROM sales UNION SELECT code_id FROM inbound)
 SELECT ids.code_id, coalesce(s.sold_whole, 0), coalesce(s.sold_split, 0), coalesce(p.pack_content, 0),
        coalesce(s.sales, 0), coalesce(s.returns, 0), f.first_seller, s.first_sale, s.last_sale, coalesce(i.received, 0)
 FROM ids LEFT JOIN sales s ON s.code_id = ids.code_id LEFT JOIN firsts f ON f.code_id = ids.code_id
 LEFT JOIN inbound i ON i.code_id = ids.code_id LEFT JOIN packs p ON p.code_id = ids.code_id;
 `
+
+// withdrawSQL lists the rows the stored 3507s withdraw (event_id) with the msgid of the
+// 3507 that withdraws each (wby): the first uploaded after the row among those naming
+// its institution, fixmedins_bchno and data type, in the order of uploads (uploadOf).
+var withdrawSQL = `SELECT event_id, wby FROM (
+    SELECT r.event_id, d.msgid AS wby, row_number() OVER (PARTITION BY r.event_id ORDER BY d.k, d.msgid) AS n
+    FROM (SELECT r.event_id, r.fixmedins_code, r.batch_no, r.msgid, ` + fmt.Sprintf(dataTypeSQL, "r") + ` AS dt, ` + fmt.Sprintf(uploadKeySQL, "r") + ` AS k
+          FROM events r WHERE r.kind IN ('stocktake', 'stock_change', 'purchase', 'purchase_return', 'sale', 'sale_return')
+            AND r.batch_no IS NOT NULL AND r.batch_no <> '') r
+    JOIN (SELECT d.fixmedins_code, d.batch_no, d.data_type, d.msgid, ` + fmt.Sprintf(uploadKeySQL, "d") + ` AS k
+          FROM events d WHERE d.kind = 'deletion' AND d.batch_no <> '' AND d.data_type <> '') d
+      ON d.fixmedins_code = r.fixmedins_code AND d.batch_no = r.batch_no AND d.data_type = r.dt
+     AND (r.k < d.k OR (r.k = d.k AND r.msgid < d.msgid))) m
+WHERE n = 1`
 
 // RebuildLedger implements tracewatch.Store: recomputes the ledger from the facts and
 // returns the number of codes in it.

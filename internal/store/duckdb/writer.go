@@ -44,6 +44,8 @@ type writer struct {
 	nextDict       tracewatch.CodeID
 	dict           map[string]tracewatch.CodeID // code_dict, all of it (non-NMPA identities are a minority)
 	packs          map[string]int64             // drug → pack content; nil after drugs change
+	withdrawn      withdrawals                  // the stored 3507s (withdraw.go)
+	cancels        map[string]time.Time         // settlement sale id → its earliest cancel (zero: time unknown)
 }
 
 type request struct {
@@ -62,6 +64,7 @@ CREATE TEMP TABLE stage_msg AS SELECT * FROM messages LIMIT 0;
 CREATE TEMP TABLE stage_sales AS SELECT * FROM sale_codes LIMIT 0;
 CREATE TEMP TABLE stage_ledger AS SELECT * FROM ledger LIMIT 0;
 CREATE TEMP TABLE stage_payloads AS SELECT * FROM quarantine_payloads LIMIT 0;
+CREATE TEMP TABLE stage_ids (code_id BIGINT, repack BOOLEAN);
 `
 
 func newWriter(ctx context.Context, db *sql.DB, deadDir string) (*writer, error) {
@@ -105,6 +108,10 @@ func newWriter(ctx context.Context, db *sql.DB, deadDir string) (*writer, error)
 		}
 	}
 	rows.Close()
+	if w.withdrawn, w.cancels, err = loadWithdrawals(ctx, conn); err != nil {
+		conn.Close()
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	go w.loop()
 	return w, nil
 }
@@ -219,6 +226,9 @@ func (w *writer) reloadCounters() {
 	w.nextEvent, w.nextQuarantine = maxEvent.Int64+1, maxQ.Int64+1
 	w.dict = map[string]tracewatch.CodeID{}
 	w.nextDict = tracewatch.FirstDictCodeID
+	if ws, cs, err := loadWithdrawals(ctx, w.conn); err == nil {
+		w.withdrawn, w.cancels = ws, cs
+	}
 	rows, err := w.conn.QueryContext(ctx, `SELECT code_id, code_key FROM code_dict`)
 	if err != nil {
 		return
@@ -432,17 +442,6 @@ func (w *writer) loadPacks(ctx context.Context) error {
 	return rows.Err()
 }
 
-// ledgerDelta accumulates what one group commit changes in the ledger row of one code.
-type ledgerDelta struct {
-	whole, split     int64
-	pack             int64
-	sales, returns   int
-	firstSeller      string
-	firstSale, last  time.Time
-	received         int
-	touched, hasSale bool
-}
-
 func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]tracewatch.CommitResult, error) {
 	const op = "duckdb.Commit"
 	fail := func(err error) ([]tracewatch.CommitResult, error) {
@@ -544,26 +543,29 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		}
 	}
 
-	// 2. Events and their codes.
-	deltas := map[tracewatch.CodeID]*ledgerDelta{}
-	delta := func(id tracewatch.CodeID) *ledgerDelta {
-		d := deltas[id]
-		if d == nil {
-			d = &ledgerDelta{}
-			deltas[id] = d
+	// 2. Events and their codes. The 3507s of these batches are known before any row is
+	// stored, so a row they withdraw is stored withdrawn whatever the order of the lines.
+	type keptEvent struct {
+		bi int
+		e  *tracewatch.Event
+	}
+	var kept []keptEvent
+	var deletions []*tracewatch.Event
+	for bi, b := range batches {
+		for i := range b.Events {
+			e := &b.Events[i]
+			if !keepEvent(bi, e) {
+				continue
+			}
+			kept = append(kept, keptEvent{bi, e})
+			if e.Kind == tracewatch.EventDeletion {
+				w.withdrawn.add(e)
+				deletions = append(deletions, e)
+			}
 		}
-		return d
 	}
-	type saleRow struct {
-		id    tracewatch.CodeID
-		sale  string
-		inst  string
-		t     time.Time
-		whole int64
-		split int64
-		drug  string
-	}
-	var sales []saleRow
+	ch := newSaleChanges()
+	firstNew := w.nextEvent
 	var cancels []*tracewatch.Event
 	var newDict []struct {
 		id  tracewatch.CodeID
@@ -574,85 +576,59 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 	}
 	err = withAppenders(w.conn, []string{"", "events", "", "event_codes"}, func(as []*duckdbdrv.Appender) error {
 		ea, ca := as[0], as[1]
-		{
-			for bi, b := range batches {
-				for i := range b.Events {
-					e := &b.Events[i]
-					if !keepEvent(bi, e) {
-						continue
+		for _, k := range kept {
+			bi, e := k.bi, k.e
+			id := w.nextEvent
+			w.nextEvent++
+			by := w.withdrawn.withdrawnBy(e)
+			var byVal driver.Value
+			if by != "" {
+				byVal = by
+			}
+			if err := ea.AppendRow(id, e.MsgID, int32(e.Line), e.Infno, string(e.Kind), e.ChangeType, e.Institution,
+				e.DrugCode, e.ItemID, e.ItemName, e.BatchNo, e.LotNo, nullTime(e.Made), nullTime(e.Expires),
+				int64(e.Qty), e.SplitPack, int64(e.UnitPrice), int64(e.Amount), int64(e.FundPaid), nullTime(e.Time),
+				e.Receipt, e.Settlement, e.Visit, e.FeeLine, e.Person, e.CertnoMasked, e.SettleType, e.Supplier,
+				e.Prescriber, e.Pharmacist, e.DataType, nullTime(e.Admitted), nullTime(e.Discharged), e.Diagnosis,
+				nullTime(e.Sent), byVal); err != nil {
+				return err
+			}
+			results[bi].Events++
+			if e.Kind == tracewatch.EventSettlementCancel {
+				cancels = append(cancels, e)
+			}
+			live := by == ""
+			for _, c := range e.Codes {
+				var cid, parent driver.Value
+				var code tracewatch.CodeID
+				if c.Key != "" {
+					var isNew bool
+					code, isNew = w.codeID(c.Key)
+					if isNew {
+						newDict = append(newDict, struct {
+							id  tracewatch.CodeID
+							key string
+						}{code, c.Key})
 					}
-					id := w.nextEvent
-					w.nextEvent++
-					if err := ea.AppendRow(id, e.MsgID, int32(e.Line), e.Infno, string(e.Kind), e.ChangeType, e.Institution,
-						e.DrugCode, e.ItemID, e.ItemName, e.BatchNo, e.LotNo, nullTime(e.Made), nullTime(e.Expires),
-						int64(e.Qty), e.SplitPack, int64(e.UnitPrice), int64(e.Amount), int64(e.FundPaid), nullTime(e.Time),
-						e.Receipt, e.Settlement, e.Visit, e.FeeLine, e.Person, e.CertnoMasked, e.SettleType, e.Supplier,
-						e.Prescriber, e.Pharmacist, e.DataType, nullTime(e.Admitted), nullTime(e.Discharged), e.Diagnosis); err != nil {
-						return err
+					cid = int64(code)
+				}
+				if c.Parent != "" {
+					pid, isNew := w.codeID(c.Parent)
+					if isNew {
+						newDict = append(newDict, struct {
+							id  tracewatch.CodeID
+							key string
+						}{pid, c.Parent})
 					}
-					results[bi].Events++
-					if e.Kind == tracewatch.EventSettlementCancel {
-						cancels = append(cancels, e)
-					}
-					side := e.SaleSide()
-					inbound := e.Inbound()
-					for _, c := range e.Codes {
-						var cid, parent driver.Value
-						var code tracewatch.CodeID
-						if c.Key != "" {
-							var isNew bool
-							code, isNew = w.codeID(c.Key)
-							if isNew {
-								newDict = append(newDict, struct {
-									id  tracewatch.CodeID
-									key string
-								}{code, c.Key})
-							}
-							cid = int64(code)
-						}
-						if c.Parent != "" {
-							pid, isNew := w.codeID(c.Parent)
-							if isNew {
-								newDict = append(newDict, struct {
-									id  tracewatch.CodeID
-									key string
-								}{pid, c.Parent})
-							}
-							parent = int64(pid)
-						}
-						if err := ca.AppendRow(id, cid, c.Raw, c.Kind, c.ProductID, c.Error, parent, int32(c.Level), c.DrugCode,
-							string(e.Kind), e.Institution, nullTime(e.Time), nullTime(c.Expires)); err != nil {
-							return err
-						}
-						results[bi].Codes++
-						if c.Key == "" {
-							continue
-						}
-						drug := c.DrugCode
-						if drug == "" {
-							drug = e.DrugCode
-						}
-						if inbound {
-							d := delta(code)
-							d.received++
-							d.touched = true
-							if d.pack == 0 {
-								d.pack = w.packs[drug]
-							}
-						}
-						if side > 0 || e.Kind == tracewatch.EventSaleReturn {
-							r := saleRow{id: code, sale: tracewatch.SaleID(e), inst: e.Institution, t: e.Time, drug: drug}
-							if e.SplitPack {
-								r.split = int64(e.Qty) * int64(side)
-								if r.split == 0 && side > 0 {
-									r.split = unknownPart // a 2207 split line: a part of unknown size
-								}
-							} else {
-								r.whole = int64(side)
-							}
-							sales = append(sales, r)
-						}
-					}
+					parent = int64(pid)
+				}
+				if err := ca.AppendRow(id, cid, c.Raw, c.Kind, c.ProductID, c.Error, parent, int32(c.Level), c.DrugCode,
+					string(e.Kind), e.Institution, nullTime(e.Time), nullTime(c.Expires)); err != nil {
+					return err
+				}
+				results[bi].Codes++
+				if c.Key != "" && live {
+					w.effect(ch, e, code, c.DrugCode)
 				}
 			}
 		}
@@ -687,138 +663,28 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		return fail(err)
 	}
 
-	// 3. Sales, returns and cancels: distinct sale facts per code, then the ledger.
-	drugOf := map[tracewatch.CodeID]string{}
-	insertSales := func(rs []saleRow) error {
-		if len(rs) == 0 {
-			return nil
-		}
-		// One row per code and sale. The same sale may come twice (a 2207 and its 3505):
-		// keep the larger quantity, as the rebuild's max() does (a 2207 split line carries
-		// no quantity; its 3505 does).
-		at := map[string]int{}
-		uniq := rs[:0:0]
-		for _, r := range rs {
-			k := fmt.Sprint(r.id, "\x00", r.sale)
-			if i, ok := at[k]; ok {
-				u := &uniq[i]
-				u.whole, u.split = max(u.whole, r.whole), max(u.split, r.split)
-				if u.drug == "" {
-					u.drug = r.drug
-				}
-				continue
-			}
-			at[k] = len(uniq)
-			uniq = append(uniq, r)
-		}
-		err := withAppender(w.conn, "temp", "stage_sales", func(a *duckdbdrv.Appender) error {
-			for _, r := range uniq {
-				if r.drug != "" {
-					drugOf[r.id] = r.drug
-				}
-				if err := a.AppendRow(int64(r.id), r.sale, r.inst, nullTime(r.t), r.whole, r.split); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		// A stored split sale of unknown size (its 2207 came first) takes the quantity its
-		// 3505 brings.
-		up, err := w.conn.QueryContext(ctx, `UPDATE sale_codes SET split_qty = s.split_qty FROM stage_sales s
-WHERE sale_codes.code_id = s.code_id AND sale_codes.sale_id = s.sale_id
-  AND sale_codes.whole = 0 AND sale_codes.split_qty = ? AND s.split_qty > ?
-RETURNING sale_codes.code_id, sale_codes.split_qty`, unknownPart, unknownPart)
-		if err != nil {
-			return err
-		}
-		for up.Next() {
-			var id, split int64
-			if err := up.Scan(&id, &split); err != nil {
-				up.Close()
-				return err
-			}
-			d := delta(tracewatch.CodeID(id))
-			d.touched = true
-			d.split += split - unknownPart
-		}
-		up.Close()
-		rows, err := w.conn.QueryContext(ctx, `INSERT INTO sale_codes SELECT * FROM stage_sales ON CONFLICT DO NOTHING RETURNING code_id, fixmedins_code, event_time, whole, split_qty`)
-		if err != nil {
-			return err
-		}
-		if err := w.countSales(rows, delta); err != nil {
-			return err
-		}
-		_, err = w.conn.ExecContext(ctx, `DELETE FROM stage_sales`)
-		return err
-	}
-	if err := insertSales(sales); err != nil {
-		return fail(err)
-	}
-	if len(cancels) > 0 {
-		var rev []saleRow
-		for len(cancels) > 0 {
-			chunk := cancels[:min(len(cancels), 500)]
-			cancels = cancels[len(chunk):]
-			args := make([]any, len(chunk))
-			byID := map[string]*tracewatch.Event{}
-			for i, e := range chunk {
-				s := e.Institution + "|S|" + e.Settlement
-				args[i] = s
-				byID[s] = e
-			}
-			rows, err := w.conn.QueryContext(ctx, `SELECT code_id, sale_id, fixmedins_code, whole, split_qty FROM sale_codes WHERE sale_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
-			if err != nil {
-				return fail(err)
-			}
-			for rows.Next() {
-				var id, whole, split int64
-				var sid, inst string
-				if err := rows.Scan(&id, &sid, &inst, &whole, &split); err != nil {
-					rows.Close()
-					return fail(err)
-				}
-				e := byID[sid]
-				rev = append(rev, saleRow{id: tracewatch.CodeID(id), sale: tracewatch.SaleID(e), inst: inst, t: e.Time, whole: -whole, split: -split})
-			}
-			rows.Close()
-		}
-		if err := insertSales(rev); err != nil {
+	// 3. The rows stored before that these 3507s withdraw, then the sale facts (sale_codes)
+	// and the ledger: the same rows as `ledger rebuild` computes, whatever the arrival order.
+	if len(deletions) > 0 {
+		if err := w.withdrawStored(ctx, deletions, firstNew, ch); err != nil {
 			return fail(err)
 		}
 	}
-	if len(deltas) == 0 {
-		return results, nil
-	}
-	err = withAppender(w.conn, "temp", "stage_ledger", func(a *duckdbdrv.Appender) error {
-		for id, d := range deltas {
-			if !d.touched {
-				continue
-			}
-			if d.pack == 0 {
-				d.pack = w.packs[drugOf[id]]
-			}
-			var seller driver.Value
-			if d.firstSeller != "" {
-				seller = d.firstSeller
-			}
-			if err := a.AppendRow(int64(id), d.whole, d.split, d.pack, int32(d.sales), int32(d.returns), seller,
-				nullTime(d.firstSale), nullTime(d.last), int32(d.received)); err != nil {
-				return err
-			}
+	for _, e := range cancels {
+		if e.Settlement == "" {
+			continue
 		}
-		return nil
-	})
-	if err != nil {
+		s := cancelSaleID(e.Institution, e.Settlement)
+		old, known := w.cancels[s]
+		if t := mergeCancel(old, e.Time); !known || !t.Equal(old) {
+			w.cancels[s] = t
+			ch.cancelled[s] = true
+		}
+	}
+	if err := w.applySales(ctx, ch); err != nil {
 		return fail(err)
 	}
-	if _, err := w.conn.ExecContext(ctx, upsertLedger); err != nil {
-		return fail(err)
-	}
-	if _, err := w.conn.ExecContext(ctx, `DELETE FROM stage_ledger`); err != nil {
+	if err := w.applyLedger(ctx, ch); err != nil {
 		return fail(err)
 	}
 	return results, nil
@@ -929,61 +795,4 @@ func (w *writer) injected(b *tracewatch.Batch) error {
 		}
 	}
 	return nil
-}
-
-// upsertLedger adds the staged deltas to the ledger. In the SET list, ledger.* are the
-// values before the update (both engines).
-const upsertLedger = `
-INSERT INTO ledger SELECT * FROM stage_ledger
-ON CONFLICT (code_id) DO UPDATE SET
-    sold_whole   = ledger.sold_whole + excluded.sold_whole,
-    sold_split   = ledger.sold_split + excluded.sold_split,
-    pack_content = CASE WHEN ledger.pack_content = 0 THEN excluded.pack_content ELSE ledger.pack_content END,
-    sales        = ledger.sales + excluded.sales,
-    returns      = ledger.returns + excluded.returns,
-    first_seller = CASE WHEN excluded.first_sale IS NOT NULL AND (ledger.first_sale IS NULL OR excluded.first_sale < ledger.first_sale)
-                        THEN excluded.first_seller ELSE ledger.first_seller END,
-    first_sale   = CASE WHEN excluded.first_sale IS NOT NULL AND (ledger.first_sale IS NULL OR excluded.first_sale < ledger.first_sale)
-                        THEN excluded.first_sale ELSE ledger.first_sale END,
-    last_sale    = CASE WHEN excluded.last_sale IS NOT NULL AND (ledger.last_sale IS NULL OR excluded.last_sale > ledger.last_sale)
-                        THEN excluded.last_sale ELSE ledger.last_sale END,
-    received     = ledger.received + excluded.received
-`
-
-// unknownPart is the quantity stored for a split-pack sale whose size is not reported
-// (a 2207/2304 drug_trac_info element with trdn_flag 1: the quantity is on the fee line):
-// the smallest unit, 1/10000 of a minimum unit, so that the sale counts and its seller
-// holds the box. The sale's 3505, when it comes, brings the real quantity.
-const unknownPart = 1
-
-// countSales adds the sale facts a statement returned (code_id, fixmedins_code,
-// event_time, whole, split_qty) to the ledger deltas, and closes rows.
-func (w *writer) countSales(rows *sql.Rows, delta func(tracewatch.CodeID) *ledgerDelta) error {
-	defer rows.Close()
-	for rows.Next() {
-		var id, whole, split int64
-		var inst string
-		var t sql.NullTime
-		if err := rows.Scan(&id, &inst, &t, &whole, &split); err != nil {
-			return err
-		}
-		d := delta(tracewatch.CodeID(id))
-		d.touched = true
-		d.whole += whole
-		d.split += split
-		switch {
-		case whole > 0 || split > 0:
-			d.sales++
-			d.hasSale = true
-			if t.Valid && (d.firstSale.IsZero() || t.Time.Before(d.firstSale)) {
-				d.firstSale, d.firstSeller = t.Time, inst
-			}
-			if t.Valid && t.Time.After(d.last) {
-				d.last = t.Time
-			}
-		case whole < 0 || split < 0:
-			d.returns++
-		}
-	}
-	return rows.Err()
 }

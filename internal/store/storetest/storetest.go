@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"CommitAndReplay", testCommitAndReplay},
 		{"Ledger", testLedger},
 		{"RebuildMatchesIncremental", testRebuild},
+		{"ArrivalOrder", testArrivalOrder},
 		{"Timeline", testTimeline},
 		{"Quarantine", testQuarantine},
 		{"InstitutionKeys", testKeys},
@@ -879,5 +880,218 @@ func testBatchReuse(t *testing.T, open Opener) {
 	must(t, err)
 	if len(rows) != 1 || rows[0].MsgID != "REUSE" {
 		t.Errorf("Quarantine = %+v", rows)
+	}
+}
+
+// arrivalMessages is a realistic mix of uploads whose order of arrival varies: sales
+// reported by 3505 and 2207 (whole and split packs), a return, a settlement cancelled
+// and settled again, a cancel with no sale yet, 3507 withdrawals with and without a
+// re-upload (of a sale and of a purchase), a 3507 naming another data type, and sales
+// of one code at two institutions at the same second. Every message carries the time it
+// was sent (inf_time): that order, not the arrival, decides what a 3507 withdraws.
+func arrivalMessages() []tracewatch.Batch {
+	const (
+		codeC = "83857930000000000031"
+		codeD = "83857930000000000048"
+		codeE = "83857930000000000055"
+		codeF = "83857930000000000062"
+		codeG = "83857930000000000079"
+	)
+	type step struct {
+		msgid, infno, inst string
+		sent               time.Time
+		evs                []tracewatch.Event
+	}
+	withBatch := func(e tracewatch.Event, bch string) tracewatch.Event { e.BatchNo = bch; return e }
+	settle := func(day, hour, minute int, setl string, split bool, keys ...string) tracewatch.Event {
+		return tracewatch.Event{Kind: tracewatch.EventSettlement, Settlement: setl, Person: "P1", SplitPack: split,
+			Time: at(day, hour, minute), FundPaid: 500, Amount: 700, Codes: codes(keys...)}
+	}
+	cancel := func(day, hour, minute int, setl string) tracewatch.Event {
+		return tracewatch.Event{Kind: tracewatch.EventSettlementCancel, Settlement: setl, Time: at(day, hour, minute)}
+	}
+	splitSale := func(day, hour int, receipt, setl string, units int, keys ...string) tracewatch.Event {
+		e := sale(day, hour, receipt, setl, keys...)
+		e.SplitPack, e.Qty = true, tracewatch.Qty(units)*tracewatch.QtyScale
+		return e
+	}
+	deletion := func(bch, dataType string) tracewatch.Event {
+		return tracewatch.Event{Kind: tracewatch.EventDeletion, BatchNo: bch, DataType: dataType}
+	}
+	steps := []step{
+		{"P1", "3503", instP, at(1, 9, 5), []tracewatch.Event{purchase(1, codeA, codeB, codeC, codeD, codeG)}},
+		{"P2", "3503", instQ, at(1, 9, 6), []tracewatch.Event{purchase(1, codeE, codeG)}},
+		// A purchase withdrawn, never uploaded again.
+		{"P3", "3503", instQ, at(1, 9, 7), []tracewatch.Event{withBatch(purchase(1, codeF), "BP")}},
+		{"P3-DEL", "3507", instQ, at(1, 15, 0), []tracewatch.Event{deletion("BP", "3")}},
+		// codeA: 3505 and 2207 of settlement S1 (the 2207 two minutes later), S1 cancelled,
+		// then settled again as S3 (3505 and 2207).
+		{"A-3505", "3505", instP, at(2, 10, 0), []tracewatch.Event{withBatch(sale(2, 10, "R1", "S1", codeA), "B1")}},
+		{"A-2207", "2207", instP, at(2, 10, 2), []tracewatch.Event{settle(2, 10, 2, "S1", false, codeA)}},
+		{"A-2208", "2208", instP, at(2, 10, 5), []tracewatch.Event{cancel(2, 10, 5, "S1")}},
+		{"A-2207b", "2207", instP, at(2, 10, 7), []tracewatch.Event{settle(2, 10, 7, "S3", false, codeA)}},
+		{"A-3505b", "3505", instP, at(2, 10, 8), []tracewatch.Event{withBatch(sale(2, 10, "R1b", "S3", codeA), "B1")}},
+		// codeB: sold, returned.
+		{"B-3505", "3505", instP, at(3, 10, 0), []tracewatch.Event{withBatch(sale(3, 10, "R2", "", codeB), "B1")}},
+		{"B-3506", "3506", instP, at(3, 12, 0), []tracewatch.Event{{Kind: tracewatch.EventSaleReturn, BatchNo: "B1", Qty: tracewatch.QtyScale, Time: at(3, 12, 0), Codes: codes(codeB)}}},
+		// codeC: a split line settled first (no quantity), its 3505 brings 30 units.
+		{"C-2207", "2207", instP, at(4, 9, 0), []tracewatch.Event{settle(4, 9, 0, "S2", true, codeC)}},
+		{"C-3505", "3505", instP, at(4, 9, 1), []tracewatch.Event{withBatch(splitSale(4, 9, "R3", "S2", 30, codeC), "B1")}},
+		// codeD: a sale withdrawn by a 3507 of its batch number and uploaded again.
+		{"D-3505", "3505", instP, at(5, 10, 0), []tracewatch.Event{withBatch(sale(5, 10, "R4", "", codeD), "B7")}},
+		{"D-3507", "3507", instP, at(6, 9, 0), []tracewatch.Event{deletion("B7", "4")}},
+		{"D-3505R", "3505", instP, at(6, 9, 1), []tracewatch.Event{withBatch(sale(5, 10, "R4", "", codeD), "B7")}},
+		// A 3507 of another data type (库存变更) naming the batch number of the sales and the
+		// purchase: they stand.
+		{"X-3507", "3507", instP, at(7, 9, 0), []tracewatch.Event{deletion("B1", "2")}},
+		// codeE: sold at Q and withdrawn, never uploaded again: received, never sold.
+		{"E-3505", "3505", instQ, at(5, 11, 0), []tracewatch.Event{withBatch(sale(5, 11, "R9", "", codeE), "B8")}},
+		{"E-3507", "3507", instQ, at(6, 11, 0), []tracewatch.Event{deletion("B8", "4")}},
+		// codeG: sold at P and at Q in the same second: the first seller is the smaller code.
+		{"G-P", "3505", instP, at(8, 10, 0), []tracewatch.Event{withBatch(sale(8, 10, "R5", "", codeG), "B1")}},
+		{"G-Q", "3505", instQ, at(8, 10, 0), []tracewatch.Event{withBatch(sale(8, 10, "R6", "", codeG), "B2")}},
+		// A cancel of a settlement whose sale never comes.
+		{"Z-2208", "2208", instQ, at(9, 9, 0), []tracewatch.Event{cancel(9, 9, 0, "S9")}},
+	}
+	out := make([]tracewatch.Batch, len(steps))
+	for i, st := range steps {
+		for j := range st.evs {
+			st.evs[j].Sent = st.sent
+		}
+		m, e := msg(st.msgid, st.infno, st.inst, st.evs...)
+		out[i] = tracewatch.Batch{Messages: m, Events: e}
+	}
+	return out
+}
+
+// arrivalKeys are the codes of arrivalMessages.
+var arrivalKeys = []string{codeA, codeB, "83857930000000000031", "83857930000000000048", "83857930000000000055",
+	"83857930000000000062", "83857930000000000079"}
+
+// ledgerState reads the ledger rows of keys (a missing row as its key alone).
+func ledgerState(t *testing.T, s tracewatch.Store, keys []string) []tracewatch.LedgerEntry {
+	t.Helper()
+	out := make([]tracewatch.LedgerEntry, len(keys))
+	for i, k := range keys {
+		l, err := s.Ledger(context.Background(), k)
+		switch {
+		case tracewatch.KindOf(err) == tracewatch.KindNotFound:
+			out[i] = tracewatch.LedgerEntry{Key: k}
+		case err != nil:
+			t.Fatal(err)
+		default:
+			l.FirstSale, l.LastSale = l.FirstSale.UTC(), l.LastSale.UTC()
+			out[i] = l
+		}
+	}
+	return out
+}
+
+// testArrivalOrder: whatever order the messages arrive in, one by one or several per
+// commit, the incremental ledger is the rebuilt one, and the same for every order.
+func testArrivalOrder(t *testing.T, open Opener) {
+	ctx := context.Background()
+	base := arrivalMessages()
+	n := len(base)
+	orders := map[string][]int{"as sent": nil, "reversed": nil}
+	for i := 0; i < n; i++ {
+		orders["as sent"] = append(orders["as sent"], i)
+		orders["reversed"] = append(orders["reversed"], n-1-i)
+	}
+	// Deterministic shuffles (a linear congruential generator: no seed to forget).
+	x := uint32(11)
+	for k := 0; k < 4; k++ {
+		p := slices.Clone(orders["as sent"])
+		for i := n - 1; i > 0; i-- {
+			x = x*1664525 + 1013904223
+			j := int(x>>8) % (i + 1)
+			p[i], p[j] = p[j], p[i]
+		}
+		orders[fmt.Sprintf("shuffle %d", k)] = p
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range orders {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	var want []tracewatch.LedgerEntry
+	var wantFrom string
+	for _, name := range names {
+		for _, per := range []int{1, 3, n} {
+			label := fmt.Sprintf("%s, %d per commit", name, per)
+			s := fresh(t, open)
+			loadReference(t, s)
+			order := orders[name]
+			for i := 0; i < len(order); i += per {
+				var b tracewatch.Batch
+				for _, j := range order[i:min(i+per, len(order))] {
+					m := arrivalMessages()[j] // a fresh copy: a store may keep what it is given
+					b.Messages = append(b.Messages, m.Messages...)
+					b.Events = append(b.Events, m.Events...)
+				}
+				_, err := s.Commit(ctx, &b)
+				must(t, err)
+			}
+			got := ledgerState(t, s, arrivalKeys)
+			if _, err := s.RebuildLedger(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rebuilt := ledgerState(t, s, arrivalKeys)
+			for i := range got {
+				if !reflect.DeepEqual(got[i], rebuilt[i]) {
+					t.Errorf("%s: %s incremental %+v, rebuilt %+v", label, arrivalKeys[i], got[i], rebuilt[i])
+				}
+			}
+			if want == nil {
+				want, wantFrom = rebuilt, label
+				checkArrivalLedger(t, s, want)
+				continue
+			}
+			for i := range rebuilt {
+				if !reflect.DeepEqual(rebuilt[i], want[i]) {
+					t.Errorf("%s: %s = %+v, but %s gives %+v", label, arrivalKeys[i], rebuilt[i], wantFrom, want[i])
+				}
+			}
+		}
+	}
+}
+
+// checkArrivalLedger checks what the ledger of arrivalMessages says.
+func checkArrivalLedger(t *testing.T, s tracewatch.Store, l []tracewatch.LedgerEntry) {
+	t.Helper()
+	a, b, c, d, e, f, g := l[0], l[1], l[2], l[3], l[4], l[5], l[6]
+	if a.Sales != 2 || a.Returns != 1 || a.SoldWhole != 1 || !a.FirstSale.Equal(at(2, 10, 0)) || !a.LastSale.Equal(at(2, 10, 0)) {
+		t.Errorf("codeA (S1 cancelled, settled again as S3) = %+v", a) // S3's 3505 keeps the receipt's time
+	}
+	if b.Sales != 1 || b.Returns != 1 || b.SoldWhole != 0 || b.Received != 1 {
+		t.Errorf("codeB (sold, returned) = %+v", b)
+	}
+	if c.Sales != 1 || c.SoldSplit != 30*tracewatch.QtyScale || c.PackContent != 100 {
+		t.Errorf("codeC (split, 2207 then 3505) = %+v", c)
+	}
+	if d.Sales != 1 || d.SoldWhole != 1 || d.FirstSeller != instP {
+		t.Errorf("codeD (withdrawn, uploaded again) = %+v, want one sale", d)
+	}
+	if e.Sales != 0 || e.SoldWhole != 0 || e.Received != 1 || e.FirstSeller != "" {
+		t.Errorf("codeE (sale withdrawn) = %+v, want received and never sold", e)
+	}
+	if f != (tracewatch.LedgerEntry{Key: f.Key}) {
+		t.Errorf("codeF (purchase withdrawn) = %+v, want no ledger row", f)
+	}
+	if g.Sales != 2 || g.FirstSeller != instP || g.Received != 2 {
+		t.Errorf("codeG (two sellers in one second) = %+v", g)
+	}
+	// The withdrawn rows stay for audit, marked.
+	tl, err := s.Timeline(context.Background(), d.Key)
+	must(t, err)
+	var marks []string
+	for _, x := range tl {
+		marks = append(marks, x.MsgID+":"+x.WithdrawnBy)
+	}
+	slices.Sort(marks)
+	if want := []string{"D-3505:D-3507", "D-3505R:", "P1:"}; !reflect.DeepEqual(marks, want) {
+		t.Errorf("codeD timeline withdrawals = %v, want %v", marks, want)
 	}
 }
