@@ -14,7 +14,10 @@ import (
 )
 
 // Frequency is C4, 高频就诊/购药: a person with at least Min insured outpatient or
-// pharmacy settlements (2207) within Days days. A chronic patient settles about once a
+// pharmacy settlements within Days days: the 2207 settlements, and where a province
+// uploads no 2207 the settlements its insured 3505 rows name (mdtrt_setl_type 1, one per
+// distinct setl_id; a settlement both report counts once). Void settlements (cancelled
+// by a 2208 at or after them) do not count. A chronic patient settles about once a
 // month; eight settlements in a week are a card lent or sold (冒名), drugs bought for
 // resale (倒卖), or visits induced by the institution: 可疑, one clue per person with
 // every settlement of its dense spells as evidence and their fund payment as the amount.
@@ -81,8 +84,20 @@ func (f *Frequency) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue
 }
 
 // person raises the clue of one person from their settlements in time order: every
-// settlement that lies in a span of Days holding at least Min of them.
-func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, lines []tracewatch.TimelineEntry, emit func(tracewatch.Clue)) {
+// settlement that lies in a span of Days holding at least Min of them. A settlement is
+// a run of lines of one institution and setl_id (Source.FrequentSettlements).
+func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, all []tracewatch.TimelineEntry, emit func(tracewatch.Clue)) {
+	var sets [][]tracewatch.TimelineEntry
+	for i := range all {
+		if i == 0 || all[i].Institution != all[i-1].Institution || all[i].Settlement != all[i-1].Settlement {
+			sets = append(sets, nil)
+		}
+		sets[len(sets)-1] = append(sets[len(sets)-1], all[i])
+	}
+	lines := make([]tracewatch.TimelineEntry, len(sets)) // the first line of each settlement
+	for i, set := range sets {
+		lines[i] = set[0]
+	}
 	span := time.Duration(f.Days) * 24 * time.Hour
 	in := make([]bool, len(lines))
 	most := 0
@@ -123,7 +138,9 @@ func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, lines []tr
 		byInst[l.Institution]++
 		c.Settlements = append(c.Settlements, l.Settlement)
 		fund += l.FundPaid
-		amount.add(env, &l.Event)
+		for m := range sets[k] {
+			amount.add(env, &sets[k][m].Event)
+		}
 		c.Evidence = append(c.Evidence, env.claimEvidence(l))
 	}
 	setAmount(&c, fund, amount.total)

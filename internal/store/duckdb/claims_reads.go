@@ -13,18 +13,53 @@ import (
 // The claims detectors' reads (C1, C2, C4, C5, C7, C8, C10; internal/detect.Source).
 
 // --- claims detectors (C1, C2, C7, C8) ---
+//
+// Every claims read takes settlements net of cancellations, in the order things happened
+// (event time), whatever order they arrived in: a settlement is void when a cancel
+// (2208/2305) of it happened at or after it (a cancel whose time is unknown voids it
+// too). Its lines (the 2207/2304 itself, the 3505 rows naming its setl_id, the fee lines
+// of its visit when no other settlement of the visit stands) are then left out. 3505
+// rows a 3507 withdrew are left out too (docs/ledger.md).
+
+// cancelledCTE is the CTE cx: the latest cancel of each settlement (an unknown time
+// counts as the latest possible).
+const cancelledCTE = `cx AS (SELECT fixmedins_code, setl_id, max(coalesce(event_time, TIMESTAMP '9999-12-31 00:00:00')) AS t
+    FROM events WHERE kind = 'settlement_cancel' AND setl_id IS NOT NULL AND setl_id <> '' GROUP BY fixmedins_code, setl_id)`
 
 // claimSettled sums the settlement events per institution and setl_id (the fund's share
-// of a settlement), with the visit they settle.
-var claimSettled = `SELECT fixmedins_code, setl_id, min(visit) AS visit, ` + clamped(`sum(fund_paid_fen)`) + ` AS fund, ` +
-	clamped(`sum(amount_fen)`) + ` AS amount
-FROM events WHERE kind = 'settlement' AND setl_id IS NOT NULL AND setl_id <> '' GROUP BY fixmedins_code, setl_id`
+// of a settlement), with the visit they settle, the settlement's (earliest) time t and
+// void: 1 when a cancel of it (cx) happened at or after t.
+var claimSettled = `SELECT s.fixmedins_code, s.setl_id, s.visit, s.fund, s.amount, s.t,
+       CASE WHEN cx.t IS NOT NULL AND cx.t >= coalesce(s.t, TIMESTAMP '0001-01-01 00:00:00') THEN 1 ELSE 0 END AS void
+FROM (SELECT fixmedins_code, setl_id, min(visit) AS visit, ` + clamped(`sum(fund_paid_fen)`) + ` AS fund, ` +
+	clamped(`sum(amount_fen)`) + ` AS amount, min(event_time) AS t
+      FROM events WHERE kind = 'settlement' AND setl_id IS NOT NULL AND setl_id <> '' GROUP BY fixmedins_code, setl_id) s
+LEFT JOIN cx ON cx.fixmedins_code = s.fixmedins_code AND cx.setl_id = s.setl_id`
 
-// visitSettled is the CTEs st (claimSettled) and sv: the settlement of each visit, which
-// a fee line (2204/2301, no setl_id of its own) reaches through its mdtrt_id.
-var visitSettled = `st AS (` + claimSettled + `),
-sv AS (SELECT fixmedins_code, visit, min(setl_id) AS setl_id, ` + clamped(`sum(fund)`) + ` AS fund, ` + clamped(`sum(amount)`) + ` AS amount FROM st
-       WHERE visit IS NOT NULL AND visit <> '' GROUP BY fixmedins_code, visit)`
+// settledCTEs are the CTEs cx and st (claimSettled).
+var settledCTEs = cancelledCTE + `,
+st AS (` + claimSettled + `)`
+
+// visitSettled is the CTEs cx, st and sv: the standing settlement of each visit, which a
+// fee line (2204/2301, no setl_id of its own) reaches through its mdtrt_id; void is 1
+// when every settlement of the visit is void (its fee lines are then void too).
+var visitSettled = settledCTEs + `,
+sv AS (SELECT fixmedins_code, visit, min(CASE WHEN void = 0 THEN setl_id END) AS setl_id,
+       ` + clamped(`sum(CASE WHEN void = 0 THEN fund ELSE 0 END)`) + ` AS fund, ` + clamped(`sum(CASE WHEN void = 0 THEN amount ELSE 0 END)`) + ` AS amount,
+       min(void) AS void
+       FROM st WHERE visit IS NOT NULL AND visit <> '' GROUP BY fixmedins_code, visit)`
+
+// settledJoins join a line e to its settlement st (claimSettled) and to the latest
+// cancel of its setl_id (lx), for liveLine.
+const settledJoins = `
+LEFT JOIN st ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
+LEFT JOIN cx lx ON lx.fixmedins_code = e.fixmedins_code AND lx.setl_id = e.setl_id`
+
+// liveLine keeps a settlement or 3505 line e (joined by settledJoins) that stands: not
+// withdrawn by a 3507, of a settlement not void; a 3505 row whose setl_id no 2207/2304
+// reports is void when a cancel of that setl_id happened at or after the row.
+const liveLine = ` AND e.withdrawn_by IS NULL AND coalesce(st.void, 0) = 0
+  AND (st.setl_id IS NOT NULL OR lx.t IS NULL OR lx.t < coalesce(e.event_time, TIMESTAMP '0001-01-01 00:00:00'))`
 
 // eventFeeLineFund is feeLineFund for a fee line read as e.
 var eventFeeLineFund = strings.ReplaceAll(feeLineFund, "f.amount_fen", "e.amount_fen")
@@ -93,8 +128,9 @@ func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func
 // RestrictedLines streams the insured sale lines (3505 with mdtrt_setl_type 1, 2204 and
 // 2301 fee lines) of drugs with a gender or an age limit, sold to persons of the
 // reference data, with the person. A fee line carries the setl_id of its visit's
-// settlement. The fund share is the line's (price × quantity, or the fee line's amount,
-// times the fund's share of the settlement).
+// standing settlement. The fund share is the line's (price × quantity, or the fee line's
+// amount, times the fund's share of the settlement). Lines of void settlements and
+// withdrawn rows are left out.
 func (s *Store) RestrictedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
@@ -103,78 +139,95 @@ func (s *Store) RestrictedLines(ctx context.Context, w tracewatch.Window, fn fun
 	const limited = ` JOIN drugs d ON d.med_list_codg = e.med_list_codg JOIN persons p ON p.psn_no = e.psn_no`
 	const cond = ` AND (d.gender_limit IN ('1', '2') OR d.min_age > 0 OR d.max_age > 0)`
 	q := `WITH ` + visitSettled + `
-SELECT * FROM (` + claimSelect("e.setl_id", saleFund) + ` FROM events e` + limited + `
-LEFT JOIN st ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
-WHERE e.kind = 'sale' AND e.settle_type = '1'` + cond + win + `
+SELECT * FROM (` + claimSelect("e.setl_id", saleFund) + ` FROM events e` + limited + settledJoins + `
+WHERE e.kind = 'sale' AND e.settle_type = '1'` + cond + liveLine + win + `
 UNION ALL ` + claimSelect("st.setl_id", eventFeeLineFund) + ` FROM events e` + limited + `
 LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
-WHERE e.kind = 'fee_line'` + cond + win + `) u` + claimOrder
+WHERE e.kind = 'fee_line' AND coalesce(st.void, 0) = 0` + cond + win + `) u` + claimOrder
 	return s.eachClaim(ctx, "duckdb.RestrictedLines", q, append(args, args...), fn)
 }
 
-// DeceasedSettlements streams the settlements (2207/2304, and 3505 lines with a setl_id)
-// of persons with a death date, made on or after the death date (UTC midnight: the
-// caller decides on the business day), with the person and the settlement's fund
+// DeceasedSettlements streams the standing settlements (2207/2304, and 3505 lines with a
+// setl_id) of persons with a death date, made on or after the death date (UTC midnight:
+// the caller decides on the business day), with the person and the settlement's fund
 // payment.
 func (s *Store) DeceasedSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
 	win, args := windowSQL(w, "e.event_time")
-	q := `WITH st AS (` + claimSettled + `)
-SELECT * FROM (` + claimSelect("e.setl_id", "coalesce(st.fund, 0)") + ` FROM events e JOIN persons p ON p.psn_no = e.psn_no
-LEFT JOIN st ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
+	q := `WITH ` + settledCTEs + `
+SELECT * FROM (` + claimSelect("e.setl_id", "coalesce(st.fund, 0)") + ` FROM events e JOIN persons p ON p.psn_no = e.psn_no` + settledJoins + `
 WHERE p.death IS NOT NULL AND e.event_time >= p.death AND e.kind IN ('settlement', 'sale')
-  AND e.setl_id IS NOT NULL AND e.setl_id <> ''` + win + `) u` + claimOrder
+  AND e.setl_id IS NOT NULL AND e.setl_id <> ''` + liveLine + win + `) u` + claimOrder
 	return s.eachClaim(ctx, "duckdb.DeceasedSettlements", q, args, fn)
 }
 
-// AgreementSettlements streams the insured settlements (2207/2304, and 3505 lines with
-// mdtrt_setl_type 1 and a setl_id) at institutions whose agreement timeline has a
-// suspension or a termination, with the person when known and the settlement's fund
-// payment; the caller checks the agreement at the settlement time.
+// AgreementSettlements streams the standing insured settlements (2207/2304, and 3505
+// lines with mdtrt_setl_type 1 and a setl_id) at institutions whose agreement timeline
+// has a suspension or a termination, with the person when known and the settlement's
+// fund payment; the caller checks the agreement at the settlement time.
 func (s *Store) AgreementSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
 	win, args := windowSQL(w, "e.event_time")
-	q := `WITH st AS (` + claimSettled + `)
+	q := `WITH ` + settledCTEs + `
 SELECT * FROM (` + claimSelect("e.setl_id", "coalesce(st.fund, 0)") + ` FROM events e
 JOIN institutions i ON i.fixmedins_code = e.fixmedins_code
-LEFT JOIN persons p ON p.psn_no = e.psn_no
-LEFT JOIN st ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id
+LEFT JOIN persons p ON p.psn_no = e.psn_no` + settledJoins + `
 WHERE (i.agreements LIKE '%suspended%' OR i.agreements LIKE '%terminated%')
   AND (e.kind = 'settlement' OR (e.kind = 'sale' AND e.settle_type = '1'))
-  AND e.setl_id IS NOT NULL AND e.setl_id <> ''` + win + `) u` + claimOrder
+  AND e.setl_id IS NOT NULL AND e.setl_id <> ''` + liveLine + win + `) u` + claimOrder
 	return s.eachClaim(ctx, "duckdb.AgreementSettlements", q, args, fn)
 }
 
-// FrequentSettlements implements detect.Source (C4): the outpatient and pharmacy
-// settlements (2207; inpatient 2304 left out) of every person who has at least min of
-// them within some span of days, one row per settlement (its first line, with the
-// settlement's fund payment), ordered by person and time.
+// FrequentSettlements implements detect.Source (C4): the standing outpatient and
+// pharmacy settlements of every person who has at least min of them within some span of
+// days, ordered by person and time. A settlement is a distinct (institution, setl_id)
+// reported by a 2207 (inpatient 2304 left out) or, when no 2207 reports it, by insured
+// 3505 rows (mdtrt_setl_type 1): a settlement a 2207 reports gives one row (its first
+// line, with its fund payment), one no 2207 reports gives every 3505 row of it (no fund
+// payment known; the sale amounts of its rows), consecutive.
 func (s *Store) FrequentSettlements(ctx context.Context, w tracewatch.Window, days, min int, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
-	win, args := windowSQL(w, "event_time")
-	q := `WITH st AS (
-    SELECT fixmedins_code, setl_id, psn_no, min(event_id) AS first_id, min(event_time) AS t, ` + clamped(`sum(fund_paid_fen)`) + ` AS fund
-    FROM events
-    WHERE kind = 'settlement' AND infno NOT IN ('2304', '2304A') AND setl_id IS NOT NULL AND setl_id <> ''
-      AND psn_no IS NOT NULL AND psn_no <> '' AND event_time IS NOT NULL` + win + `
-    GROUP BY fixmedins_code, setl_id, psn_no),
+	win, args := windowSQL(w, "e.event_time")
+	q := `WITH ` + cancelledCTE + `,
+ln AS (
+    SELECT e.event_id, e.fixmedins_code, e.setl_id, e.kind, e.psn_no, e.event_time, e.msgid, e.line, e.fund_paid_fen
+    FROM events e
+    WHERE ((e.kind = 'settlement' AND e.infno NOT IN ('2304', '2304A')) OR (e.kind = 'sale' AND e.settle_type = '1' AND e.withdrawn_by IS NULL))
+      AND e.setl_id IS NOT NULL AND e.setl_id <> '' AND e.psn_no IS NOT NULL AND e.psn_no <> '' AND e.event_time IS NOT NULL` + win + `),
+st AS (
+    SELECT g.*, CASE WHEN cx.t IS NOT NULL AND cx.t >= g.t THEN 1 ELSE 0 END AS void FROM (
+        SELECT fixmedins_code, setl_id, max(CASE WHEN kind = 'settlement' THEN 1 ELSE 0 END) AS settled,
+               coalesce(min(CASE WHEN kind = 'settlement' THEN psn_no END), min(psn_no)) AS psn_no,
+               coalesce(min(CASE WHEN kind = 'settlement' THEN event_time END), min(event_time)) AS t,
+               ` + clamped(`sum(fund_paid_fen)`) + ` AS fund
+        FROM ln GROUP BY fixmedins_code, setl_id) g
+    LEFT JOIN cx ON cx.fixmedins_code = g.fixmedins_code AND cx.setl_id = g.setl_id),
 cnt AS (
     SELECT psn_no, count(*) OVER (PARTITION BY psn_no ORDER BY t RANGE BETWEEN INTERVAL ` + strconv.Itoa(max(days, 1)) + ` DAY PRECEDING AND CURRENT ROW) AS n
-    FROM st),
-hit AS (SELECT DISTINCT psn_no FROM cnt WHERE n >= ` + strconv.Itoa(max(min, 2)) + `)
-SELECT * FROM (` + claimSelect("e.setl_id", "st.fund") + `
-FROM st JOIN hit ON hit.psn_no = st.psn_no JOIN events e ON e.event_id = st.first_id
-LEFT JOIN persons p ON p.psn_no = e.psn_no) u
-ORDER BY u.psn_no, u.event_time, u.msgid, u.line`
+    FROM st WHERE void = 0),
+hit AS (SELECT DISTINCT psn_no FROM cnt WHERE n >= ` + strconv.Itoa(max(min, 2)) + `),
+pick AS (
+    SELECT ln.event_id, st.fund, st.t, st.psn_no AS psn, st.settled,
+           row_number() OVER (PARTITION BY ln.fixmedins_code, ln.setl_id ORDER BY ln.event_time, ln.msgid, ln.line) AS k
+    FROM ln JOIN st ON st.fixmedins_code = ln.fixmedins_code AND st.setl_id = ln.setl_id AND st.void = 0
+    JOIN hit ON hit.psn_no = st.psn_no
+    WHERE st.settled = 0 OR ln.kind = 'settlement')
+` + claimSelect("e.setl_id", "pick.fund") + `
+FROM pick JOIN events e ON e.event_id = pick.event_id LEFT JOIN persons p ON p.psn_no = pick.psn
+WHERE pick.settled = 0 OR pick.k = 1
+ORDER BY pick.psn, pick.t, e.fixmedins_code, e.setl_id, e.event_time, e.msgid, e.line`
 	return s.eachClaim(ctx, "duckdb.FrequentSettlements", q, args, fn)
 }
 
 // CoPurchases implements detect.Source (C10): pairs of persons who bought the same drug
-// (insured outpatient fee lines, 2204) at the same institution within `within` of each
-// other on at least minDays distinct days (business time zone).
+// at the same institution within `within` of each other on at least minDays distinct
+// days (business time zone). The purchases are the insured outpatient fee lines (2204)
+// and, for a settlement whose visit has none (a province that uploads 3505 sales only),
+// the insured 3505 rows (mdtrt_setl_type 1); lines of void settlements and withdrawn
+// rows are left out.
 func (s *Store) CoPurchases(ctx context.Context, w tracewatch.Window, within time.Duration, minDays int, fn func(tracewatch.CoPurchase) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
@@ -184,13 +237,22 @@ func (s *Store) CoPurchases(ctx context.Context, w tracewatch.Window, within tim
 	secs := strconv.FormatInt(int64(within/time.Second), 10)
 	// A fee line carries no setl_id: its visit's settlement gives it (as in RestrictedLines).
 	q := `WITH ` + visitSettled + `,
+fv AS (SELECT DISTINCT fixmedins_code, visit FROM events
+       WHERE kind = 'fee_line' AND infno IN ('2204', '2204A') AND visit IS NOT NULL AND visit <> ''),
 f AS MATERIALIZED (
     SELECT e.psn_no AS psn, e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t,
            CAST(e.event_time + INTERVAL 8 HOUR AS DATE) AS d, st.setl_id AS setl,
            ` + eventFeeLineFund + ` AS fund, e.msgid || '#' || e.line AS ref, e.amount_fen AS amt
     FROM events e LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
     WHERE e.kind = 'fee_line' AND e.infno IN ('2204', '2204A') AND e.psn_no IS NOT NULL AND e.psn_no <> ''
-      AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL` + win + `),
+      AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL AND coalesce(st.void, 0) = 0` + win + `
+    UNION ALL
+    SELECT e.psn_no, e.fixmedins_code, e.med_list_codg, e.event_time, CAST(e.event_time + INTERVAL 8 HOUR AS DATE),
+           e.setl_id, ` + saleFund + `, e.msgid || '#' || e.line, ` + saleAmount + `
+    FROM events e LEFT JOIN drugs d ON d.med_list_codg = e.med_list_codg` + settledJoins + `
+    WHERE e.kind = 'sale' AND e.settle_type = '1' AND e.psn_no IS NOT NULL AND e.psn_no <> ''
+      AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL` + liveLine + `
+      AND NOT EXISTS (SELECT 1 FROM fv WHERE fv.fixmedins_code = e.fixmedins_code AND (fv.visit = e.visit OR fv.visit = st.visit))` + win + `),
 pr AS (
     SELECT a.psn AS p1, b.psn AS p2, a.inst, a.drug, a.d, a.t AS t1, b.t AS t2, a.setl AS s1, b.setl AS s2, a.fund AS f1, b.fund AS f2,
            a.ref AS r1, b.ref AS r2, a.amt AS a1, b.amt AS a2
@@ -204,6 +266,7 @@ SELECT pr.p1, pr.p2, count(DISTINCT pr.d), list(DISTINCT pr.inst ORDER BY pr.ins
 FROM pr JOIN pairs USING (p1, p2)
 GROUP BY pr.p1, pr.p2
 ORDER BY pr.p1, pr.p2`
+	args = append(args, args...)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -254,22 +317,23 @@ ORDER BY pr.p1, pr.p2`
 // Readmissions implements detect.Source (C5): pairs of inpatient stays of one person —
 // the second admitted at most maxGap after the first's discharge, both with the same
 // diagnosis category (the ICD-10 code's first three characters) — whose second
-// admission lies in the window. Cancelled settlements (2305) are left out. Ordered by
-// person and the second admission.
+// admission lies in the window. Void settlements (a 2305 at or after them) are left
+// out. Ordered by person and the second admission.
 func (s *Store) Readmissions(ctx context.Context, w tracewatch.Window, maxGap time.Duration, fn func(first, second tracewatch.Stay) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
 	const op = "duckdb.Readmissions"
 	win, args := windowSQL(w, "b.adm_time")
-	q := `WITH cancelled AS (SELECT DISTINCT fixmedins_code, setl_id FROM events WHERE kind = 'settlement_cancel' AND setl_id IS NOT NULL),
+	q := `WITH ` + cancelledCTE + `,
 stays AS MATERIALIZED (
     SELECT e.fixmedins_code AS inst, e.setl_id, e.psn_no, e.adm_time, e.dscg_time, e.diag_code, upper(substr(e.diag_code, 1, 3)) AS cat,
            e.fund_paid_fen AS fund, e.msgid || '#' || e.line AS ref
     FROM events e
     WHERE e.kind = 'settlement' AND e.infno IN ('2304', '2304A') AND e.adm_time IS NOT NULL AND e.dscg_time IS NOT NULL
       AND e.diag_code IS NOT NULL AND length(e.diag_code) >= 3 AND e.psn_no IS NOT NULL AND e.psn_no <> ''
-      AND NOT EXISTS (SELECT 1 FROM cancelled c WHERE c.fixmedins_code = e.fixmedins_code AND c.setl_id = e.setl_id))
+      AND NOT EXISTS (SELECT 1 FROM cx c WHERE c.fixmedins_code = e.fixmedins_code AND c.setl_id = e.setl_id
+                      AND c.t >= coalesce(e.event_time, TIMESTAMP '0001-01-01 00:00:00')))
 SELECT a.inst, a.setl_id, a.psn_no, a.adm_time, a.dscg_time, a.diag_code, a.fund, a.ref,
        b.inst, b.setl_id, b.adm_time, b.dscg_time, b.diag_code, b.fund, b.ref
 FROM stays a JOIN stays b ON a.psn_no = b.psn_no AND a.cat = b.cat AND a.setl_id <> b.setl_id
