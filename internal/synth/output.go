@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"io"
 	"os"
@@ -268,34 +269,36 @@ func (lu *lateUploads) write(m *messages, b []byte) {
 		if lu.r.permille(lu.permille) {
 			file = min(day+1+lu.r.intn(3), lu.days-1)
 		}
+		// Withdrawals: a twentieth of the rate, of the sale rows.
+		if bytes.HasPrefix(msg, []byte(infnoHeads[m3505])) && lu.r.permille(max(lu.permille/20, 1)) {
+			if again := file + 1 + lu.r.intn(2); again < lu.days {
+				msg = lu.withdraw(msg, again)
+			}
+		}
 		if file == day {
 			m.out.write(msg)
 		} else {
 			lu.pending[file] = append(lu.pending[file], msg...)
 			lu.late++
 		}
-		// Withdrawals: a twentieth of the rate, of the sale rows.
-		if !bytes.HasPrefix(msg, []byte(infnoHeads[m3505])) || !lu.r.permille(max(lu.permille/20, 1)) {
-			continue
-		}
-		again := file + 1 + lu.r.intn(2)
-		if again >= lu.days {
-			continue
-		}
-		lu.withdraw(msg, again)
 	}
 }
 
 // withdraw queues, at the end of the file of day again, a 3507 deleting the sale row of
-// msg and the same row uploaded again, both at msg's time of day on that day.
-func (lu *lateUploads) withdraw(msg []byte, again int) {
+// msg and the same row uploaded again, both at msg's time of day on that day, and
+// returns the row to upload first. A 3507 withdraws every row of the institution with
+// its fixmedins_bchno uploaded before it (docs/ledger.md), so the row withdrawn carries a
+// fixmedins_bchno of its own, as vendors that number each uploaded row (流水号) send: its
+// batch number with -W and a sequence. When the row cannot be withdrawn, msg is returned
+// as it is.
+func (lu *lateUploads) withdraw(msg []byte, again int) []byte {
 	head := len(infnoHeads[m3505])
 	if len(msg) < head+30 {
-		return
+		return msg
 	}
 	msgid := string(msg[head : head+30])
 	if lu.keep[msgid] {
-		return
+		return msg
 	}
 	// msgid: institution (12), yyyymmddHHMMSS, sequence (4). The new ones put a letter
 	// where the sequence starts, so no generated msgid can equal them.
@@ -303,15 +306,19 @@ func (lu *lateUploads) withdraw(msg []byte, again int) {
 	stamp := string(lu.clk.compact[again]) + clock
 	del, re := inst+stamp+"D"+seq, inst+stamp+"R"+seq
 	if lu.issued[del] || lu.issued[re] {
-		return
+		return msg
 	}
-	bchno := field(msg, `"fixmedins_bchno":"`)
+	const bkey = `"fixmedins_bchno":"`
+	bchno := field(msg, bkey)
 	infTime := field(msg, `"inf_time":"`)
 	envEnd := bytes.Index(msg, []byte(`"input":`))
 	if bchno == nil || len(infTime) != 19 || envEnd < 0 {
-		return
+		return msg
 	}
 	lu.issued[del], lu.issued[re] = true, true
+	own := fmt.Sprintf("%s-W%d", bchno, lu.withdrawn+1)
+	msg = bytes.Replace(msg, []byte(bkey+string(bchno)+`"`), []byte(bkey+own+`"`), 1)
+	envEnd = bytes.Index(msg, []byte(`"input":`))
 	newTime := string(lu.clk.dash[again]) + string(infTime[10:])
 	envelope := bytes.Replace(msg[head+30:envEnd], []byte(`"inf_time":"`+string(infTime)), []byte(`"inf_time":"`+newTime), 1)
 
@@ -320,7 +327,7 @@ func (lu *lateUploads) withdraw(msg []byte, again int) {
 	p = append(p, del...)
 	p = append(p, envelope...)
 	p = append(p, `"input":{"data":{"fixmedins_bchno":"`...)
-	p = append(p, bchno...)
+	p = append(p, own...)
 	p = append(p, `","inv_data_type":"4"}}}`+"\n"...)
 	p = append(p, infnoHeads[m3505]...)
 	p = append(p, re...)
@@ -328,6 +335,7 @@ func (lu *lateUploads) withdraw(msg []byte, again int) {
 	p = append(p, msg[envEnd:]...)
 	lu.pending[again] = p
 	lu.withdrawn++
+	return msg
 }
 
 // field returns the text value after key in msg (nil when absent).

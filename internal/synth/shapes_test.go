@@ -325,6 +325,7 @@ func TestShapeLateUploads(t *testing.T) {
 	fileEnd := func(file int) time.Time { return start.AddDate(0, 0, file+1) }
 	infTime := regexp.MustCompile(`"inf_time":"([^"]*)"`)
 	withdrawnMsg := regexp.MustCompile(`"msgid":"\w{26}[DR]\d{3}"`)
+	ownBchno := regexp.MustCompile(`("fixmedins_bchno":"[^"]*)-W\d+"`)
 
 	malformed := map[string]bool{}
 	for _, l := range readLabels(t, dir) {
@@ -338,6 +339,8 @@ func TestShapeLateUploads(t *testing.T) {
 	seen := map[string]bool{}  // the rows (input) uploaded so far
 	bchnos := map[string]int{} // 3507 deletions by fixmedins_bchno not yet followed by their re-upload
 	withdrawals := 0
+	var deleted []string       // the fixmedins_bchno of every 3507
+	rowsOf := map[string]int{} // sale rows (not re-uploads) per fixmedins_bchno
 	for i, l := range lines {
 		infno := infnoOf(l.raw)
 		m := infTime.FindSubmatch(l.raw)
@@ -358,6 +361,7 @@ func TestShapeLateUploads(t *testing.T) {
 					t.Errorf("message %d: a 3507 of kind %s data type %s", i, ev.Kind, ev.DataType)
 				}
 				bchnos[ev.BatchNo]++
+				deleted = append(deleted, ev.BatchNo)
 				withdrawals++
 			case "3505":
 				ev := decodeOne(t, l.raw)
@@ -371,7 +375,9 @@ func TestShapeLateUploads(t *testing.T) {
 			continue
 		}
 		seen[string(input)] = true
-		kept = append(kept, l.raw)
+		// A row withdrawn later carries a fixmedins_bchno of its own (batch-W<n>); without
+		// the option it has the batch's.
+		kept = append(kept, ownBchno.ReplaceAll(l.raw, []byte(`$1"`)))
 		// The envelope keeps the time the message was made at, its event's (a fee line
 		// can be older: 2301 lines carry the admission).
 		day := int(at.Sub(start).Hours() / 24)
@@ -397,6 +403,11 @@ func TestShapeLateUploads(t *testing.T) {
 		switch {
 		case infno == "3505" && ev.Settlement != "":
 			saleFile[ev.Settlement] = l.file
+		}
+		if infno == "3505" {
+			rowsOf[ev.BatchNo]++
+		}
+		switch {
 		case infno == "2208":
 			cancelFile[ev.Settlement] = l.file
 		}
@@ -418,6 +429,11 @@ func TestShapeLateUploads(t *testing.T) {
 	}
 	if withdrawals == 0 || withdrawals != sum.Counts.Withdrawn || sum.Counts.Messages["3507"] != withdrawals {
 		t.Errorf("%d withdrawals, manifest %d (3507: %d)", withdrawals, sum.Counts.Withdrawn, sum.Counts.Messages["3507"])
+	}
+	for _, b := range deleted {
+		if rowsOf[b] != 1 {
+			t.Errorf("a 3507 deletes fixmedins_bchno %s, which %d sale rows carry: want the one it withdraws", b, rowsOf[b])
+		}
 	}
 	for b, n := range bchnos {
 		if n != 0 {
