@@ -679,6 +679,7 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		if t := mergeCancel(old, e.Time); !known || !t.Equal(old) {
 			w.cancels[s] = t
 			ch.cancelled[s] = true
+			ch.canOf[s] = tracewatch.SaleID(e)
 		}
 	}
 	if err := w.applySales(ctx, ch); err != nil {

@@ -883,13 +883,13 @@ func testBatchReuse(t *testing.T, open Opener) {
 	}
 }
 
-// arrivalMessages is a realistic mix of uploads whose order of arrival varies: sales
+// ArrivalMessages is a realistic mix of uploads whose order of arrival varies: sales
 // reported by 3505 and 2207 (whole and split packs), a return, a settlement cancelled
 // and settled again, a cancel with no sale yet, 3507 withdrawals with and without a
 // re-upload (of a sale and of a purchase), a 3507 naming another data type, and sales
 // of one code at two institutions at the same second. Every message carries the time it
 // was sent (inf_time): that order, not the arrival, decides what a 3507 withdraws.
-func arrivalMessages() []tracewatch.Batch {
+func ArrivalMessages() []tracewatch.Batch {
 	const (
 		codeC = "83857930000000000031"
 		codeD = "83857930000000000048"
@@ -964,9 +964,57 @@ func arrivalMessages() []tracewatch.Batch {
 	return out
 }
 
-// arrivalKeys are the codes of arrivalMessages.
+// arrivalKeys are the codes of ArrivalMessages.
 var arrivalKeys = []string{codeA, codeB, "83857930000000000031", "83857930000000000048", "83857930000000000055",
 	"83857930000000000062", "83857930000000000079"}
+
+// ArrivalOrder is an order of arrival of ArrivalMessages: indexes into them.
+type ArrivalOrder struct {
+	Name  string
+	Order []int
+}
+
+// ArrivalOrders returns the orders the suite commits ArrivalMessages in: as sent,
+// reversed (every cancel before its sale, every re-upload before its 3507 and the 3507
+// before the row it withdraws) and four deterministic shuffles.
+func ArrivalOrders() []ArrivalOrder {
+	n := len(ArrivalMessages())
+	sent, rev := make([]int, n), make([]int, n)
+	for i := range n {
+		sent[i], rev[i] = i, n-1-i
+	}
+	out := []ArrivalOrder{{"as sent", sent}, {"reversed", rev}}
+	x := uint32(11) // a linear congruential generator: no seed to forget
+	for k := range 4 {
+		p := slices.Clone(sent)
+		for i := n - 1; i > 0; i-- {
+			x = x*1664525 + 1013904223
+			j := int(x>>8) % (i + 1)
+			p[i], p[j] = p[j], p[i]
+		}
+		out = append(out, ArrivalOrder{fmt.Sprintf("shuffle %d", k), p})
+	}
+	return out
+}
+
+// CommitInOrder commits ArrivalMessages to s in order, per messages to a commit.
+func CommitInOrder(t *testing.T, s tracewatch.Store, order []int, per int) {
+	t.Helper()
+	for i := 0; i < len(order); i += per {
+		var b tracewatch.Batch
+		for _, j := range order[i:min(i+per, len(order))] {
+			m := ArrivalMessages()[j] // a fresh copy: a store may keep what it is given
+			b.Messages = append(b.Messages, m.Messages...)
+			b.Events = append(b.Events, m.Events...)
+		}
+		_, err := s.Commit(context.Background(), &b)
+		must(t, err)
+	}
+}
+
+// LoadReference loads the suite's reference data (regions, two pharmacies, one drug,
+// its codemap and package links).
+func LoadReference(t *testing.T, s tracewatch.Store) { loadReference(t, s) }
 
 // ledgerState reads the ledger rows of keys (a missing row as its key alone).
 func ledgerState(t *testing.T, s tracewatch.Store, keys []string) []tracewatch.LedgerEntry {
@@ -991,49 +1039,14 @@ func ledgerState(t *testing.T, s tracewatch.Store, keys []string) []tracewatch.L
 // commit, the incremental ledger is the rebuilt one, and the same for every order.
 func testArrivalOrder(t *testing.T, open Opener) {
 	ctx := context.Background()
-	base := arrivalMessages()
-	n := len(base)
-	orders := map[string][]int{"as sent": nil, "reversed": nil}
-	for i := 0; i < n; i++ {
-		orders["as sent"] = append(orders["as sent"], i)
-		orders["reversed"] = append(orders["reversed"], n-1-i)
-	}
-	// Deterministic shuffles (a linear congruential generator: no seed to forget).
-	x := uint32(11)
-	for k := 0; k < 4; k++ {
-		p := slices.Clone(orders["as sent"])
-		for i := n - 1; i > 0; i-- {
-			x = x*1664525 + 1013904223
-			j := int(x>>8) % (i + 1)
-			p[i], p[j] = p[j], p[i]
-		}
-		orders[fmt.Sprintf("shuffle %d", k)] = p
-	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range orders {
-			if !yield(k) {
-				return
-			}
-		}
-	})
 	var want []tracewatch.LedgerEntry
 	var wantFrom string
-	for _, name := range names {
-		for _, per := range []int{1, 3, n} {
-			label := fmt.Sprintf("%s, %d per commit", name, per)
+	for _, o := range ArrivalOrders() {
+		for _, per := range []int{1, 3, len(o.Order)} {
+			label := fmt.Sprintf("%s, %d per commit", o.Name, per)
 			s := fresh(t, open)
-			loadReference(t, s)
-			order := orders[name]
-			for i := 0; i < len(order); i += per {
-				var b tracewatch.Batch
-				for _, j := range order[i:min(i+per, len(order))] {
-					m := arrivalMessages()[j] // a fresh copy: a store may keep what it is given
-					b.Messages = append(b.Messages, m.Messages...)
-					b.Events = append(b.Events, m.Events...)
-				}
-				_, err := s.Commit(ctx, &b)
-				must(t, err)
-			}
+			LoadReference(t, s)
+			CommitInOrder(t, s, o.Order, per)
 			got := ledgerState(t, s, arrivalKeys)
 			if _, err := s.RebuildLedger(ctx); err != nil {
 				t.Fatal(err)
