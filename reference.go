@@ -116,7 +116,7 @@ type CodeMapping struct {
 	ProductID     string
 	DrugCode      string
 	CommodityCode string
-	PackLevel     int // 1 小码 (sales pack), 2 中码, 3 大码
+	PackLevel     int // 1 小码 (sales pack), 2 中码, 3 大码; 0 unknown (the row states none)
 }
 
 // PackageLink says that a parent code (a carton) contains a child code (级联).
@@ -124,4 +124,34 @@ type CodeMapping struct {
 type PackageLink struct {
 	Parent string
 	Child  string
+}
+
+// PackOrder is what the package links prove about two product ids: codes of Parent
+// contain codes of Child, so Parent's package level is above Child's whatever the code
+// mapping states (docs/trace-codes.md). Link is the least packages row (by parent, then
+// child key) that proves it; Links counts the rows that do. The product id of a code is
+// the one tracecode gives it (the 7-digit 药品标识码 of an NMPA code, the GTIN of a GS1
+// code, the object class of an MA code); codes without one prove nothing.
+type PackOrder struct {
+	Parent, Child string // product ids
+	Link          PackageLink
+	Links         int64
+}
+
+// ParentProducts returns the product ids the package links prove to be packages of
+// others: a product id P with an order P above Q that more rows prove than the reverse
+// (a single row linking a box above its carton among many linking cartons above boxes
+// proves nothing about the box; it is a conflict, T5).
+func ParentProducts(orders []PackOrder) map[string]bool {
+	rows := make(map[[2]string]int64, len(orders))
+	for _, o := range orders {
+		rows[[2]string{o.Parent, o.Child}] += o.Links
+	}
+	out := map[string]bool{}
+	for _, o := range orders {
+		if o.Links > rows[[2]string{o.Child, o.Parent}] {
+			out[o.Parent] = true
+		}
+	}
+	return out
 }

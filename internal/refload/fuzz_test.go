@@ -111,7 +111,7 @@ func checkKeys(t *testing.T, kind Kind, rows *Rows) {
 		n = len(rows.Drugs)
 	case KindCodeMap:
 		for _, r := range rows.CodeMaps {
-			if (len(r.ProductID) != 7 && len(r.ProductID) != 14) || r.DrugCode == "" || r.PackLevel < 1 || r.PackLevel > 3 {
+			if (len(r.ProductID) != 7 && len(r.ProductID) != 14) || r.DrugCode == "" || r.PackLevel < 0 || r.PackLevel > 3 {
 				t.Fatalf("code mapping %+v", r)
 			}
 		}

@@ -341,7 +341,6 @@ func parseCodeMapping(r *row) (tracewatch.CodeMapping, string) {
 	m := tracewatch.CodeMapping{
 		ProductID: r.productID("product_id"),
 		DrugCode:  r.code("med_list_codg", true, maxCode),
-		PackLevel: 1,
 	}
 	if v := r.value("commodity_code"); v != "" {
 		switch {
@@ -353,6 +352,9 @@ func parseCodeMapping(r *row) (tracewatch.CodeMapping, string) {
 			m.CommodityCode = v
 		}
 	}
+	// A row that states no level (no pack_level column, or an empty cell) leaves it
+	// unknown (0): not 1. T5 then judges the product's links only by what the packages
+	// prove (docs/trace-codes.md).
 	if lv := r.enum("pack_level", false, packLevels, "1, 2, 3 (小码, 中码, 大码)"); lv != "" {
 		m.PackLevel = int(lv[0] - '0')
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,11 +158,11 @@ func TestReadValid(t *testing.T) {
 				"8385793,XJ01CAA040A001010100001,6901234567892,\n" +
 				"6901234567892,XJ01CAA040A001010100001,,2\n" +
 				"96385074,ZA01AAA0001010101010101,,大码\n",
-			json: `{"product_id":"8385793","med_list_codg":"XJ01CAA040A001010100001","commodity_code":"6901234567892","pack_level":1}` + "\n" +
+			json: `{"product_id":"8385793","med_list_codg":"XJ01CAA040A001010100001","commodity_code":"6901234567892"}` + "\n" +
 				`{"product_id":6901234567892,"med_list_codg":"XJ01CAA040A001010100001","pack_level":"2"}` + "\n" +
 				`{"product_id":"96385074","med_list_codg":"ZA01AAA0001010101010101","pack_level":3}` + "\n",
 			want: Rows{CodeMaps: []tracewatch.CodeMapping{
-				{ProductID: "8385793", DrugCode: "XJ01CAA040A001010100001", CommodityCode: "6901234567892", PackLevel: 1},
+				{ProductID: "8385793", DrugCode: "XJ01CAA040A001010100001", CommodityCode: "6901234567892"}, // level unknown (0)
 				{ProductID: "06901234567892", DrugCode: "XJ01CAA040A001010100001", PackLevel: 2},
 				{ProductID: "00000096385074", DrugCode: "ZA01AAA0001010101010101", PackLevel: 3},
 			}},
@@ -681,6 +682,42 @@ func assertNoCertno(t *testing.T, rows *Rows, re *RowErrors, secrets ...string) 
 	}
 }
 
+// TestCodeMapLevelUnknown: a code mapping row that states no package level (the column
+// absent, as in many provinces' NHSA tables; an empty cell; JSON without the field or
+// with null) leaves the level unknown (0), never 1; a stated level is kept in every
+// spelling.
+func TestCodeMapLevelUnknown(t *testing.T) {
+	tests := []struct {
+		name   string
+		format Format
+		in     string
+		want   []int
+	}{
+		{"no column", CSV, "product_id,med_list_codg\n8385793,XJ01\n8385794,XJ01\n", []int{0, 0}},
+		{"empty cells", CSV, "product_id,med_list_codg,pack_level\n8385793,XJ01,\n8385794,XJ01,3\n", []int{0, 3}},
+		{"Chinese names", CSV, "product_id,med_list_codg,pack_level\n8385793,XJ01,小码\n8385794,XJ01,中码\n", []int{1, 2}},
+		{"JSON without or null", JSONL, `{"product_id":"8385793","med_list_codg":"XJ01"}` + "\n" +
+			`{"product_id":"8385794","med_list_codg":"XJ01","pack_level":null}` + "\n", []int{0, 0}},
+		{"JSON stated", JSONL, `{"product_id":"8385793","med_list_codg":"XJ01","pack_level":1}` + "\n" +
+			`{"product_id":"8385794","med_list_codg":"XJ01","pack_level":"3"}` + "\n", []int{1, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, re := read(t, KindCodeMap, tt.format, tt.in, Options{})
+			if re != nil {
+				t.Fatalf("errors %v", re)
+			}
+			var got []int
+			for _, m := range rows.CodeMaps {
+				got = append(got, m.PackLevel)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("levels %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestCodeMapGTIN(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"8385793", "8385793"},
@@ -697,8 +734,8 @@ func TestCodeMapGTIN(t *testing.T) {
 			t.Errorf("%q: errors %v", tt.in, re)
 			continue
 		}
-		if got := rows.CodeMaps[0]; got.ProductID != tt.want || got.PackLevel != 1 {
-			t.Errorf("%q: got %+v, want product %s at level 1", tt.in, got, tt.want)
+		if got := rows.CodeMaps[0]; got.ProductID != tt.want || got.PackLevel != 0 {
+			t.Errorf("%q: got %+v, want product %s at an unknown level (no pack_level column)", tt.in, got, tt.want)
 		}
 	}
 	// Different spellings of one GTIN are one key: the last row wins.

@@ -147,15 +147,12 @@ func (s *Store) UpsertDrugs(ctx context.Context, rows []tracewatch.Drug) error {
 	return err
 }
 
-// UpsertCodeMappings implements tracewatch.Store.
+// UpsertCodeMappings implements tracewatch.Store. A level the row does not state is
+// kept unknown (0), not taken as 1.
 func (s *Store) UpsertCodeMappings(ctx context.Context, rows []tracewatch.CodeMapping) error {
 	vals := make([][]driver.Value, len(rows))
 	for i, r := range rows {
-		lvl := r.PackLevel
-		if lvl == 0 {
-			lvl = 1
-		}
-		vals[i] = []driver.Value{r.ProductID, r.DrugCode, nullStr(r.CommodityCode), int32(lvl)}
+		vals[i] = []driver.Value{r.ProductID, r.DrugCode, nullStr(r.CommodityCode), int32(max(r.PackLevel, 0))}
 	}
 	return s.upsert(ctx, "duckdb.UpsertCodeMappings", "codemap", []string{"product_id"},
 		[]string{"product_id", "med_list_codg", "commodity_code", "pack_level"}, vals)
@@ -381,6 +378,67 @@ func (s *Store) PackageChildren(ctx context.Context, parents []string) (map[stri
 			out[keyOf[pid]] = append(out[keyOf[pid]], k)
 		}
 		rows.Close()
+	}
+	return out, nil
+}
+
+// packedSQL is the 19 trailing digits of a packed NMPA code id column (the inverse of
+// tracewatch.PackedCodeID), as a HUGEINT; its key is '8' and those digits, and its
+// product id (药品标识码) '8' and their first 6.
+func packedSQL(col string) string {
+	return `(CAST(` + col + ` AS HUGEINT) + 9223372036854775808)`
+}
+
+// packOrdersSQL lists, per pair of distinct product ids (pprod above cprod) whose codes a
+// packages row links, the least such row (pkey, then ckey) and the number of rows (links):
+// the facts that prove one product id's package level above another's. Rows of NMPA
+// codes (packed ids, nearly all) are grouped by number, where the id order is the key
+// order; the few rows with a dictionary code by their keys. A product id starting with 8
+// has packed codes only, so the two parts share no pair.
+var packOrdersSQL = `WITH nm AS MATERIALIZED (
+    SELECT ` + packedSQL("parent_id") + ` // 10000000000000 AS pp, ` + packedSQL("child_id") + ` // 10000000000000 AS cp, parent_id, child_id
+    FROM packages WHERE parent_id < ` + firstDictID + ` AND child_id < ` + firstDictID + `),
+ng AS (SELECT pp, cp, count(*) AS links, min(parent_id) AS pid FROM nm WHERE pp <> cp GROUP BY pp, cp),
+dk AS (
+    SELECT ` + keyOfIDSQL("p.parent_id", "pd") + ` AS pkey, ` + keyOfIDSQL("p.child_id", "cd") + ` AS ckey
+    FROM packages p LEFT JOIN code_dict pd ON pd.code_id = p.parent_id LEFT JOIN code_dict cd ON cd.code_id = p.child_id
+    WHERE p.parent_id >= ` + firstDictID + ` OR p.child_id >= ` + firstDictID + `),
+dp AS (SELECT pkey, ckey, ` + productOfKeySQL("pkey") + ` AS pprod, ` + productOfKeySQL("ckey") + ` AS cprod FROM dk)
+SELECT '8' || lpad(CAST(ng.pp AS VARCHAR), 6, '0') AS pprod, '8' || lpad(CAST(ng.cp AS VARCHAR), 6, '0') AS cprod,
+       '8' || lpad(CAST(` + packedSQL("ng.pid") + ` AS VARCHAR), 19, '0') AS pkey,
+       '8' || lpad(CAST(` + packedSQL("min(nm.child_id)") + ` AS VARCHAR), 19, '0') AS ckey, ng.links
+FROM ng JOIN nm ON nm.pp = ng.pp AND nm.cp = ng.cp AND nm.parent_id = ng.pid
+GROUP BY ng.pp, ng.cp, ng.pid, ng.links
+UNION ALL
+SELECT pprod, cprod, min(pkey), arg_min(ckey, pkey || ' ' || ckey), count(*)
+FROM dp WHERE pprod <> '' AND cprod <> '' AND pprod <> cprod GROUP BY pprod, cprod`
+
+var firstDictID = fmt.Sprint(int64(tracewatch.FirstDictCodeID))
+
+// PackOrders returns what the package links prove about product ids (tracewatch.PackOrder):
+// every pair of distinct product ids whose codes a packages row links, parent first, with
+// the least row that proves it; ordered by parent, then child product id. Ingest expands
+// scanned codes of the parent product ids; T5 compares the links against them.
+func (s *Store) PackOrders(ctx context.Context) ([]tracewatch.PackOrder, error) {
+	const op = "duckdb.PackOrders"
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (`+packOrdersSQL+`) o ORDER BY pprod, cprod`)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.PackOrder
+	for rows.Next() {
+		var o tracewatch.PackOrder
+		if err := rows.Scan(&o.Parent, &o.Child, &o.Link.Parent, &o.Link.Child, &o.Links); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	return out, nil
 }

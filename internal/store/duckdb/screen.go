@@ -953,9 +953,15 @@ func keyOfIDSQL(col, dict string) string {
 		` AS HUGEINT) + 9223372036854775808 AS VARCHAR), 19, '0') ELSE ` + dict + `.code_key END`
 }
 
-// productOfKeySQL is the product id (药品标识码 or GTIN) of a code key expression.
+// productOfKeySQL is the product id of a code key expression, as tracecode gives it: the
+// GTIN of a GS1 key, the object class of an MA key (all but its last segment), the first
+// 7 digits (药品标识码) of a 20-digit NMPA key; the empty string for the other kinds
+// (enterprise codes carry none).
 func productOfKeySQL(key string) string {
-	return `CASE WHEN ` + key + ` LIKE '(01)%' THEN substr(` + key + `, 5, 14) ELSE substr(` + key + `, 1, 7) END`
+	return `CASE WHEN ` + key + ` LIKE '(01)%' THEN substr(` + key + `, 5, 14)
+     WHEN ` + key + ` LIKE 'MA.%' THEN regexp_replace(` + key + `, '[.][^.]*$', '')
+     WHEN length(` + key + `) = 20 AND translate(` + key + `, '0123456789', '') = '' THEN substr(` + key + `, 1, 7)
+     ELSE '' END`
 }
 
 // LevelConflicts implements detect.Source: codes scanned in the window (as themselves,
