@@ -18,20 +18,22 @@ import (
 	"tracewatch/internal/tracecode"
 )
 
-// Codes is what identification needs from the store: the code mapping and the package
-// links. tracewatch.Store satisfies it.
+// Codes is what identification needs from the store: the code mapping, the package
+// links, and what the links prove about product ids. The DuckDB store satisfies it.
 type Codes interface {
 	CodeMappings(ctx context.Context) (map[string]tracewatch.CodeMapping, error)
 	PackageChildren(ctx context.Context, parents []string) (map[string][]string, error)
+	PackOrders(ctx context.Context) ([]tracewatch.PackOrder, error)
 }
 
-// Ingester prepares messages for the store. It caches the code mapping; call Reload after
-// the mapping changes.
+// Ingester prepares messages for the store. It caches the code mapping and the product
+// ids that package others; call Reload after the mapping or the package links change.
 type Ingester struct {
-	codes Codes
-	mu    sync.RWMutex
-	maps  map[string]tracewatch.CodeMapping
-	goods map[string]tracewatch.CodeMapping // by commodity barcode (商品码)
+	codes   Codes
+	mu      sync.RWMutex
+	maps    map[string]tracewatch.CodeMapping
+	goods   map[string]tracewatch.CodeMapping // by commodity barcode (商品码)
+	parents map[string]bool                   // product ids whose codes contain others (tracewatch.ParentProducts)
 }
 
 // New returns an Ingester that identifies codes with the mapping of codes.
@@ -40,9 +42,14 @@ func New(ctx context.Context, codes Codes) (*Ingester, error) {
 	return in, in.Reload(ctx)
 }
 
-// Reload re-reads the code mapping.
+// Reload re-reads the code mapping and the product ids the package links prove to be
+// packages of others.
 func (in *Ingester) Reload(ctx context.Context) error {
 	m, err := in.codes.CodeMappings(ctx)
+	if err != nil {
+		return err
+	}
+	orders, err := in.codes.PackOrders(ctx)
 	if err != nil {
 		return err
 	}
@@ -52,10 +59,19 @@ func (in *Ingester) Reload(ctx context.Context) error {
 			goods[cm.CommodityCode] = cm
 		}
 	}
+	parents := tracewatch.ParentProducts(orders)
 	in.mu.Lock()
-	in.maps, in.goods = m, goods
+	in.maps, in.goods, in.parents = m, goods, parents
 	in.mu.Unlock()
 	return nil
+}
+
+// isParent reports whether codes of a product id may contain others, so that their
+// children are looked up: its codemap row states a level above 1, or the package links
+// prove it above another product id. A code of any other product is not looked up (the
+// lookup costs a query per batch), even if the codemap states no level for it.
+func isParent(productID string, maps map[string]tracewatch.CodeMapping, parents map[string]bool) bool {
+	return maps[productID].PackLevel > 1 || parents[productID]
 }
 
 // Prepared is one message ready to commit, with the answer to give once it is durable.
@@ -132,10 +148,12 @@ func fieldOf(err error) string {
 	return ""
 }
 
-// identify parses every code, maps it to its drug and expands parent packages.
+// identify parses every code, maps it to its drug and expands parent packages: a code
+// with children in the package links is recorded with them (each child with Parent set),
+// whether the codemap states its level or the links prove it (isParent).
 func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) error {
 	in.mu.RLock()
-	maps, goods := in.maps, in.goods
+	maps, goods, pars := in.maps, in.goods, in.parents
 	in.mu.RUnlock()
 	var parents []string
 	for i := range events {
@@ -162,9 +180,9 @@ func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) err
 			}
 			if m, ok := maps[code.ProductID]; ok {
 				c.DrugCode, c.Level = m.DrugCode, m.PackLevel
-				if m.PackLevel > 1 {
-					parents = append(parents, code.Key)
-				}
+			}
+			if isParent(code.ProductID, maps, pars) {
+				parents = append(parents, code.Key)
 			}
 		}
 	}
@@ -182,11 +200,9 @@ func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) err
 		for p, ks := range got {
 			kids[p] = ks
 			for _, k := range ks {
-				if code, err := tracecode.Parse(k); err == nil {
-					if m, ok := maps[code.ProductID]; ok && m.PackLevel > 1 {
-						if _, done := kids[k]; !done {
-							parents = append(parents, k)
-						}
+				if code, err := tracecode.Parse(k); err == nil && isParent(code.ProductID, maps, pars) {
+					if _, done := kids[k]; !done {
+						parents = append(parents, k)
 					}
 				}
 			}

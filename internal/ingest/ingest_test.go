@@ -140,6 +140,70 @@ func TestIdentifyMapsAndExpands(t *testing.T) {
 	}
 }
 
+// lookups records the parents identification asks the store for.
+type lookups struct {
+	*duckdb.Store
+	asked []string
+}
+
+func (l *lookups) PackageChildren(ctx context.Context, parents []string) (map[string][]string, error) {
+	l.asked = append(l.asked, parents...)
+	return l.Store.PackageChildren(ctx, parents)
+}
+
+func purchaseRow(qty int, codes ...string) map[string]any {
+	var dti []any
+	for _, c := range codes {
+		dti = append(dti, map[string]string{"drug_trac_codg": c})
+	}
+	return map[string]any{
+		"med_list_codg": drug, "fixmedins_hilist_id": "H1", "fixmedins_hilist_name": "维生素B1片", "fixmedins_bchno": "B1", "spler_name": "国药",
+		"manu_lotnum": "L1", "prodentp_name": "厂", "aprvno": "H1", "manu_date": "2024-01-01", "expy_end": "2026-12-31", "purc_retn_cnt": qty,
+		"rx_flag": "0", "purc_retn_stoin_time": "2025-03-01 09:00:00", "purc_retn_opter_name": "张", "drugtracinfo": dti,
+	}
+}
+
+// TestIdentifyExpandsUnknownLevels: with a codemap that states no levels (as many
+// provinces' tables), a carton scanned at purchase is still expanded into its packs,
+// because the package links prove its product id a parent; a pack's code is not looked
+// up (its product id packages nothing), and links loaded later count after Reload.
+func TestIdentifyExpandsUnknownLevels(t *testing.T) {
+	ctx := context.Background()
+	st := open(t)
+	must(t, st.UpsertCodeMappings(ctx, []tracewatch.CodeMapping{{ProductID: "8385793", DrugCode: drug}, {ProductID: "8385794", DrugCode: drug}}))
+	rec := &lookups{Store: st}
+	in, err := ingest.New(ctx, rec)
+	must(t, err)
+	const other = "83857940000000099999" // a carton of the same product whose links come later
+	p := prepare(t, in, envelope(t, "3503", "M9", "purcinfo", purchaseRow(4, carton, other, "83857930000000055555")))
+	got := map[string]tracewatch.EventCode{}
+	for _, c := range p.Events[0].Codes {
+		got[c.Key] = c
+	}
+	if c := got[carton]; c.Level != 0 || c.DrugCode != drug || c.Parent != "" {
+		t.Errorf("carton = %+v, want level 0 (unknown), mapped, scanned", c)
+	}
+	for _, k := range []string{codeA, "83857930000879766677"} {
+		if c := got[k]; c.Parent != carton || c.Level != 0 || c.DrugCode != drug {
+			t.Errorf("child %s = %+v, want expanded from the carton", k, c)
+		}
+	}
+	if n := len(p.Events[0].Codes); n != 5 {
+		t.Errorf("codes = %d, want the 3 scanned and the carton's 2 packs", n)
+	}
+	if want := []string{carton, other}; strings.Join(rec.asked, ",") != strings.Join(want, ",") {
+		t.Errorf("children looked up for %v, want %v (the cartons only)", rec.asked, want)
+	}
+
+	// The other carton's links arrive: after Reload its scan is expanded too.
+	must(t, st.UpsertPackageLinks(ctx, []tracewatch.PackageLink{{Parent: other, Child: "83857930000000088888"}}))
+	must(t, in.Reload(ctx))
+	p = prepare(t, in, envelope(t, "3503", "M10", "purcinfo", purchaseRow(1, other)))
+	if cs := p.Events[0].Codes; len(cs) != 2 || cs[1].Key != "83857930000000088888" || cs[1].Parent != other {
+		t.Errorf("codes = %+v, want the carton and its pack", cs)
+	}
+}
+
 func TestIngestFileTwice(t *testing.T) {
 	ctx := context.Background()
 	st := open(t)
