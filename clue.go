@@ -214,9 +214,13 @@ type InboundCoverage struct {
 	Institution    string
 	DrugCode       string
 	Packs          Qty   // reported quantity, in packs
-	Scanned        int64 // distinct pack codes listed (carton codes count their packs)
+	Scanned        int64 // distinct pack codes listed (a parent package counts the packs it contains)
 	OpeningPacks   Qty
 	OpeningScanned int64
+	// Unlinked counts the packs (of Scanned and OpeningScanned) counted for parent packages
+	// whose contents the package links do not list: the rest of their row's quantity.
+	// Their codes are not known, so a sale of the drug without a source may be one of them.
+	Unlinked int64
 }
 
 // StockPeriod is one institution's movement of one drug between two of its stocktakes
@@ -271,15 +275,39 @@ type PackagePair struct {
 }
 
 // LevelConflict is a code whose package links contradict it (T5): linked under more than
-// one parent package, or under a parent whose package level (by the code mapping) is not
-// above its own. Institution and First say where and when the window first saw it scanned.
+// one parent package, or under a parent whose package level is known not to be above its
+// own. A level is known only from a row that states or proves it: the code mapping row
+// of the product id (pack_level), or a packages row where a code of one product id
+// contains a code of the other (PackOrder). An unknown level contradicts nothing.
+// Institution and First say where and when the window first saw the code scanned.
 type LevelConflict struct {
 	Code         string
-	Level        int      // the code's own package level (code mapping), 0 unknown
+	Product      string   // the code's product id ("" when its kind has none)
+	Level        int      // the code's package level stated by the codemap row of Product, 0 unknown
 	Parents      []string // the parent packages it is linked under
-	ParentLevels []int    // their levels, 0 unknown
-	Institution  string
-	First        time.Time
+	ParentLevels []int    // their stated levels, 0 unknown
+	// ParentProducts are the parents' product ids. Contrary holds, per parent, the order
+	// the package links prove the other way (the code's product id above the parent's,
+	// with its least row and its number of rows) when more rows prove it than link the
+	// parent's product id above the code's (Agreeing, this row included); zero otherwise.
+	ParentProducts []string
+	Contrary       []PackOrder
+	Agreeing       []int64
+	Institution    string
+	First          time.Time
+}
+
+// Contradicts reports whether the link from parent i contradicts a known level: the
+// parent's stated level is not above the code's (StatedConflict), or the package links
+// prove the code's product id above the parent's (Contrary).
+func (lc *LevelConflict) Contradicts(i int) bool {
+	return lc.StatedConflict(i) || (i < len(lc.Contrary) && lc.Contrary[i].Links > 0)
+}
+
+// StatedConflict reports whether the codemap states both levels of the link from parent
+// i and the parent's is not above the code's.
+func (lc *LevelConflict) StatedConflict(i int) bool {
+	return i < len(lc.ParentLevels) && lc.Level > 0 && lc.ParentLevels[i] > 0 && lc.ParentLevels[i] <= lc.Level
 }
 
 // CoPurchase is two persons who bought the same drug at the same institution within an

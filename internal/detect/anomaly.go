@@ -63,6 +63,7 @@ var anomalyText = map[string]string{
 // Run implements Detector.
 func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	clues := map[string]*tracewatch.Clue{}
+	amounts := map[string]*lineAmount{}
 	var order []string
 	err := env.Src.AnomalousLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
 		var rule string
@@ -98,11 +99,9 @@ func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 			}
 			switch rule {
 			case "expired":
-				setAmount(c, l.FundPaid, env.saleAmount(&l.Event))
 				c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，该批药品有效期至 %s，销售时已过期。", code, env.drugName(l.DrugCode),
 					when(l.Time), env.instName(l.Institution), day(l.Expires))
 			case "before_manufacture":
-				setAmount(c, l.FundPaid, env.saleAmount(&l.Event))
 				c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，早于该批药品的生产日期 %s。", code, env.drugName(l.DrugCode),
 					when(l.Time), env.instName(l.Institution), day(l.Made))
 			default:
@@ -117,13 +116,25 @@ func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 		c.Persons = append(c.Persons, l.Person)
 		c.MsgIDs = append(c.MsgIDs, l.MsgID)
 		c.Evidence = append(c.Evidence, env.lineEvidence(l))
+		if sev > tracewatch.SeverityNotice {
+			// The amount of the sale: its lines (a 3505 and the 2207 carrying the same
+			// code) each once, the one that knows it.
+			if amounts[fp] == nil {
+				amounts[fp] = &lineAmount{}
+			}
+			amounts[fp].add(env, l)
+		}
 		return ctx.Err()
 	})
 	if err != nil {
 		return err
 	}
 	for _, fp := range order {
-		emit(*clues[fp])
+		c := clues[fp]
+		if a := amounts[fp]; a != nil {
+			setAmount(c, a.fund, a.sale)
+		}
+		emit(*c)
 	}
 
 	// Institutions far above their peers.

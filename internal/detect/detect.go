@@ -402,6 +402,18 @@ func (s *saleSum) add(env *Env, e *tracewatch.Event) {
 	s.total += a
 }
 
+// lineAmount is the amount at risk of one sale seen on several lines (its 3505 line and
+// the 2207 settlement carrying the same code, a code scanned twice): the largest fund
+// payment and the largest sale amount of its lines, so that the sale counts once and a
+// line that knows the amount is not hidden by one that does not.
+type lineAmount struct {
+	fund, sale tracewatch.Fen
+}
+
+func (a *lineAmount) add(env *Env, t *tracewatch.TimelineEntry) {
+	a.fund, a.sale = max(a.fund, t.FundPaid), max(a.sale, env.saleAmount(&t.Event))
+}
+
 // setAmount sets a clue's amount and its basis: the fund's payment when the settlement
 // is known (fund > 0), else the sale amount of the lines concerned, else 0 with no basis
 // (neither is known).

@@ -60,8 +60,9 @@ func (c coverage) rate() float64 {
 }
 
 // inboundCoverage sums an institution's inbound coverage (purchases, inbound changes and
-// its first stocktake; scanned packs / packs received) and, per institution and drug,
-// the packs received without a code. T3 and the real-time check share it.
+// its first stocktake; scanned packs / packs received, a parent package counting the
+// packs it contains) and, per institution and drug, the packs received without a known
+// code. T3 and the real-time check share it.
 func inboundCoverage(covs []tracewatch.InboundCoverage) (map[string]*coverage, map[[2]string]int64) {
 	inst := map[string]*coverage{}
 	unscanned := map[[2]string]int64{} // institution, drug → packs received without a code
@@ -75,7 +76,9 @@ func inboundCoverage(covs []tracewatch.InboundCoverage) (map[string]*coverage, m
 		}
 		v.packs += packs + opening
 		v.scanned += c.Scanned + c.OpeningScanned
-		if u := max(0, packs-c.Scanned) + max(0, opening-c.OpeningScanned); u > 0 {
+		// Packs received without a code, and packs of parent packages whose contents the
+		// links do not list: a sale without a source may be any of them.
+		if u := max(0, packs-c.Scanned) + max(0, opening-c.OpeningScanned) + max(0, c.Unlinked); u > 0 {
 			unscanned[[2]string{c.Institution, c.DrugCode}] += u
 		}
 	}
@@ -97,6 +100,7 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 	}
 	lows := map[string]*low{}
 	clues := map[string]*tracewatch.Clue{}
+	amounts := map[string]*lineAmount{}
 	var order []string
 	explained := map[[2]string]bool{} // institution, code → covered by an unscanned pack
 	err = env.Src.UnsourcedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry, sibling bool) error {
@@ -135,6 +139,7 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 			c.Settlements = append(c.Settlements, l.Settlement)
 			c.Receipts = append(c.Receipts, l.Receipt)
 			c.Persons = append(c.Persons, l.Person)
+			amounts[fp].add(env, l)
 			return nil
 		}
 		drug := l.Code.DrugCode
@@ -150,7 +155,8 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 			Subject: tracewatch.SubjectCode, SubjectID: l.Code.Key, Institution: l.Institution, Codes: []string{l.Code.Key},
 			Settlements: []string{l.Settlement}, Receipts: []string{l.Receipt}, Persons: []string{l.Person},
 			Evidence: []tracewatch.Evidence{env.lineEvidence(l)}}
-		setAmount(c, l.FundPaid, env.saleAmount(&l.Event))
+		amounts[fp] = &lineAmount{}
+		amounts[fp].add(env, l)
 		c.Explanation = fmt.Sprintf("追溯码 %s（%s）于 %s 在 %s 销售，但该机构此前没有这盒药的采购、调入或盘存记录（机构进货扫码率 %.1f%%，该药品无未扫码的进货可对应），疑为无真实进货的销售（空刷或回流药）。",
 			l.Code.Key, env.drugName(drug), when(l.Time), env.instName(l.Institution), rate*100)
 		clues[fp] = c
@@ -165,13 +171,15 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		fp := tracewatch.ClueFingerprint(n.ID(), tracewatch.SubjectCode, l.Code.Key, l.Institution, "removed")
 		if c := clues[fp]; c != nil {
 			c.Evidence = append(c.Evidence, env.lineEvidence(l))
+			amounts[fp].add(env, l)
 			return nil
 		}
 		c := &tracewatch.Clue{Fingerprint: fp, Rule: "removed", Severity: tracewatch.SeverityHighlySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: l.Code.Key, Institution: l.Institution, Codes: []string{l.Code.Key},
 			Settlements: []string{l.Settlement}, Receipts: []string{l.Receipt}, Persons: []string{l.Person},
 			Evidence: []tracewatch.Evidence{env.lineEvidence(l)}}
-		setAmount(c, l.FundPaid, env.saleAmount(&l.Event))
+		amounts[fp] = &lineAmount{}
+		amounts[fp].add(env, l)
 		c.Explanation = fmt.Sprintf("追溯码 %s 已由 %s 报告退货、调出、报损或销毁，%s 却又在该机构销售。", l.Code.Key, env.instName(l.Institution), when(l.Time))
 		clues[fp] = c
 		order = append(order, fp)
@@ -181,7 +189,10 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		return err
 	}
 	for _, fp := range order {
-		emit(*clues[fp])
+		c := clues[fp]
+		a := amounts[fp]
+		setAmount(c, a.fund, a.sale)
+		emit(*c)
 	}
 
 	names := make([]string, 0, len(lows))

@@ -65,6 +65,14 @@ LEFT JOIN (SELECT fixmedins_code, setl_id, sum(fund_paid_fen) AS fund, sum(amoun
            WHERE kind = 'settlement' AND setl_id IS NOT NULL GROUP BY fixmedins_code, setl_id) st
        ON st.fixmedins_code = e.fixmedins_code AND st.setl_id = e.setl_id`
 
+// codeLineFund is the fund's share of a sale-side line: a 3505 line's (saleFund), and for
+// a 2207/2304 code the share of its fee line (2204/2301, looked up by visit and fee line
+// number), so that a clue on a code settled without a 3505 still states the fund's
+// payment.
+var codeLineFund = `CASE WHEN e.kind = 'settlement' AND st.amount > 0 THEN coalesce(` + clamped(`floor(CAST((SELECT max(f.amount_fen) FROM events f
+    WHERE f.kind = 'fee_line' AND f.fixmedins_code = e.fixmedins_code AND f.visit = e.visit AND f.fee_line = e.fee_line) AS DOUBLE) * st.fund / st.amount)`) +
+	`, 0) ELSE ` + saleFund + ` END`
+
 // lineSelectFrom is lineSelect reading the codes from source (a CTE holding a few rows
 // of event_codes) instead of the whole table: the planner then starts from them.
 func lineSelectFrom(source string) string {
@@ -391,7 +399,7 @@ sib AS (
     FROM upar up JOIN cartons ct ON ct.parent_id = up.parent_id AND ct.fixmedins_code = up.fixmedins_code),
 uc AS MATERIALIZED (
     SELECT x.* FROM event_codes x JOIN un ON un.event_id = x.event_id AND un.code_id = x.code_id
-    WHERE x.parent_id IS NULL) ` + lineSelectFrom("uc") + `
+    WHERE x.parent_id IS NULL) ` + strings.Replace(lineSelect("", codeLineFund), " FROM event_codes c ", " FROM uc c ", 1) + `
 LEFT JOIN sib ON sib.code_id = c.code_id AND sib.fixmedins_code = c.fixmedins_code
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 	from := strings.Replace(lineFrom, " FROM event_codes c ", " FROM uc c ", 1)
@@ -429,7 +437,7 @@ func (s *Store) RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*
     FROM event_codes c JOIN events e ON e.event_id = c.event_id
     WHERE c.code_id IS NOT NULL AND (c.event_kind = 'purchase_return'
        OR (c.event_kind = 'stock_change' AND e.change_type IN ('102', '104', '105', '107')))
-    GROUP BY c.code_id, c.fixmedins_code) ` + lineSelect("", "") + `
+    GROUP BY c.code_id, c.fixmedins_code) ` + lineSelect("", codeLineFund) + `
 JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < e.event_time
 WHERE c.event_kind IN ('sale', 'settlement')` + win + `
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
@@ -440,14 +448,27 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 // and other non-drug goods): they count neither in coverage nor in collection rates.
 const uncodedKinds = `('herbal', 'granule', 'consumable', 'other')`
 
+// parentProductsSQL lists the product ids whose codes are packages of others: stated so
+// by their codemap row (pack_level above 1), or proved so by the package links (more
+// rows link the product id above another than the reverse; tracewatch.ParentProducts).
+var parentProductsSQL = `WITH o AS MATERIALIZED (` + packOrdersSQL + `)
+SELECT product_id FROM codemap WHERE pack_level > 1
+UNION SELECT f.pprod FROM o f LEFT JOIN o r ON r.pprod = f.cprod AND r.cprod = f.pprod
+WHERE f.links > coalesce(r.links, 0)`
+
 // InboundCoverage reports, per institution and drug, the packs received in the window and
-// how many of them were scanned, and the same for the institution's first stocktake.
+// how many of them were scanned, and the same for the institution's first stocktake. A
+// scanned parent package counts as the packs it contains: its children, expanded at
+// ingest from the package links (docs/ledger.md); a parent package whose children are
+// not known (a code of a product id that packages others, its own links missing) counts
+// as the rest of its row's quantity, reported as Unlinked too.
 func (s *Store) InboundCoverage(ctx context.Context, w tracewatch.Window) ([]tracewatch.InboundCoverage, error) {
 	if err := s.await(ctx); err != nil {
 		return nil, err
 	}
 	const op = "duckdb.InboundCoverage"
 	win, args := windowSQL(w, "e.event_time")
+	packs := `CAST(floor(ev.qty / 10000) AS BIGINT)` // the row's whole packs
 	q := `
 WITH ev AS (
     SELECT e.event_id, e.fixmedins_code, coalesce(e.med_list_codg, '') AS drug, e.qty,
@@ -462,16 +483,30 @@ WITH ev AS (
 coded AS (
     SELECT ev.* FROM ev LEFT JOIN drugs d ON d.med_list_codg = ev.drug
     WHERE coalesce(d.kind, '') NOT IN ` + uncodedKinds + `),
+ic AS MATERIALIZED (
+    SELECT c.event_id, c.code_id, c.parent_id,
+           c.pack_level > 1 OR c.code_id IN (SELECT parent_id FROM packages)
+               OR coalesce(c.product_id, '') IN (` + parentProductsSQL + `) AS parent
+    FROM event_codes c
+    WHERE c.event_kind IN ('purchase', 'stock_change', 'stocktake') AND c.code_id IS NOT NULL
+      AND c.event_id IN (SELECT event_id FROM coded)),
+expanded AS (SELECT DISTINCT event_id, parent_id FROM ic WHERE parent_id IS NOT NULL),
 scanned AS (
-    SELECT c.event_id, count(DISTINCT c.code_id) AS n FROM event_codes c
-    WHERE c.event_kind IN ('purchase', 'stock_change', 'stocktake') AND c.code_id IS NOT NULL AND c.pack_level <= 1
-    GROUP BY c.event_id)
-SELECT ev.fixmedins_code, ev.drug,
-       ` + clamped(`sum(CASE WHEN ev.opening = 0 THEN ev.qty ELSE 0 END)`) + `, sum(CASE WHEN ev.opening = 0 THEN coalesce(sc.n, 0) ELSE 0 END),
-       ` + clamped(`sum(CASE WHEN ev.opening = 1 THEN ev.qty ELSE 0 END)`) + `, sum(CASE WHEN ev.opening = 1 THEN coalesce(sc.n, 0) ELSE 0 END)
-FROM coded ev LEFT JOIN scanned sc ON sc.event_id = ev.event_id
-GROUP BY ev.fixmedins_code, ev.drug
-ORDER BY ev.fixmedins_code, ev.drug`
+    SELECT ic.event_id, count(DISTINCT ic.code_id) FILTER (WHERE NOT ic.parent) AS n,
+           bool_or(ic.parent AND ic.parent_id IS NULL AND x.parent_id IS NULL) AS bare
+    FROM ic LEFT JOIN expanded x ON x.event_id = ic.event_id AND x.parent_id = ic.code_id
+    GROUP BY ic.event_id),
+per AS (
+    SELECT ev.fixmedins_code, ev.drug, ev.opening, ev.qty, coalesce(sc.n, 0) AS n,
+           CASE WHEN sc.bare THEN greatest(` + packs + ` - coalesce(sc.n, 0), 0) ELSE 0 END AS unlinked
+    FROM coded ev LEFT JOIN scanned sc ON sc.event_id = ev.event_id)
+SELECT fixmedins_code, drug,
+       ` + clamped(`sum(CASE WHEN opening = 0 THEN qty ELSE 0 END)`) + `, sum(CASE WHEN opening = 0 THEN n + unlinked ELSE 0 END),
+       ` + clamped(`sum(CASE WHEN opening = 1 THEN qty ELSE 0 END)`) + `, sum(CASE WHEN opening = 1 THEN n + unlinked ELSE 0 END),
+       sum(unlinked)
+FROM per
+GROUP BY fixmedins_code, drug
+ORDER BY fixmedins_code, drug`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
@@ -481,7 +516,7 @@ ORDER BY ev.fixmedins_code, ev.drug`
 	for rows.Next() {
 		var c tracewatch.InboundCoverage
 		var packs, opening int64
-		if err := rows.Scan(&c.Institution, &c.DrugCode, &packs, &c.Scanned, &opening, &c.OpeningScanned); err != nil {
+		if err := rows.Scan(&c.Institution, &c.DrugCode, &packs, &c.Scanned, &opening, &c.OpeningScanned, &c.Unlinked); err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		c.Packs, c.OpeningPacks = tracewatch.Qty(packs), tracewatch.Qty(opening)
@@ -498,7 +533,7 @@ func (s *Store) AnomalousLines(ctx context.Context, w tracewatch.Window, fn func
 		return err
 	}
 	win, args := windowSQL(w, "e.event_time")
-	q := lineSelect("", "") + `
+	q := lineSelect("", codeLineFund) + `
 WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL` + win + `
   AND (c.code_id IS NULL OR c.med_list_codg IS NULL OR c.med_list_codg = ''
        OR (coalesce(e.expires, c.expires) IS NOT NULL AND e.event_time >= coalesce(e.expires, c.expires) + INTERVAL '1 day')
@@ -965,48 +1000,96 @@ func productOfKeySQL(key string) string {
 }
 
 // LevelConflicts implements detect.Source: codes scanned in the window (as themselves,
-// not expanded from a parent) whose package links contradict them.
+// not expanded from a parent) linked under more than one parent, or under a parent whose
+// package level is known not to be above their own: by the levels the codemap rows of
+// the two product ids state (both stated), or by a packages row where a code of the
+// child's product id contains a code of the parent's (the reverse order, proved). A
+// level no row states or proves contradicts nothing.
 func (s *Store) LevelConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.LevelConflict) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
 	const op = "duckdb.LevelConflicts"
 	win, args := windowSQL(w, "c.event_time")
+	// The pairs of product ids whose links contradict a known level (few) are found
+	// first, on the orders; then the links of the codes seen, compared by number for NMPA
+	// codes (nearly all), by key for the others; the details only for the codes hit.
 	q := `
 WITH seen AS MATERIALIZED (
-    SELECT c.code_id, min(c.event_time) AS t, arg_min(c.fixmedins_code, c.event_time) AS inst, max(c.pack_level) AS lvl
+    SELECT c.code_id, min(c.event_time) AS t, arg_min(c.fixmedins_code, c.event_time) AS inst
     FROM event_codes c
     WHERE c.code_id IS NOT NULL AND c.parent_id IS NULL AND c.code_id IN (SELECT child_id FROM packages)` + win + `
     GROUP BY c.code_id),
-pk AS (
-    SELECT p.parent_id, p.child_id, ` + keyOfIDSQL("p.parent_id", "dict") + ` AS pkey
-    FROM packages p JOIN seen ON seen.code_id = p.child_id LEFT JOIN code_dict dict ON dict.code_id = p.parent_id),
-pl AS (
-    SELECT pk.*, m.pack_level AS plevel FROM pk LEFT JOIN codemap m ON m.product_id = ` + productOfKeySQL("pk.pkey") + `)
-SELECT ` + keyOfIDSQL("s.code_id", "dict") + `, s.lvl, s.inst, s.t,
-       list(pl.pkey ORDER BY pl.pkey), list(coalesce(pl.plevel, 0) ORDER BY pl.pkey)
-FROM pl JOIN seen s ON s.code_id = pl.child_id LEFT JOIN code_dict dict ON dict.code_id = s.code_id
-GROUP BY s.code_id, dict.code_key, s.lvl, s.inst, s.t
-HAVING count(*) > 1 OR bool_or(pl.plevel IS NOT NULL AND s.lvl > 0 AND s.lvl >= pl.plevel)
+ord AS MATERIALIZED (` + packOrdersSQL + `),
+lvl AS (SELECT product_id, pack_level FROM codemap WHERE pack_level > 0),
+bad AS MATERIALIZED (
+    SELECT o.pprod, o.cprod FROM ord o
+    LEFT JOIN lvl mp ON mp.product_id = o.pprod LEFT JOIN lvl mc ON mc.product_id = o.cprod
+    LEFT JOIN ord r ON r.pprod = o.cprod AND r.cprod = o.pprod
+    WHERE mp.pack_level <= mc.pack_level OR r.links > o.links
+    UNION ALL SELECT product_id, product_id FROM lvl),
+badn AS (
+    SELECT CAST(substr(pprod, 2) AS BIGINT) AS pp, CAST(substr(cprod, 2) AS BIGINT) AS cp FROM bad
+    WHERE length(pprod) = 7 AND length(cprod) = 7 AND pprod LIKE '8%' AND cprod LIKE '8%'),
+pk AS MATERIALIZED (SELECT p.parent_id, p.child_id FROM packages p JOIN seen ON seen.code_id = p.child_id),
+hit AS MATERIALIZED (
+    SELECT child_id FROM pk GROUP BY child_id HAVING count(*) > 1
+    UNION SELECT pk.child_id FROM pk JOIN badn
+        ON badn.pp = ` + packedSQL("pk.parent_id") + ` // 10000000000000 AND badn.cp = ` + packedSQL("pk.child_id") + ` // 10000000000000
+    WHERE pk.parent_id < ` + firstDictID + ` AND pk.child_id < ` + firstDictID + `
+    UNION SELECT d.child_id FROM (
+        SELECT pk.child_id, ` + productOfKeySQL(keyOfIDSQL("pk.parent_id", "pd")) + ` AS pprod, ` + productOfKeySQL(keyOfIDSQL("pk.child_id", "cd")) + ` AS cprod
+        FROM pk LEFT JOIN code_dict pd ON pd.code_id = pk.parent_id LEFT JOIN code_dict cd ON cd.code_id = pk.child_id
+        WHERE pk.parent_id >= ` + firstDictID + ` OR pk.child_id >= ` + firstDictID + `) d
+    JOIN bad ON bad.pprod = d.pprod AND bad.cprod = d.cprod),
+hk AS (
+    SELECT pk.parent_id, pk.child_id, ` + keyOfIDSQL("pk.parent_id", "pd") + ` AS pkey, ` + keyOfIDSQL("pk.child_id", "cd") + ` AS ckey
+    FROM pk LEFT JOIN code_dict pd ON pd.code_id = pk.parent_id LEFT JOIN code_dict cd ON cd.code_id = pk.child_id
+    WHERE pk.child_id IN (SELECT child_id FROM hit)),
+pl AS (SELECT hk.*, ` + productOfKeySQL("hk.pkey") + ` AS pprod, ` + productOfKeySQL("hk.ckey") + ` AS cprod FROM hk),
+lv AS (
+    SELECT pl.*, coalesce(mp.pack_level, 0) AS plevel, coalesce(mc.pack_level, 0) AS clevel,
+           coalesce(f.links, 0) AS agree,
+           CASE WHEN o.links > coalesce(f.links, 0) THEN o.links ELSE 0 END AS xlinks,
+           CASE WHEN o.links > coalesce(f.links, 0) THEN o.pkey ELSE '' END AS xparent,
+           CASE WHEN o.links > coalesce(f.links, 0) THEN o.ckey ELSE '' END AS xchild
+    FROM pl LEFT JOIN lvl mp ON mp.product_id = pl.pprod LEFT JOIN lvl mc ON mc.product_id = pl.cprod
+    LEFT JOIN ord o ON o.pprod = pl.cprod AND o.cprod = pl.pprod
+    LEFT JOIN ord f ON f.pprod = pl.pprod AND f.cprod = pl.cprod)
+SELECT lv.ckey, any_value(lv.cprod), max(lv.clevel), s.inst, s.t,
+       list(lv.pkey ORDER BY lv.pkey), list(lv.plevel ORDER BY lv.pkey), list(lv.pprod ORDER BY lv.pkey),
+       list(lv.xparent ORDER BY lv.pkey), list(lv.xchild ORDER BY lv.pkey), list(lv.xlinks ORDER BY lv.pkey),
+       list(lv.agree ORDER BY lv.pkey)
+FROM lv JOIN seen s ON s.code_id = lv.child_id
+GROUP BY s.code_id, lv.ckey, s.inst, s.t
+HAVING count(*) > 1 OR bool_or((lv.plevel > 0 AND lv.clevel > 0 AND lv.plevel <= lv.clevel) OR lv.xlinks > 0)
 ORDER BY 1`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
+	str := func(v any) string { s, _ := v.(string); return s }
 	for rows.Next() {
 		var c tracewatch.LevelConflict
 		var t sql.NullTime
-		var parents, levels []any
-		if err := rows.Scan(&c.Code, &c.Level, &c.Institution, &t, &parents, &levels); err != nil {
+		var parents, levels, prods, xps, xcs, xns, agree []any
+		if err := rows.Scan(&c.Code, &c.Product, &c.Level, &c.Institution, &t, &parents, &levels, &prods, &xps, &xcs, &xns, &agree); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		c.First = scanTime(t)
 		for i := range parents {
-			p, _ := parents[i].(string)
-			c.Parents = append(c.Parents, p)
+			c.Parents = append(c.Parents, str(parents[i]))
 			l, _ := levels[i].(int32)
 			c.ParentLevels = append(c.ParentLevels, int(l))
+			c.ParentProducts = append(c.ParentProducts, str(prods[i]))
+			var x tracewatch.PackOrder
+			if n, _ := xns[i].(int64); n > 0 {
+				x = tracewatch.PackOrder{Parent: c.Product, Child: c.ParentProducts[i], Link: tracewatch.PackageLink{Parent: str(xps[i]), Child: str(xcs[i])}, Links: n}
+			}
+			c.Contrary = append(c.Contrary, x)
+			n, _ := agree[i].(int64)
+			c.Agreeing = append(c.Agreeing, n)
 		}
 		if err := fn(c); err != nil {
 			return err
