@@ -327,23 +327,76 @@ WHERE sale_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 	return out, nil
 }
 
-// applySales computes the commit's changes to sale_codes (ch.changes) and writes them.
-func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
-	keys := make([]saleKey, 0, len(ch.rows)+len(ch.recompute))
-	for k := range ch.rows {
-		keys = append(keys, k)
+// compareKeys orders sale keys (for deterministic staging).
+func compareKeys(a, b saleKey) int {
+	if a.id != b.id {
+		return int(min(max(int64(a.id)-int64(b.id), -1), 1))
 	}
-	for k := range ch.recompute {
-		if _, ok := ch.rows[k]; !ok {
+	return strings.Compare(a.sale, b.sale)
+}
+
+// insertNew inserts the rows of keys that sale_codes does not hold yet (the common
+// case: a new sale) and returns the keys it inserted.
+func (w *writer) insertNew(ctx context.Context, keys []saleKey, rows map[saleKey]saleVal) (map[saleKey]bool, error) {
+	vals := make([]*saleVal, len(keys))
+	for i, k := range keys {
+		v := rows[k]
+		vals[i] = &v
+	}
+	if err := w.stageSales(keys, vals); err != nil {
+		return nil, err
+	}
+	res, err := w.conn.QueryContext(ctx, `INSERT INTO sale_codes SELECT * FROM stage_sales ON CONFLICT DO NOTHING RETURNING code_id, sale_id`)
+	if err != nil {
+		return nil, err
+	}
+	done := map[saleKey]bool{}
+	for res.Next() {
+		var id int64
+		var sale string
+		if err := res.Scan(&id, &sale); err != nil {
+			res.Close()
+			return nil, err
+		}
+		done[saleKey{tracewatch.CodeID(id), sale}] = true
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return nil, err
+	}
+	_, err = w.conn.ExecContext(ctx, `DELETE FROM stage_sales`)
+	return done, err
+}
+
+// applySales computes the commit's changes to sale_codes (ch.changes) and writes them.
+// New sales are inserted at once; a sale stored before (the same sale reported again: a
+// 2207 after its 3505) is merged with it, and the keys of withdrawn rows are recomputed
+// from the standing facts.
+func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
+	newKeys := make([]saleKey, 0, len(ch.rows))
+	for k := range ch.rows {
+		if !ch.recompute[k] {
+			newKeys = append(newKeys, k)
+		}
+	}
+	slices.SortFunc(newKeys, compareKeys)
+	inserted, err := w.insertNew(ctx, newKeys, ch.rows)
+	if err != nil {
+		return err
+	}
+	var keys []saleKey // the keys whose stored row is read, merged or recomputed
+	for _, k := range newKeys {
+		if inserted[k] {
+			v := ch.rows[k]
+			ch.changes = append(ch.changes, saleChange{key: k, new: &v})
+		} else {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b saleKey) int {
-		if a.id != b.id {
-			return int(min(max(int64(a.id)-int64(b.id), -1), 1))
-		}
-		return strings.Compare(a.sale, b.sale)
-	})
+	for k := range ch.recompute {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
 	old, err := w.storedSales(ctx, keys)
 	if err != nil {
 		return err
@@ -371,7 +424,7 @@ func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
 			}
 		}
 	}
-	at := map[saleKey]int{}
+	written := len(ch.changes) // the inserted rows are written
 	for _, k := range keys {
 		var o, n *saleVal
 		if v, ok := old[k]; ok {
@@ -390,7 +443,6 @@ func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
 			n = &v
 		}
 		if !sameVal(o, n) {
-			at[k] = len(ch.changes)
 			ch.changes = append(ch.changes, saleChange{key: k, old: o, new: n})
 		}
 	}
@@ -450,12 +502,7 @@ func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
 				}
 			}
 		}
-		slices.SortFunc(canKeys, func(a, b saleKey) int {
-			if a.id != b.id {
-				return int(min(max(int64(a.id)-int64(b.id), -1), 1))
-			}
-			return strings.Compare(a.sale, b.sale)
-		})
+		slices.SortFunc(canKeys, compareKeys)
 		for _, k := range canKeys {
 			var o, n *saleVal
 			if v, ok := stored[k]; ok {
@@ -470,10 +517,10 @@ func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
 		}
 	}
 
-	// Write: upserts, then deletes.
+	// Write the other changes: upserts, then deletes.
 	var upKeys, delKeys []saleKey
 	var upVals []*saleVal
-	for _, c := range ch.changes {
+	for _, c := range ch.changes[written:] {
 		if c.new != nil {
 			upKeys, upVals = append(upKeys, c.key), append(upVals, c.new)
 		} else {
