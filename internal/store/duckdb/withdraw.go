@@ -154,3 +154,8 @@ const uploadKeySQL = `coalesce(%[1]s.inf_time, %[1]s.event_time, TIMESTAMP '9999
 // dataTypeSQL is tracewatch.InvDataType of an events row's kind.
 const dataTypeSQL = `CASE %[1]s.kind WHEN 'stocktake' THEN '1' WHEN 'stock_change' THEN '2' WHEN 'purchase' THEN '3'
     WHEN 'purchase_return' THEN '3' WHEN 'sale' THEN '4' WHEN 'sale_return' THEN '4' END`
+
+// withdrawnIDs selects the event ids of the rows a 3507 withdrew. A read over
+// event_codes leaves them out with "AND c.event_id NOT IN (" + withdrawnIDs + ")" (an
+// anti-join against a small set), a read over events with "AND e.withdrawn_by IS NULL".
+const withdrawnIDs = `SELECT event_id FROM events WHERE withdrawn_by IS NOT NULL`
