@@ -253,12 +253,15 @@ type CollectionDay struct {
 	Coded       int64
 }
 
-// CodeQuality counts one institution's sale scans and the unusable ones (unparseable,
-// a commodity barcode, an unknown product).
+// CodeQuality counts one institution's sale scans, the unreadable ones (unparseable, a
+// commodity barcode) and those of a product the code mapping does not know. An unknown
+// product is a gap in the reference data as often as a bad code, so only Bad rates an
+// institution (T4 bad_code_rate).
 type CodeQuality struct {
 	Institution string
 	Scans       int64
-	Bad         int64
+	Bad         int64 // unreadable
+	Unknown     int64 // readable, of a product id missing from the code mapping
 }
 
 // Repeat is one code scanned at sale more than once (the naive baseline's finding).

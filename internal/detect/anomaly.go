@@ -12,9 +12,11 @@ import (
 // Anomaly is T4, 码异常. An unparseable code, a commodity barcode instead of a trace
 // code, or an unknown product is a technical error at one scan: 提示 (rescan, compare
 // with the pack). A pack sold after its expiry date or before its manufacture date:
-// 高度可疑. An institution whose share of unusable codes stands far above its peers'
+// 高度可疑. An institution whose share of unreadable codes stands far above its peers'
 // (at least RateFactor times the median and at least MinRate, over at least MinScans
-// scans): 可疑, since a pharmacy that fabricates codes shows up as many unknown codes.
+// scans): 可疑, since a pharmacy that fabricates codes shows up as many bad codes. Codes
+// of an unknown product do not count there: a code mapping that lacks a product is a gap
+// in the reference data, which the per-scan 提示 already reports.
 type Anomaly struct {
 	RateFactor float64
 	MinRate    float64
@@ -116,14 +118,13 @@ func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 		c.Persons = append(c.Persons, l.Person)
 		c.MsgIDs = append(c.MsgIDs, l.MsgID)
 		c.Evidence = append(c.Evidence, env.lineEvidence(l))
-		if sev > tracewatch.SeverityNotice {
-			// The amount of the sale: its lines (a 3505 and the 2207 carrying the same
-			// code) each once, the one that knows it.
-			if amounts[fp] == nil {
-				amounts[fp] = &lineAmount{}
-			}
-			amounts[fp].add(env, l)
+		// The amount of the sale: its lines (a 3505 and the 2207 carrying the same code)
+		// each once, the one that knows it. A 提示 carries it too: what the scan that
+		// cannot be checked was paid for.
+		if amounts[fp] == nil {
+			amounts[fp] = &lineAmount{}
 		}
+		amounts[fp].add(env, l)
 		return ctx.Err()
 	})
 	if err != nil {
@@ -166,8 +167,8 @@ func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 			Rule:        "bad_code_rate", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectInstitution, SubjectID: q.Institution, Institution: q.Institution,
 			Evidence: []tracewatch.Evidence{{Time: env.At, What: "bad_code_rate", Institution: q.Institution,
-				Note: fmt.Sprintf("销售扫码 %d 次，其中无法识别或未知产品 %d 次（%.1f%%）；同类机构中位数 %.2f%%", q.Scans, q.Bad, r*100, median*100)}},
-			Explanation: fmt.Sprintf("%s 销售时上传的追溯码中 %.1f%% 无法识别或不对应任何已知产品，远高于其他机构（中位数 %.2f%%），可能存在伪造追溯码。",
+				Note: fmt.Sprintf("销售扫码 %d 次，其中无法识别 %d 次（%.1f%%）；同类机构中位数 %.2f%%", q.Scans, q.Bad, r*100, median*100)}},
+			Explanation: fmt.Sprintf("%s 销售时上传的追溯码中 %.1f%% 无法识别，远高于其他机构（中位数 %.2f%%），可能存在伪造追溯码。",
 				env.instName(q.Institution), r*100, median*100),
 		})
 	}

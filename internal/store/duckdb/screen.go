@@ -542,8 +542,8 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 	return s.eachLine(ctx, "duckdb.AnomalousLines", q, args, fn)
 }
 
-// CodeQuality counts, per institution, the codes scanned at sale (3505) in the window and
-// the unusable ones.
+// CodeQuality counts, per institution, the codes scanned at sale (3505) in the window, the
+// unreadable ones and those of a product the code mapping does not know.
 func (s *Store) CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewatch.CodeQuality, error) {
 	if err := s.await(ctx); err != nil {
 		return nil, err
@@ -551,7 +551,8 @@ func (s *Store) CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewa
 	const op = "duckdb.CodeQuality"
 	win, args := windowSQL(w, "event_time")
 	rows, err := s.db.QueryContext(ctx, `
-SELECT fixmedins_code, count(*), sum(CASE WHEN code_id IS NULL OR med_list_codg IS NULL OR med_list_codg = '' THEN 1 ELSE 0 END)
+SELECT fixmedins_code, count(*), sum(CASE WHEN code_id IS NULL THEN 1 ELSE 0 END),
+       sum(CASE WHEN code_id IS NOT NULL AND (med_list_codg IS NULL OR med_list_codg = '') THEN 1 ELSE 0 END)
 FROM event_codes WHERE event_kind = 'sale' AND parent_id IS NULL`+win+`
 GROUP BY fixmedins_code ORDER BY fixmedins_code`, args...)
 	if err != nil {
@@ -561,7 +562,7 @@ GROUP BY fixmedins_code ORDER BY fixmedins_code`, args...)
 	var out []tracewatch.CodeQuality
 	for rows.Next() {
 		var q tracewatch.CodeQuality
-		if err := rows.Scan(&q.Institution, &q.Scans, &q.Bad); err != nil {
+		if err := rows.Scan(&q.Institution, &q.Scans, &q.Bad, &q.Unknown); err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		out = append(out, q)
