@@ -727,3 +727,19 @@ func TestResponses(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeSent: every event carries the envelope's inf_time as Sent (what orders 3507
+// withdrawals); an envelope without inf_time gives a zero Sent, and a row time of its own
+// is not taken for it.
+func TestDecodeSent(t *testing.T) {
+	input := `{"data":{"fixmedins_bchno":"B20250301001","inv_data_type":"4"}}`
+	evs, _, err := decode(t, envelope("3507", input))
+	if err != nil || len(evs) != 1 || !evs[0].Sent.Equal(cst("2025-03-01 09:30:05")) || evs[0].DataType != "4" || evs[0].BatchNo != "B20250301001" {
+		t.Fatalf("3507: %+v, %v", evs, err)
+	}
+	body := []byte(strings.Replace(string(envelope("3505", sale3505)), `"inf_time":"2025-03-01 09:30:05",`, "", 1))
+	evs, _, err = decode(t, body)
+	if err != nil || len(evs) != 1 || !evs[0].Sent.IsZero() || evs[0].Time.IsZero() {
+		t.Fatalf("3505 without inf_time: %+v, %v", evs, err)
+	}
+}
