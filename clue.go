@@ -251,6 +251,9 @@ type CollectionDay struct {
 	Day         time.Time // midnight, Asia/Shanghai
 	Lines       int64
 	Coded       int64
+	// What the lines without a code were paid: the fund's share where the settlement is
+	// known, and their sale amount (price × quantity; a fee line's amount).
+	UncodedFund, UncodedSale Fen
 }
 
 // CodeQuality counts one institution's sale scans, the unreadable ones (unparseable, a

@@ -129,6 +129,14 @@ func (c *Collection) institution(env *Env, days []tracewatch.CollectionDay, emit
 			Explanation: fmt.Sprintf("%s 自 %s 起医保药品销售的追溯码采集率骤降：此前 %d 天为 %.1f%%（%d/%d 行），此后 %d 天为 %.1f%%（%d/%d 行）。扫码中断常与违规销售同时出现，建议核查。",
 				env.instName(in), day(d.Day), c.Baseline, before*100, bk, bl, c.Days, after*100, ak, al),
 		}
+		var fund, sale tracewatch.Fen
+		for _, e := range days[i:a1] {
+			fund, sale = fund+e.UncodedFund, sale+e.UncodedSale
+		}
+		setAmount(&cl, fund, sale) // what was paid for the lines sold without a code since the drop
+		if cl.AmountFen > 0 {
+			cl.Explanation += "此后未带追溯码的销售：" + amountText(&cl) + "。"
+		}
 		for _, e := range days[b0:a1] {
 			cl.Evidence = append(cl.Evidence, tracewatch.Evidence{Time: e.Day, What: "collection_rate", Institution: in,
 				Note: fmt.Sprintf("%s 医保药品销售 %d 行，带有效追溯码 %d 行（%.1f%%）", day(e.Day), e.Lines, e.Coded, rate(e.Lines, e.Coded)*100)})
