@@ -705,9 +705,9 @@ func (s *Store) CollectionDays(ctx context.Context, w tracewatch.Window) ([]trac
 WITH coded AS (SELECT DISTINCT event_id FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL),
 s35 AS (
     SELECT e.fixmedins_code, e.event_time, CASE WHEN coded.event_id IS NULL THEN 0 ELSE 1 END AS ok,
-           ` + saleFund + ` AS fund, ` + saleAmount + ` AS amt
+           `+saleFund+` AS fund, `+saleAmount+` AS amt
     FROM events e LEFT JOIN drugs d ON d.med_list_codg = e.med_list_codg
-    LEFT JOIN coded ON coded.event_id = e.event_id` + settledJoin + `
+    LEFT JOIN coded ON coded.event_id = e.event_id`+settledJoin+`
     WHERE e.kind = 'sale' AND e.settle_type = '1' AND coalesce(d.kind, '') NOT IN `+uncodedKinds+win+`),
 sellers AS (SELECT DISTINCT fixmedins_code FROM s35),
 settled AS (
@@ -715,14 +715,14 @@ settled AS (
     WHERE e.kind = 'settlement' AND c.code_id IS NOT NULL AND e.fee_line IS NOT NULL),
 fee AS (
     SELECT e.fixmedins_code, e.event_time, CASE WHEN st.fee_line IS NULL THEN 0 ELSE 1 END AS ok,
-           0 AS fund, ` + clamped(`e.amount_fen`) + ` AS amt
+           0 AS fund, `+clamped(`e.amount_fen`)+` AS amt
     FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
     LEFT JOIN settled st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit AND st.fee_line = e.fee_line
     WHERE e.kind = 'fee_line' AND e.infno = '2204' AND d.kind NOT IN `+uncodedKinds+win+`
       AND e.fixmedins_code NOT IN (SELECT fixmedins_code FROM sellers)),
 lines_all AS (SELECT * FROM s35 UNION ALL SELECT * FROM fee)
 SELECT fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS DATE) AS day, count(*), sum(ok),
-       ` + clamped(`sum(CASE WHEN ok = 0 THEN fund ELSE 0 END)`) + `, ` + clamped(`sum(CASE WHEN ok = 0 THEN amt ELSE 0 END)`) + `
+       `+clamped(`sum(CASE WHEN ok = 0 THEN fund ELSE 0 END)`)+`, `+clamped(`sum(CASE WHEN ok = 0 THEN amt ELSE 0 END)`)+`
 FROM lines_all GROUP BY fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS DATE) ORDER BY 1, 2`, append(args, args...)...)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
