@@ -7,6 +7,7 @@ package duckdb
 // the rows it withdraws takes their effect back (docs/ledger.md).
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -329,8 +330,8 @@ WHERE sale_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 
 // compareKeys orders sale keys (for deterministic staging).
 func compareKeys(a, b saleKey) int {
-	if a.id != b.id {
-		return int(min(max(int64(a.id)-int64(b.id), -1), 1))
+	if c := cmp.Compare(a.id, b.id); c != 0 {
+		return c
 	}
 	return strings.Compare(a.sale, b.sale)
 }
@@ -338,6 +339,9 @@ func compareKeys(a, b saleKey) int {
 // insertNew inserts the rows of keys that sale_codes does not hold yet (the common
 // case: a new sale) and returns the keys it inserted.
 func (w *writer) insertNew(ctx context.Context, keys []saleKey, rows map[saleKey]saleVal) (map[saleKey]bool, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
 	vals := make([]*saleVal, len(keys))
 	for i, k := range keys {
 		v := rows[k]
