@@ -252,7 +252,8 @@ f AS MATERIALIZED (
     FROM events e LEFT JOIN drugs d ON d.med_list_codg = e.med_list_codg` + settledJoins + `
     WHERE e.kind = 'sale' AND e.settle_type = '1' AND e.psn_no IS NOT NULL AND e.psn_no <> ''
       AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL` + liveLine + `
-      AND NOT EXISTS (SELECT 1 FROM fv WHERE fv.fixmedins_code = e.fixmedins_code AND (fv.visit = e.visit OR fv.visit = st.visit))` + win + `),
+      AND NOT EXISTS (SELECT 1 FROM fv WHERE fv.fixmedins_code = e.fixmedins_code AND fv.visit = e.visit)
+      AND NOT EXISTS (SELECT 1 FROM fv WHERE fv.fixmedins_code = e.fixmedins_code AND fv.visit = st.visit)` + win + `),
 pr AS (
     SELECT a.psn AS p1, b.psn AS p2, a.inst, a.drug, a.d, a.t AS t1, b.t AS t2, a.setl AS s1, b.setl AS s2, a.fund AS f1, b.fund AS f2,
            a.ref AS r1, b.ref AS r2, a.amt AS a1, b.amt AS a2
