@@ -694,7 +694,8 @@ func (s *Store) pairLines(ctx context.Context, q string, fn func(tracewatch.Pack
 // sends no such 3505 (a hospital settling through 2204/2207 only), its outpatient 2204
 // drug fee lines, coded when their 2207 drug_trac_info carries a valid code. Goods without
 // trace codes (中药饮片, 颗粒, non-drug goods) and inpatient fee lines (2301: inpatient 拆零
-// is exempt and cannot be told apart) are left out.
+// is exempt and cannot be told apart) are left out, and so are drugs missing from the
+// catalog: whether they must carry a code is unknown.
 func (s *Store) CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error) {
 	if err := s.await(ctx); err != nil {
 		return nil, err
@@ -706,7 +707,7 @@ WITH coded AS (SELECT DISTINCT event_id FROM event_codes WHERE event_kind = 'sal
 s35 AS (
     SELECT e.fixmedins_code, e.event_time, CASE WHEN coded.event_id IS NULL THEN 0 ELSE 1 END AS ok,
            `+saleFund+` AS fund, `+saleAmount+` AS amt
-    FROM events e LEFT JOIN drugs d ON d.med_list_codg = e.med_list_codg
+    FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
     LEFT JOIN coded ON coded.event_id = e.event_id`+settledJoin+`
     WHERE e.kind = 'sale' AND e.settle_type = '1' AND coalesce(d.kind, '') NOT IN `+uncodedKinds+win+`),
 sellers AS (SELECT DISTINCT fixmedins_code FROM s35),
