@@ -197,7 +197,7 @@ ORDER BY s.code_id, s.event_time, s.sale_id`, wargs...)
 	lines, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`),
 cc AS MATERIALIZED (
     SELECT x.* FROM event_codes x JOIN cand ON cand.code_id = x.code_id
-    WHERE x.event_kind IN ('sale', 'settlement', 'sale_return')) `+lineSelectFrom("cc")+`
+    WHERE x.event_kind IN ('sale', 'settlement', 'sale_return') AND x.event_id NOT IN (`+withdrawnIDs+`)) `+lineSelectFrom("cc")+`
 ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -280,7 +280,8 @@ ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 
 // naiveRepeats is the start of the naive rule: every code scanned at sale two times or
 // more ("GROUP BY code HAVING count(*) >= 2"); callers add the window and the grouping.
-const naiveRepeats = `SELECT code_id, count(*) AS n FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL`
+var naiveRepeats = `SELECT code_id, count(*) AS n FROM event_codes WHERE event_kind = 'sale' AND code_id IS NOT NULL
+    AND event_id NOT IN (` + withdrawnIDs + `)`
 
 // CountRepeats runs the naive query alone and counts its codes (bench screen's
 // baseline: the exact query regulators run, nothing more).
@@ -309,7 +310,7 @@ func (s *Store) Repeats(ctx context.Context, w tracewatch.Window, fn func(tracew
 WITH r AS (`+naiveRepeats+win+`
     GROUP BY code_id HAVING count(*) >= 2)
 SELECT r.code_id, dict.code_key, r.n, string_agg(c.fixmedins_code, ',' ORDER BY c.event_time, c.fixmedins_code) AS insts
-FROM r JOIN event_codes c ON c.code_id = r.code_id AND c.event_kind = 'sale'
+FROM r JOIN event_codes c ON c.code_id = r.code_id AND c.event_kind = 'sale' AND c.event_id NOT IN (`+withdrawnIDs+`)
 LEFT JOIN code_dict dict ON dict.code_id = r.code_id
 GROUP BY r.code_id, dict.code_key, r.n
 ORDER BY r.code_id`, args...)
@@ -350,7 +351,7 @@ func (s *Store) MismatchedLines(ctx context.Context, w tracewatch.Window, fn fun
 	win, args := windowSQL(w, "e.event_time")
 	q := lineSelect("", "") + `
 WHERE c.event_kind = 'sale' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
-  AND e.med_list_codg IS NOT NULL AND c.med_list_codg <> e.med_list_codg` + win + `
+  AND e.med_list_codg IS NOT NULL AND c.med_list_codg <> e.med_list_codg AND e.withdrawn_by IS NULL` + win + `
 UNION ALL ` + lineSelect("f.med_list_codg", feeLineFund) + `
 JOIN events f ON f.kind = 'fee_line' AND f.fixmedins_code = e.fixmedins_code AND f.fee_line = e.fee_line AND f.visit = e.visit
 WHERE c.event_kind = 'settlement' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
@@ -360,12 +361,13 @@ WHERE c.event_kind = 'settlement' AND c.parent_id IS NULL AND c.med_list_codg IS
 
 // inboundSQL lists, per code and institution, the first time the institution received
 // the code: a purchase, a stocktake listing, or an inbound stock change.
-const inboundSQL = `SELECT code_id, fixmedins_code, min(t) AS t FROM (
+var inboundSQL = `SELECT code_id, fixmedins_code, min(t) AS t FROM (
     SELECT code_id, fixmedins_code, event_time AS t FROM event_codes
-    WHERE code_id IS NOT NULL AND event_kind IN ('purchase', 'stocktake')
+    WHERE code_id IS NOT NULL AND event_kind IN ('purchase', 'stocktake') AND event_id NOT IN (` + withdrawnIDs + `)
     UNION ALL
     SELECT c.code_id, c.fixmedins_code, c.event_time FROM event_codes c JOIN events e ON e.event_id = c.event_id
-    WHERE c.code_id IS NOT NULL AND c.event_kind = 'stock_change' AND e.change_type IN ('101', '103', '106', '108')) i
+    WHERE c.code_id IS NOT NULL AND c.event_kind = 'stock_change' AND e.change_type IN ('101', '103', '106', '108')
+      AND e.withdrawn_by IS NULL) i
 GROUP BY code_id, fixmedins_code`
 
 // UnsourcedLines streams the sale lines (3505, 2207) of codes their seller had not
@@ -386,7 +388,8 @@ un AS MATERIALIZED (
     LEFT JOIN packages pk ON pk.child_id = c.code_id
     LEFT JOIN inb pin ON pin.code_id = pk.parent_id AND pin.fixmedins_code = c.fixmedins_code
     WHERE c.event_kind IN ('sale', 'settlement') AND c.code_id IS NOT NULL AND c.parent_id IS NULL` + win + `
-      AND (inb.t IS NULL OR inb.t > c.event_time) AND (pin.t IS NULL OR pin.t > c.event_time)),
+      AND (inb.t IS NULL OR inb.t > c.event_time) AND (pin.t IS NULL OR pin.t > c.event_time)
+      AND c.event_id NOT IN (` + withdrawnIDs + `)),
 upar AS MATERIALIZED (
     SELECT DISTINCT u.code_id, u.fixmedins_code, pa.parent_id
     FROM un u JOIN packages pa ON pa.child_id = u.code_id),
@@ -436,10 +439,10 @@ func (s *Store) RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*
     SELECT c.code_id, c.fixmedins_code, min(c.event_time) AS t, min(e.change_type) AS how
     FROM event_codes c JOIN events e ON e.event_id = c.event_id
     WHERE c.code_id IS NOT NULL AND (c.event_kind = 'purchase_return'
-       OR (c.event_kind = 'stock_change' AND e.change_type IN ('102', '104', '105', '107')))
+       OR (c.event_kind = 'stock_change' AND e.change_type IN ('102', '104', '105', '107'))) AND e.withdrawn_by IS NULL
     GROUP BY c.code_id, c.fixmedins_code) ` + lineSelect("", codeLineFund) + `
 JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < e.event_time
-WHERE c.event_kind IN ('sale', 'settlement')` + win + `
+WHERE c.event_kind IN ('sale', 'settlement') AND e.withdrawn_by IS NULL` + win + `
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 	return s.eachLine(ctx, "duckdb.RemovedLines", q, args, fn)
 }
@@ -474,12 +477,13 @@ WITH ev AS (
     SELECT e.event_id, e.fixmedins_code, coalesce(e.med_list_codg, '') AS drug, e.qty,
            CASE WHEN e.kind = 'stocktake' THEN 1 ELSE 0 END AS opening
     FROM events e
-    WHERE (e.kind = 'purchase' OR (e.kind = 'stock_change' AND e.change_type IN ('101', '106', '108')))` + win + `
+    WHERE (e.kind = 'purchase' OR (e.kind = 'stock_change' AND e.change_type IN ('101', '106', '108'))) AND e.withdrawn_by IS NULL` + win + `
     UNION ALL
     SELECT e.event_id, e.fixmedins_code, coalesce(e.med_list_codg, ''), e.qty, 1
     FROM events e
-    WHERE e.kind = 'stocktake' AND e.event_time = (SELECT min(x.event_time) FROM events x
-                                                  WHERE x.kind = 'stocktake' AND x.fixmedins_code = e.fixmedins_code)),
+    WHERE e.kind = 'stocktake' AND e.withdrawn_by IS NULL
+      AND e.event_time = (SELECT min(x.event_time) FROM events x
+                          WHERE x.kind = 'stocktake' AND x.fixmedins_code = e.fixmedins_code AND x.withdrawn_by IS NULL)),
 coded AS (
     SELECT ev.* FROM ev LEFT JOIN drugs d ON d.med_list_codg = ev.drug
     WHERE coalesce(d.kind, '') NOT IN ` + uncodedKinds + `),
@@ -534,7 +538,7 @@ func (s *Store) AnomalousLines(ctx context.Context, w tracewatch.Window, fn func
 	}
 	win, args := windowSQL(w, "e.event_time")
 	q := lineSelect("", codeLineFund) + `
-WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL` + win + `
+WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND e.withdrawn_by IS NULL` + win + `
   AND (c.code_id IS NULL OR c.med_list_codg IS NULL OR c.med_list_codg = ''
        OR (coalesce(e.expires, c.expires) IS NOT NULL AND e.event_time >= coalesce(e.expires, c.expires) + INTERVAL '1 day')
        OR (e.made IS NOT NULL AND e.made > e.event_time))
@@ -553,7 +557,7 @@ func (s *Store) CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewa
 	rows, err := s.db.QueryContext(ctx, `
 SELECT fixmedins_code, count(*), sum(CASE WHEN code_id IS NULL THEN 1 ELSE 0 END),
        sum(CASE WHEN code_id IS NOT NULL AND (med_list_codg IS NULL OR med_list_codg = '') THEN 1 ELSE 0 END)
-FROM event_codes WHERE event_kind = 'sale' AND parent_id IS NULL`+win+`
+FROM event_codes WHERE event_kind = 'sale' AND parent_id IS NULL AND event_id NOT IN (`+withdrawnIDs+`)`+win+`
 GROUP BY fixmedins_code ORDER BY fixmedins_code`, args...)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
@@ -589,13 +593,13 @@ func (s *Store) PackageConflicts(ctx context.Context, w tracewatch.Window, fn fu
 sp AS (
     SELECT c.code_id, max(` + inWin + `) AS inw FROM event_codes c
     WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND c.code_id IS NOT NULL
-      AND c.code_id IN (SELECT parent_id FROM links)
+      AND c.code_id IN (SELECT parent_id FROM links) AND c.event_id NOT IN (` + withdrawnIDs + `)
     GROUP BY c.code_id),
 cand AS (SELECT l.parent_id, l.child_id, sp.inw FROM links l JOIN sp ON sp.code_id = l.parent_id),
 sc AS (
     SELECT c.code_id, max(` + inWin + `) AS inw FROM event_codes c
     WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND c.code_id IS NOT NULL
-      AND c.code_id IN (SELECT child_id FROM cand)
+      AND c.code_id IN (SELECT child_id FROM cand) AND c.event_id NOT IN (` + withdrawnIDs + `)
     GROUP BY c.code_id),
 pairs AS (
     SELECT cand.parent_id, cand.child_id FROM cand JOIN sc ON sc.code_id = cand.child_id
@@ -631,7 +635,7 @@ SELECT DISTINCT parent_id, child_id FROM pairs ORDER BY parent_id, child_id`
 		}
 		lq := `WITH pr AS (SELECT * FROM (VALUES ` + vals.String() + `) v(code_id, parent_id, child_id, side)) ` + lineSelect("", "") + `
 JOIN pr ON pr.code_id = c.code_id
-WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL
+WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND e.withdrawn_by IS NULL
 ORDER BY pr.parent_id, pr.child_id, pr.side, e.event_time, e.event_id`
 		lq = strings.Replace(lq, lineFrom, ", pr.parent_id, pr.child_id"+lineFrom, 1)
 		if err := s.pairLines(ctx, lq, fn); err != nil {
@@ -709,7 +713,7 @@ s35 AS (
            `+saleFund+` AS fund, `+saleAmount+` AS amt
     FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
     LEFT JOIN coded ON coded.event_id = e.event_id`+settledJoin+`
-    WHERE e.kind = 'sale' AND e.settle_type = '1' AND coalesce(d.kind, '') NOT IN `+uncodedKinds+win+`),
+    WHERE e.kind = 'sale' AND e.settle_type = '1' AND e.withdrawn_by IS NULL AND coalesce(d.kind, '') NOT IN `+uncodedKinds+win+`),
 sellers AS (SELECT DISTINCT fixmedins_code FROM s35),
 settled AS (
     SELECT DISTINCT e.fixmedins_code, e.visit, e.fee_line FROM events e JOIN event_codes c ON c.event_id = e.event_id
@@ -938,7 +942,7 @@ func (s *Store) StockPeriods(ctx context.Context, w tracewatch.Window) ([]tracew
 	q := `
 WITH takes AS (
     SELECT fixmedins_code AS inst, min(event_time) AS t
-    FROM events WHERE kind = 'stocktake' AND event_time IS NOT NULL
+    FROM events WHERE kind = 'stocktake' AND event_time IS NOT NULL AND withdrawn_by IS NULL
     GROUP BY fixmedins_code, CAST(event_time + INTERVAL 8 HOUR AS DATE)),
 periods AS (
     SELECT inst, t AS p_from, lead(t) OVER (PARTITION BY inst ORDER BY t) AS p_to FROM takes),
@@ -949,7 +953,7 @@ mv AS MATERIALIZED (
     FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
     ` + settledJoin + `
     WHERE e.kind IN ('stocktake', 'purchase', 'purchase_return', 'stock_change', 'sale', 'sale_return')
-      AND e.event_time IS NOT NULL AND d.pack_content > 0 AND coalesce(d.kind, '') NOT IN ` + uncodedKinds + `),
+      AND e.event_time IS NOT NULL AND e.withdrawn_by IS NULL AND d.pack_content > 0 AND coalesce(d.kind, '') NOT IN ` + uncodedKinds + `),
 placed AS (
     SELECT mv.*, p.p_from, p.p_to FROM mv ASOF JOIN periods p ON mv.inst = p.inst AND mv.t >= p.p_from)
 SELECT p.inst, p.drug, p.p_from, p.p_to, any_value(p.content),
@@ -1025,7 +1029,8 @@ func (s *Store) LevelConflicts(ctx context.Context, w tracewatch.Window, fn func
 WITH seen AS MATERIALIZED (
     SELECT c.code_id, min(c.event_time) AS t, arg_min(c.fixmedins_code, c.event_time) AS inst
     FROM event_codes c
-    WHERE c.code_id IS NOT NULL AND c.parent_id IS NULL AND c.code_id IN (SELECT child_id FROM packages)` + win + `
+    WHERE c.code_id IS NOT NULL AND c.parent_id IS NULL AND c.code_id IN (SELECT child_id FROM packages)
+      AND c.event_id NOT IN (` + withdrawnIDs + `)` + win + `
     GROUP BY c.code_id),
 ord AS MATERIALIZED (` + packOrdersSQL + `),
 lvl AS (SELECT product_id, pack_level FROM codemap WHERE pack_level > 0),
