@@ -256,7 +256,7 @@ type Store interface {
 
 	Timeline(ctx context.Context, key string) ([]TimelineEntry, error)
 	Ledger(ctx context.Context, key string) (LedgerEntry, error)
-	RebuildLedger(ctx context.Context) (int64, error)
+	RebuildLedger(ctx context.Context) (LedgerRebuild, error)
 
 	// Quarantine lists quarantine rows, the dead letters' included.
 	Quarantine(ctx context.Context, f QuarantineFilter) ([]QuarantineRow, error)
@@ -284,4 +284,12 @@ type Store interface {
 
 	Stats(ctx context.Context) (Stats, error)
 	Close() error
+}
+
+// LedgerRebuild is what a ledger rebuild did: the codes in the ledger after it, and
+// the codes whose row it changed (added, removed or different): 0 when the incremental
+// ledger was what the facts give.
+type LedgerRebuild struct {
+	Codes   int64 `json:"codes"`
+	Changed int64 `json:"changed"`
 }

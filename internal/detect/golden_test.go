@@ -400,8 +400,10 @@ func TestGolden(t *testing.T) {
 			if again := summary + "\n\n" + c.screen(t, st); again != got {
 				t.Errorf("a second run, after replaying the messages, gives other clues:\n%s", diff(got, again))
 			}
-			if _, err := st.RebuildLedger(context.Background()); err != nil {
+			if r, err := st.RebuildLedger(context.Background()); err != nil {
 				t.Fatal(err)
+			} else if r.Changed != 0 {
+				t.Errorf("the ledger rebuild changed %d of %d codes' rows: the incremental ledger is not what the facts give", r.Changed, r.Codes)
 			}
 			if again := summary + "\n\n" + c.screen(t, st); again != got {
 				t.Errorf("after a ledger rebuild the clues change:\n%s", diff(got, again))

@@ -180,24 +180,30 @@ var withdrawSQL = `SELECT event_id, wby FROM (
 WHERE n = 1`
 
 // RebuildLedger implements tracewatch.Store: recomputes the ledger from the facts and
-// returns the number of codes in it.
-func (s *Store) RebuildLedger(ctx context.Context) (int64, error) {
+// says how many codes it holds and how many of their rows the rebuild changed.
+func (s *Store) RebuildLedger(ctx context.Context) (tracewatch.LedgerRebuild, error) {
+	var r tracewatch.LedgerRebuild
 	if err := s.await(ctx); err != nil {
-		return 0, err
+		return r, err
 	}
 	const op = "duckdb.RebuildLedger"
 	err := s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
-		_, err := conn.ExecContext(ctx, rebuildSQL)
-		return err
+		// The ledger as the commits left it, to count the codes the rebuild changes.
+		if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE ledger_before AS SELECT * FROM ledger`); err != nil {
+			return err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.ledger_before`)
+		if _, err := conn.ExecContext(ctx, rebuildSQL); err != nil {
+			return err
+		}
+		return conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM ledger),
+    (SELECT count(DISTINCT code_id) FROM ((SELECT * FROM ledger EXCEPT ALL SELECT * FROM ledger_before)
+                                          UNION ALL (SELECT * FROM ledger_before EXCEPT ALL SELECT * FROM ledger)))`).Scan(&r.Codes, &r.Changed)
 	}})
 	if err != nil {
-		return 0, tracewatch.E(op, tracewatch.KindInternal, err)
+		return tracewatch.LedgerRebuild{}, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
-	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM ledger`).Scan(&n); err != nil {
-		return 0, tracewatch.E(op, tracewatch.KindInternal, err)
-	}
-	return n, nil
+	return r, nil
 }
 
 const quarantineCols = `id, msgid, infno, fixmedins_code, source, row_no, field, reason, payload_hash, received_at, resubmitted`
