@@ -249,6 +249,10 @@ type Store interface {
 	CodeMappings(ctx context.Context) (map[string]CodeMapping, error)
 	DrugPackContents(ctx context.Context) (map[string]int64, error)
 	PackageChildren(ctx context.Context, parents []string) (map[string][]string, error)
+	// PackOrders reads what the package links prove about product ids: which product's
+	// codes are parents of which other product's, with the first row that shows it and
+	// how many rows do (PackOrder; an unknown pack level is inferred from them).
+	PackOrders(ctx context.Context) ([]PackOrder, error)
 
 	// Message returns the stored message of an institution with this msgid.
 	Message(ctx context.Context, institution, msgid string) (MessageRecord, error)

@@ -8,38 +8,12 @@ import (
 	"tracewatch"
 )
 
-// LevelStore is a store that reads what the package links prove about package levels
-// (tracewatch.PackOrder). RunLevels checks it; the DuckDB store satisfies it.
-type LevelStore interface {
-	tracewatch.Store
-	PackOrders(ctx context.Context) ([]tracewatch.PackOrder, error)
-}
-
-// RunLevels runs the conformance cases of package levels: a code mapping row without a
+// The conformance cases of package levels (run by Run): a code mapping row without a
 // level keeps it unknown, and PackOrders lists what the links prove.
-func RunLevels(t *testing.T, open Opener) {
-	tests := []struct {
-		name string
-		f    func(t *testing.T, s LevelStore)
-	}{
-		{"UnknownLevel", testUnknownLevel},
-		{"PackOrders", testPackOrders},
-		{"PackOrdersMove", testPackOrdersMove},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, ok := fresh(t, open).(LevelStore)
-			if !ok {
-				t.Fatal("the store does not read PackOrders")
-			}
-			tc.f(t, s)
-		})
-	}
-}
 
 // testUnknownLevel: a level the row does not state is stored and read back as 0, not 1;
 // a stated one as stated.
-func testUnknownLevel(t *testing.T, s LevelStore) {
+func testUnknownLevel(t *testing.T, s tracewatch.Store) {
 	ctx := context.Background()
 	must(t, s.UpsertCodeMappings(ctx, []tracewatch.CodeMapping{
 		{ProductID: "8385793", DrugCode: drugX}, {ProductID: "8385794", DrugCode: drugX, PackLevel: 3},
@@ -91,7 +65,7 @@ func packLinks() []tracewatch.PackageLink {
 	}
 }
 
-func testPackOrders(t *testing.T, s LevelStore) {
+func testPackOrders(t *testing.T, s tracewatch.Store) {
 	ctx := context.Background()
 	got, err := s.PackOrders(ctx)
 	must(t, err)
@@ -120,7 +94,7 @@ func testPackOrders(t *testing.T, s LevelStore) {
 
 // testPackOrdersMove: re-loading a child under another parent moves it (a pack lies in
 // one package), and the orders follow.
-func testPackOrdersMove(t *testing.T, s LevelStore) {
+func testPackOrdersMove(t *testing.T, s tracewatch.Store) {
 	ctx := context.Background()
 	must(t, s.UpsertPackageLinks(ctx, packLinks()))
 	// box4's row moves cartonC under cartonA: the reverse order is gone, 8385794 →

@@ -69,6 +69,16 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
+	for _, tc := range []struct {
+		name string
+		f    func(t *testing.T, s tracewatch.Store)
+	}{
+		{"UnknownLevel", testUnknownLevel},
+		{"PackOrders", testPackOrders},
+		{"PackOrdersMove", testPackOrdersMove},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
+	}
 }
 
 func fresh(t *testing.T, open Opener) tracewatch.Store {
