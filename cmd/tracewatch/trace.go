@@ -65,6 +65,9 @@ func runTrace(e env) int {
 		if t.Via != "" {
 			fmt.Fprintf(e.stdout, "  (in parent %s)", t.Via)
 		}
+		if t.WithdrawnBy != "" {
+			fmt.Fprintf(e.stdout, "  [withdrawn by 3507 %s]", t.WithdrawnBy)
+		}
 		fmt.Fprintln(e.stdout)
 	}
 	if len(v.Timeline) == 0 {

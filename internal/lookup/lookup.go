@@ -67,6 +67,9 @@ type Entry struct {
 	Scanned     string `json:"scanned"`
 	Via         string `json:"via_parent,omitempty"`
 	ChangeType  string `json:"inv_chg_type,omitempty"`
+	// WithdrawnBy is the msgid of the 3507 that withdrew this row: kept for audit, it
+	// counts for nothing (docs/ledger.md).
+	WithdrawnBy string `json:"withdrawn_by,omitempty"`
 }
 
 // ErrNotTraceCode wraps the identification error of an input that is not a trace code.
@@ -92,8 +95,12 @@ func Lookup(ctx context.Context, st Store, input string) (View, error) {
 	for _, t := range tl {
 		e := Entry{Time: formatTime(t.Time), Kind: string(t.Kind), Infno: t.Infno, MsgID: t.MsgID, Line: t.Line, Institution: t.Institution,
 			DrugCode: t.DrugCode, Quantity: t.Qty.String(), SplitPack: t.SplitPack, Receipt: t.Receipt, Settlement: t.Settlement,
-			Person: t.Person, Certno: t.CertnoMasked, Scanned: t.Code.Raw, Via: t.Code.Parent, ChangeType: t.ChangeType}
+			Person: t.Person, Certno: t.CertnoMasked, Scanned: t.Code.Raw, Via: t.Code.Parent, ChangeType: t.ChangeType,
+			WithdrawnBy: t.WithdrawnBy}
 		v.Timeline = append(v.Timeline, e)
+		if t.WithdrawnBy != "" {
+			continue // withdrawn: shown, not counted
+		}
 		insts[t.Institution] = true
 		if t.Inbound() {
 			recv[t.Institution] = true
