@@ -244,3 +244,23 @@ func withAppenders(conn *sql.Conn, targets []string, f func(as []*duckdbdrv.Appe
 		return closeAll()
 	})
 }
+
+// inChunk is how many values one IN list of inLists holds.
+const inChunk = 500
+
+// inLists calls fn once per run of at most inChunk of vals, with the placeholders of an
+// IN list ("?, ?, …") and the run as query arguments.
+func inLists[T any](vals []T, fn func(list string, args []any) error) error {
+	for len(vals) > 0 {
+		chunk := vals[:min(len(vals), inChunk)]
+		vals = vals[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, v := range chunk {
+			args[i] = v
+		}
+		if err := fn("?"+strings.Repeat(", ?", len(chunk)-1), args); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -228,14 +228,8 @@ func (s *Store) attachPayloads(ctx context.Context, rows []tracewatch.Quarantine
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	got := make(map[string][]byte, len(ids))
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 500)]
-		ids = ids[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, h := range chunk {
-			args[i] = h
-		}
-		rs, err := s.db.QueryContext(ctx, `SELECT hash, payload FROM quarantine_payloads WHERE hash IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+	err := inLists(ids, func(list string, args []any) error {
+		rs, err := s.db.QueryContext(ctx, `SELECT hash, payload FROM quarantine_payloads WHERE hash IN (`+list+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -248,9 +242,10 @@ func (s *Store) attachPayloads(ctx context.Context, rows []tracewatch.Quarantine
 			}
 			got[h] = p
 		}
-		if err := rs.Close(); err != nil {
-			return err
-		}
+		return rs.Close()
+	})
+	if err != nil {
+		return err
 	}
 	for i, h := range hashes {
 		if h != "" {

@@ -344,7 +344,7 @@ func (s *Store) DrugPackContents(ctx context.Context) (map[string]int64, error) 
 func (s *Store) PackageChildren(ctx context.Context, parents []string) (map[string][]string, error) {
 	const op = "duckdb.PackageChildren"
 	out := map[string][]string{}
-	ids := make([]any, 0, len(parents))
+	ids := make([]int64, 0, len(parents))
 	keyOf := map[int64]string{}
 	for _, p := range parents {
 		id, err := s.lookupCodeID(ctx, p)
@@ -356,20 +356,18 @@ func (s *Store) PackageChildren(ctx context.Context, parents []string) (map[stri
 			keyOf[int64(id)] = p
 		}
 	}
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 500)]
-		ids = ids[len(chunk):]
+	err := inLists(ids, func(list string, args []any) error {
 		rows, err := s.db.QueryContext(ctx, `SELECT p.parent_id, p.child_id, d.code_key FROM packages p LEFT JOIN code_dict d ON d.code_id = p.child_id
-			WHERE p.parent_id IN (?`+strings.Repeat(",?", len(chunk)-1)+`) ORDER BY p.parent_id, p.child_id`, chunk...)
+			WHERE p.parent_id IN (`+list+`) ORDER BY p.parent_id, p.child_id`, args...)
 		if err != nil {
-			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+			return err
 		}
 		for rows.Next() {
 			var pid, cid int64
 			var key sql.NullString
 			if err := rows.Scan(&pid, &cid, &key); err != nil {
 				rows.Close()
-				return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+				return err
 			}
 			k := key.String
 			if !key.Valid {
@@ -378,6 +376,10 @@ func (s *Store) PackageChildren(ctx context.Context, parents []string) (map[stri
 			out[keyOf[pid]] = append(out[keyOf[pid]], k)
 		}
 		rows.Close()
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	return out, nil
 }

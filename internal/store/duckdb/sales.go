@@ -142,7 +142,7 @@ func (w *writer) withdrawStored(ctx context.Context, deletions []*tracewatch.Eve
 		by string
 	}
 	var labels []relabel
-	var gone []any
+	var gone []int64
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), 300)]
 		keys = keys[len(chunk):]
@@ -196,12 +196,10 @@ WHERE events.event_id = v.id`, args...); err != nil {
 		}
 	}
 	// The effects of the rows now withdrawn.
-	for len(gone) > 0 {
-		chunk := gone[:min(len(gone), 500)]
-		gone = gone[len(chunk):]
+	return inLists(gone, func(list string, args []any) error {
 		rows, err := w.conn.QueryContext(ctx, `SELECT e.kind, e.change_type, e.fixmedins_code, e.msgid, e.line, e.receipt, e.setl_id, c.code_id
 FROM event_codes c JOIN events e ON e.event_id = c.event_id
-WHERE c.code_id IS NOT NULL AND c.event_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, chunk...)
+WHERE c.code_id IS NOT NULL AND c.event_id IN (`+list+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -231,11 +229,8 @@ WHERE c.code_id IS NOT NULL AND c.event_id IN (?`+strings.Repeat(", ?", len(chun
 			ch.repack[id] = true
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+		return rows.Err()
+	})
 }
 
 // saleFactsSQL computes sale_codes rows of sale-side facts (tracewatch.SaleID, the
@@ -309,23 +304,15 @@ FROM sale_codes s JOIN stage_sales k ON k.code_id = s.code_id AND k.sale_id = s.
 // salesOf returns the stored sale_codes rows of the sale ids.
 func (w *writer) salesOf(ctx context.Context, ids []string) (map[saleKey]saleVal, error) {
 	out := map[saleKey]saleVal{}
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 500)]
-		ids = ids[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, s := range chunk {
-			args[i] = s
-		}
+	err := inLists(ids, func(list string, args []any) error {
 		rows, err := w.conn.QueryContext(ctx, `SELECT code_id, sale_id, fixmedins_code, event_time, whole, split_qty FROM sale_codes
-WHERE sale_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+WHERE sale_id IN (`+list+`)`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err := scanSaleRows(rows, out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+		return scanSaleRows(rows, out)
+	})
+	return out, err
 }
 
 // compareKeys orders sale keys (for deterministic staging).
@@ -412,20 +399,19 @@ func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
 		for k := range ch.recompute {
 			codes[k.id] = true
 		}
-		ids := make([]any, 0, len(codes))
+		ids := make([]int64, 0, len(codes))
 		for id := range codes {
 			ids = append(ids, int64(id))
 		}
-		for len(ids) > 0 {
-			chunk := ids[:min(len(ids), 500)]
-			ids = ids[len(chunk):]
-			rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(saleFactsSQL, ` AND c.code_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`), chunk...)
+		err := inLists(ids, func(list string, args []any) error {
+			rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(saleFactsSQL, ` AND c.code_id IN (`+list+`)`), args...)
 			if err != nil {
 				return err
 			}
-			if err := scanSaleRows(rows, fresh); err != nil {
-				return err
-			}
+			return scanSaleRows(rows, fresh)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	written := len(ch.changes) // the inserted rows are written

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -571,6 +570,17 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		id  tracewatch.CodeID
 		key string
 	}
+	// intern is the code id of key, noting the keys the dictionary does not hold yet.
+	intern := func(key string) tracewatch.CodeID {
+		id, isNew := w.codeID(key)
+		if isNew {
+			newDict = append(newDict, struct {
+				id  tracewatch.CodeID
+				key string
+			}{id, key})
+		}
+		return id
+	}
 	if err := w.loadPacks(ctx); err != nil {
 		return fail(err)
 	}
@@ -602,25 +612,11 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 				var cid, parent driver.Value
 				var code tracewatch.CodeID
 				if c.Key != "" {
-					var isNew bool
-					code, isNew = w.codeID(c.Key)
-					if isNew {
-						newDict = append(newDict, struct {
-							id  tracewatch.CodeID
-							key string
-						}{code, c.Key})
-					}
+					code = intern(c.Key)
 					cid = int64(code)
 				}
 				if c.Parent != "" {
-					pid, isNew := w.codeID(c.Parent)
-					if isNew {
-						newDict = append(newDict, struct {
-							id  tracewatch.CodeID
-							key string
-						}{pid, c.Parent})
-					}
-					parent = int64(pid)
+					parent = int64(intern(c.Parent))
 				}
 				if err := ca.AppendRow(id, cid, c.Raw, c.Kind, c.ProductID, c.Error, parent, int32(c.Level), c.DrugCode,
 					string(e.Kind), e.Institution, nullTime(e.Time), nullTime(c.Expires)); err != nil {
@@ -756,33 +752,25 @@ func storedResponses(ctx context.Context, q interface {
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 500)]
-		ids = ids[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := q.QueryContext(ctx, `SELECT fixmedins_code, msgid, response FROM messages WHERE msgid IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+	err := inLists(ids, func(list string, args []any) error {
+		rows, err := q.QueryContext(ctx, `SELECT fixmedins_code, msgid, response FROM messages WHERE msgid IN (`+list+`)`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for rows.Next() {
 			var k tracewatch.MessageKey
 			var resp string
 			if err := rows.Scan(&k.Institution, &k.MsgID, &resp); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
 			if want[k] {
 				out[k] = []byte(resp)
 			}
 		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+		return rows.Close()
+	})
+	return out, err
 }
 
 // injected returns the failure a test asked for b, if any.
