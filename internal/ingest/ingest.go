@@ -19,7 +19,7 @@ import (
 )
 
 // Codes is what identification needs from the store: the code mapping, the package
-// links, and what the links prove about product ids. The DuckDB store satisfies it.
+// links, and what the links prove about product ids. tracewatch.Store satisfies it.
 type Codes interface {
 	CodeMappings(ctx context.Context) (map[string]tracewatch.CodeMapping, error)
 	PackageChildren(ctx context.Context, parents []string) (map[string][]string, error)
