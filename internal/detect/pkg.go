@@ -100,7 +100,7 @@ func (p *Package) pairs(ctx context.Context, env *Env, emit func(tracewatch.Clue
 			Subject: tracewatch.SubjectCode, SubjectID: pr.Child, Codes: []string{pr.Parent, pr.Child},
 		}
 		var parentSale, childSale *tracewatch.TimelineEntry
-		var fund, amount tracewatch.Fen // the child's sale: max over its lines
+		var amount lineAmount // the child's sale, over its lines
 		for i := range lines {
 			t := &lines[i]
 			c.Evidence = append(c.Evidence, env.lineEvidence(t))
@@ -116,13 +116,13 @@ func (p *Package) pairs(ctx context.Context, env *Env, emit func(tracewatch.Clue
 			if childSale == nil {
 				childSale = t
 			}
-			fund, amount = max(fund, t.FundPaid), max(amount, env.saleAmount(&t.Event))
+			amount.add(env, t)
 		}
 		if parentSale == nil || childSale == nil {
 			return nil
 		}
 		c.Institution = childSale.Institution
-		setAmount(&c, fund, amount)
+		setAmount(&c, amount.fund, amount.sale)
 		c.Explanation = fmt.Sprintf("包装码 %s 已于 %s 在 %s 整件销售，其内的小包装追溯码 %s 又于 %s 在 %s 单独销售，同一盒药被销售两次。",
 			pr.Parent, when(parentSale.Time), env.instName(parentSale.Institution), pr.Child, when(childSale.Time), env.instName(childSale.Institution))
 		emit(c)

@@ -83,7 +83,7 @@ var substitutionRuleText = map[string]string{
 // Run implements Detector.
 func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	byKey := map[string]*tracewatch.Clue{}
-	fund, amount := map[string]tracewatch.Fen{}, map[string]tracewatch.Fen{} // max over a clue's lines
+	amounts := map[string]*lineAmount{}
 	var order []string
 	err := env.Src.MismatchedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
 		rule, sev, ok := substitution(env, l.Code.DrugCode, l.DrugCode)
@@ -107,12 +107,13 @@ func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 			c.Explanation = fmt.Sprintf("%s 对应的产品是 %s，%s 于 %s 却按 %s 销售结算（%s）。", what, env.drugName(l.Code.DrugCode),
 				env.instName(l.Institution), when(l.Time), env.drugName(l.DrugCode), substitutionRuleText[rule])
 			byKey[fp] = c
+			amounts[fp] = &lineAmount{}
 			order = append(order, fp)
 		}
 		c.Settlements = append(c.Settlements, l.Settlement)
 		c.Receipts = append(c.Receipts, l.Receipt)
 		c.Persons = append(c.Persons, l.Person)
-		fund[fp], amount[fp] = max(fund[fp], l.FundPaid), max(amount[fp], env.saleAmount(&l.Event))
+		amounts[fp].add(env, l)
 		c.Evidence = append(c.Evidence, env.lineEvidence(l))
 		return ctx.Err()
 	})
@@ -120,7 +121,7 @@ func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 		return err
 	}
 	for _, fp := range order {
-		setAmount(byKey[fp], fund[fp], amount[fp])
+		setAmount(byKey[fp], amounts[fp].fund, amounts[fp].sale)
 		emit(*byKey[fp])
 	}
 	return nil
