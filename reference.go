@@ -110,6 +110,21 @@ type Drug struct {
 	Restriction  string // the catalog's restriction text (限定支付范围)
 }
 
+// DrugLimit is one entry of the knowledge base (知识库) of drug limits: who may be given the
+// drug, how much and where (docs/data-formats.md#drug_limits). A zero field sets no limit.
+type DrugLimit struct {
+	DrugCode         string   // med_list_codg
+	Gender           string   // "1" male only, "2" female only, "" none
+	MinAge, MaxAge   int      // years; 0: none
+	MaxDays          int      // maximum days of supply a person may hold at once; 0: none
+	DailyDose        Qty      // minimum units taken per day (for days of supply); 0: unknown
+	MaxQty           Qty      // maximum minimum units per period; 0: none
+	PeriodDays       int      // the period of MaxQty, days
+	InstitutionLevel string   // lowest hosp_lv allowed to prescribe it; "": any
+	Scenes           []string // where it may be paid: outpatient, inpatient, pharmacy; empty: anywhere
+	Basis            string   // 政策依据: the rule or catalog note the limit comes from
+}
+
 // CodeMapping maps the product identifier inside a trace code (7-digit 药品标识码 or GTIN)
 // to the drug, the commodity barcode and the package level (三码合一).
 type CodeMapping struct {

@@ -243,6 +243,9 @@ type Store interface {
 	UpsertDrugs(ctx context.Context, rows []Drug) error
 	UpsertCodeMappings(ctx context.Context, rows []CodeMapping) error
 	UpsertPackageLinks(ctx context.Context, rows []PackageLink) error
+	// UpsertDrugLimits loads the knowledge base of drug limits: a drug's row replaces its
+	// stored row whole (a limit left empty is cleared).
+	UpsertDrugLimits(ctx context.Context, rows []DrugLimit) error
 
 	Institution(ctx context.Context, code string) (Institution, error)
 	Drug(ctx context.Context, code string) (Drug, error)
@@ -253,6 +256,8 @@ type Store interface {
 	// codes are parents of which other product's, with the first row that shows it and
 	// how many rows do (PackOrder; an unknown pack level is inferred from them).
 	PackOrders(ctx context.Context) ([]PackOrder, error)
+	// DrugLimits reads the knowledge base of drug limits, sorted by drug code.
+	DrugLimits(ctx context.Context) ([]DrugLimit, error)
 
 	// Message returns the stored message of an institution with this msgid.
 	Message(ctx context.Context, institution, msgid string) (MessageRecord, error)

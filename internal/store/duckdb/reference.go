@@ -222,6 +222,57 @@ func (s *Store) UpsertPackageLinks(ctx context.Context, rows []tracewatch.Packag
 	}})
 }
 
+// UpsertDrugLimits implements tracewatch.Store: a drug's row replaces its stored row
+// whole, so a limit the new row leaves at zero is cleared.
+func (s *Store) UpsertDrugLimits(ctx context.Context, rows []tracewatch.DrugLimit) error {
+	vals := make([][]driver.Value, len(rows))
+	for i, r := range rows {
+		vals[i] = []driver.Value{r.DrugCode, nullStr(r.Gender), nullInt(r.MinAge), nullInt(r.MaxAge), nullInt(r.MaxDays),
+			nullQty(r.DailyDose), nullQty(r.MaxQty), nullInt(r.PeriodDays), nullStr(r.InstitutionLevel),
+			nullStr(strings.Join(r.Scenes, "|")), nullStr(r.Basis)}
+	}
+	return s.upsert(ctx, "duckdb.UpsertDrugLimits", "drug_limits", []string{"med_list_codg"}, strings.Split(drugLimitCols, ", "), vals)
+}
+
+const drugLimitCols = `med_list_codg, gender, min_age, max_age, max_days, daily_dose, max_qty, period_days, hosp_lv, scenes, basis`
+
+func nullQty(q tracewatch.Qty) driver.Value {
+	if q == 0 {
+		return nil
+	}
+	return int64(q)
+}
+
+// DrugLimits implements tracewatch.Store: the knowledge base, by drug code.
+func (s *Store) DrugLimits(ctx context.Context) ([]tracewatch.DrugLimit, error) {
+	const op = "duckdb.DrugLimits"
+	rows, err := s.db.QueryContext(ctx, `SELECT `+drugLimitCols+` FROM drug_limits ORDER BY med_list_codg`)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.DrugLimit
+	for rows.Next() {
+		var l tracewatch.DrugLimit
+		var gender, level, scenes, basis sql.NullString
+		var minAge, maxAge, maxDays, period, dose, qty sql.NullInt64
+		if err := rows.Scan(&l.DrugCode, &gender, &minAge, &maxAge, &maxDays, &dose, &qty, &period, &level, &scenes, &basis); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		l.Gender, l.InstitutionLevel, l.Basis = gender.String, level.String, basis.String
+		l.MinAge, l.MaxAge, l.MaxDays, l.PeriodDays = int(minAge.Int64), int(maxAge.Int64), int(maxDays.Int64), int(period.Int64)
+		l.DailyDose, l.MaxQty = tracewatch.Qty(dose.Int64), tracewatch.Qty(qty.Int64)
+		if scenes.String != "" {
+			l.Scenes = strings.Split(scenes.String, "|")
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return out, nil
+}
+
 func formatAgreements(as []tracewatch.Agreement) string {
 	var parts []string
 	for _, a := range as {
