@@ -21,9 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/facts"
 	"tracewatch/internal/ingest"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/server"
 	"tracewatch/internal/store/duckdb"
 )
@@ -94,7 +94,7 @@ func runBenchCheck(e env) int {
 	// Sold codes to ask about, with their seller: a sample from the store.
 	type sold struct{ key, inst string }
 	var sample []sold
-	err = st.Holdings(ctx, func(key string, h tracewatch.Holding) error {
+	err = st.Holdings(ctx, func(key string, h facts.Holding) error {
 		if len(sample) < 200_000 {
 			sample = append(sample, sold{key, h.Institution})
 		}
@@ -107,7 +107,7 @@ func runBenchCheck(e env) int {
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	idx := detect.NewIndex()
+	idx := rules.NewIndex()
 	start := time.Now()
 	if err := idx.Load(ctx, st); err != nil {
 		return fail(e.stderr, "bench check", err)

@@ -18,8 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"tracewatch/internal/detect"
 	"tracewatch/internal/ingest"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/server"
 )
 
@@ -91,7 +91,7 @@ func runBenchHTTP(e env) int {
 		return fail(e.stderr, "bench http", err)
 	}
 	// As serve runs: accepted sales also update the real-time check's index.
-	index := detect.NewIndex()
+	index := rules.NewIndex()
 	t0 := time.Now()
 	if err := index.Load(ctx, st); err != nil {
 		return fail(e.stderr, "bench http", err)

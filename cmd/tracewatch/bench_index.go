@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/facts"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 )
 
@@ -38,10 +39,10 @@ func (l indexLoad) key(i int64) string {
 	return string(append(b, s...))
 }
 
-func (l indexLoad) Holdings(ctx context.Context, fn func(key string, h tracewatch.Holding) error) error {
+func (l indexLoad) Holdings(ctx context.Context, fn func(key string, h facts.Holding) error) error {
 	t0 := time.Date(2025, 1, 1, 8, 0, 0, 0, time.UTC)
 	for i := range l.codes {
-		h := tracewatch.Holding{Institution: benchInstitutionCode(int(i % int64(l.insts))), Units: tracewatch.QtyScale,
+		h := facts.Holding{Institution: benchInstitutionCode(int(i % int64(l.insts))), Units: tracewatch.QtyScale,
 			Last: t0.Add(time.Duration(i%(90*86400)) * time.Second), Receipt: "R" + strconv.FormatInt(i/2, 36),
 			Person: "PSN" + strconv.FormatInt(i%2_000_000, 36)}
 		if err := fn(l.key(i), h); err != nil {
@@ -83,7 +84,7 @@ func runBenchIndex(e env) int {
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	x := detect.NewIndex()
+	x := rules.NewIndex()
 	t0 := time.Now()
 	if err := x.Load(ctx, indexLoad{Store: st, codes: *codes, insts: *insts}); err != nil {
 		return fail(e.stderr, "bench index", err)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 )
 
@@ -70,16 +70,16 @@ func runBenchScreen(e env) int {
 	if err != nil {
 		return fail(e.stderr, "bench screen", err)
 	}
-	denv, err := detect.NewEnv(ctx, st, tracewatch.Window{}, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC))
+	denv, err := rules.NewEnv(ctx, st, tracewatch.Window{}, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		return fail(e.stderr, "bench screen", err)
 	}
-	ds, err := detect.Select([]string{"T1", "T2", "T3", "T4", "T5"})
+	ds, err := rules.Select([]string{"T1", "T2", "T3", "T4", "T5"})
 	if err != nil {
 		return fail(e.stderr, "bench screen", err)
 	}
 	start := time.Now()
-	res, err := detect.Run(ctx, denv, ds, nil)
+	res, err := rules.Run(ctx, denv, ds, nil)
 	if err != nil {
 		return fail(e.stderr, "bench screen", err)
 	}
@@ -90,7 +90,7 @@ func runBenchScreen(e env) int {
 	}
 	b := (b1 + b2) / 2
 	for _, r := range res {
-		fmt.Fprintf(e.stdout, "  %-22s %8d clues %8.2fs\n", r.Detector.ID(), len(r.Clues), r.Elapsed.Seconds())
+		fmt.Fprintf(e.stdout, "  %-22s %8d clues %8.2fs\n", rules.ID(r.Rule), len(r.Clues), r.Elapsed.Seconds())
 	}
 	fmt.Fprintf(e.stdout, "T1–T5: %.2fs = %.0f sale lines/s\n", ours.Seconds(), float64(n)/ours.Seconds())
 	fmt.Fprintf(e.stdout, "B0 (GROUP BY code HAVING count(*) >= 2): %.2fs (runs %.2fs, %.2fs), %d codes\n", b.Seconds(), b1.Seconds(), b2.Seconds(), repeats)

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
 	"tracewatch/internal/eval"
+	"tracewatch/internal/rules"
 )
 
 func init() {
@@ -52,8 +52,12 @@ func runDemo(e env) int {
 	done()
 
 	done = step(2, "loading the reference data")
-	for _, kind := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages"} {
-		if rc := runLoad(quiet("--data-dir", data, kind, filepath.Join(prov, "reference", kind+".csv"))); rc != exitOK {
+	refs, err := provinceFiles(prov)
+	if err != nil {
+		return fail(e.stderr, "demo", err)
+	}
+	for _, f := range refs {
+		if rc := runLoad(quiet("--data-dir", data, string(f.kind), f.path)); rc != exitOK {
 			return rc
 		}
 	}
@@ -83,8 +87,8 @@ func runDemo(e env) int {
 	fmt.Fprintf(e.stdout, "      %d messages, %d sale lines, %d codes in the ledger, %d quarantined\n",
 		stats.Tables["messages"], stats.Tables["sale_lines"], stats.LedgerCodes, stats.Quarantined)
 
-	done = step(4, "screening (T1–T6, T3C, C1, C2, C4, C5, C7, C8, C10)")
-	ds, _ := detect.Select(nil)
+	done = step(4, "screening (T1–T6, T3C, C1–C5, C7, C8, C10)")
+	ds, _ := rules.Select(nil)
 	var progress bytes.Buffer
 	sum, err := screen(ctx, st, ds, tracewatch.Window{}, time.Now().UTC().Truncate(time.Second), &progress)
 	if err != nil {

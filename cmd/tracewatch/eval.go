@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"strings"
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
 	"tracewatch/internal/eval"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 )
 
@@ -84,11 +83,11 @@ func evaluate(ctx context.Context, st *duckdb.Store, labels []eval.Label) (eval.
 			in.Clues = append(in.Clues, c)
 		}
 	}
-	denv, err := detect.NewEnv(ctx, st, tracewatch.Window{}, clueTime(clues))
+	denv, err := rules.NewEnv(ctx, st, tracewatch.Window{}, clueTime(clues))
 	if err != nil {
 		return eval.Report{}, err
 	}
-	res, err := detect.Run(ctx, denv, []detect.Detector{detect.NewBaseline()}, nil)
+	res, err := rules.Run(ctx, denv, []rules.Rule{rules.NewBaseline()}, nil)
 	if err != nil {
 		return eval.Report{}, err
 	}
@@ -102,8 +101,8 @@ func evaluate(ctx context.Context, st *duckdb.Store, labels []eval.Label) (eval.
 	}
 	rep := eval.Evaluate(in)
 	known := map[string]bool{eval.QuarantineDetector: true}
-	for _, d := range detect.Registry() {
-		known[strings.SplitN(d.ID(), "@", 2)[0]] = true
+	for _, d := range rules.Registry() {
+		known[rules.Name(d)] = true
 	}
 	eval.MarkNotBuilt(&rep, func(det string) bool { return known[det] })
 	return rep, nil

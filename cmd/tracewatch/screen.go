@@ -11,14 +11,20 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/facts"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 )
 
-var _ detect.Source = (*duckdb.Store)(nil)
+var _ facts.Reader = (*duckdb.Store)(nil)
 
 func init() {
-	register("screen", "run the detectors and write clues: screen [--data-dir D] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--region R] [--detector T1,…] [--param name.param=value] [--json]", runScreen)
+	register("screen", "run the detectors and write clues: screen [--data-dir D] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--region R] [--detector T1,…] [--rules FILE] [--param name.param=value] [--json]", runScreen)
+}
+
+// rulesFlag adds --rules: a rule-base file (docs/rules.md) applied over the default.
+func rulesFlag(fs *flag.FlagSet) *string {
+	return fs.String("rules", "", "a rule-base file (text or JSON form, docs/rules.md) applied over the embedded default: enables, disables and sets the parameters, severity and regions of rules")
 }
 
 // listFlag collects repeated or comma-separated values.
@@ -82,8 +88,8 @@ func (f windowFlags) parse() (tracewatch.Window, time.Time, error) {
 	return w, at, nil
 }
 
-// applyParams sets "detector.param=value" parameters on the selected detectors.
-func applyParams(ds []detect.Detector, params []string) error {
+// applyParams sets "rule.param=value" parameters on the selected rules.
+func applyParams(ds []rules.Rule, params []string) error {
 	for _, p := range params {
 		name, value, ok := strings.Cut(p, "=")
 		dot := strings.LastIndexByte(name, '.')
@@ -93,9 +99,8 @@ func applyParams(ds []detect.Detector, params []string) error {
 		det, param := name[:dot], name[dot+1:]
 		found := false
 		for _, d := range ds {
-			dn, _, _ := strings.Cut(d.ID(), "@")
-			if dn == det {
-				if err := d.Set(param, value); err != nil {
+			if rules.Name(d) == det {
+				if err := rules.SetParam(d, param, value); err != nil {
 					return err
 				}
 				found = true
@@ -134,6 +139,7 @@ func runScreen(e env) int {
 	var dets, params listFlag
 	fs.Var(&dets, "detector", "detectors to run (T1…T6, T3C, C1, C2, C4, C5, C7, C8, C10, B0, or names such as trace.duplicate); repeatable or comma-separated; default all but B0")
 	fs.Var(&params, "param", "set a detector parameter, detector.param=value (docs/detectors.md); repeatable")
+	rulesFile := rulesFlag(fs)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
 		return code
@@ -142,7 +148,11 @@ func runScreen(e env) int {
 	if err != nil {
 		return fail(e.stderr, "screen", err)
 	}
-	ds, err := detect.Select(dets)
+	base, err := rules.LoadBase(*rulesFile)
+	if err != nil {
+		return fail(e.stderr, "screen", err)
+	}
+	ds, err := base.Rules(dets)
 	if err != nil {
 		return fail(e.stderr, "screen", err)
 	}
@@ -185,7 +195,7 @@ func writeScreen(stdout, stderr io.Writer, sum screenSummary, asJSON bool) int {
 // (error), stores no clue, and does not stop the others; the error returned then joins
 // every failure, and the summary counts them in Failed. An error with Failed 0 means the
 // run could not start (the reference data did not load) or was cancelled.
-func screen(ctx context.Context, st *duckdb.Store, ds []detect.Detector, w tracewatch.Window, at time.Time, progress io.Writer) (screenSummary, error) {
+func screen(ctx context.Context, st *duckdb.Store, ds []rules.Rule, w tracewatch.Window, at time.Time, progress io.Writer) (screenSummary, error) {
 	sum := screenSummary{Window: map[string]string{}}
 	if !w.From.IsZero() {
 		sum.Window["from"] = w.From.In(cstZone).Format("2006-01-02")
@@ -196,24 +206,24 @@ func screen(ctx context.Context, st *duckdb.Store, ds []detect.Detector, w trace
 	if w.Region != "" {
 		sum.Window["region"] = string(w.Region)
 	}
-	denv, err := detect.NewEnv(ctx, st, w, at)
+	denv, err := rules.NewEnv(ctx, st, w, at)
 	if err != nil {
 		return sum, err
 	}
 	var failed []error
 	for i, d := range ds {
-		fmt.Fprintf(progress, "[%d/%d] %s %s …", i+1, len(ds), d.ID(), d.Title())
-		res, err := detect.Run(ctx, denv, []detect.Detector{d}, nil)
+		fmt.Fprintf(progress, "[%d/%d] %s %s …", i+1, len(ds), rules.ID(d), d.Spec().Title)
+		res, err := rules.Run(ctx, denv, []rules.Rule{d}, nil)
 		if len(res) == 0 { // cancelled
 			fmt.Fprintln(progress)
 			return sum, errors.Join(append(failed, err)...)
 		}
 		r := res[0]
-		ds := detectorSummary{Detector: d.ID(), Title: d.Title(), BySeverity: map[string]int{}, Seconds: r.Elapsed.Seconds()}
+		ds := detectorSummary{Detector: rules.ID(d), Title: d.Spec().Title, BySeverity: map[string]int{}, Seconds: r.Elapsed.Seconds()}
 		added := 0
 		if err == nil {
 			if added, err = st.PutClues(ctx, r.Clues, at); err != nil {
-				err = fmt.Errorf("%s: storing its clues: %w", d.ID(), err)
+				err = fmt.Errorf("%s: storing its clues: %w", rules.ID(d), err)
 			}
 		}
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 	"tracewatch/internal/tracecode"
 )
@@ -97,10 +97,14 @@ func TestScreenExtremeValues(t *testing.T) {
 }
 
 // failing is a detector whose query fails.
-type failing struct{ detect.Detector }
+type failing struct{ rules.Rule }
 
-func (failing) ID() string { return "trace.broken@1" }
-func (failing) Run(context.Context, *detect.Env, func(tracewatch.Clue)) error {
+func (f failing) Spec() rules.Spec {
+	sp := f.Rule.Spec()
+	sp.Name = "trace.broken"
+	return sp
+}
+func (failing) Eval(context.Context, *rules.Env, func(tracewatch.Clue)) error {
 	return tracewatch.Errorf("duckdb.StockPeriods", tracewatch.KindInternal, "Out of Range Error: Overflow in multiplication of INT64")
 }
 
@@ -117,7 +121,7 @@ func TestScreenFailingDetector(t *testing.T) {
 	defer st.Close()
 	var progress bytes.Buffer
 	at := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)
-	sum, err := screen(ctx, st, []detect.Detector{failing{detect.NewStockBalance()}, detect.NewDuplicate()}, tracewatch.Window{}, at, &progress)
+	sum, err := screen(ctx, st, []rules.Rule{failing{rules.NewStockBalance()}, rules.NewDuplicate()}, tracewatch.Window{}, at, &progress)
 	if err == nil || !strings.Contains(err.Error(), "trace.broken@1: duckdb.StockPeriods") {
 		t.Errorf("screen error %v", err)
 	}

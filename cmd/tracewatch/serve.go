@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"tracewatch/internal/detect"
 	"tracewatch/internal/ingest"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/server"
 	"tracewatch/internal/token"
 )
@@ -33,7 +33,7 @@ const (
 )
 
 func init() {
-	register("serve", "run the HTTP server (NHSA endpoint, operator API): serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N]", runServe)
+	register("serve", "run the HTTP server (NHSA endpoint, operator API): serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N] [--rules FILE]", runServe)
 }
 
 func runServe(e env) int {
@@ -46,8 +46,9 @@ func runServe(e env) int {
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second each institution may make on the signed endpoints (0: no limit); beyond it: 429 with an NHSA envelope")
 	journal := journalFlag(fs)
 	rateBurst := fs.Int("rate-burst", 0, "burst allowed above --rate-limit (default: one second's worth)")
+	rulesFile := rulesFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N]")
+		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N] [--rules FILE]")
 		fmt.Fprintln(e.stderr, "Serves POST /fsi/api/{infno} (signed NHSA messages) and the operator API /api/v1 (bearer tokens: tracewatch token create; docs/api.md).")
 		fmt.Fprintln(e.stderr, "Stops on SIGINT or SIGTERM after the requests in flight (at most --shutdown-grace).")
 		fs.PrintDefaults()
@@ -58,6 +59,10 @@ func runServe(e env) int {
 	if fs.NArg() > 0 || *maxConns < 0 || *grace < 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	ruleBase, err := rules.LoadBase(*rulesFile)
+	if err != nil {
+		return fail(e.stderr, "serve", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -81,7 +86,8 @@ func runServe(e env) int {
 	}
 	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
 	// The real-time check's index loads in the background; /readyz says when it is done.
-	index := detect.NewIndex()
+	index := rules.NewIndex()
+	index.SetRules(ruleBase.All()) // the counter runs T1–T4 and C8 with the rule base's settings
 	go func() {
 		start := time.Now()
 		if err := index.Load(ctx, st); err != nil {

@@ -18,8 +18,8 @@ import (
 	"unicode/utf8"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
 	"tracewatch/internal/nhsa"
+	"tracewatch/internal/rules"
 )
 
 // The real-time check (事中审核): POST /api/v1/check (native JSON) and POST
@@ -71,7 +71,7 @@ func jrID(parts ...string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-func (s *Server) toJSON(v detect.Violation, scope ...string) violationJSON {
+func (s *Server) toJSON(v rules.Violation, scope ...string) violationJSON {
 	return violationJSON{
 		JrID:   jrID(append(scope, strconv.Itoa(v.Line), v.Code, v.RuleID, v.Rule)...),
 		RuleID: v.RuleID, RuleName: v.RuleName, VolaCont: v.Content, VolaAmt: v.Amount.String(), VolaAmtStas: "1",
@@ -223,7 +223,7 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	cr := detect.CheckRequest{Institution: req.FixmedinsCode, Person: req.PsnNo, Receipt: req.RtalDocno, Time: start}
+	cr := rules.CheckRequest{Institution: req.FixmedinsCode, Person: req.PsnNo, Receipt: req.RtalDocno, Time: start}
 	if req.Time != "" {
 		t, err := time.ParseInLocation("2006-01-02 15:04:05", req.Time, nhsa.CST)
 		if err != nil {
@@ -237,7 +237,7 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, l := range req.Lines {
-		cl := detect.CheckLine{DrugCode: strings.TrimSpace(l.MedListCodg), Codes: l.Codes, Qty: tracewatch.QtyScale}
+		cl := rules.CheckLine{DrugCode: strings.TrimSpace(l.MedListCodg), Codes: l.Codes, Qty: tracewatch.QtyScale}
 		if len(l.Quantity) > 0 && string(l.Quantity) != "null" {
 			q, err := tracewatch.ParseQty(strings.Trim(string(l.Quantity), `"`))
 			if err != nil || q <= 0 || q > maxCheckQty*tracewatch.QtyScale {
@@ -373,7 +373,7 @@ func (s *Server) handleSupervise(w http.ResponseWriter, r *http.Request, req nhs
 				fail(http.StatusOK, "%s.mdtrt_id: %s", ep, msg)
 				return
 			}
-			cr := detect.CheckRequest{Institution: institution, Person: p.PatnID, Receipt: enc.MdtrtID, Time: received}
+			cr := rules.CheckRequest{Institution: institution, Person: p.PatnID, Receipt: enc.MdtrtID, Time: received}
 			if enc.SetlDate != "" {
 				t, err := time.ParseInLocation("2006-01-02 15:04:05", enc.SetlDate, nhsa.CST)
 				if err != nil {
@@ -385,7 +385,7 @@ func (s *Server) handleSupervise(w http.ResponseWriter, r *http.Request, req nhs
 			var rx []string
 			for oi, o := range enc.Orders {
 				op := fmt.Sprintf("%s.fsi_order_dtos[%d]", ep, oi)
-				cl := detect.CheckLine{DrugCode: strings.TrimSpace(o.HilistCode), Qty: tracewatch.QtyScale}
+				cl := rules.CheckLine{DrugCode: strings.TrimSpace(o.HilistCode), Qty: tracewatch.QtyScale}
 				if msg := badText(o.RxID, 64); msg != "" {
 					fail(http.StatusOK, "%s.rx_id: %s", op, msg)
 					return

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 )
 
@@ -42,7 +42,7 @@ func checkHarness(t *testing.T, configure func(*Config)) *harness {
 		if err := cfg.Ingester.Reload(ctx); err != nil {
 			t.Fatal(err)
 		}
-		idx := detect.NewIndex()
+		idx := rules.NewIndex()
 		if err := idx.Load(ctx, st.(*duckdb.Store)); err != nil {
 			t.Fatal(err)
 		}
@@ -267,11 +267,11 @@ func TestConcurrentSalesOfOneBox(t *testing.T) {
 		if err != nil || l.Sales != 2 {
 			t.Fatalf("round %d: ledger %+v %v", round, l, err)
 		}
-		denv, err := detect.NewEnv(ctx, h.st.(*duckdb.Store), tracewatch.Window{}, h.clock.Now())
+		denv, err := rules.NewEnv(ctx, h.st.(*duckdb.Store), tracewatch.Window{}, h.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := detect.Run(ctx, denv, []detect.Detector{detect.NewDuplicate()}, nil)
+		res, err := rules.Run(ctx, denv, []rules.Rule{rules.NewDuplicate()}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,9 +23,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
 	"tracewatch/internal/ingest"
 	"tracewatch/internal/nhsa"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/token"
 )
 
@@ -43,7 +43,7 @@ type Config struct {
 	MaxNonces int              // nonce cache bound (DefaultMaxNonces when 0)
 	// Index answers the real-time check (3101/3102, /api/v1/check); accepted sales update
 	// it. Nil: checks answer 503.
-	Index *detect.Index
+	Index *rules.Index
 	// RateLimit is the requests per second an institution may make on the signed
 	// endpoints, with bursts of RateBurst; 0 means no limit.
 	RateLimit float64
@@ -66,7 +66,7 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	handler http.Handler
-	index   *detect.Index
+	index   *rules.Index
 	metrics *metrics
 	limits  *limiters
 	tokens  *token.Set

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -125,28 +126,6 @@ func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func
 	return nil
 }
 
-// RestrictedLines streams the insured sale lines (3505 with mdtrt_setl_type 1, 2204 and
-// 2301 fee lines) of drugs with a gender or an age limit, sold to persons of the
-// reference data, with the person. A fee line carries the setl_id of its visit's
-// standing settlement. The fund share is the line's (price × quantity, or the fee line's
-// amount, times the fund's share of the settlement). Lines of void settlements and
-// withdrawn rows are left out.
-func (s *Store) RestrictedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
-	if err := s.await(ctx); err != nil {
-		return err
-	}
-	win, args := windowSQL(w, "e.event_time")
-	const limited = ` JOIN drugs d ON d.med_list_codg = e.med_list_codg JOIN persons p ON p.psn_no = e.psn_no`
-	const cond = ` AND (d.gender_limit IN ('1', '2') OR d.min_age > 0 OR d.max_age > 0)`
-	q := `WITH ` + visitSettled + `
-SELECT * FROM (` + claimSelect("e.setl_id", saleFund) + ` FROM events e` + limited + settledJoins + `
-WHERE e.kind = 'sale' AND e.settle_type = '1'` + cond + liveLine + win + `
-UNION ALL ` + claimSelect("st.setl_id", eventFeeLineFund) + ` FROM events e` + limited + `
-LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
-WHERE e.kind = 'fee_line' AND coalesce(st.void, 0) = 0` + cond + win + `) u` + claimOrder
-	return s.eachClaim(ctx, "duckdb.RestrictedLines", q, append(args, args...), fn)
-}
-
 // DeceasedSettlements streams the standing settlements (2207/2304, and 3505 lines with a
 // setl_id) of persons with a death date, made on or after the death date (UTC midnight:
 // the caller decides on the business day), with the person and the settlement's fund
@@ -182,16 +161,17 @@ WHERE (i.agreements LIKE '%suspended%' OR i.agreements LIKE '%terminated%')
 	return s.eachClaim(ctx, "duckdb.AgreementSettlements", q, args, fn)
 }
 
-// FrequentSettlements implements detect.Source (C4): the standing outpatient and
-// pharmacy settlements of every person who has at least min of them within some span of
-// days, ordered by person and time. A settlement is a distinct (institution, setl_id)
+// FrequentSettlements implements facts.Reader (C4): the standing outpatient and
+// pharmacy settlements of every person who has at least q.MinCount of them within some
+// span of q.SpanDays days, ordered by person and time. A settlement is a distinct (institution, setl_id)
 // reported by a 2207 (inpatient 2304 left out) or, when no 2207 reports it, by insured
 // 3505 rows (mdtrt_setl_type 1): a settlement a 2207 reports gives one row (its first
 // line, with its fund payment), one no 2207 reports gives every 3505 row of it (no fund
 // payment known; the sale amounts of its rows), consecutive.
-func (s *Store) FrequentSettlements(ctx context.Context, w tracewatch.Window, days, min int, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
-	win, args := windowSQL(w, "e.event_time")
-	q := `WITH ` + cancelledCTE + `,
+func (s *Store) FrequentSettlements(ctx context.Context, q facts.DenseSettlementQuery, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	days, min := q.SpanDays, q.MinCount
+	win, args := windowSQL(q.Window, "e.event_time")
+	sql := `WITH ` + cancelledCTE + `,
 ln AS (
     SELECT e.event_id, e.fixmedins_code, e.setl_id, e.kind, e.psn_no, e.event_time, e.msgid, e.line, e.fund_paid_fen
     FROM events e
@@ -219,16 +199,17 @@ pick AS (
 FROM pick JOIN events e ON e.event_id = pick.event_id LEFT JOIN persons p ON p.psn_no = pick.psn
 WHERE pick.settled = 0 OR pick.k = 1
 ORDER BY pick.psn, pick.t, e.fixmedins_code, e.setl_id, e.event_time, e.msgid, e.line`
-	return s.eachClaim(ctx, "duckdb.FrequentSettlements", q, args, fn)
+	return s.eachClaim(ctx, "duckdb.FrequentSettlements", sql, args, fn)
 }
 
-// CoPurchases implements detect.Source (C10): pairs of persons who bought the same drug
-// at the same institution within `within` of each other on at least minDays distinct
+// CoPurchases implements facts.Reader (C10): pairs of persons who bought the same drug
+// at the same institution within q.Within of each other on at least q.MinDays distinct
 // days (business time zone). The purchases are the insured outpatient fee lines (2204)
 // and, for a settlement whose visit has none (a province that uploads 3505 sales only),
 // the insured 3505 rows (mdtrt_setl_type 1); lines of void settlements and withdrawn
 // rows are left out.
-func (s *Store) CoPurchases(ctx context.Context, w tracewatch.Window, within time.Duration, minDays int, fn func(tracewatch.CoPurchase) error) error {
+func (s *Store) CoPurchases(ctx context.Context, q facts.CoPurchaseQuery, fn func(facts.CoPurchase) error) error {
+	w, within, minDays := q.Window, q.Within, q.MinDays
 	if err := s.await(ctx); err != nil {
 		return err
 	}
@@ -236,7 +217,7 @@ func (s *Store) CoPurchases(ctx context.Context, w tracewatch.Window, within tim
 	win, args := windowSQL(w, "e.event_time")
 	secs := strconv.FormatInt(int64(within/time.Second), 10)
 	// A fee line carries no setl_id: its visit's settlement gives it (as in RestrictedLines).
-	q := `WITH ` + visitSettled + `,
+	sql := `WITH ` + visitSettled + `,
 fv AS (SELECT DISTINCT fixmedins_code, visit FROM events
        WHERE kind = 'fee_line' AND infno IN ('2204', '2204A') AND visit IS NOT NULL AND visit <> ''),
 f AS MATERIALIZED (
@@ -268,7 +249,7 @@ FROM pr JOIN pairs USING (p1, p2)
 GROUP BY pr.p1, pr.p2
 ORDER BY pr.p1, pr.p2`
 	args = append(args, args...)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, sql, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
@@ -283,7 +264,7 @@ ORDER BY pr.p1, pr.p2`
 		return out
 	}
 	for rows.Next() {
-		var c tracewatch.CoPurchase
+		var c facts.CoPurchase
 		var insts, drugs, s1, s2, a1, a2 []any
 		if err := rows.Scan(&c.Person1, &c.Person2, &c.Days, &insts, &drugs, &c.First, &c.Last, &s1, &s2, &a1, &a2); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -315,49 +296,41 @@ ORDER BY pr.p1, pr.p2`
 	return rows.Err()
 }
 
-// Readmissions implements detect.Source (C5): pairs of inpatient stays of one person —
-// the second admitted at most maxGap after the first's discharge, both with the same
-// diagnosis category (the ICD-10 code's first three characters) — whose second
-// admission lies in the window. Void settlements (a 2305 at or after them) are left
-// out. Ordered by person and the second admission.
-func (s *Store) Readmissions(ctx context.Context, w tracewatch.Window, maxGap time.Duration, fn func(first, second tracewatch.Stay) error) error {
+// Stays implements facts.Reader: the standing inpatient stays (2304 settlements with an
+// admission and a discharge time and a person; a 2305 at or after one voids it) admitted
+// in the window, ordered by person and admission.
+func (s *Store) Stays(ctx context.Context, q facts.StayQuery, fn func(facts.Stay) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
-	const op = "duckdb.Readmissions"
-	win, args := windowSQL(w, "b.adm_time")
-	q := `WITH ` + cancelledCTE + `,
-stays AS MATERIALIZED (
-    SELECT e.fixmedins_code AS inst, e.setl_id, e.psn_no, e.adm_time, e.dscg_time, e.diag_code, upper(substr(e.diag_code, 1, 3)) AS cat,
-           e.fund_paid_fen AS fund, e.msgid || '#' || e.line AS ref
-    FROM events e
-    WHERE e.kind = 'settlement' AND e.infno IN ('2304', '2304A') AND e.adm_time IS NOT NULL AND e.dscg_time IS NOT NULL
-      AND e.diag_code IS NOT NULL AND length(e.diag_code) >= 3 AND e.psn_no IS NOT NULL AND e.psn_no <> ''
-      AND NOT EXISTS (SELECT 1 FROM cx c WHERE c.fixmedins_code = e.fixmedins_code AND c.setl_id = e.setl_id
-                      AND c.t >= coalesce(e.event_time, TIMESTAMP '0001-01-01 00:00:00')))
-SELECT a.inst, a.setl_id, a.psn_no, a.adm_time, a.dscg_time, a.diag_code, a.fund, a.ref,
-       b.inst, b.setl_id, b.adm_time, b.dscg_time, b.diag_code, b.fund, b.ref
-FROM stays a JOIN stays b ON a.psn_no = b.psn_no AND a.cat = b.cat AND a.setl_id <> b.setl_id
- AND b.adm_time >= a.dscg_time AND epoch(b.adm_time) - epoch(a.dscg_time) <= ` + strconv.FormatInt(int64(maxGap/time.Second), 10) + `
- AND (b.adm_time > a.adm_time)` + win + `
-ORDER BY a.psn_no, b.adm_time, a.adm_time DESC`
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	const op = "duckdb.Stays"
+	win, args := windowSQL(q.Window, "e.adm_time")
+	sql := `WITH ` + cancelledCTE + `
+SELECT e.fixmedins_code, e.setl_id, e.psn_no, e.adm_time, e.dscg_time, coalesce(e.diag_code, ''), e.fund_paid_fen, e.msgid || '#' || e.line
+FROM events e
+WHERE e.kind = 'settlement' AND e.infno IN ('2304', '2304A') AND e.adm_time IS NOT NULL AND e.dscg_time IS NOT NULL
+  AND e.psn_no IS NOT NULL AND e.psn_no <> ''
+  AND NOT EXISTS (SELECT 1 FROM cx c WHERE c.fixmedins_code = e.fixmedins_code AND c.setl_id = e.setl_id
+                  AND c.t >= coalesce(e.event_time, TIMESTAMP '0001-01-01 00:00:00'))` + win + `
+ORDER BY e.psn_no, e.adm_time, e.fixmedins_code, e.setl_id`
+	rows, err := s.db.QueryContext(ctx, sql, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a, b tracewatch.Stay
-		var fa, fb int64
-		if err := rows.Scan(&a.Institution, &a.Settlement, &a.Person, &a.Admitted, &a.Discharged, &a.Diagnosis, &fa, &a.Ref,
-			&b.Institution, &b.Settlement, &b.Admitted, &b.Discharged, &b.Diagnosis, &fb, &b.Ref); err != nil {
+		var a facts.Stay
+		var fund int64
+		if err := rows.Scan(&a.Institution, &a.Settlement, &a.Person, &a.Admitted, &a.Discharged, &a.Diagnosis, &fund, &a.Ref); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		b.Person = a.Person
-		a.FundPaid, b.FundPaid = tracewatch.Fen(fa), tracewatch.Fen(fb)
-		if err := fn(a, b); err != nil {
+		a.FundPaid = tracewatch.Fen(fund)
+		if err := fn(a); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	return nil
 }

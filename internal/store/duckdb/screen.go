@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -179,21 +180,21 @@ WHERE (sales >= 2 OR (pack_content > 0 AND CAST(sold_whole AS DOUBLE) * pack_con
 // more than one distinct sale (or more sold than its pack holds) and a sale in the
 // window. The history is complete (not cut to the window): who held the box before the
 // window matters.
-func (s *Store) DuplicateHistories(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.CodeHistory) error) error {
+func (s *Store) DuplicateHistories(ctx context.Context, w tracewatch.Window, fn func(*facts.CodeHistory) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
 	const op = "duckdb.DuplicateHistories"
 	win, wargs := windowSQL(w, "last_sale")
 	cand := dupCandidates + win
-	facts, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`)
+	factRows, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`)
 SELECT s.code_id, cand.pack_content, s.sale_id, s.fixmedins_code, s.event_time, s.whole, s.split_qty
 FROM sale_codes s JOIN cand ON cand.code_id = s.code_id
 ORDER BY s.code_id, s.event_time, s.sale_id`, wargs...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
-	defer facts.Close()
+	defer factRows.Close()
 	lines, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`),
 cc AS MATERIALIZED (
     SELECT x.* FROM event_codes x JOIN cand ON cand.code_id = x.code_id
@@ -224,7 +225,7 @@ ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 	if err := nextLine(); err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
-	var cur *tracewatch.CodeHistory
+	var cur *facts.CodeHistory
 	var curID tracewatch.CodeID
 	flush := func() error {
 		if cur == nil {
@@ -253,12 +254,12 @@ ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 		cur = nil
 		return fn(h)
 	}
-	for facts.Next() {
+	for factRows.Next() {
 		var id, content int64
-		var f tracewatch.SaleFact
+		var f facts.SaleFact
 		var when sql.NullTime
 		var split int64
-		if err := facts.Scan(&id, &content, &f.SaleID, &f.Institution, &when, &f.Whole, &split); err != nil {
+		if err := factRows.Scan(&id, &content, &f.SaleID, &f.Institution, &when, &f.Whole, &split); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		f.Time, f.Split = scanTime(when), tracewatch.Qty(split)
@@ -268,11 +269,11 @@ ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 			}
 		}
 		if cur == nil {
-			cur, curID = &tracewatch.CodeHistory{PackContent: content}, tracewatch.CodeID(id)
+			cur, curID = &facts.CodeHistory{PackContent: content}, tracewatch.CodeID(id)
 		}
 		cur.Facts = append(cur.Facts, f)
 	}
-	if err := facts.Err(); err != nil {
+	if err := factRows.Err(); err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	return flush()
@@ -300,7 +301,7 @@ func (s *Store) CountRepeats(ctx context.Context) (int64, error) {
 // Repeats is the naive baseline B0 (the rule regulators run today): every code scanned
 // at sale (3505) two times or more, with a scan in the window; the institutions in the
 // order they scanned it.
-func (s *Store) Repeats(ctx context.Context, w tracewatch.Window, fn func(tracewatch.Repeat) error) error {
+func (s *Store) Repeats(ctx context.Context, w tracewatch.Window, fn func(facts.Repeat) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
@@ -321,7 +322,7 @@ ORDER BY r.code_id`, args...)
 	for rows.Next() {
 		var id int64
 		var key sql.NullString
-		var r tracewatch.Repeat
+		var r facts.Repeat
 		var insts string
 		if err := rows.Scan(&id, &key, &r.Scans, &insts); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
@@ -465,7 +466,7 @@ WHERE f.links > coalesce(r.links, 0)`
 // ingest from the package links (docs/ledger.md); a parent package whose children are
 // not known (a code of a product id that packages others, its own links missing) counts
 // as the rest of its row's quantity, reported as Unlinked too.
-func (s *Store) InboundCoverage(ctx context.Context, w tracewatch.Window) ([]tracewatch.InboundCoverage, error) {
+func (s *Store) InboundCoverage(ctx context.Context, w tracewatch.Window) ([]facts.InboundCoverage, error) {
 	if err := s.await(ctx); err != nil {
 		return nil, err
 	}
@@ -516,9 +517,9 @@ ORDER BY fixmedins_code, drug`
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
-	var out []tracewatch.InboundCoverage
+	var out []facts.InboundCoverage
 	for rows.Next() {
-		var c tracewatch.InboundCoverage
+		var c facts.InboundCoverage
 		var packs, opening int64
 		if err := rows.Scan(&c.Institution, &c.DrugCode, &packs, &c.Scanned, &opening, &c.OpeningScanned, &c.Unlinked); err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
@@ -548,7 +549,7 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 
 // CodeQuality counts, per institution, the codes scanned at sale (3505) in the window, the
 // unreadable ones and those of a product the code mapping does not know.
-func (s *Store) CodeQuality(ctx context.Context, w tracewatch.Window) ([]tracewatch.CodeQuality, error) {
+func (s *Store) CodeQuality(ctx context.Context, w tracewatch.Window) ([]facts.CodeQuality, error) {
 	if err := s.await(ctx); err != nil {
 		return nil, err
 	}
@@ -563,9 +564,9 @@ GROUP BY fixmedins_code ORDER BY fixmedins_code`, args...)
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
-	var out []tracewatch.CodeQuality
+	var out []facts.CodeQuality
 	for rows.Next() {
-		var q tracewatch.CodeQuality
+		var q facts.CodeQuality
 		if err := rows.Scan(&q.Institution, &q.Scans, &q.Bad, &q.Unknown); err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
@@ -577,7 +578,7 @@ GROUP BY fixmedins_code ORDER BY fixmedins_code`, args...)
 // PackageConflicts streams, per parent package code and descendant (a child, or a
 // grandchild through a middle box) both sold on their own with a sale of either in the
 // window, the sale lines of the two, parent's first.
-func (s *Store) PackageConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error {
+func (s *Store) PackageConflicts(ctx context.Context, w tracewatch.Window, fn func(facts.PackagePair, []tracewatch.TimelineEntry) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
@@ -646,7 +647,7 @@ ORDER BY pr.parent_id, pr.child_id, pr.side, e.event_time, e.event_id`
 }
 
 // pairLines streams the lines of PackageConflicts, grouped by pair.
-func (s *Store) pairLines(ctx context.Context, q string, fn func(tracewatch.PackagePair, []tracewatch.TimelineEntry) error) error {
+func (s *Store) pairLines(ctx context.Context, q string, fn func(facts.PackagePair, []tracewatch.TimelineEntry) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
@@ -656,7 +657,7 @@ func (s *Store) pairLines(ctx context.Context, q string, fn func(tracewatch.Pack
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
-	var cur tracewatch.PackagePair
+	var cur facts.PackagePair
 	var curIDs [2]int64
 	var lines []tracewatch.TimelineEntry
 	flush := func() error {
@@ -678,7 +679,7 @@ func (s *Store) pairLines(ctx context.Context, q string, fn func(tracewatch.Pack
 				return err
 			}
 			curIDs = [2]int64{pid, cid}
-			cur = tracewatch.PackagePair{}
+			cur = facts.PackagePair{}
 		}
 		if int64(id) == pid {
 			cur.Parent = t.Code.Key
@@ -700,7 +701,7 @@ func (s *Store) pairLines(ctx context.Context, q string, fn func(tracewatch.Pack
 // trace codes (中药饮片, 颗粒, non-drug goods) and inpatient fee lines (2301: inpatient 拆零
 // is exempt and cannot be told apart) are left out, and so are drugs missing from the
 // catalog: whether they must carry a code is unknown.
-func (s *Store) CollectionDays(ctx context.Context, w tracewatch.Window) ([]tracewatch.CollectionDay, error) {
+func (s *Store) CollectionDays(ctx context.Context, w tracewatch.Window) ([]facts.CollectionDay, error) {
 	if err := s.await(ctx); err != nil {
 		return nil, err
 	}
@@ -733,10 +734,10 @@ FROM lines_all GROUP BY fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS 
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
-	var out []tracewatch.CollectionDay
+	var out []facts.CollectionDay
 	cst := time.FixedZone("CST", 8*3600)
 	for rows.Next() {
-		var d tracewatch.CollectionDay
+		var d facts.CollectionDay
 		var day time.Time
 		var fund, amt int64
 		if err := rows.Scan(&d.Institution, &day, &d.Lines, &d.Coded, &fund, &amt); err != nil {
@@ -839,7 +840,7 @@ func (s *Store) Regions(ctx context.Context) ([]tracewatch.RegionInfo, error) {
 // Holdings streams, per code identity, who holds the box (the real-time check's index):
 // the institution with a positive net after returns and cancels, the latest when more
 // than one does.
-func (s *Store) Holdings(ctx context.Context, fn func(key string, h tracewatch.Holding) error) error {
+func (s *Store) Holdings(ctx context.Context, fn func(key string, h facts.Holding) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
@@ -857,14 +858,14 @@ ORDER BY per.code_id, per.t`)
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
-	var cur tracewatch.Holding
+	var cur facts.Holding
 	var curKey string
 	var curID int64
 	have := false
 	for rows.Next() {
 		var id int64
 		var key sql.NullString
-		var h tracewatch.Holding
+		var h facts.Holding
 		var units int64
 		var t sql.NullTime
 		var sid string
@@ -933,7 +934,7 @@ LEFT JOIN code_dict dict ON dict.code_id = i.code_id`)
 // day (business time zone), taken at the earliest of them; a period whose stocktake
 // falls in the window is reported whole. Drugs without a pack content and the uncoded
 // kinds are left out; so is everything before an institution's first stocktake.
-func (s *Store) StockPeriods(ctx context.Context, w tracewatch.Window) ([]tracewatch.StockPeriod, error) {
+func (s *Store) StockPeriods(ctx context.Context, w tracewatch.Window) ([]facts.StockPeriod, error) {
 	if err := s.await(ctx); err != nil {
 		return nil, err
 	}
@@ -976,9 +977,9 @@ ORDER BY p.inst, p.drug, p.p_from`
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
-	var out []tracewatch.StockPeriod
+	var out []facts.StockPeriod
 	for rows.Next() {
-		var p tracewatch.StockPeriod
+		var p facts.StockPeriod
 		var to sql.NullTime
 		var opening, in, ret, lost, sold, fund, amount int64
 		if err := rows.Scan(&p.Institution, &p.DrugCode, &p.From, &to, &p.PackContent, &opening, &in, &ret, &lost, &sold, &fund, &amount, &p.SaleLines, &p.FirstSale); err != nil {
@@ -1016,7 +1017,7 @@ func productOfKeySQL(key string) string {
 // the two product ids state (both stated), or by a packages row where a code of the
 // child's product id contains a code of the parent's (the reverse order, proved). A
 // level no row states or proves contradicts nothing.
-func (s *Store) LevelConflicts(ctx context.Context, w tracewatch.Window, fn func(tracewatch.LevelConflict) error) error {
+func (s *Store) LevelConflicts(ctx context.Context, w tracewatch.Window, fn func(facts.LevelConflict) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
@@ -1083,7 +1084,7 @@ ORDER BY 1`
 	defer rows.Close()
 	str := func(v any) string { s, _ := v.(string); return s }
 	for rows.Next() {
-		var c tracewatch.LevelConflict
+		var c facts.LevelConflict
 		var t sql.NullTime
 		var parents, levels, prods, xps, xcs, xns, agree []any
 		if err := rows.Scan(&c.Code, &c.Product, &c.Level, &c.Institution, &t, &parents, &levels, &prods, &xps, &xcs, &xns, &agree); err != nil {

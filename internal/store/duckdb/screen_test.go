@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/facts"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 	"tracewatch/internal/tracecode"
 )
@@ -137,15 +138,15 @@ func TestScreenExtremeValues(t *testing.T) {
 	if _, err := st.Commit(ctx, extremeBatch(t)); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	env, err := detect.NewEnv(ctx, st, tracewatch.Window{}, time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC))
+	env, err := rules.NewEnv(ctx, st, tracewatch.Window{}, time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := detect.Select(nil)
+	ds, err := rules.Select(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := detect.Run(ctx, env, ds, nil)
+	res, err := rules.Run(ctx, env, ds, nil)
 	if err != nil {
 		t.Errorf("Run: %v", err)
 	}
@@ -154,15 +155,15 @@ func TestScreenExtremeValues(t *testing.T) {
 	}
 	found := map[string]int{}
 	for _, r := range res {
-		found[r.Detector.ID()] = len(r.Clues)
+		found[rules.ID(r.Rule)] = len(r.Clues)
 		for _, c := range r.Clues {
 			if c.AmountFen < 0 {
-				t.Errorf("%s clue %s: negative amount %d (overflow)", r.Detector.ID(), c.Fingerprint, c.AmountFen)
+				t.Errorf("%s clue %s: negative amount %d (overflow)", rules.ID(r.Rule), c.Fingerprint, c.AmountFen)
 			}
 		}
 	}
 	// The real-time check's index reads the same facts.
-	if err := st.Holdings(ctx, func(string, tracewatch.Holding) error { return nil }); err != nil {
+	if err := st.Holdings(ctx, func(string, facts.Holding) error { return nil }); err != nil {
 		t.Errorf("Holdings: %v", err)
 	}
 	// The hits the facts hold, through the queries that overflowed: the fund share of a

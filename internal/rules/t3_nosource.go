@@ -1,10 +1,10 @@
-package detect
+package rules
 
 import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -24,24 +24,18 @@ type NoSource struct {
 }
 
 // NewNoSource returns T3 with its defaults.
-func NewNoSource() *NoSource { return &NoSource{MinCoverage: 0.95} }
+func NewNoSource() *NoSource { return withDefaults(&NoSource{}) }
 
-func (*NoSource) ID() string    { return "trace.nosource@1" }
-func (*NoSource) Title() string { return "无进货来源" }
-func (*NoSource) Params() []Param {
-	return []Param{{"min_coverage", "0.95", "inbound code coverage (scanned packs / packs received) from which per-code clues are raised"}}
-}
-
-func (n *NoSource) Set(name, value string) error {
-	if name != "min_coverage" {
-		return unknownParam(n, name)
+// Spec implements Rule.
+func (n *NoSource) Spec() Spec {
+	return Spec{Name: "trace.nosource", Version: 1, Short: "T3", Title: "无进货来源", Type: TypeManagement,
+		Stages: []Stage{StageDuring, StageAfter}, Scenes: []Scene{SceneOutpatient, ScenePharmacy},
+		Period: "窗口内的销售行，进货取全部历史", Severity: tracewatch.SeverityHighlySuspicious,
+		Basis: "《医疗保障基金使用监督管理条例》第十五条（进销存台账）、第四十条（虚构医药服务）；国家医保局药品追溯码采集应用要求（2025年7月1日起定点医药机构销售药品须扫码上传，一盒一码）",
+		Params: []Param{
+			FloatParam("min_coverage", &n.MinCoverage, 0.95, 0, 1, "比例", "inbound code coverage (scanned packs / packs received) from which per-code clues are raised"),
+		},
 	}
-	v, err := strconv.ParseFloat(value, 64)
-	if err != nil || v < 0 || v > 1 {
-		return badParam(n, name, value)
-	}
-	n.MinCoverage = v
-	return nil
 }
 
 type coverage struct {
@@ -63,7 +57,7 @@ func (c coverage) rate() float64 {
 // its first stocktake; scanned packs / packs received, a parent package counting the
 // packs it contains) and, per institution and drug, the packs received without a known
 // code. T3 and the real-time check share it.
-func inboundCoverage(covs []tracewatch.InboundCoverage) (map[string]*coverage, map[[2]string]int64) {
+func inboundCoverage(covs []facts.InboundCoverage) (map[string]*coverage, map[[2]string]int64) {
 	inst := map[string]*coverage{}
 	unscanned := map[[2]string]int64{} // institution, drug → packs received without a code
 	for _, c := range covs {
@@ -85,8 +79,8 @@ func inboundCoverage(covs []tracewatch.InboundCoverage) (map[string]*coverage, m
 	return inst, unscanned
 }
 
-// Run implements Detector.
-func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+// Eval implements Rule.
+func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	covs, err := env.Src.InboundCoverage(ctx, env.Window)
 	if err != nil {
 		return err
@@ -133,7 +127,7 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 			explained[key] = true
 			return nil
 		}
-		fp := tracewatch.ClueFingerprint(n.ID(), tracewatch.SubjectCode, l.Code.Key, l.Institution)
+		fp := tracewatch.ClueFingerprint(ID(n), tracewatch.SubjectCode, l.Code.Key, l.Institution)
 		if c := clues[fp]; c != nil {
 			c.Evidence = append(c.Evidence, env.lineEvidence(l))
 			c.Settlements = append(c.Settlements, l.Settlement)
@@ -168,7 +162,7 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 	}
 
 	err = env.Src.RemovedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
-		fp := tracewatch.ClueFingerprint(n.ID(), tracewatch.SubjectCode, l.Code.Key, l.Institution, "removed")
+		fp := tracewatch.ClueFingerprint(ID(n), tracewatch.SubjectCode, l.Code.Key, l.Institution, "removed")
 		if c := clues[fp]; c != nil {
 			c.Evidence = append(c.Evidence, env.lineEvidence(l))
 			amounts[fp].add(env, l)
@@ -203,7 +197,7 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 	for _, in := range names {
 		lw := lows[in]
 		cov := inst[in]
-		c := tracewatch.Clue{Fingerprint: tracewatch.ClueFingerprint(n.ID(), tracewatch.SubjectInstitution, in, "coverage"),
+		c := tracewatch.Clue{Fingerprint: tracewatch.ClueFingerprint(ID(n), tracewatch.SubjectInstitution, in, "coverage"),
 			Rule: "coverage", Severity: tracewatch.SeverityNotice, Subject: tracewatch.SubjectInstitution, SubjectID: in,
 			Institution: in, Evidence: lw.evidence}
 		if cov == nil || cov.packs == 0 {
@@ -215,4 +209,16 @@ func (n *NoSource) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		emit(c)
 	}
 	return nil
+}
+
+// CheckScan implements ScanChecker: the institution never received the code (nor its
+// parent package), where its inbound code coverage is at least MinCoverage — the same
+// parameter screening uses.
+func (n *NoSource) CheckScan(env *Env, s *Scan, emit func(Violation)) {
+	if s.ParseErr != nil || !s.KnownInstitution || s.Coverage < 0 || s.Coverage < n.MinCoverage || s.Received {
+		return
+	}
+	emit(Violation{Line: s.Line, Code: s.Raw, Key: s.Code.Key, Rule: "no_source", Severity: tracewatch.SeveritySuspicious, Behavior: "3",
+		Content:  fmt.Sprintf("追溯码 %s 没有本机构的采购、调入或盘存记录", s.Code.Key),
+		Evidence: fmt.Sprintf("本机构进货追溯码采集率 %.1f%%", s.Coverage*100)})
 }

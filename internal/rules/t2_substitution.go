@@ -1,4 +1,4 @@
-package detect
+package rules
 
 import (
 	"context"
@@ -16,12 +16,16 @@ import (
 type Substitution struct{}
 
 // NewSubstitution returns T2.
-func NewSubstitution() *Substitution { return &Substitution{} }
+func NewSubstitution() *Substitution { return withDefaults(&Substitution{}) }
 
-func (*Substitution) ID() string                 { return "trace.substitution@1" }
-func (*Substitution) Title() string              { return "串换" }
-func (*Substitution) Params() []Param            { return nil }
-func (s *Substitution) Set(name, _ string) error { return unknownParam(s, name) }
+// Spec implements Rule.
+func (*Substitution) Spec() Spec {
+	return Spec{Name: "trace.substitution", Version: 1, Short: "T2", Title: "串换", Type: TypeManagement,
+		Stages: []Stage{StageDuring, StageAfter}, Scenes: []Scene{SceneOutpatient, SceneInpatient, ScenePharmacy},
+		Period: "筛查窗口内的销售行", Severity: tracewatch.SeverityHighlySuspicious,
+		Basis: "《医疗保障基金使用监督管理条例》第三十八条（串换药品、医用耗材）；三码合一（追溯码—医保编码—商品条码）",
+	}
+}
 
 // substitution grades a code of drug mapped billed as drug billed. A grade is given
 // only where the facts prove it: the catalog's names and kinds, or the structure of two
@@ -80,8 +84,8 @@ var substitutionRuleText = map[string]string{
 	"unknown_drug": "两者至少一个不在药品目录中，且编码不足以判断是否同一药品，请核对目录与三码合一对照",
 }
 
-// Run implements Detector.
-func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+// Eval implements Rule.
+func (s *Substitution) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	byKey := map[string]*tracewatch.Clue{}
 	amounts := map[string]*lineAmount{}
 	var order []string
@@ -92,7 +96,7 @@ func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 		}
 		code := codeOf(&l.Code)
 		saleID := tracewatch.SaleID(&l.Event)
-		fp := tracewatch.ClueFingerprint(s.ID(), tracewatch.SubjectCode, code, saleID)
+		fp := tracewatch.ClueFingerprint(ID(s), tracewatch.SubjectCode, code, saleID)
 		c := byKey[fp]
 		if c == nil {
 			c = &tracewatch.Clue{Fingerprint: fp, Rule: rule, Severity: sev, Subject: tracewatch.SubjectCode, SubjectID: code,
@@ -125,4 +129,26 @@ func (s *Substitution) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 		emit(*byKey[fp])
 	}
 	return nil
+}
+
+// CheckScan implements ScanChecker: the drug the scan maps to (through the code's
+// product id, or a commodity barcode scanned instead) is not the drug billed.
+func (*Substitution) CheckScan(env *Env, s *Scan, emit func(Violation)) {
+	if s.Item.DrugCode == "" {
+		return
+	}
+	m, ok := s.Mapping, s.Mapped
+	if s.ParseErr != nil {
+		m, ok = s.Goods, s.IsGoods
+	}
+	if !ok {
+		return
+	}
+	rule, sev, ok := substitution(env, m.DrugCode, s.Item.DrugCode)
+	if !ok {
+		return
+	}
+	emit(Violation{Line: s.Line, Code: s.Raw, Key: s.Code.Key, Rule: rule, Severity: sev, Behavior: "2",
+		Content:  fmt.Sprintf("扫描的追溯码对应 %s，与结算的 %s 不符（%s）", env.drugName(m.DrugCode), env.drugName(s.Item.DrugCode), substitutionRuleText[rule]),
+		Evidence: fmt.Sprintf("追溯码产品 %s，结算项目 %s", m.DrugCode, s.Item.DrugCode)})
 }

@@ -1,4 +1,4 @@
-package detect
+package rules
 
 import (
 	"context"
@@ -22,28 +22,22 @@ type StockBalance struct {
 }
 
 // NewStockBalance returns T3 (c) with its defaults.
-func NewStockBalance() *StockBalance { return &StockBalance{MinExcessPacks: 1} }
+func NewStockBalance() *StockBalance { return withDefaults(&StockBalance{}) }
 
-func (*StockBalance) ID() string    { return "trace.stock@1" }
-func (*StockBalance) Title() string { return "进销存不符" }
-func (*StockBalance) Params() []Param {
-	return []Param{{"min_excess_packs", "1", "packs sold beyond the stock available in a period from which a clue is raised (opened packs are counted in fractions)"}}
+// Spec implements Rule.
+func (s *StockBalance) Spec() Spec {
+	return Spec{Name: "trace.stock", Version: 1, Short: "T3C", Title: "进销存不符", Type: TypeManagement,
+		Stages: []Stage{StageAfter}, Scenes: []Scene{SceneOutpatient, ScenePharmacy},
+		Period: "相邻两次盘存之间", Severity: tracewatch.SeveritySuspicious,
+		Basis: "《医疗保障基金使用监督管理条例》第十五条（药品进销存管理）",
+		Params: []Param{
+			FloatParam("min_excess_packs", &s.MinExcessPacks, 1, 0.01, 1e6, "盒", "packs sold beyond the stock available in a period from which a clue is raised (opened packs are counted in fractions)"),
+		},
+	}
 }
 
-func (s *StockBalance) Set(name, value string) error {
-	if name != "min_excess_packs" {
-		return unknownParam(s, name)
-	}
-	v, err := strconv.ParseFloat(value, 64)
-	if err != nil || v <= 0 {
-		return badParam(s, name, value)
-	}
-	s.MinExcessPacks = v
-	return nil
-}
-
-// Run implements Detector.
-func (s *StockBalance) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+// Eval implements Rule.
+func (s *StockBalance) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	periods, err := env.Src.StockPeriods(ctx, env.Window)
 	if err != nil {
 		return err
@@ -66,7 +60,7 @@ func (s *StockBalance) Run(ctx context.Context, env *Env, emit func(tracewatch.C
 		share := min(1, float64(excess)/float64(p.Sold)) // of the period's sales, those in excess
 		fund, sold := tracewatch.Fen(float64(p.SoldFund)*share), tracewatch.Fen(float64(p.SoldAmount)*share)
 		c := tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(s.ID(), tracewatch.SubjectInstitution, p.Institution, p.DrugCode, day(p.From)),
+			Fingerprint: tracewatch.ClueFingerprint(ID(s), tracewatch.SubjectInstitution, p.Institution, p.DrugCode, day(p.From)),
 			Rule:        "stock_balance", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectInstitution, SubjectID: p.Institution, Institution: p.Institution,
 			Explanation: fmt.Sprintf("%s 的 %s（%s）：期初盘存 %s 盒，期间购进或调入 %s 盒，退货或调出 %s 盒，报损或销毁 %s 盒，最多可售 %s 盒，实际销售 %s 盒（%d 行），超出 %s 盒，进销存不符；超出部分的销售没有库存来源，疑为空刷或销售来路不明的药品，请机构说明。",

@@ -1,4 +1,4 @@
-package detect
+package rules
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -27,44 +27,24 @@ type Gang struct {
 }
 
 // NewGang returns C10 with its defaults.
-func NewGang() *Gang { return &Gang{Within: time.Hour, MinDays: 3, MinMembers: 3} }
+func NewGang() *Gang { return withDefaults(&Gang{}) }
 
-func (*Gang) ID() string    { return "claims.gang@1" }
-func (*Gang) Title() string { return "团伙购药" }
-func (*Gang) Params() []Param {
-	return []Param{
-		{"within", "1h", "how close in time two purchases of one drug at one institution count as bought together"},
-		{"min_days", "3", "days two persons must have bought together to be linked"},
-		{"min_members", "3", "persons a linked group must count"},
+// Spec implements Rule.
+func (g *Gang) Spec() Spec {
+	return Spec{Name: "claims.gang", Version: 1, Short: "C10", Title: "团伙购药", Type: TypeMedical,
+		Stages: []Stage{StageAfter}, Scenes: []Scene{SceneOutpatient, ScenePharmacy},
+		Period: "筛查窗口内的共同购药", Severity: tracewatch.SeveritySuspicious,
+		Basis: "《医疗保障基金使用监督管理条例》第四十一条（个人骗保、倒卖药品）",
+		Params: []Param{
+			DurationParam("within", &g.Within, time.Hour, time.Minute, 24*time.Hour, "how close in time two purchases of one drug at one institution count as bought together"),
+			IntParam("min_days", &g.MinDays, 3, 1, 366, "天", "days two persons must have bought together to be linked"),
+			IntParam("min_members", &g.MinMembers, 3, 2, 10000, "人", "persons a linked group must count"),
+		},
 	}
 }
 
-func (g *Gang) Set(name, value string) error {
-	switch name {
-	case "within":
-		d, err := time.ParseDuration(value)
-		if err != nil || d <= 0 || d > 24*time.Hour {
-			return badParam(g, name, value)
-		}
-		g.Within = d
-	case "min_days", "min_members":
-		v, err := strconv.Atoi(value)
-		if err != nil || v < 2 && name == "min_members" || v < 1 {
-			return badParam(g, name, value)
-		}
-		if name == "min_days" {
-			g.MinDays = v
-		} else {
-			g.MinMembers = v
-		}
-	default:
-		return unknownParam(g, name)
-	}
-	return nil
-}
-
-// Run implements Detector.
-func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+// Eval implements Rule.
+func (g *Gang) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	parent := map[string]string{}
 	var find func(string) string
 	find = func(x string) string {
@@ -77,8 +57,8 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 		parent[x] = r
 		return r
 	}
-	var pairs []tracewatch.CoPurchase
-	err := env.Src.CoPurchases(ctx, env.Window, g.Within, g.MinDays, func(c tracewatch.CoPurchase) error {
+	var pairs []facts.CoPurchase
+	err := env.Src.CoPurchases(ctx, facts.CoPurchaseQuery{Window: env.Window, Within: g.Within, MinDays: g.MinDays}, func(c facts.CoPurchase) error {
 		pairs = append(pairs, c)
 		a, b := find(c.Person1), find(c.Person2)
 		if a != b {
@@ -100,7 +80,7 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 		lines       map[string]tracewatch.Fen // msgid#line → sale amount
 		days        int
 		first, last time.Time
-		pairs       []tracewatch.CoPurchase
+		pairs       []facts.CoPurchase
 	}
 	groups := map[string]*group{}
 	for _, c := range pairs {
@@ -146,7 +126,7 @@ func (g *Gang) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) er
 		drugs := slices.Sorted(maps.Keys(gr.drugs))
 		c := tracewatch.Clue{
 			// The group is named by its smallest member: stable while it grows.
-			Fingerprint: tracewatch.ClueFingerprint(g.ID(), tracewatch.SubjectPerson, members[0]),
+			Fingerprint: tracewatch.ClueFingerprint(ID(g), tracewatch.SubjectPerson, members[0]),
 			Rule:        "gang", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectPerson, SubjectID: members[0], Institution: insts[0], Persons: members,
 		}

@@ -1,9 +1,10 @@
-package detect
+package rules
 
 import (
 	"context"
 	"fmt"
 	"strings"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -14,23 +15,28 @@ import (
 type Baseline struct{}
 
 // NewBaseline returns B0.
-func NewBaseline() *Baseline { return &Baseline{} }
+func NewBaseline() *Baseline { return withDefaults(&Baseline{}) }
 
-func (*Baseline) ID() string                 { return "baseline.repeat@1" }
-func (*Baseline) Title() string              { return "重复扫码（基线）" }
-func (*Baseline) Params() []Param            { return nil }
-func (b *Baseline) Set(name, _ string) error { return unknownParam(b, name) }
+// Spec implements Rule.
+func (*Baseline) Spec() Spec {
+	return Spec{Name: "baseline.repeat", Version: 1, Short: "B0", Title: "重复扫码（基线）", Type: TypeManagement,
+		Stages: []Stage{StageAfter}, Scenes: []Scene{ScenePharmacy},
+		Period: "码的全部 3505 扫码", Severity: tracewatch.SeveritySuspicious,
+		Basis:    "对照基线：监管常用的 GROUP BY 追溯码 HAVING count(*) >= 2",
+		Optional: true,
+	}
+}
 
-// Run implements Detector.
-func (b *Baseline) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	return env.Src.Repeats(ctx, env.Window, func(r tracewatch.Repeat) error {
+// Eval implements Rule.
+func (b *Baseline) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	return env.Src.Repeats(ctx, env.Window, func(r facts.Repeat) error {
 		inst := r.Last
 		names := make([]string, len(r.Institutions))
 		for i, in := range r.Institutions {
 			names[i] = env.instName(in)
 		}
 		emit(tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(b.ID(), tracewatch.SubjectCode, r.Key),
+			Fingerprint: tracewatch.ClueFingerprint(ID(b), tracewatch.SubjectCode, r.Key),
 			Rule:        "scanned_repeatedly", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: r.Key, Institution: inst, Codes: []string{r.Key},
 			Explanation: fmt.Sprintf("追溯码 %s 在销售环节被扫描 %d 次（%s）。", r.Key, r.Scans, strings.Join(names, "、")),

@@ -1,14 +1,14 @@
-package detect
+package rules
 
 import (
 	"context"
-	"fmt"
 	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
 
 	"tracewatch"
+	"tracewatch/internal/facts"
 	"tracewatch/internal/tracecode"
 )
 
@@ -79,18 +79,27 @@ type Index struct {
 	ready    bool
 	loading  int                  // loads in progress
 	pending  [][]tracewatch.Event // accepted while the index loads
+	// The rules the checks run (SetRules): per scan, and per request.
+	scanRules, reqRules []Rule
 }
 
 // IndexSource is what building an index reads.
 type IndexSource interface {
-	Source
+	facts.Reader
 	CodeMappings(ctx context.Context) (map[string]tracewatch.CodeMapping, error)
-	Holdings(ctx context.Context, fn func(key string, h tracewatch.Holding) error) error
+	Holdings(ctx context.Context, fn func(key string, h facts.Holding) error) error
 	Receipts(ctx context.Context, fn func(key, institution string) error) error
 }
 
-// NewIndex returns an empty index (not ready).
+// NewIndex returns an empty index (not ready) that runs the default rule base.
 func NewIndex() *Index {
+	x := newIndex()
+	x.SetRules(DefaultBase().All())
+	return x
+}
+
+// newIndex returns an empty index without rules.
+func newIndex() *Index {
 	return &Index{instIdx: map[string]int32{}, held: map[tracewatch.CodeID]holding{}, heldKey: map[string]holding{},
 		recv: map[tracewatch.CodeID]int32{}, recvKey: map[string]int32{}, recvMany: map[string][]int32{},
 		content: map[string]int64{}, mapping: map[string]tracewatch.CodeMapping{}, goods: map[string]tracewatch.CodeMapping{},
@@ -139,7 +148,7 @@ func (x *Index) Load(ctx context.Context, src IndexSource) error {
 	x.mu.Lock()
 	x.loading++
 	x.mu.Unlock()
-	nx := NewIndex()
+	nx := newIndex()
 	err := nx.build(ctx, src)
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -190,7 +199,7 @@ func (x *Index) build(ctx context.Context, src IndexSource) error {
 	for in, v := range sums {
 		x.coverage[in] = v.rate()
 	}
-	err = src.Holdings(ctx, func(key string, h tracewatch.Holding) error {
+	err = src.Holdings(ctx, func(key string, h facts.Holding) error {
 		x.setHolding(key, holding{inst: x.inst(h.Institution), units: h.Units, last: h.Last.Unix(), receipt: hash32(h.Receipt),
 			person: hash32(h.Person), setl: hash32(h.Settlement), others: h.Others})
 		return nil
@@ -363,114 +372,174 @@ func (x *Index) applyLocked(events []tracewatch.Event) {
 	}
 }
 
+// Scan is what the index knows of one scan of a check request: the facts the counter
+// rules judge it by.
+type Scan struct {
+	Req      *CheckRequest
+	Line     int // 1-based line of the request
+	Item     *CheckLine
+	Raw      string         // the scan as typed
+	Code     tracecode.Code // parsed (ParseErr nil)
+	ParseErr error
+	// Goods is the code mapping row of a commodity barcode scanned instead of a code
+	// (IsGoods); Mapping the row of the code's product id (Mapped).
+	Goods, Mapping  tracewatch.CodeMapping
+	IsGoods, Mapped bool
+	Content         int64 // minimum units per pack of the drug (1 when unknown)
+	// Held: the index says another sale holds the box: Holder (institution) with
+	// HeldUnits minimum units at HeldAt; SameSale when that sale had this request's
+	// receipt or person.
+	Held      bool
+	Holder    string
+	HeldUnits tracewatch.Qty
+	HeldAt    time.Time
+	SameSale  bool
+	// KnownInstitution: the institution has facts in the index; Received: it received
+	// the code (or its parent package); Coverage: its inbound code coverage (-1 unknown).
+	KnownInstitution bool
+	Received         bool
+	Coverage         float64
+}
+
+// ScanChecker is a rule that also runs at the counter (事中): it judges one scan of a
+// check request from the index's facts, with the parameters it screens with.
+type ScanChecker interface {
+	Rule
+	CheckScan(env *Env, s *Scan, emit func(Violation))
+}
+
+// RequestChecker is a rule that judges a check request as a whole at the counter (C8:
+// the institution's agreement).
+type RequestChecker interface {
+	Rule
+	CheckRequest(env *Env, req *CheckRequest, emit func(Violation))
+}
+
+// counterOrder is the order the counter rules judge a scan in: the code itself (T4),
+// the drug it maps to (T2), then its history (T1, T3).
+var counterOrder = []string{"trace.anomaly", "trace.substitution", "trace.duplicate", "trace.nosource"}
+
+// SetRules sets the rules the checks run: those of rs that run at the counter (rules of
+// a rule base apply their regions and severity). NewIndex starts with the default rule
+// base's.
+func (x *Index) SetRules(rs []Rule) {
+	var scans []Rule
+	var reqs []Rule
+	for _, name := range counterOrder {
+		for _, r := range rs {
+			if asScan(r) != nil && Name(r) == name {
+				scans = append(scans, r)
+			}
+		}
+	}
+	for _, r := range rs {
+		if asRequest(r) != nil {
+			reqs = append(reqs, r)
+		}
+	}
+	x.mu.Lock()
+	x.scanRules, x.reqRules = scans, reqs
+	x.mu.Unlock()
+}
+
+// Rules returns the rules the checks run.
+func (x *Index) Rules() []Rule {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return append(append([]Rule(nil), x.reqRules...), x.scanRules...)
+}
+
+// counterEmit returns emit for a rule's violations: the id and title of the rule, and
+// a rule base entry's regions and severity cap applied.
+func counterEmit(r Rule, region tracewatch.Region, out *[]Violation) func(Violation) {
+	sp := r.Spec()
+	e, _ := r.(*Entry)
+	return func(v Violation) {
+		if e != nil {
+			if !e.applies(region) {
+				return
+			}
+			if e.Severity > 0 && v.Severity > e.Severity {
+				v.Severity = e.Severity
+			}
+		}
+		if v.RuleID == "" {
+			v.RuleID = sp.ID()
+		}
+		if v.RuleName == "" {
+			v.RuleName = sp.Title
+		}
+		*out = append(*out, v)
+	}
+}
+
+// asScan and asRequest unwrap a rule base entry.
+func asScan(r Rule) ScanChecker {
+	if e, ok := r.(*Entry); ok {
+		r = e.Rule
+	}
+	c, _ := r.(ScanChecker)
+	return c
+}
+
+func asRequest(r Rule) RequestChecker {
+	if e, ok := r.(*Entry); ok {
+		r = e.Rule
+	}
+	c, _ := r.(RequestChecker)
+	return c
+}
+
 // Check answers a check request. It reads the index only.
 func (x *Index) Check(req CheckRequest) []Violation {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	var out []Violation
 	env := x.env
-	in, known := x.instIdx[req.Institution]
-	if inst, ok := env.Institutions[req.Institution]; ok {
-		if st := inst.AgreementAt(req.Time); st != tracewatch.AgreementNormal {
-			name := map[tracewatch.AgreementStatus]string{tracewatch.AgreementSuspended: "中止", tracewatch.AgreementTerminated: "解除"}[st]
-			out = append(out, Violation{RuleID: "claims.suspended@1", RuleName: "协议状态异常", Rule: string(st),
-				Severity: tracewatch.SeverityViolation, Behavior: "5",
-				Content:  fmt.Sprintf("%s 的医保协议处于%s状态，不得医保结算", env.instName(req.Institution), name),
-				Evidence: fmt.Sprintf("协议状态 %s（%s）", st, req.Time.In(cst).Format("2006-01-02"))})
+	region := env.Institutions[req.Institution].Region
+	for _, r := range x.reqRules {
+		if e, ok := r.(*Entry); ok && !e.Enabled {
+			continue
 		}
+		asRequest(r).CheckRequest(env, &req, counterEmit(r, region, &out))
 	}
-	for li, line := range req.Lines {
-		n := li + 1
+	in, known := x.instIdx[req.Institution]
+	cov, hasCov := x.coverage[req.Institution]
+	if !hasCov {
+		cov = -1
+	}
+	for li := range req.Lines {
+		line := &req.Lines[li]
 		for _, raw := range line.Codes {
-			v := Violation{Line: n, Code: raw}
+			s := Scan{Req: &req, Line: li + 1, Item: line, Raw: raw, KnownInstitution: known, Coverage: cov}
 			code, err := tracecode.Parse(raw)
 			if err != nil {
-				ec := tracecode.CodeOf(err)
-				v.RuleID, v.RuleName, v.Severity, v.Behavior = "trace.anomaly@1", "追溯码异常", tracewatch.SeverityNotice, "4"
-				v.Rule = "malformed"
-				if ec == tracecode.ErrNotTraceCode {
-					v.Rule = "commodity_barcode"
+				s.ParseErr = err
+				s.Goods, s.IsGoods = x.goods[strings.TrimSpace(raw)]
+			} else {
+				s.Code = code
+				s.Mapping, s.Mapped = x.mapping[code.ProductID]
+				drug := s.Mapping.DrugCode
+				if drug == "" {
+					drug = line.DrugCode
 				}
-				v.Content = "请重新扫描药盒上的追溯码并与实物核对：" + anomalyText[v.Rule]
-				v.Evidence = err.Error()
-				out = append(out, v)
-				if m, ok := x.goods[strings.TrimSpace(raw)]; ok && line.DrugCode != "" {
-					if r, sev, ok := substitution(env, m.DrugCode, line.DrugCode); ok {
-						out = append(out, x.substitutionViolation(n, raw, "", m.DrugCode, line.DrugCode, r, sev))
-					}
+				s.Content = x.content[drug]
+				if s.Content <= 0 {
+					s.Content = 1
 				}
-				continue
-			}
-			v.Key = code.Key
-			m, mapped := x.mapping[code.ProductID]
-			switch {
-			case !mapped:
-				v.RuleID, v.RuleName, v.Severity, v.Behavior, v.Rule = "trace.anomaly@1", "追溯码异常", tracewatch.SeverityNotice, "4", "unknown_product"
-				v.Content = "请重新扫描药盒上的追溯码并与实物核对：" + anomalyText["unknown_product"]
-				v.Evidence = "药品标识码 " + code.ProductID
-				out = append(out, v)
-			case line.DrugCode != "":
-				if r, sev, ok := substitution(env, m.DrugCode, line.DrugCode); ok {
-					out = append(out, x.substitutionViolation(n, raw, code.Key, m.DrugCode, line.DrugCode, r, sev))
+				if h, ok := x.holdingOf(code.Key); ok && h.inst >= 0 && h.units > 0 {
+					s.Held, s.Holder, s.HeldUnits, s.HeldAt = true, x.insts[h.inst], h.units, time.Unix(h.last, 0)
+					s.SameSale = (req.Receipt != "" && hash32(req.Receipt) == h.receipt) || (req.Person != "" && hash32(req.Person) == h.person)
 				}
+				s.Received = known && x.received(code.Key, in)
 			}
-			if !code.Expiry.IsZero() && !req.Time.Before(code.Expiry.In(cst).AddDate(0, 0, 1)) {
-				out = append(out, Violation{Line: n, Code: raw, Key: code.Key, RuleID: "trace.anomaly@1", RuleName: "追溯码异常",
-					Rule: "expired", Severity: tracewatch.SeverityHighlySuspicious, Behavior: "4",
-					Content:  "该盒药品已过有效期，不得销售",
-					Evidence: "追溯码有效期至 " + code.Expiry.String()})
-			}
-			// T1: the box is held elsewhere, or beyond its content here.
-			drug := m.DrugCode
-			if drug == "" {
-				drug = line.DrugCode
-			}
-			content := x.content[drug]
-			if content <= 0 {
-				content = 1
-			}
-			if h, ok := x.holdingOf(code.Key); ok && h.inst >= 0 && h.units > 0 {
-				holder := x.insts[h.inst]
-				at := time.Unix(h.last, 0)
-				q := tracewatch.Qty(content) * tracewatch.QtyScale
-				if line.Split {
-					q = line.Qty
+			for _, r := range x.scanRules {
+				if e, ok := r.(*Entry); ok && !e.Enabled {
+					continue
 				}
-				switch {
-				case holder != req.Institution:
-					cls, where := pairClass(env, holder, req.Institution)
-					out = append(out, Violation{Line: n, Code: raw, Key: code.Key, RuleID: "trace.duplicate@1", RuleName: "重复销售",
-						Rule: cls, Severity: tracewatch.SeverityHighlySuspicious, Behavior: "1",
-						Content:  fmt.Sprintf("追溯码 %s 对应的药品已于 %s 在 %s 销售（%s），同一盒药不能再次销售", code.Key, when(at), env.instName(holder), where),
-						Evidence: fmt.Sprintf("已售机构 %s，销售时间 %s", holder, at.In(cst).Format("2006-01-02 15:04:05"))})
-				case (req.Receipt != "" && hash32(req.Receipt) == h.receipt) || (req.Person != "" && hash32(req.Person) == h.person):
-					out = append(out, Violation{Line: n, Code: raw, Key: code.Key, RuleID: "trace.duplicate@1", RuleName: "重复销售",
-						Rule: "double_scan", Severity: tracewatch.SeverityNotice, Behavior: "1",
-						Content:  fmt.Sprintf("追溯码 %s 已在本单据或本参保人的销售中扫描（%s），如为同一笔销售请勿重复上传", code.Key, when(at)),
-						Evidence: fmt.Sprintf("本机构销售时间 %s", at.In(cst).Format("2006-01-02 15:04:05"))})
-				case h.units+q > tracewatch.Qty(content)*tracewatch.QtyScale:
-					out = append(out, Violation{Line: n, Code: raw, Key: code.Key, RuleID: "trace.duplicate@1", RuleName: "重复销售",
-						Rule: "over_content", Severity: tracewatch.SeveritySuspicious, Behavior: "1",
-						Content:  fmt.Sprintf("追溯码 %s 已于 %s 在本机构售出，本次销售将超过一盒的装量（%d 个最小单位）", code.Key, when(at), content),
-						Evidence: fmt.Sprintf("本机构销售时间 %s", at.In(cst).Format("2006-01-02 15:04:05"))})
-				}
-			}
-			// T3: never received here, where the institution scans its inbound codes.
-			if known && x.coverage[req.Institution] >= 0.95 && !x.received(code.Key, in) {
-				out = append(out, Violation{Line: n, Code: raw, Key: code.Key, RuleID: "trace.nosource@1", RuleName: "无进货来源",
-					Rule: "no_source", Severity: tracewatch.SeveritySuspicious, Behavior: "3",
-					Content:  fmt.Sprintf("追溯码 %s 没有本机构的采购、调入或盘存记录", code.Key),
-					Evidence: fmt.Sprintf("本机构进货追溯码采集率 %.1f%%", x.coverage[req.Institution]*100)})
+				asScan(r).CheckScan(env, &s, counterEmit(r, region, &out))
 			}
 		}
 	}
 	return out
-}
-
-func (x *Index) substitutionViolation(line int, raw, key, mapped, billed, rule string, sev tracewatch.Severity) Violation {
-	env := x.env
-	return Violation{Line: line, Code: raw, Key: key, RuleID: "trace.substitution@1", RuleName: "串换", Rule: rule,
-		Severity: sev, Behavior: "2",
-		Content:  fmt.Sprintf("扫描的追溯码对应 %s，与结算的 %s 不符（%s）", env.drugName(mapped), env.drugName(billed), substitutionRuleText[rule]),
-		Evidence: fmt.Sprintf("追溯码产品 %s，结算项目 %s", mapped, billed)}
 }

@@ -1,4 +1,4 @@
-package detect_test
+package rules_test
 
 import (
 	"context"
@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/facts"
 	"tracewatch/internal/ingest"
+	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 )
 
@@ -18,7 +19,7 @@ type slowSource struct {
 	entered, release chan struct{}
 }
 
-func (s slowSource) Holdings(ctx context.Context, fn func(string, tracewatch.Holding) error) error {
+func (s slowSource) Holdings(ctx context.Context, fn func(string, facts.Holding) error) error {
 	close(s.entered)
 	<-s.release
 	return s.Store.Holdings(ctx, fn)
@@ -46,7 +47,7 @@ func TestIndexApplyDuringLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := slowSource{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
-	idx := detect.NewIndex()
+	idx := rules.NewIndex()
 	done := make(chan error, 1)
 	go func() { done <- idx.Load(ctx, src) }()
 	<-src.entered
@@ -60,8 +61,8 @@ func TestIndexApplyDuringLoad(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	vs := idx.Check(detect.CheckRequest{Institution: b, Receipt: "R2", Time: when.Add(time.Hour),
-		Lines: []detect.CheckLine{{DrugCode: drug, Qty: tracewatch.QtyScale, Codes: []string{code}}}})
+	vs := idx.Check(rules.CheckRequest{Institution: b, Receipt: "R2", Time: when.Add(time.Hour),
+		Lines: []rules.CheckLine{{DrugCode: drug, Qty: tracewatch.QtyScale, Codes: []string{code}}}})
 	if len(vs) != 1 || vs[0].RuleID != "trace.duplicate@1" {
 		t.Fatalf("check after a sale applied during the load: %+v", vs)
 	}
@@ -101,13 +102,13 @@ func TestIndexCartonScannedAtPurchase(t *testing.T) {
 	if err != nil || s.Accepted != 1 || s.Codes != 3 {
 		t.Fatalf("ingest: %+v, %v; want 1 message, the carton and its 2 packs", s, err)
 	}
-	idx := detect.NewIndex()
+	idx := rules.NewIndex()
 	if err := idx.Load(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	check := func(code string) []detect.Violation {
-		return idx.Check(detect.CheckRequest{Institution: a, Receipt: "R1", Time: when,
-			Lines: []detect.CheckLine{{DrugCode: drug, Qty: tracewatch.QtyScale, Codes: []string{code}}}})
+	check := func(code string) []rules.Violation {
+		return idx.Check(rules.CheckRequest{Institution: a, Receipt: "R1", Time: when,
+			Lines: []rules.CheckLine{{DrugCode: drug, Qty: tracewatch.QtyScale, Codes: []string{code}}}})
 	}
 	if vs := check(pack1); len(vs) != 0 {
 		t.Errorf("a pack of the carton received: %+v, want no violation", vs)

@@ -1,9 +1,9 @@
-package detect
+package rules
 
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -23,49 +23,27 @@ type Collection struct {
 }
 
 // NewCollection returns T6 with its defaults.
-func NewCollection() *Collection {
-	return &Collection{Days: 7, Baseline: 14, MinLines: 10, MinBaseline: 0.8, DropRatio: 0.5, LowRate: 0.5}
-}
+func NewCollection() *Collection { return withDefaults(&Collection{}) }
 
-func (*Collection) ID() string    { return "trace.collection@1" }
-func (*Collection) Title() string { return "追溯码采集率" }
-func (*Collection) Params() []Param {
-	return []Param{
-		{"days", "7", "days after a candidate drop over which the rate is measured"},
-		{"baseline", "14", "days before it that set the institution's usual rate"},
-		{"min_lines", "10", "reimbursed lines needed in each of the two periods"},
-		{"min_baseline", "0.8", "usual rate from which a drop is looked for"},
-		{"drop_ratio", "0.5", "a drop: the rate after is at most this share of the usual rate"},
-		{"low_rate", "0.5", "window rate below which an institution gets a 提示"},
+// Spec implements Rule.
+func (c *Collection) Spec() Spec {
+	return Spec{Name: "trace.collection", Version: 1, Short: "T6", Title: "追溯码采集率", Type: TypeManagement,
+		Stages: []Stage{StageAfter}, Scenes: []Scene{SceneOutpatient, ScenePharmacy},
+		Period: "按日，基线期与观察期", Severity: tracewatch.SeveritySuspicious,
+		Basis: "国家医保局药品追溯码采集应用要求（2025年7月1日起定点医药机构销售药品须扫码上传，一盒一码）；定点医药机构追溯码采集率考核",
+		Params: []Param{
+			IntParam("days", &c.Days, 7, 1, 366, "天", "days after a candidate drop over which the rate is measured"),
+			IntParam("baseline", &c.Baseline, 14, 1, 366, "天", "days before it that set the institution's usual rate"),
+			Int64Param("min_lines", &c.MinLines, 10, 0, 1_000_000_000, "行", "reimbursed lines needed in each of the two periods"),
+			FloatParam("min_baseline", &c.MinBaseline, 0.8, 0, 1, "比例", "usual rate from which a drop is looked for"),
+			FloatParam("drop_ratio", &c.DropRatio, 0.5, 0, 1, "比例", "a drop: the rate after is at most this share of the usual rate"),
+			FloatParam("low_rate", &c.LowRate, 0.5, 0, 1, "比例", "window rate below which an institution gets a 提示"),
+		},
 	}
 }
 
-func (c *Collection) Set(name, value string) error {
-	v, err := strconv.ParseFloat(value, 64)
-	if err != nil || v < 0 {
-		return badParam(c, name, value)
-	}
-	switch name {
-	case "days":
-		c.Days = int(v)
-	case "baseline":
-		c.Baseline = int(v)
-	case "min_lines":
-		c.MinLines = int64(v)
-	case "min_baseline":
-		c.MinBaseline = v
-	case "drop_ratio":
-		c.DropRatio = v
-	case "low_rate":
-		c.LowRate = v
-	default:
-		return unknownParam(c, name)
-	}
-	return nil
-}
-
-// Run implements Detector.
-func (c *Collection) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+// Eval implements Rule.
+func (c *Collection) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	days, err := env.Src.CollectionDays(ctx, env.Window)
 	if err != nil {
 		return err
@@ -89,7 +67,7 @@ func rate(lines, coded int64) float64 {
 }
 
 // institution examines one institution's days (in day order).
-func (c *Collection) institution(env *Env, days []tracewatch.CollectionDay, emit func(tracewatch.Clue)) {
+func (c *Collection) institution(env *Env, days []facts.CollectionDay, emit func(tracewatch.Clue)) {
 	in := days[0].Institution
 	var lines, coded int64
 	for _, d := range days {
@@ -123,7 +101,7 @@ func (c *Collection) institution(env *Env, days []tracewatch.CollectionDay, emit
 			continue
 		}
 		cl := tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(c.ID(), tracewatch.SubjectInstitution, in, "drop"),
+			Fingerprint: tracewatch.ClueFingerprint(ID(c), tracewatch.SubjectInstitution, in, "drop"),
 			Rule:        "drop", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectInstitution, SubjectID: in, Institution: in,
 			Explanation: fmt.Sprintf("%s 自 %s 起医保药品销售的追溯码采集率骤降：此前 %d 天为 %.1f%%（%d/%d 行），此后 %d 天为 %.1f%%（%d/%d 行）。扫码中断常与违规销售同时出现，建议核查。",
@@ -146,7 +124,7 @@ func (c *Collection) institution(env *Env, days []tracewatch.CollectionDay, emit
 	}
 	if lines >= c.MinLines*3 && rate(lines, coded) < c.LowRate {
 		emit(tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(c.ID(), tracewatch.SubjectInstitution, in, "low_rate"),
+			Fingerprint: tracewatch.ClueFingerprint(ID(c), tracewatch.SubjectInstitution, in, "low_rate"),
 			Rule:        "low_rate", Severity: tracewatch.SeverityNotice,
 			Subject: tracewatch.SubjectInstitution, SubjectID: in, Institution: in,
 			Evidence: []tracewatch.Evidence{{Time: days[0].Day, What: "collection_rate", Institution: in,

@@ -1,4 +1,4 @@
-package detect
+package rules
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -22,38 +23,32 @@ type Duplicate struct {
 }
 
 // NewDuplicate returns T1 with its defaults.
-func NewDuplicate() *Duplicate { return &Duplicate{DoubleScan: 10 * time.Minute} }
+func NewDuplicate() *Duplicate { return withDefaults(&Duplicate{}) }
 
-func (*Duplicate) ID() string    { return "trace.duplicate@1" }
-func (*Duplicate) Title() string { return "重复销售" }
-func (*Duplicate) Params() []Param {
-	return []Param{{"double_scan", "10m", "same institution and same receipt or person within this time: a double scan (提示), not fraud"}}
-}
-
-func (d *Duplicate) Set(name, value string) error {
-	if name != "double_scan" {
-		return unknownParam(d, name)
+// Spec implements Rule.
+func (d *Duplicate) Spec() Spec {
+	return Spec{Name: "trace.duplicate", Version: 1, Short: "T1", Title: "重复销售", Type: TypeManagement,
+		Stages: []Stage{StageDuring, StageAfter}, Scenes: []Scene{SceneOutpatient, SceneInpatient, ScenePharmacy},
+		Period: "码的全部销售历史（窗口内有销售的码）", Severity: tracewatch.SeverityViolation,
+		Basis: "《医疗保障基金使用监督管理条例》第十五条、第三十八条；国家医保局药品追溯码采集应用要求（2025年7月1日起定点医药机构销售药品须扫码上传，一盒一码）",
+		Params: []Param{
+			DurationParam("double_scan", &d.DoubleScan, 10*time.Minute, 0, 24*time.Hour, "same institution and same receipt or person within this time: a double scan (提示), not fraud"),
+		},
 	}
-	v, err := time.ParseDuration(value)
-	if err != nil || v < 0 {
-		return badParam(d, name, value)
-	}
-	d.DoubleScan = v
-	return nil
 }
 
 // sale is one distinct sale-side fact with what its lines say.
 type sale struct {
-	tracewatch.SaleFact
+	facts.SaleFact
 	receipt, setl, person string
 	billed, mapped        string         // the drug billed, the drug the code maps to
 	fund, amount          tracewatch.Fen // the fund's payment and the sale amount (max over the sale's lines)
 	lines                 []*tracewatch.TimelineEntry
 }
 
-// Run implements Detector.
-func (d *Duplicate) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	return env.Src.DuplicateHistories(ctx, env.Window, func(h *tracewatch.CodeHistory) error {
+// Eval implements Rule.
+func (d *Duplicate) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+	return env.Src.DuplicateHistories(ctx, env.Window, func(h *facts.CodeHistory) error {
 		if c, ok := d.walk(env, h); ok {
 			emit(c)
 		}
@@ -79,7 +74,7 @@ func pairClass(env *Env, first, second string) (rule, text string) {
 }
 
 // walk applies T1 to one code's history.
-func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, bool) {
+func (d *Duplicate) walk(env *Env, h *facts.CodeHistory) (tracewatch.Clue, bool) {
 	bySale := map[string]*sale{}
 	sales := make([]*sale, 0, len(h.Facts))
 	for _, f := range h.Facts {
@@ -222,7 +217,7 @@ func (d *Duplicate) walk(env *Env, h *tracewatch.CodeHistory) (tracewatch.Clue, 
 	}
 	c.Severity, c.Rule, c.Institution = worst, rule, dup.Institution
 	setAmount(&c, fund, amount)
-	c.Fingerprint = tracewatch.ClueFingerprint(d.ID(), tracewatch.SubjectCode, h.Key)
+	c.Fingerprint = tracewatch.ClueFingerprint(ID(d), tracewatch.SubjectCode, h.Key)
 	c.Explanation = fmt.Sprintf("追溯码 %s 于 %s 在 %s%s %s后，%s。", h.Key, when(first.Time), env.instName(first.Institution),
 		placeOf(env, first.Institution), saleWord(first), strings.Join(dupText, "；"))
 	return c, true
@@ -317,10 +312,36 @@ func (env *Env) factEvidence(s *sale) tracewatch.Evidence {
 	return e
 }
 
-func unknownParam(d Detector, name string) error {
-	return tracewatch.Errorf("detect.Set", tracewatch.KindInvalid, "%s has no parameter %q", d.ID(), name).WithField(name)
-}
-
-func badParam(d Detector, name, value string) error {
-	return tracewatch.Errorf("detect.Set", tracewatch.KindInvalid, "%s: bad value %q for %s", d.ID(), value, name).WithField(name)
+// CheckScan implements ScanChecker: the box is held by a sale elsewhere (高度可疑), by a
+// sale of this receipt or person here (a double scan, 提示), or this sale would take more
+// than the pack holds (可疑).
+func (d *Duplicate) CheckScan(env *Env, s *Scan, emit func(Violation)) {
+	if s.ParseErr != nil || !s.Held {
+		return
+	}
+	content := tracewatch.Qty(s.Content) * tracewatch.QtyScale
+	q := content
+	if s.Item.Split {
+		q = s.Item.Qty
+	}
+	at, key := s.HeldAt, s.Code.Key
+	v := Violation{Line: s.Line, Code: s.Raw, Key: key, Behavior: "1"}
+	switch {
+	case s.Holder != s.Req.Institution:
+		cls, where := pairClass(env, s.Holder, s.Req.Institution)
+		v.Rule, v.Severity = cls, tracewatch.SeverityHighlySuspicious
+		v.Content = fmt.Sprintf("追溯码 %s 对应的药品已于 %s 在 %s 销售（%s），同一盒药不能再次销售", key, when(at), env.instName(s.Holder), where)
+		v.Evidence = fmt.Sprintf("已售机构 %s，销售时间 %s", s.Holder, at.In(cst).Format("2006-01-02 15:04:05"))
+	case s.SameSale:
+		v.Rule, v.Severity = "double_scan", tracewatch.SeverityNotice
+		v.Content = fmt.Sprintf("追溯码 %s 已在本单据或本参保人的销售中扫描（%s），如为同一笔销售请勿重复上传", key, when(at))
+		v.Evidence = fmt.Sprintf("本机构销售时间 %s", at.In(cst).Format("2006-01-02 15:04:05"))
+	case s.HeldUnits+q > content:
+		v.Rule, v.Severity = "over_content", tracewatch.SeveritySuspicious
+		v.Content = fmt.Sprintf("追溯码 %s 已于 %s 在本机构售出，本次销售将超过一盒的装量（%d 个最小单位）", key, when(at), s.Content)
+		v.Evidence = fmt.Sprintf("本机构销售时间 %s", at.In(cst).Format("2006-01-02 15:04:05"))
+	default:
+		return
+	}
+	emit(v)
 }

@@ -1,9 +1,10 @@
-package detect
+package rules
 
 import (
 	"context"
 	"fmt"
 	"strings"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -20,12 +21,16 @@ import (
 type Package struct{}
 
 // NewPackage returns T5.
-func NewPackage() *Package { return &Package{} }
+func NewPackage() *Package { return withDefaults(&Package{}) }
 
-func (*Package) ID() string                 { return "trace.package@1" }
-func (*Package) Title() string              { return "级联冲突" }
-func (*Package) Params() []Param            { return nil }
-func (p *Package) Set(name, _ string) error { return unknownParam(p, name) }
+// Spec implements Rule.
+func (*Package) Spec() Spec {
+	return Spec{Name: "trace.package", Version: 1, Short: "T5", Title: "级联冲突", Type: TypeManagement,
+		Stages: []Stage{StageAfter}, Scenes: []Scene{SceneOutpatient, SceneInpatient, ScenePharmacy},
+		Period: "码的全部销售历史与级联关系", Severity: tracewatch.SeverityHighlySuspicious,
+		Basis: "国家医保局药品追溯码采集应用要求（2025年7月1日起定点医药机构销售药品须扫码上传，一盒一码）；包装级联关系（大码—中码—小码）",
+	}
+}
 
 // levelText names a stated package level.
 func levelText(l int) string {
@@ -35,12 +40,12 @@ func levelText(l int) string {
 	return fmt.Sprintf("第 %d 级", l)
 }
 
-// Run implements Detector.
-func (p *Package) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+// Eval implements Rule.
+func (p *Package) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	if err := p.pairs(ctx, env, emit); err != nil {
 		return err
 	}
-	return env.Src.LevelConflicts(ctx, env.Window, func(lc tracewatch.LevelConflict) error {
+	return env.Src.LevelConflicts(ctx, env.Window, func(lc facts.LevelConflict) error {
 		c := tracewatch.Clue{
 			Severity: tracewatch.SeveritySuspicious, Subject: tracewatch.SubjectCode, SubjectID: lc.Code,
 			Institution: lc.Institution, Codes: append([]string{lc.Code}, lc.Parents...),
@@ -82,7 +87,7 @@ func (p *Package) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 		default:
 			return ctx.Err() // no level known to contradict
 		}
-		c.Fingerprint = tracewatch.ClueFingerprint(p.ID(), tracewatch.SubjectCode, lc.Code, c.Rule)
+		c.Fingerprint = tracewatch.ClueFingerprint(ID(p), tracewatch.SubjectCode, lc.Code, c.Rule)
 		if lc.Institution != "" {
 			c.Explanation += fmt.Sprintf("本期该码首次于 %s 在 %s 扫码。", when(lc.First), env.instName(lc.Institution))
 		}
@@ -93,9 +98,9 @@ func (p *Package) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 
 // pairs finds a parent and its child both sold.
 func (p *Package) pairs(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	return env.Src.PackageConflicts(ctx, env.Window, func(pr tracewatch.PackagePair, lines []tracewatch.TimelineEntry) error {
+	return env.Src.PackageConflicts(ctx, env.Window, func(pr facts.PackagePair, lines []tracewatch.TimelineEntry) error {
 		c := tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(p.ID(), tracewatch.SubjectCode, pr.Child, pr.Parent),
+			Fingerprint: tracewatch.ClueFingerprint(ID(p), tracewatch.SubjectCode, pr.Child, pr.Parent),
 			Rule:        "parent_and_child", Severity: tracewatch.SeverityHighlySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: pr.Child, Codes: []string{pr.Parent, pr.Child},
 		}

@@ -1,10 +1,10 @@
-package detect
+package rules
 
 import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
+	"tracewatch/internal/tracecode"
 
 	"tracewatch"
 )
@@ -24,34 +24,20 @@ type Anomaly struct {
 }
 
 // NewAnomaly returns T4 with its defaults.
-func NewAnomaly() *Anomaly { return &Anomaly{RateFactor: 5, MinRate: 0.05, MinScans: 50} }
+func NewAnomaly() *Anomaly { return withDefaults(&Anomaly{}) }
 
-func (*Anomaly) ID() string    { return "trace.anomaly@1" }
-func (*Anomaly) Title() string { return "追溯码异常" }
-func (*Anomaly) Params() []Param {
-	return []Param{
-		{"rate_factor", "5", "an institution's unusable-code rate must be this many times its peers' median"},
-		{"min_rate", "0.05", "… and at least this share of its sale scans"},
-		{"min_scans", "50", "institutions with fewer sale scans in the window are not rated"},
+// Spec implements Rule.
+func (a *Anomaly) Spec() Spec {
+	return Spec{Name: "trace.anomaly", Version: 1, Short: "T4", Title: "追溯码异常", Type: TypeManagement,
+		Stages: []Stage{StageDuring, StageAfter}, Scenes: []Scene{SceneOutpatient, SceneInpatient, ScenePharmacy},
+		Period: "筛查窗口", Severity: tracewatch.SeverityHighlySuspicious,
+		Basis: "国家医保局药品追溯码采集应用要求（2025年7月1日起定点医药机构销售药品须扫码上传，一盒一码）；追溯码编码规则（药品标识码、有效期）",
+		Params: []Param{
+			FloatParam("rate_factor", &a.RateFactor, 5, 0, 1000, "倍", "an institution's unusable-code rate must be this many times its peers' median"),
+			FloatParam("min_rate", &a.MinRate, 0.05, 0, 1, "比例", "… and at least this share of its sale scans"),
+			Int64Param("min_scans", &a.MinScans, 50, 0, 1_000_000_000, "次", "institutions with fewer sale scans in the window are not rated"),
+		},
 	}
-}
-
-func (a *Anomaly) Set(name, value string) error {
-	v, err := strconv.ParseFloat(value, 64)
-	if err != nil || v < 0 {
-		return badParam(a, name, value)
-	}
-	switch name {
-	case "rate_factor":
-		a.RateFactor = v
-	case "min_rate":
-		a.MinRate = v
-	case "min_scans":
-		a.MinScans = int64(v)
-	default:
-		return unknownParam(a, name)
-	}
-	return nil
 }
 
 var anomalyText = map[string]string{
@@ -62,8 +48,8 @@ var anomalyText = map[string]string{
 	"before_manufacture": "销售时间早于生产日期",
 }
 
-// Run implements Detector.
-func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+// Eval implements Rule.
+func (a *Anomaly) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	clues := map[string]*tracewatch.Clue{}
 	amounts := map[string]*lineAmount{}
 	var order []string
@@ -88,9 +74,9 @@ func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 		var fp string
 		if sev == tracewatch.SeverityNotice {
 			// One notice per scan: the same code on a receipt and its settlement once.
-			fp = tracewatch.ClueFingerprint(a.ID(), tracewatch.SubjectCode, code, rule, l.Institution, tracewatch.SaleID(&l.Event))
+			fp = tracewatch.ClueFingerprint(ID(a), tracewatch.SubjectCode, code, rule, l.Institution, tracewatch.SaleID(&l.Event))
 		} else {
-			fp = tracewatch.ClueFingerprint(a.ID(), tracewatch.SubjectCode, code, rule)
+			fp = tracewatch.ClueFingerprint(ID(a), tracewatch.SubjectCode, code, rule)
 		}
 		c := clues[fp]
 		if c == nil {
@@ -163,7 +149,7 @@ func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 			continue
 		}
 		emit(tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(a.ID(), tracewatch.SubjectInstitution, q.Institution, "bad_code_rate"),
+			Fingerprint: tracewatch.ClueFingerprint(ID(a), tracewatch.SubjectInstitution, q.Institution, "bad_code_rate"),
 			Rule:        "bad_code_rate", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectInstitution, SubjectID: q.Institution, Institution: q.Institution,
 			Evidence: []tracewatch.Evidence{{Time: env.At, What: "bad_code_rate", Institution: q.Institution,
@@ -173,4 +159,32 @@ func (a *Anomaly) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue))
 		})
 	}
 	return nil
+}
+
+// CheckScan implements ScanChecker: at the counter, an unreadable scan, a commodity
+// barcode or a product missing from the code mapping is a 提示 (scan again); a pack past
+// its expiry date is 高度可疑.
+func (a *Anomaly) CheckScan(env *Env, s *Scan, emit func(Violation)) {
+	v := Violation{Line: s.Line, Code: s.Raw, Key: s.Code.Key, Behavior: "4", Severity: tracewatch.SeverityNotice}
+	switch {
+	case s.ParseErr != nil:
+		v.Rule = "malformed"
+		if tracecode.CodeOf(s.ParseErr) == tracecode.ErrNotTraceCode {
+			v.Rule = "commodity_barcode"
+		}
+		v.Content = "请重新扫描药盒上的追溯码并与实物核对：" + anomalyText[v.Rule]
+		v.Evidence = s.ParseErr.Error()
+		emit(v)
+		return
+	case !s.Mapped:
+		v.Rule = "unknown_product"
+		v.Content = "请重新扫描药盒上的追溯码并与实物核对：" + anomalyText["unknown_product"]
+		v.Evidence = "药品标识码 " + s.Code.ProductID
+		emit(v)
+	}
+	if !s.Code.Expiry.IsZero() && !s.Req.Time.Before(s.Code.Expiry.In(cst).AddDate(0, 0, 1)) {
+		emit(Violation{Line: s.Line, Code: s.Raw, Key: s.Code.Key, Rule: "expired", Severity: tracewatch.SeverityHighlySuspicious, Behavior: "4",
+			Content:  "该盒药品已过有效期，不得销售",
+			Evidence: "追溯码有效期至 " + s.Code.Expiry.String()})
+	}
 }

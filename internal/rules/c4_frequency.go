@@ -1,4 +1,4 @@
-package detect
+package rules
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -27,38 +27,23 @@ type Frequency struct {
 }
 
 // NewFrequency returns C4 with its defaults.
-func NewFrequency() *Frequency { return &Frequency{Days: 7, Min: 8} }
+func NewFrequency() *Frequency { return withDefaults(&Frequency{}) }
 
-func (*Frequency) ID() string    { return "claims.frequency@1" }
-func (*Frequency) Title() string { return "高频就诊购药" }
-func (*Frequency) Params() []Param {
-	return []Param{
-		{"days", "7", "the span of days the settlements are counted in"},
-		{"min", "8", "settlements within the span from which a person is flagged"},
+// Spec implements Rule.
+func (f *Frequency) Spec() Spec {
+	return Spec{Name: "claims.frequency", Version: 1, Short: "C4", Title: "高频就诊购药", Type: TypeMedical,
+		Stages: []Stage{StageAfter}, Scenes: []Scene{SceneOutpatient, ScenePharmacy},
+		Period: "滑动窗口（天）", Severity: tracewatch.SeveritySuspicious,
+		Basis: "《医疗保障基金使用监督管理条例》第十五条（实名就医购药）、第四十一条（个人骗保）",
+		Params: []Param{
+			IntParam("days", &f.Days, 7, 1, 366, "天", "the span of days the settlements are counted in"),
+			IntParam("min", &f.Min, 8, 2, 10000, "次", "settlements within the span from which a person is flagged"),
+		},
 	}
 }
 
-func (f *Frequency) Set(name, value string) error {
-	v, err := strconv.Atoi(value)
-	switch name {
-	case "days":
-		if err != nil || v < 1 || v > 366 {
-			return badParam(f, name, value)
-		}
-		f.Days = v
-	case "min":
-		if err != nil || v < 2 {
-			return badParam(f, name, value)
-		}
-		f.Min = v
-	default:
-		return unknownParam(f, name)
-	}
-	return nil
-}
-
-// Run implements Detector.
-func (f *Frequency) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
+// Eval implements Rule.
+func (f *Frequency) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	var person string
 	var lines []tracewatch.TimelineEntry
 	var ref tracewatch.Person
@@ -68,7 +53,7 @@ func (f *Frequency) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue
 		}
 		lines = lines[:0]
 	}
-	err := env.Src.FrequentSettlements(ctx, env.Window, f.Days, f.Min, func(l *tracewatch.TimelineEntry, p tracewatch.Person) error {
+	err := env.Src.FrequentSettlements(ctx, facts.DenseSettlementQuery{Window: env.Window, SpanDays: f.Days, MinCount: f.Min}, func(l *tracewatch.TimelineEntry, p tracewatch.Person) error {
 		if l.Person != person {
 			flush()
 			person, ref = l.Person, p
@@ -85,7 +70,7 @@ func (f *Frequency) Run(ctx context.Context, env *Env, emit func(tracewatch.Clue
 
 // person raises the clue of one person from their settlements in time order: every
 // settlement that lies in a span of Days holding at least Min of them. A settlement is
-// a run of lines of one institution and setl_id (Source.FrequentSettlements).
+// a run of lines of one institution and setl_id (facts.Reader.FrequentSettlements).
 func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, all []tracewatch.TimelineEntry, emit func(tracewatch.Clue)) {
 	var sets [][]tracewatch.TimelineEntry
 	for i := range all {
@@ -116,7 +101,7 @@ func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, all []trac
 		return
 	}
 	c := tracewatch.Clue{
-		Fingerprint: tracewatch.ClueFingerprint(f.ID(), tracewatch.SubjectPerson, psn),
+		Fingerprint: tracewatch.ClueFingerprint(ID(f), tracewatch.SubjectPerson, psn),
 		Rule:        "frequency", Severity: tracewatch.SeveritySuspicious,
 		Subject: tracewatch.SubjectPerson, SubjectID: psn, Persons: []string{psn},
 	}

@@ -1,4 +1,4 @@
-package detect_test
+package rules_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/detect"
+	"tracewatch/internal/rules"
 )
 
 // fake is a detector that emits clues, fails or panics as told.
@@ -20,11 +20,11 @@ type fake struct {
 	ran   *[]string
 }
 
-func (f fake) ID() string                   { return f.id }
-func (f fake) Title() string                { return "测试" }
-func (f fake) Params() []detect.Param       { return nil }
-func (f fake) Set(name, value string) error { return nil }
-func (f fake) Run(ctx context.Context, env *detect.Env, emit func(tracewatch.Clue)) error {
+func (f fake) Spec() rules.Spec {
+	name, _, _ := strings.Cut(f.id, "@")
+	return rules.Spec{Name: name, Version: 1, Title: "测试", Severity: tracewatch.SeverityNotice}
+}
+func (f fake) Eval(ctx context.Context, env *rules.Env, emit func(tracewatch.Clue)) error {
 	*f.ran = append(*f.ran, f.id)
 	for i := range f.clues {
 		emit(tracewatch.Clue{Fingerprint: f.id + string(rune('a'+i)), Institution: "P36010200001", Severity: tracewatch.SeverityNotice})
@@ -41,14 +41,14 @@ func (f fake) Run(ctx context.Context, env *detect.Env, emit func(tracewatch.Clu
 func TestRunFailingDetector(t *testing.T) {
 	var ran []string
 	boom := tracewatch.Errorf("duckdb.StockPeriods", tracewatch.KindInternal, "Overflow in multiplication of INT64")
-	ds := []detect.Detector{
+	ds := []rules.Rule{
 		fake{id: "a@1", clues: 2, ran: &ran},
 		fake{id: "b@1", clues: 1, err: boom, ran: &ran},
 		fake{id: "c@1", clues: 1, panic: true, ran: &ran},
 		fake{id: "d@1", clues: 3, ran: &ran},
 	}
-	env := &detect.Env{At: time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), Institutions: map[string]tracewatch.Institution{}}
-	res, err := detect.Run(context.Background(), env, ds, nil)
+	env := &rules.Env{At: time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), Institutions: map[string]tracewatch.Institution{}}
+	res, err := rules.Run(context.Background(), env, ds, nil)
 	if strings.Join(ran, ",") != "a@1,b@1,c@1,d@1" {
 		t.Errorf("ran %v, want every detector", ran)
 	}
@@ -58,11 +58,11 @@ func TestRunFailingDetector(t *testing.T) {
 	want := []struct {
 		clues int
 		err   string
-	}{{2, ""}, {0, "b@1: duckdb.StockPeriods: Overflow"}, {0, "c@1: detect.Run: panic: index out of range"}, {3, ""}}
+	}{{2, ""}, {0, "b@1: duckdb.StockPeriods: Overflow"}, {0, "c@1: rules.Run: panic: index out of range"}, {3, ""}}
 	for i, w := range want {
 		r := res[i]
-		if r.Detector.ID() != ds[i].ID() || len(r.Clues) != w.clues {
-			t.Errorf("result %d: %s with %d clues, want %s with %d", i, r.Detector.ID(), len(r.Clues), ds[i].ID(), w.clues)
+		if rules.ID(r.Rule) != rules.ID(ds[i]) || len(r.Clues) != w.clues {
+			t.Errorf("result %d: %s with %d clues, want %s with %d", i, rules.ID(r.Rule), len(r.Clues), rules.ID(ds[i]), w.clues)
 		}
 		switch {
 		case w.err == "" && r.Err != nil:
@@ -84,8 +84,8 @@ func TestRunCancelled(t *testing.T) {
 	var ran []string
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	env := &detect.Env{Institutions: map[string]tracewatch.Institution{}}
-	res, err := detect.Run(ctx, env, []detect.Detector{fake{id: "a@1", ran: &ran}}, nil)
+	env := &rules.Env{Institutions: map[string]tracewatch.Institution{}}
+	res, err := rules.Run(ctx, env, []rules.Rule{fake{id: "a@1", ran: &ran}}, nil)
 	if !errors.Is(err, context.Canceled) || len(res) != 0 || len(ran) != 0 {
 		t.Errorf("Run on a cancelled context: %d results, ran %v, error %v", len(res), ran, err)
 	}
