@@ -56,6 +56,11 @@ const (
 	EventSettlementCancel EventKind = "settlement_cancel" // 2208 / 2305 结算撤销
 )
 
+// Beijing is the business time zone (Asia/Shanghai: UTC+8, no daylight saving), the zone
+// of every national date and time and of every day a person reads. It is the one
+// definition; packages refer to it.
+var Beijing = time.FixedZone("CST", 8*3600)
+
 // Stock change types (inv_chg_type of 3502).
 const (
 	ChangeTransferIn  = "101" // 调拨入库
@@ -68,6 +73,11 @@ const (
 	ChangeInitial     = "108" // 初始化入库
 )
 
+// InboundChanges are the stock change types that bring goods in (a source for later
+// sales): transfers in, surplus found at a stocktake, other receipts and initial stock.
+// Every reader of inbound facts, Go or SQL, takes them from this list.
+var InboundChanges = []string{ChangeTransferIn, ChangeSurplus, ChangeOtherIn, ChangeInitial}
+
 // Inbound reports whether the event brings goods into the institution (a source for
 // its later sales): purchases, stocktake listings and the inbound stock changes.
 func (e *Event) Inbound() bool {
@@ -75,9 +85,10 @@ func (e *Event) Inbound() bool {
 	case EventPurchase, EventStocktake:
 		return true
 	case EventStockChange:
-		switch e.ChangeType {
-		case ChangeTransferIn, ChangeSurplus, ChangeOtherIn, ChangeInitial:
-			return true
+		for _, c := range InboundChanges {
+			if e.ChangeType == c {
+				return true
+			}
 		}
 	}
 	return false

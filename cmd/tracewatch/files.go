@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+	"tracewatch"
 )
 
 // openInput opens a file for reading, decompressing it when it is gzip (by name or by
@@ -72,4 +72,4 @@ func isTerminal(f *os.File) bool {
 }
 
 // cstZone is the business time zone (Asia/Shanghai, no DST).
-var cstZone = time.FixedZone("CST", 8*3600)
+var cstZone = tracewatch.Beijing

@@ -133,7 +133,7 @@ func Lookup(ctx context.Context, st Store, input string) (View, error) {
 	return v, nil
 }
 
-var cst = time.FixedZone("CST", 8*3600)
+var cst = tracewatch.Beijing
 
 // formatTime prints an instant in the business time zone.
 func formatTime(t time.Time) string {

@@ -34,7 +34,7 @@ import (
 
 // CST is China Standard Time (UTC+8, no daylight saving), the zone of every national
 // date and time.
-var CST = time.FixedZone("CST", 8*3600)
+var CST = tracewatch.Beijing
 
 // Request is the national request envelope. The JSON tags are the national names.
 // Input holds the interface-specific input object, undecoded; [Decode] reads it.

@@ -10,7 +10,7 @@ import (
 
 // --- helpers shared by the detectors ---
 
-var cst = time.FixedZone("CST", 8*3600)
+var cst = tracewatch.Beijing
 
 // when formats an instant for an explanation (business time zone).
 func when(t time.Time) string {

@@ -370,7 +370,7 @@ func Render(clues []tracewatch.Clue) string {
 		return "no clues\n"
 	}
 	var b strings.Builder
-	cst := time.FixedZone("CST", 8*3600)
+	cst := tracewatch.Beijing
 	list := func(name string, v []string) {
 		if len(v) > 0 {
 			fmt.Fprintf(&b, "  %s: %s\n", name, strings.Join(v, " "))

@@ -264,3 +264,16 @@ func inLists[T any](vals []T, fn func(list string, args []any) error) error {
 	}
 	return nil
 }
+
+// inboundChangeList is tracewatch.InboundChanges as an SQL list of string literals, for
+// `change_type IN (…)`: the one list every inbound read uses.
+var inboundChangeList = sqlStrings(tracewatch.InboundChanges)
+
+// sqlStrings writes constant strings (codes of the domain, never input) as SQL literals.
+func sqlStrings(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	return strings.Join(q, ", ")
+}

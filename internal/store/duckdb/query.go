@@ -154,7 +154,7 @@ WITH ` + fmt.Sprintf(ledgerSalesSQL, "") + `,
 inbound AS (
     SELECT c.code_id, count(*) AS received FROM event_codes c
     WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
-       OR (c.event_kind = 'stock_change' AND c.event_id IN (SELECT event_id FROM events WHERE kind = 'stock_change' AND change_type IN ('101', '103', '106', '108'))))
+       OR (c.event_kind = 'stock_change' AND c.event_id IN (SELECT event_id FROM events WHERE kind = 'stock_change' AND change_type IN (` + inboundChangeList + `))))
       AND c.event_id NOT IN (SELECT event_id FROM events WHERE withdrawn_by IS NOT NULL)
     GROUP BY c.code_id),
 packs AS (` + fmt.Sprintf(packsSQL, "") + `),

@@ -285,7 +285,7 @@ func formatAgreements(as []tracewatch.Agreement) string {
 	return strings.Join(parts, ";")
 }
 
-var cst = time.FixedZone("CST", 8*3600)
+var cst = tracewatch.Beijing
 
 func parseAgreements(s string) []tracewatch.Agreement {
 	var out []tracewatch.Agreement

@@ -711,12 +711,12 @@ firsts AS (
 
 // packsSQL is the pack content of each code: the largest of the drugs its standing sale
 // and inbound rows name; %s adds a condition on c.
-const packsSQL = `SELECT c.code_id, max(d.pack_content) AS pack_content FROM event_codes c
+var packsSQL = `SELECT c.code_id, max(d.pack_content) AS pack_content FROM event_codes c
     JOIN events e ON e.event_id = c.event_id
     JOIN drugs d ON d.med_list_codg = coalesce(nullif(c.med_list_codg, ''), e.med_list_codg)
     WHERE c.code_id IS NOT NULL AND e.withdrawn_by IS NULL
       AND (e.kind IN ('purchase', 'stocktake', 'sale', 'settlement', 'sale_return')
-           OR (e.kind = 'stock_change' AND e.change_type IN ('101', '103', '106', '108')))%s
+           OR (e.kind = 'stock_change' AND e.change_type IN (` + inboundChangeList + `)))%s
     GROUP BY c.code_id`
 
 var (

@@ -367,7 +367,7 @@ var inboundSQL = `SELECT code_id, fixmedins_code, min(t) AS t FROM (
     WHERE code_id IS NOT NULL AND event_kind IN ('purchase', 'stocktake') AND event_id NOT IN (` + withdrawnIDs + `)
     UNION ALL
     SELECT c.code_id, c.fixmedins_code, c.event_time FROM event_codes c JOIN events e ON e.event_id = c.event_id
-    WHERE c.code_id IS NOT NULL AND c.event_kind = 'stock_change' AND e.change_type IN ('101', '103', '106', '108')
+    WHERE c.code_id IS NOT NULL AND c.event_kind = 'stock_change' AND e.change_type IN (` + inboundChangeList + `)
       AND e.withdrawn_by IS NULL) i
 GROUP BY code_id, fixmedins_code`
 
@@ -478,7 +478,7 @@ WITH ev AS (
     SELECT e.event_id, e.fixmedins_code, coalesce(e.med_list_codg, '') AS drug, e.qty,
            CASE WHEN e.kind = 'stocktake' THEN 1 ELSE 0 END AS opening
     FROM events e
-    WHERE (e.kind = 'purchase' OR (e.kind = 'stock_change' AND e.change_type IN ('101', '106', '108'))) AND e.withdrawn_by IS NULL` + win + `
+    WHERE (e.kind = 'purchase' OR (e.kind = 'stock_change' AND e.change_type IN (` + inboundChangeList + `))) AND e.withdrawn_by IS NULL` + win + `
     UNION ALL
     SELECT e.event_id, e.fixmedins_code, coalesce(e.med_list_codg, ''), e.qty, 1
     FROM events e
@@ -735,7 +735,6 @@ FROM lines_all GROUP BY fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS 
 	}
 	defer rows.Close()
 	var out []facts.CollectionDay
-	cst := time.FixedZone("CST", 8*3600)
 	for rows.Next() {
 		var d facts.CollectionDay
 		var day time.Time
@@ -959,7 +958,7 @@ placed AS (
     SELECT mv.*, p.p_from, p.p_to FROM mv ASOF JOIN periods p ON mv.inst = p.inst AND mv.t >= p.p_from)
 SELECT p.inst, p.drug, p.p_from, p.p_to, any_value(p.content),
        ` + clamped(`sum(CASE WHEN p.kind = 'stocktake' AND CAST(p.t + INTERVAL 8 HOUR AS DATE) = CAST(p.p_from + INTERVAL 8 HOUR AS DATE) THEN p.units ELSE 0 END)`) + `,
-       ` + clamped(`sum(CASE WHEN p.kind = 'purchase' OR (p.kind = 'stock_change' AND p.chg IN ('101', '103', '106', '108')) THEN p.units ELSE 0 END)`) + `,
+       ` + clamped(`sum(CASE WHEN p.kind = 'purchase' OR (p.kind = 'stock_change' AND p.chg IN (`+inboundChangeList+`)) THEN p.units ELSE 0 END)`) + `,
        ` + clamped(`sum(CASE WHEN p.kind = 'purchase_return' OR (p.kind = 'stock_change' AND p.chg IN ('102', '107')) THEN p.units ELSE 0 END)`) + `,
        ` + clamped(`sum(CASE WHEN p.kind = 'stock_change' AND p.chg IN ('104', '105') THEN p.units ELSE 0 END)`) + `,
        ` + clamped(`sum(CASE WHEN p.kind = 'sale' THEN p.units WHEN p.kind = 'sale_return' THEN -p.units ELSE 0 END)`) + `,

@@ -27,7 +27,7 @@ type FailureInjector interface {
 	FailApplyOf(msgid string)
 }
 
-var cst = time.FixedZone("CST", 8*3600)
+var cst = tracewatch.Beijing
 
 func at(day, hour, minute int) time.Time {
 	return time.Date(2025, 3, day, hour, minute, 0, 0, cst)
