@@ -32,7 +32,8 @@ func runGen(e env) int {
 	late := fs.Float64("late-uploads", 0, "share (0 to 1) of the messages written to the file of a day 1 to 3 days after their event; some sales withdrawn (3507) and uploaded again")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch gen --seed N --out DIR [--scale tiny|small|medium|large | --sale-lines N] [--days D] [--start YYYY-MM-DD] [--no-fraud] [--codemap-levels given|absent] [--inbound-cartons RATE] [--sales-only] [--late-uploads RATE]")
-		fmt.Fprintln(e.stderr, "Writes DIR/reference/<kind>.csv (load each with `tracewatch load KIND FILE`),")
+		fmt.Fprintln(e.stderr, "Writes DIR/reference/<kind>.csv (load each with `tracewatch load KIND FILE`; drug_limits.csv is")
+		fmt.Fprintln(e.stderr, "the knowledge base of drug limits),")
 		fmt.Fprintln(e.stderr, "DIR/messages/NNNN-YYYY-MM-DD.jsonl (ingest them in name order), DIR/labels.jsonl (the")
 		fmt.Fprintln(e.stderr, "planted cases) and DIR/manifest.json (options, counts, SHA-256 of every file).")
 		fmt.Fprintln(e.stderr, "See docs/synthetic-data.md.")
@@ -110,6 +111,7 @@ func runGen(e env) int {
 	}
 	fmt.Fprintf(e.stdout, "  messages: %d (%s); sale lines %d\n", sum.Counts.MessageLines, strings.Join(parts, ", "), sum.Counts.SaleLines)
 	fmt.Fprintf(e.stdout, "  packages: %d cartons of %d coded packs\n", sum.Counts.Cartons, sum.Counts.Packs)
+	fmt.Fprintf(e.stdout, "  knowledge base: %d drug limits (reference/drug_limits.csv)\n", sum.Counts.Reference["drug_limits"])
 	if c := sum.Counts; c.CartonPurchases > 0 || c.LateMessages > 0 || c.Withdrawn > 0 {
 		fmt.Fprintf(e.stdout, "  shapes: %d purchases by carton code, %d messages uploaded late, %d sales withdrawn and uploaded again\n",
 			c.CartonPurchases, c.LateMessages, c.Withdrawn)

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"tracewatch"
 	"tracewatch/internal/refload"
 )
 
 func init() {
-	register("load", "load reference data: load [--data-dir D] KIND FILE (kinds: regions, institutions, persons, practitioners, drugs, codemap, packages)", runLoad)
+	register("load", "load reference data: load [--data-dir D] KIND FILE (kinds: "+refload.KindNames()+")", runLoad)
 }
 
 func runLoad(e env) int {
@@ -19,7 +21,7 @@ func runLoad(e env) int {
 	dir := dataDirFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch load [--data-dir D] KIND FILE")
-		fmt.Fprintln(e.stderr, "KIND: regions, institutions, persons, practitioners, drugs, codemap, packages.")
+		fmt.Fprintln(e.stderr, "KIND: "+refload.KindNames()+".")
 		fmt.Fprintln(e.stderr, "FILE: CSV with a header row, or JSONL (.jsonl, .ndjson); .gz too. Columns: docs/data-formats.md.")
 		fmt.Fprintln(e.stderr, "Re-loading upserts: a row replaces the stored row with the same key.")
 		fs.PrintDefaults()
@@ -80,10 +82,36 @@ func upsertRows(ctx context.Context, st tracewatch.Store, r *refload.Rows) error
 		func() error { return st.UpsertDrugs(ctx, r.Drugs) },
 		func() error { return st.UpsertCodeMappings(ctx, r.CodeMaps) },
 		func() error { return st.UpsertPackageLinks(ctx, r.Packages) },
+		func() error { return st.UpsertDrugLimits(ctx, r.DrugLimits) },
 	} {
 		if err := f(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// provinceFile is one reference file of a province directory.
+type provinceFile struct {
+	kind refload.Kind
+	path string
+}
+
+// provinceFiles lists the reference files of a province directory as `tracewatch gen`
+// writes them (DIR/reference/KIND.csv), one per kind in the order of refload.Kinds, which
+// is the order they load in. The file of an optional kind (the knowledge base of drug
+// limits) may be absent: it is left out. Any other missing file is an error.
+func provinceFiles(dir string) ([]provinceFile, error) {
+	var out []provinceFile
+	for _, k := range refload.Kinds() {
+		path := filepath.Join(dir, "reference", string(k)+".csv")
+		if _, err := os.Stat(path); err != nil {
+			if errors.Is(err, os.ErrNotExist) && k.Optional() {
+				continue
+			}
+			return nil, fmt.Errorf("province %s: %w", dir, err)
+		}
+		out = append(out, provinceFile{k, path})
+	}
+	return out, nil
 }

@@ -46,8 +46,12 @@ func qualityProvince(t *testing.T, genArgs []string) {
 		return out
 	}
 	mustRun(append([]string{"gen", "--seed", "11", "--scale", "small", "--out", prov}, genArgs...)...)
-	for _, kind := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages"} {
-		mustRun("load", "--data-dir", data, kind, filepath.Join(prov, "reference", kind+".csv"))
+	refs, err := provinceFiles(prov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range refs {
+		mustRun("load", "--data-dir", data, string(f.kind), f.path)
 	}
 	files, _ := filepath.Glob(filepath.Join(prov, "messages", "*.jsonl"))
 	mustRun(append([]string{"ingest", "--data-dir", data}, files...)...)

@@ -20,6 +20,7 @@ var fuzzSeeds = map[Format][]string{
 		"\x04med_list_codg,drug_name,pack_content,price,reimbursable,min_age,max_age\nX1,药,24,12.5,是,1,2\n",
 		"\x05product_id,med_list_codg,commodity_code,pack_level\n6901234567892,X1,6901234567892,3\n8385793,X1,,\n",
 		"\x06parent_code,child_code\n\"8385793 0000879766660\",83857930000879766661\n",
+		"\x07med_list_codg,gend,min_age,max_age,max_days,daily_dose,max_qty,period_days,hosp_lv,scenes,basis\nX1,女,12,60,30,1.5,90,30,二级,门诊|pharmacy,\"限\"\"说明\"\"\"\nX2,,,,,,,,,,\n",
 		"\x00admdvs,name\n\"36\"0102,a\n",
 		"\x00\xef\xbb\xbfadmdvs,name\n",
 	},
@@ -31,6 +32,7 @@ var fuzzSeeds = map[Format][]string{
 		"\x04{\"med_list_codg\":\"X1\",\"drug_name\":\"药\",\"pack_content\":24,\"price\":12.50,\"reimbursable\":false}\n",
 		"\x05{\"product_id\":\"96385074\",\"med_list_codg\":\"X1\"}\n",
 		"\x06{\"parent_code\":\"(01)06904879000120(21)BOX\",\"child_code\":\"8385793-000087976-6660\"}\n",
+		"\x07{\"med_list_codg\":\"X1\",\"daily_dose\":0.5,\"max_days\":30,\"scenes\":\"住院｜inpatient\"}\n",
 		"\x00{\"admdvs\":[1],\"name\":{}}\n{\"admdvs\"\n[]\n",
 	},
 }
@@ -123,6 +125,19 @@ func checkKeys(t *testing.T, kind Kind, rows *Rows) {
 			}
 		}
 		n = len(rows.Packages)
+	case KindDrugLimits:
+		for _, r := range rows.DrugLimits {
+			if r.DrugCode == "" || r.DailyDose < 0 || r.MaxQty < 0 || r.MaxQty > 0 && r.PeriodDays <= 0 ||
+				r.MinAge > 0 && r.MaxAge > 0 && r.MaxAge < r.MinAge || r.Gender != "" && r.Gender != "1" && r.Gender != "2" {
+				t.Fatalf("drug limit %+v", r)
+			}
+			for _, sc := range r.Scenes {
+				if sc != "outpatient" && sc != "inpatient" && sc != "pharmacy" {
+					t.Fatalf("drug limit %+v: scene %q", r, sc)
+				}
+			}
+		}
+		n = len(rows.DrugLimits)
 	}
 	if rows.Len() != n {
 		t.Fatalf("Len() = %d, but %d rows of kind %s", rows.Len(), n, kind)

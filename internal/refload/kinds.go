@@ -52,6 +52,11 @@ var specs = map[Kind]spec{
 		key:      "child_code", // a pack lies in one carton: re-loading a child moves it
 		required: []string{"parent_code", "child_code"},
 	},
+	KindDrugLimits: {
+		key:      "med_list_codg",
+		required: []string{"med_list_codg"},
+		optional: []string{"gend", "min_age", "max_age", "max_days", "daily_dose", "max_qty", "period_days", "hosp_lv", "scenes", "basis"},
+	},
 }
 
 // Limits on lengths (characters).
@@ -64,6 +69,8 @@ const (
 	maxAge             = 150
 	maxDays            = 3650
 	maxPackContent     = 1_000_000
+	maxDailyDose       = 1_000_000  // minimum units a day (drug_limits.daily_dose)
+	maxLimitQty        = 10_000_000 // minimum units per period (drug_limits.max_qty)
 )
 
 // ---- regions ----
@@ -417,4 +424,89 @@ func (r *row) traceKey(col string) string {
 		return ""
 	}
 	return c.Key
+}
+
+// ---- drug limits (知识库) ----
+
+// scenes maps the names of the scenes a drug may be paid in to the English ones stored,
+// in the order a row lists them after reading.
+var scenes = map[string]string{
+	"outpatient": "outpatient", "门诊": "outpatient",
+	"inpatient": "inpatient", "住院": "inpatient",
+	"pharmacy": "pharmacy", "购药": "pharmacy", "药店": "pharmacy",
+}
+
+var sceneOrder = []string{"outpatient", "inpatient", "pharmacy"}
+
+func parseDrugLimit(r *row) (tracewatch.DrugLimit, string) {
+	l := tracewatch.DrugLimit{
+		DrugCode:         r.code("med_list_codg", true, maxCode),
+		Gender:           r.enum("gend", false, genderLimits, "1, 2 (or 男, 女) or empty"),
+		MinAge:           r.count("min_age", maxAge),
+		MaxAge:           r.count("max_age", maxAge),
+		MaxDays:          r.count("max_days", maxDays),
+		DailyDose:        r.qty("daily_dose", maxDailyDose, "minimum units a day"),
+		MaxQty:           r.qty("max_qty", maxLimitQty, "minimum units per period"),
+		PeriodDays:       r.count("period_days", maxDays),
+		InstitutionLevel: r.text("hosp_lv", false, maxShort, false),
+		Scenes:           r.scenes("scenes"),
+		Basis:            r.text("basis", false, maxRestriction, true),
+	}
+	if l.MinAge > 0 && l.MaxAge > 0 && l.MaxAge < l.MinAge {
+		r.fail("max_age", "%d is less than min_age %d", l.MaxAge, l.MinAge)
+	}
+	if v := r.value("period_days"); l.MaxQty > 0 && (v == "" || v == strings.Repeat("0", len(v))) {
+		r.fail("period_days", "is required when max_qty is given: the period of the maximum quantity, at least one day")
+	}
+	return l, l.DrugCode
+}
+
+// qty returns a non-negative decimal quantity (at most 4 decimals) of at most max whole
+// units; 0 when empty.
+func (r *row) qty(col string, max int64, what string) tracewatch.Qty {
+	v := r.value(col)
+	if v == "" {
+		return 0
+	}
+	q, err := tracewatch.ParseQty(v)
+	switch {
+	case err != nil:
+		r.fail(col, "%s is not a number of %s (a decimal with at most 4 decimals, e.g. 1 or 0.5)", show(v), what)
+	case q < 0:
+		r.fail(col, "%s is negative", show(v))
+	case q > tracewatch.Qty(max)*tracewatch.QtyScale:
+		r.fail(col, "%s is more than %d", show(v), max)
+	default:
+		return q
+	}
+	return 0
+}
+
+// scenes reads a |-separated list of scenes (full-width ｜ too) and returns it in the
+// order outpatient, inpatient, pharmacy, each once.
+func (r *row) scenes(col string) []string {
+	v := r.value(col)
+	if v == "" {
+		return nil
+	}
+	have := map[string]bool{}
+	for _, e := range strings.FieldsFunc(v, func(c rune) bool { return c == '|' || c == '｜' }) {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		s, ok := scenes[strings.ToLower(e)]
+		if !ok {
+			r.fail(col, "%s is not one of outpatient, inpatient, pharmacy (门诊, 住院, 购药), separated by |", show(e))
+			return nil
+		}
+		have[s] = true
+	}
+	var out []string
+	for _, s := range sceneOrder {
+		if have[s] {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -1,6 +1,6 @@
 // Package refload parses and validates reference-data files for `tracewatch load KIND
-// FILE`: regions, institutions, persons, practitioners, drugs, the code mapping (三码合一)
-// and package links (级联). It turns a CSV or JSONL file into typed rows of the root
+// FILE`: regions, institutions, persons, practitioners, drugs, the code mapping (三码合一),
+// package links (级联) and the knowledge base of drug limits (知识库). It turns a CSV or JSONL file into typed rows of the root
 // package; writing them to a store is the caller's business.
 //
 // The column names, formats and rules are a public contract documented in
@@ -39,12 +39,20 @@ const (
 	KindDrugs         Kind = "drugs"         // 医保目录
 	KindCodeMap       Kind = "codemap"       // 三码合一
 	KindPackages      Kind = "packages"      // 级联 (大码 ⊃ 中码 ⊃ 小码)
+	KindDrugLimits    Kind = "drug_limits"   // 知识库: drug limits (gender, age, days of supply, quantity, level, scenes)
 )
 
-var kinds = []Kind{KindRegions, KindInstitutions, KindPersons, KindPractitioners, KindDrugs, KindCodeMap, KindPackages}
+var kinds = []Kind{KindRegions, KindInstitutions, KindPersons, KindPractitioners, KindDrugs, KindCodeMap, KindPackages, KindDrugLimits}
 
-// Kinds returns every kind, in a stable order.
+// Kinds returns every kind, in a stable order: the order a province's reference data
+// loads in (`tracewatch demo`, the tests that load a generated province).
 func Kinds() []Kind { return append([]Kind(nil), kinds...) }
+
+// Optional reports whether a province may go without reference data of kind k: the
+// knowledge base of drug limits is optional (a rule that needs a limit finds none and
+// gives no clue), every other kind is not. A loader of a province directory skips the
+// missing file of an optional kind.
+func (k Kind) Optional() bool { return k == KindDrugLimits }
 
 // ParseKind returns the kind named s (case and surrounding space ignored).
 func ParseKind(s string) (Kind, error) {
@@ -55,10 +63,12 @@ func ParseKind(s string) (Kind, error) {
 		}
 	}
 	return "", tracewatch.Errorf("refload.ParseKind", tracewatch.KindInvalid,
-		"unknown kind %q: want one of %s", s, kindList())
+		"unknown kind %q: want one of %s", s, KindNames())
 }
 
-func kindList() string {
+// KindNames returns the names of the kinds, in the order of Kinds, joined by ", " (for
+// usage texts and messages).
+func KindNames() string {
 	names := make([]string, len(kinds))
 	for i, k := range kinds {
 		names[i] = string(k)
@@ -117,6 +127,7 @@ type Rows struct {
 	Drugs         []tracewatch.Drug
 	CodeMaps      []tracewatch.CodeMapping
 	Packages      []tracewatch.PackageLink
+	DrugLimits    []tracewatch.DrugLimit
 }
 
 // Len returns the number of rows of all kinds.
@@ -125,7 +136,7 @@ func (r *Rows) Len() int {
 		return 0
 	}
 	return len(r.Regions) + len(r.Institutions) + len(r.Persons) + len(r.Practitioners) +
-		len(r.Drugs) + len(r.CodeMaps) + len(r.Packages)
+		len(r.Drugs) + len(r.CodeMaps) + len(r.Packages) + len(r.DrugLimits)
 }
 
 // MaxErrors is the number of problems after which Read stops reading a file.
@@ -203,7 +214,7 @@ const op = "refload.Read"
 func Read(kind Kind, f Format, r io.Reader, o Options) (*Rows, error) {
 	sp, ok := specs[kind]
 	if !ok {
-		return nil, tracewatch.Errorf(op, tracewatch.KindInvalid, "unknown kind %q: want one of %s", kind, kindList())
+		return nil, tracewatch.Errorf(op, tracewatch.KindInvalid, "unknown kind %q: want one of %s", kind, KindNames())
 	}
 	c := &collector{errs: RowErrors{Kind: kind}}
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -250,6 +261,8 @@ func Read(kind Kind, f Format, r io.Reader, o Options) (*Rows, error) {
 		rows.CodeMaps, err = load(src, c, parseCodeMapping)
 	case KindPackages:
 		rows.Packages, err = load(src, c, parsePackageLink)
+	case KindDrugLimits:
+		rows.DrugLimits, err = load(src, c, parseDrugLimit)
 	}
 	if err != nil {
 		return nil, err

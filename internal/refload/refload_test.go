@@ -182,6 +182,23 @@ func TestReadValid(t *testing.T) {
 				{Parent: "(01)06904879000120(21)BOX1", Child: "(01)06904879000120(21)ABC,1"},
 			}},
 		},
+		{
+			name: "drug_limits", kind: KindDrugLimits,
+			csv: "med_list_codg,gend,min_age,max_age,max_days,daily_dose,max_qty,period_days,hosp_lv,scenes,basis,future_column\n" +
+				"XC08CAA001A001010100001,,18,,30,1,,,,pharmacy|门诊| outpatient ,\"门诊慢特病用药处方量原则上不超过4周，\"\"长处方\"\"不超过12周\",x\n" +
+				"XG04CAT001A001010100001,男,,,,,,,,,限男性,\n" +
+				"XA10AEG001B001010100001,,,,30,0.08,20,90,二级,住院｜inpatient,\"限胰岛素\n注射\",\n",
+			json: `{"med_list_codg":"XC08CAA001A001010100001","min_age":18,"max_days":30,"daily_dose":1,"scenes":"pharmacy|门诊|outpatient","basis":"门诊慢特病用药处方量原则上不超过4周，\"长处方\"不超过12周"}` + "\n" +
+				`{"med_list_codg":"XG04CAT001A001010100001","gend":1,"min_age":null,"basis":"限男性"}` + "\n" +
+				`{"med_list_codg":"XA10AEG001B001010100001","max_days":"30","daily_dose":0.0800,"max_qty":20,"period_days":90,"hosp_lv":"二级","scenes":"住院｜inpatient","basis":"限胰岛素\n注射"}` + "\n",
+			want: Rows{DrugLimits: []tracewatch.DrugLimit{
+				{DrugCode: "XC08CAA001A001010100001", MinAge: 18, MaxDays: 30, DailyDose: tracewatch.QtyScale,
+					Scenes: []string{"outpatient", "pharmacy"}, Basis: `门诊慢特病用药处方量原则上不超过4周，"长处方"不超过12周`},
+				{DrugCode: "XG04CAT001A001010100001", Gender: "1", Basis: "限男性"},
+				{DrugCode: "XA10AEG001B001010100001", MaxDays: 30, DailyDose: 800, MaxQty: 20 * tracewatch.QtyScale, PeriodDays: 90,
+					InstitutionLevel: "二级", Scenes: []string{"inpatient"}, Basis: "限胰岛素\n注射"},
+			}},
+		},
 	}
 	for _, tt := range tests {
 		for _, in := range []struct {
@@ -220,6 +237,7 @@ func TestMissingColumn(t *testing.T) {
 		KindDrugs:         {"med_list_codg", "drug_name", "pack_content", "price"},
 		KindCodeMap:       {"product_id", "med_list_codg"},
 		KindPackages:      {"parent_code", "child_code"},
+		KindDrugLimits:    {"med_list_codg"},
 	}
 	for _, kind := range Kinds() {
 		cols := required[kind]
@@ -295,6 +313,7 @@ func TestBadValues(t *testing.T) {
 		drugHead = "med_list_codg,drug_name,pack_content,price,reimbursable,drug_kind,gender_limit,min_age,max_age,max_days"
 		mapHead  = "product_id,med_list_codg,commodity_code,pack_level"
 		pkgHead  = "parent_code,child_code"
+		limHead  = "med_list_codg,gend,min_age,max_age,max_days,daily_dose,max_qty,period_days,hosp_lv,scenes,basis"
 		drugOK   = "XJ01,阿莫西林,24,12.5"
 	)
 	tests := []struct {
@@ -391,6 +410,28 @@ func TestBadValues(t *testing.T) {
 		{KindPackages, pkgHead, "\"8385793 0000879766660\",8385793-000087976-6660", "child_code", "cannot contain itself"},
 		{KindPackages, pkgHead, "83857930000879766660,", "child_code", "is required"},
 		{KindPackages, pkgHead, "83857930000879766660,\"  \"", "child_code", "is required"},
+
+		{KindDrugLimits, limHead, ",,,,30,1,,,,,", "med_list_codg", "is required"},
+		{KindDrugLimits, limHead, "X C08,,,,30,1,,,,,", "med_list_codg", "printable ASCII"},
+		{KindDrugLimits, limHead, "XC08,9,,,,,,,,,", "gend", `"9" is not one of 1, 2`},
+		{KindDrugLimits, limHead, "XC08,,-1,,,,,,,,", "min_age", "non-negative whole number"},
+		{KindDrugLimits, limHead, "XC08,,,151,,,,,,,", "max_age", "more than 150"},
+		{KindDrugLimits, limHead, "XC08,,60,18,,,,,,,", "max_age", "less than min_age 60"},
+		{KindDrugLimits, limHead, "XC08,,,,30.5,,,,,,", "max_days", "non-negative whole number"},
+		{KindDrugLimits, limHead, "XC08,,,,3651,,,,,,", "max_days", "more than 3650"},
+		{KindDrugLimits, limHead, "XC08,,,,30,1片,,,,,", "daily_dose", "not a number of minimum units a day"},
+		{KindDrugLimits, limHead, "XC08,,,,30,0.00001,,,,,", "daily_dose", "at most 4 decimals"},
+		{KindDrugLimits, limHead, "XC08,,,,30,-1,,,,,", "daily_dose", "negative"},
+		{KindDrugLimits, limHead, "XC08,,,,30,1000001,,,,,", "daily_dose", "more than 1000000"},
+		{KindDrugLimits, limHead, "XC08,,,,,,abc,30,,,", "max_qty", "not a number of minimum units per period"},
+		{KindDrugLimits, limHead, "XC08,,,,,,20000000,30,,,", "max_qty", "more than 10000000"},
+		{KindDrugLimits, limHead, "XC08,,,,,,60,,,,", "period_days", "is required when max_qty is given"},
+		{KindDrugLimits, limHead, "XC08,,,,,,60,00,,,", "period_days", "is required when max_qty is given"},
+		{KindDrugLimits, limHead, "XC08,,,,,,60,3651,,,", "period_days", "more than 3650"},
+		{KindDrugLimits, limHead, "XC08,,,,,,,,\"二\x01级\",,", "hosp_lv", "control character"},
+		{KindDrugLimits, limHead, "XC08,,,,,,,,,pharmacy|急诊,", "scenes", `"急诊" is not one of outpatient, inpatient, pharmacy`},
+		{KindDrugLimits, limHead, "XC08,,,,,,,,,outpatient;inpatient,", "scenes", "separated by |"},
+		{KindDrugLimits, limHead, "XC08,,,,,,,,,," + strings.Repeat("限", 2001), "basis", "at most 2000"},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind)+"/"+tt.column+"/"+tt.row, func(t *testing.T) {
@@ -808,13 +849,21 @@ func TestErrorCap(t *testing.T) {
 }
 
 func TestKindsAndFormats(t *testing.T) {
-	want := []Kind{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages"}
+	want := []Kind{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages", "drug_limits"}
 	if got := Kinds(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Kinds() = %v", got)
 	}
 	Kinds()[0] = "changed"
 	if Kinds()[0] != "regions" {
 		t.Fatal("Kinds returns shared state")
+	}
+	if got := KindNames(); got != "regions, institutions, persons, practitioners, drugs, codemap, packages, drug_limits" {
+		t.Errorf("KindNames() = %q", got)
+	}
+	for _, k := range want {
+		if got := k.Optional(); got != (k == KindDrugLimits) {
+			t.Errorf("%s.Optional() = %v", k, got)
+		}
 	}
 	for _, k := range want {
 		if got, err := ParseKind(" " + strings.ToUpper(string(k)) + " "); err != nil || got != k {

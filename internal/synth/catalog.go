@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"tracewatch"
 	"tracewatch/internal/tracecode"
 )
 
@@ -48,7 +50,8 @@ type drug struct {
 	minAge   int
 	maxAge   int
 	maxDays  int
-	weight   uint64 // popularity weight
+	dose     tracewatch.Qty // minimum units a patient takes per day (chronic drugs); 0 unknown
+	weight   uint64         // popularity weight
 	maker    string
 	aprvno   string // 批准文号
 	imported bool   // GS1-coded import
@@ -82,6 +85,7 @@ type catalogRow struct {
 	rx, split, hospOnly, nonReimb    bool
 	chronic, gender                  uint8
 	minAge, maxAge, maxDays, weight  int
+	dose                             tracewatch.Qty
 }
 
 func parseCatalogRows() ([]catalogRow, error) {
@@ -155,9 +159,18 @@ func parseCatalogRows() ([]catalogRow, error) {
 				r.maxDays = num()
 			case "W":
 				r.weight = num()
+			case "DD":
+				q, err := tracewatch.ParseQty(v)
+				if err != nil || q <= 0 {
+					return nil, fmt.Errorf("catalog row %d: flag %q", n+1, fl)
+				}
+				r.dose = q
 			default:
 				return nil, fmt.Errorf("catalog row %d: flag %q", n+1, fl)
 			}
+		}
+		if r.chronic != 0 && r.dose == 0 {
+			return nil, fmt.Errorf("catalog row %d: a chronic drug needs its daily dose (DD:n)", n+1)
 		}
 		out = append(out, r)
 	}
@@ -271,6 +284,7 @@ func buildCatalog(seed uint64, p *Params) (*catalog, error) {
 					minAge:  row.minAge,
 					maxAge:  row.maxAge,
 					maxDays: row.maxDays,
+					dose:    row.dose,
 					reimb:   !row.nonReimb && row.kind <= kindHerbal,
 					unit:    form.unit,
 					coded:   row.kind == kindWestern || row.kind == kindPatent,
@@ -365,3 +379,7 @@ func buildCatalog(seed uint64, p *Params) (*catalog, error) {
 
 // gtinWithCheck appends the GS1 mod-10 check digit to the digits given.
 func gtinWithCheck(d string) string { return d + string(tracecode.GS1CheckDigit(d)) }
+
+// monthDays is a month's supply in days: the knowledge base's max_days of a chronic drug
+// (drug_limits.csv).
+const monthDays = 30

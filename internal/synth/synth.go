@@ -39,7 +39,7 @@ import (
 )
 
 // Format names the layout and content version of the output.
-const Format = "tracewatch-synth/2"
+const Format = "tracewatch-synth/3"
 
 // Summary describes what Generate wrote; manifest.json holds it.
 type Summary struct {
@@ -98,7 +98,7 @@ type WorldSummary struct {
 
 // Generate writes a synthetic province to out:
 //
-//	reference/{regions,institutions,persons,practitioners,drugs,codemap,packages}.csv
+//	reference/{regions,institutions,persons,practitioners,drugs,codemap,packages,drug_limits}.csv
 //	messages/NNNN-yyyy-mm-dd.jsonl   one file per day, NHSA request envelopes in time order
 //	labels.jsonl                      planted cases, one Label per line
 //	manifest.json                     the Summary: options, counts, SHA-256 of every file
@@ -365,6 +365,43 @@ func (g *generator) writeReference() {
 			case d.gtin13 != "":
 				row(d.gtin13, d.code, d.gtin13, "1")
 			}
+		}
+	})
+	g.writeDrugLimits()
+}
+
+// Policy texts (政策依据) of the knowledge base's rows.
+const (
+	basisCatalog = "医保药品目录限定支付范围：" // followed by the catalog's restriction
+	basisChronic = "门诊慢特病用药处方量原则上不超过4周（长处方不超过12周），按日剂量计算用药天数"
+)
+
+// writeDrugLimits writes the knowledge base of drug limits (drug_limits.csv): every drug
+// with a gender or age limit, as drugs.csv states it, and every chronic drug with the
+// daily dose the simulation gives its patients and a month's supply (30 days) as the
+// most a person may hold. The antibiotics' max_days of drugs.csv is not repeated: their
+// daily dose is not modelled, and a limit of days without a dose cannot be judged.
+func (g *generator) writeDrugLimits() {
+	g.writeCSV("drug_limits", []string{"med_list_codg", "gend", "min_age", "max_age", "max_days", "daily_dose", "max_qty",
+		"period_days", "hosp_lv", "scenes", "basis"}, func(emit func(...string)) {
+		for _, d := range g.w.cat.drugs {
+			limited := d.gender != 0 || d.minAge > 0 || d.maxAge > 0
+			if !limited && d.chronic == 0 {
+				continue
+			}
+			var gl, maxDays, dose string
+			var basis []string
+			if d.gender != 0 {
+				gl = strconv.Itoa(int(d.gender))
+			}
+			if limited {
+				basis = append(basis, basisCatalog+restriction(d))
+			}
+			if d.chronic != 0 {
+				maxDays, dose = strconv.Itoa(monthDays), d.dose.String()
+				basis = append(basis, basisChronic)
+			}
+			emit(d.code, gl, zeroEmpty(d.minAge), zeroEmpty(d.maxAge), maxDays, dose, "", "", "", "", strings.Join(basis, "；"))
 		}
 	})
 }

@@ -830,8 +830,8 @@ func TestSmall(t *testing.T) {
 	if sum.Counts.SaleLines < 99_000 || sum.Counts.SaleLines > 100_000 {
 		t.Errorf("%d sale lines, want about 100,000", sum.Counts.SaleLines)
 	}
-	if len(sum.Files) != 90+7+1 {
-		t.Errorf("%d files, want 90 days + 7 reference + labels", len(sum.Files))
+	if len(sum.Files) != 90+8+1 {
+		t.Errorf("%d files, want 90 days + 8 reference + labels", len(sum.Files))
 	}
 	// The planted cases: enough of each to measure a detector, few against the data.
 	for _, sc := range synth.Scenarios {
