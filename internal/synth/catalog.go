@@ -380,6 +380,34 @@ func buildCatalog(seed uint64, p *Params) (*catalog, error) {
 // gtinWithCheck appends the GS1 mod-10 check digit to the digits given.
 func gtinWithCheck(d string) string { return d + string(tracecode.GS1CheckDigit(d)) }
 
-// monthDays is a month's supply in days: the knowledge base's max_days of a chronic drug
-// (drug_limits.csv).
+// Supply of the chronic drugs (docs/synthetic-data.md, "Persons"): a month is 30 days at
+// the drug's daily dose, as the knowledge base's max_days (drug_limits.csv) states it.
 const monthDays = 30
+
+// monthPacks returns the whole packs of d that make a month's supply at its daily dose:
+// the most that stay within the month when over is false (an honest purchase, which never
+// supplies more than a month), the fewest that reach it when over is true (each purchase
+// of an over_supply case); 1 to 6 packs. A drug of unknown dose: the packs that make 30
+// minimum units.
+func (d *drug) monthPacks(over bool) int {
+	dose := d.dose
+	if dose == 0 {
+		dose = tracewatch.QtyScale
+	}
+	need := int64(monthDays) * int64(dose)            // minimum units ×10000 for a month
+	per := int64(d.pack) * int64(tracewatch.QtyScale) // one pack
+	n := need / per
+	if over && need%per != 0 {
+		n++
+	}
+	return int(min(max(n, 1), 6))
+}
+
+// supplyDays returns the days of supply of units minimum units of d (rounded down); 0 when
+// its dose is unknown.
+func (d *drug) supplyDays(units int64) int64 {
+	if d.dose == 0 {
+		return 0
+	}
+	return units * int64(tracewatch.QtyScale) / int64(d.dose)
+}

@@ -102,6 +102,10 @@ type Params struct {
 	ChronicPercent int `json:"chronic_percent"`
 	DeathPercent   int `json:"death_percent"`
 
+	// Chronic patients' monthly purchases (the honest look-alikes of over_supply).
+	ChronicEarlyPermille    int `json:"chronic_early_permille"`     // monthly purchases made 1–7 days before the patient's day
+	ChronicTwoHomesPermille int `json:"chronic_two_homes_permille"` // chronic patients who buy at a pharmacy of theirs every other month
+
 	// Honest flows beyond the counter.
 	InpatientPer100k        int `json:"inpatient_per_100k"`        // inpatient stays (2301 + 2304) per 100,000 sale lines
 	ReadmitPermille         int `json:"readmit_permille"`          // of the stays, honest readmissions (> 15 days later, or another diagnosis)
@@ -194,6 +198,8 @@ func DefaultParams() Params {
 		ImportedPermille:        50,
 		ChronicPercent:          100,
 		DeathPercent:            100,
+		ChronicEarlyPermille:    150,
+		ChronicTwoHomesPermille: 150,
 
 		InpatientPer100k:        1000,
 		ReadmitPermille:         100,
@@ -334,7 +340,8 @@ func (p *Params) check() error {
 	}
 	for _, x := range []namedRate{{"readmit_permille", &p.ReadmitPermille}, {"transfer_permille", &p.TransferPermille},
 		{"purchase_return_permille", &p.PurchaseReturnPermille}, {"suspended_honest_permille", &p.SuspendedHonestPermille},
-		{"stop_scanning_permille", &p.StopScanningPermille}, {"suspended_institution_permille", &p.SuspendedPermille}} {
+		{"stop_scanning_permille", &p.StopScanningPermille}, {"suspended_institution_permille", &p.SuspendedPermille},
+		{"chronic_early_permille", &p.ChronicEarlyPermille}, {"chronic_two_homes_permille", &p.ChronicTwoHomesPermille}} {
 		if *x.v < 0 || *x.v > 1000 {
 			return fmt.Errorf("%s %d: want 0 to 1000", x.name, *x.v)
 		}

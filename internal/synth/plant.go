@@ -1168,7 +1168,9 @@ func (p *planter) homePerson(lo, hi int) (person, bool) {
 }
 
 // scheduleOverSupply plans an over_supply case: a person buys 30 days of the same
-// chronic drug at 2–4 institutions within a few days.
+// chronic drug (at its daily dose, at least a month in whole packs) at 2–4 institutions
+// within a few days: two purchases alone hold more than 45 days' supply, beyond the
+// knowledge base's 30 days by more than half.
 func (p *planter) scheduleOverSupply() {
 	w := p.w
 	if p.o.Days < 8 {
@@ -1218,7 +1220,7 @@ func (p *planter) scheduleOverSupply() {
 	k := min(len(at), p.r.between(2, 4))
 	spare := slices.Concat(at[k:], stockers(d, false)) // where to try when a shelf is empty
 	day := p.dayIn(0, p.o.Days-8)
-	want := min(6, max(1, (30+d.pack-1)/d.pack))
+	want := d.monthPacks(true)
 	l := p.newLabel(scOverSupply, 0, nil)
 	l.Persons = []string{p.psn(&who)}
 	l.need = 2
@@ -1234,17 +1236,27 @@ func (p *planter) scheduleOverSupply() {
 				if slices.Contains(bought, in.code) {
 					continue
 				}
+				// A month's supply, from a second batch when the first runs out (a
+				// line lists one batch); where the shelf has less, the packs go back
+				// and the person tries elsewhere.
 				s.plantStart()
-				if !s.plantTake(day, t, in, slotOf(in, d), want) {
+				si := slotOf(in, d)
+				for got := 0; got < want && len(s.items) < 2 && s.plantTake(day, t, in, si, want-got); {
+					got = len(s.boxes)
+				}
+				if len(s.boxes) < want {
+					for _, b := range s.boxes {
+						in.slots[si].putBack(b)
+					}
 					continue
 				}
 				setl, _ := s.plantSettle(day, t, in, &who)
 				l.Settlements = append(l.Settlements, setl)
 				l.got++
 				bought = append(bought, in.code)
-				l.Note = fmt.Sprintf("30 days of %s (%d packs of %d) bought at each of %s within a few days",
-					d.name, want, d.pack, strings.Join(bought, ", "))
-				return 1
+				l.Note = fmt.Sprintf("%d days of %s (%d packs of %d, %s a day) bought at each of %s within a few days",
+					d.supplyDays(int64(want*d.pack)), d.name, want, d.pack, d.dose, strings.Join(bought, ", "))
+				return len(s.items)
 			}
 			return 0
 		})

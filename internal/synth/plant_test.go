@@ -596,6 +596,7 @@ func TestPlantedDense(t *testing.T) {
 	checkPlanted(t, dir)
 	checkNearMisses(t, dir, true)
 	checkHonest(t, dir, true)
+	checkSupply(t, dir, false)
 }
 
 // TestNoPlanted: Params.NoPlanted leaves honest data only, and an empty labels.jsonl.
@@ -615,4 +616,5 @@ func TestNoPlanted(t *testing.T) {
 		}
 	}
 	checkHonest(t, dir, false)
+	checkSupply(t, dir, false)
 }

@@ -119,6 +119,14 @@ type sim struct {
 
 	chainStores [][]int // per chain: its pharmacies
 
+	// supplyUntil keeps, for the baskets of persons who are no chronic patient of the
+	// drug, the day number until which a person's last purchase of a drug of known daily
+	// dose lasts, hashed by person and drug (supplySlot). Such a person buys the drug
+	// again only when that supply is down to a week: an honest person never holds more
+	// than a month and a week of a chronic drug. A collision only makes a basket pass
+	// over a drug it could have bought.
+	supplyUntil []int32
+
 	events  []event
 	dyn     []event // later cancels of the current day (few)
 	seq     uint64
@@ -188,6 +196,7 @@ func newSim(w *world, out *messages, pkg *fileOut, fr *planter) *sim {
 	}
 	s.orders = make([][]order, w.o.Days+1)
 	s.returns = make([][]*saleReturn, w.o.Days+1)
+	s.supplyUntil = make([]int32, supplySlots)
 
 	// Institutions by weekday; hours by type.
 	for wd := range 7 {
@@ -257,13 +266,73 @@ func (s *sim) collectChronic(p *person) {
 }
 
 func (s *sim) homeOf(p *person) int {
+	list := s.homeList(p)
+	if len(list) == 0 {
+		return -1
+	}
+	return list[p.pref%uint64(len(list))]
+}
+
+// homeList returns the institutions where p may buy its chronic drugs: those of its
+// county, else of its city, else of the province.
+func (s *sim) homeList(p *person) []int {
 	rg := s.w.regions[p.region]
 	for _, list := range [][]int{s.homes[rg.idx], s.homes[rg.city], s.allHomes} {
 		if len(list) > 0 {
-			return list[p.pref%uint64(len(list))]
+			return list
 		}
 	}
-	return -1
+	return nil
+}
+
+// maxEarlyDays is how many days before its day a chronic patient may come for its
+// monthly purchase, and how much of a supply a person may have left when buying again.
+const maxEarlyDays = 7
+
+// supplySlots is the size of sim.supplyUntil (4 MB): fixed, so that memory does not
+// grow with the persons.
+const supplySlots = 1 << 20
+
+// supplySlot returns the slot of person and drug in sim.supplyUntil.
+func supplySlot(person, drug int) int {
+	return int(mix(uint64(person)<<20^uint64(drug)^0x737570706c79) % supplySlots)
+}
+
+// monthOf numbers the calendar month of day dn.
+func monthOf(dn int32) int {
+	y, m, _ := civilFromDays(dn)
+	return y*12 + m
+}
+
+// earlyDays returns how many days before its day of month (0–7) chronic patient p comes
+// in month: ChronicEarlyPermille of the months, 1–7 days, never into the month before.
+// A fixed function of the patient and the month, so the simulation draws nothing for it.
+func (s *sim) earlyDays(p *person, month int) int {
+	h := mix(p.pref ^ mix(uint64(month)^0x6561726c79))
+	if int(h%1000) >= s.p.ChronicEarlyPermille {
+		return 0
+	}
+	return min(1+int((h>>10)%maxEarlyDays), p.dom-1)
+}
+
+// chronicHome returns where chronic patient p buys in month: its home institution, or,
+// for ChronicTwoHomesPermille of the patients, every other month a pharmacy of its home
+// list other than its home (the honest look-alike of an over_supply case: the same
+// drug bought at two institutions, a month apart). -1 when it has nowhere to buy.
+func (s *sim) chronicHome(p *person, month int) int {
+	home := s.homeOf(p)
+	h := mix(p.pref ^ 0x74776f686f6d6573)
+	if home < 0 || int(h%1000) >= s.p.ChronicTwoHomesPermille || month%2 == 0 {
+		return home
+	}
+	list := s.homeList(p)
+	off := int((h >> 10) % uint64(len(list)))
+	for i := range list {
+		if x := list[(off+i)%len(list)]; x != home && s.w.insts[x].typ == typePharmacy {
+			return x
+		}
+	}
+	return home
 }
 
 func (s *sim) newEvent(ev event) {
@@ -382,21 +451,27 @@ func (s *sim) plan(day int) {
 		s.carry, q = q, 0 // planted lines beyond the day's quota come out of the next days'
 	}
 	if dom <= 28 {
-		for _, pi := range s.byDom[dom] {
-			p := s.w.person(int(pi))
-			if !p.alive(dn) {
-				continue
+		// The chronic patients whose day is today, and those whose day is up to a week
+		// away who come early this month.
+		month := monthOf(dn)
+	patients:
+		for k := 0; k <= maxEarlyDays && dom+k <= 28; k++ {
+			for _, pi := range s.byDom[dom+k] {
+				p := s.w.person(int(pi))
+				if s.earlyDays(&p, month) != k || !p.alive(dn) {
+					continue
+				}
+				lines := int32(bits.OnesCount8(p.chronic))
+				if int(lines) > q {
+					break patients
+				}
+				home := s.chronicHome(&p, month)
+				if home < 0 {
+					continue
+				}
+				q -= int(lines)
+				s.newEvent(event{t: s.basketTime(day, home), kind: evBasket, inst: int32(home), ref: pi, lines: lines, chronic: true})
 			}
-			lines := int32(bits.OnesCount8(p.chronic))
-			if int(lines) > q {
-				break
-			}
-			home := s.homeOf(&p)
-			if home < 0 {
-				continue
-			}
-			q -= int(lines)
-			s.newEvent(event{t: s.basketTime(day, home), kind: evBasket, inst: int32(home), ref: pi, lines: lines, chronic: true})
 		}
 	}
 	wd := weekday(dn)
@@ -816,6 +891,12 @@ func (s *sim) pickItem(day int, t int64, in *institution, p *person, known, insu
 		if known && !allowed(d, p, dn) {
 			continue
 		}
+		tracked := known && !chronic && d.dose > 0 // a drug of known daily dose, outside a chronic purchase
+		if tracked && (d.chronic&p.chronic != 0 || s.supplyUntil[supplySlot(p.idx, d.idx)] > dn+maxEarlyDays) {
+			// A chronic patient's drugs come with its monthly purchase (med_type 14);
+			// anyone else buys one again when its last purchase has run down to a week.
+			continue
+		}
 		it := item{slot: si, sl: sl, d: d, b0: len(s.boxes)}
 		split := d.split && (d.kind == kindHerbal || s.r.permille(s.p.SplitPermille[in.typ]))
 		if split {
@@ -849,8 +930,11 @@ func (s *sim) pickItem(day int, t int64, in *institution, p *person, known, insu
 				case u >= 82:
 					want = 2
 				}
+				if d.dose > 0 {
+					want = min(want, d.monthPacks(false)) // never more than a month of a chronic drug
+				}
 			} else {
-				want = min(6, max(1, (30+d.pack-1)/d.pack))
+				want = d.monthPacks(false)
 			}
 			var first *carton
 			for len(s.boxes)-it.b0 < want {
@@ -872,6 +956,14 @@ func (s *sim) pickItem(day int, t int64, in *institution, p *person, known, insu
 		it.scanned = d.coded && (insured || s.r.permille(in.collect)) && !s.fr.scanOff(in, day)
 		it.dup = it.scanned && s.r.permille(s.p.DoubleScanPermille)
 		s.items = append(s.items, it)
+		if tracked {
+			units := int64(it.qty)
+			if !it.split {
+				units *= int64(d.pack)
+			}
+			until := &s.supplyUntil[supplySlot(p.idx, d.idx)]
+			*until = max(*until, dn) + int32(d.supplyDays(units))
+		}
 		return true
 	}
 	return false
