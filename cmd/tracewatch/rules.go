@@ -361,6 +361,9 @@ func rulesBacktest(e env) int {
 		if err != nil {
 			return fail(e.stderr, "rules backtest", err)
 		}
+		if labels == nil {
+			labels = []eval.Label{} // a province without planted cases: every clue is false
+		}
 	}
 	ctx := context.Background()
 	st, err := openStore(ctx, *dir)

@@ -67,34 +67,51 @@ func (o *OverSupply) Eval(ctx context.Context, env *Env, emit func(tracewatch.Cl
 	type key struct{ person, drug string }
 	byKey := map[key][]supplyLine{}
 	var keys []key
-	// A purchase both a 3505 row and a 2204 fee line report (one settlement) counts once:
-	// the first kind seen for an institution, settlement and drug is the one counted.
+	// One purchase, counted once: a sale both a 3505 row and a 2204 fee line report (one
+	// institution, settlement and drug) counts by its 3505 rows, which state whether it
+	// was 拆零; a fee line re-sent under the same visit and fee line number (a basket
+	// cancelled and settled again) counts once.
 	type sale struct{ inst, setl, drug string }
-	kindOf := map[sale]tracewatch.EventKind{}
+	type feeLine struct{ inst, visit, line, drug string }
+	var all []tracewatch.TimelineEntry
+	reported := map[sale]bool{}
 	err := env.Src.InsuredLines(ctx, facts.LineQuery{Window: w, Drugs: drugs}, func(l *tracewatch.TimelineEntry, _ tracewatch.Person) error {
 		if l.Person == "" || l.Time.IsZero() || l.Infno == "2301" || l.Qty <= 0 {
 			return ctx.Err()
 		}
+		if l.Kind == tracewatch.EventSale && l.Settlement != "" {
+			reported[sale{l.Institution, l.Settlement, l.DrugCode}] = true
+		}
+		all = append(all, *l)
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	seenFee := map[feeLine]bool{}
+	for i := range all {
+		l := &all[i]
+		if l.Kind == tracewatch.EventFeeLine {
+			if reported[sale{l.Institution, l.Settlement, l.DrugCode}] {
+				continue
+			}
+			if l.Visit != "" && l.FeeLine != "" {
+				fk := feeLine{l.Institution, l.Visit, l.FeeLine, l.DrugCode}
+				if seenFee[fk] {
+					continue
+				}
+				seenFee[fk] = true
+			}
+		}
 		days, ok := supplyDays(env, l)
 		if !ok {
-			return ctx.Err()
-		}
-		if l.Settlement != "" {
-			sk := sale{l.Institution, l.Settlement, l.DrugCode}
-			if k, seen := kindOf[sk]; seen && k != l.Kind {
-				return ctx.Err()
-			}
-			kindOf[sk] = l.Kind
+			continue
 		}
 		k := key{l.Person, l.DrugCode}
 		if _, seen := byKey[k]; !seen {
 			keys = append(keys, k)
 		}
 		byKey[k] = append(byKey[k], supplyLine{line: *l, days: days})
-		return ctx.Err()
-	})
-	if err != nil {
-		return err
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].person != keys[j].person {
@@ -108,7 +125,10 @@ func (o *OverSupply) Eval(ctx context.Context, env *Env, emit func(tracewatch.Cl
 	return nil
 }
 
-// supplyDays is the days of supply a line buys: its minimum units ÷ the daily dose.
+// supplyDays is the days of supply a line buys: its minimum units ÷ the daily dose. A
+// 3505 row says whether its quantity counts minimum units (拆零); a fee line does not, so
+// its price tells: priced nearer the unit price than the pack price, its quantity counts
+// units. A fee line whose price is unknown is not judged.
 func supplyDays(env *Env, l *tracewatch.TimelineEntry) (float64, bool) {
 	lim := env.Limits[l.DrugCode]
 	d, ok := env.Drugs[l.DrugCode]
@@ -116,7 +136,18 @@ func supplyDays(env *Env, l *tracewatch.TimelineEntry) (float64, bool) {
 		return 0, false
 	}
 	units := float64(l.Qty) / float64(tracewatch.QtyScale)
-	if !l.SplitPack {
+	split := l.SplitPack
+	if l.Kind == tracewatch.EventFeeLine {
+		price := l.UnitPrice
+		if price <= 0 && l.Amount > 0 {
+			price = tracewatch.Fen(float64(l.Amount) / units)
+		}
+		if price <= 0 || d.Price <= 0 {
+			return 0, false
+		}
+		split = d.PackContent > 1 && !packPriced(price, d)
+	}
+	if !split {
 		units *= float64(d.PackContent)
 	}
 	return units / (float64(lim.DailyDose) / float64(tracewatch.QtyScale)), true

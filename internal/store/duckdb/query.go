@@ -371,7 +371,7 @@ func (s *Store) Stats(ctx context.Context) (tracewatch.Stats, error) {
 	const op = "duckdb.Stats"
 	st := tracewatch.Stats{Tables: map[string]int64{}}
 	for _, t := range []string{"regions", "institutions", "persons", "practitioners", "drugs", "codemap", "packages",
-		"messages", "events", "event_codes", "sale_codes", "ledger", "quarantine", "quarantine_payloads"} {
+		"drug_limits", "messages", "events", "event_codes", "sale_codes", "ledger", "quarantine", "quarantine_payloads"} {
 		var n int64
 		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+t).Scan(&n); err != nil {
 			return st, tracewatch.E(op, tracewatch.KindInternal, err)
