@@ -13,7 +13,7 @@ import (
 )
 
 // cst is the business time zone: dates are midnight in Asia/Shanghai (no DST since 1991).
-var cst = time.FixedZone("CST", 8*3600)
+var cst = tracewatch.Beijing
 
 // show quotes a value for an error message: ID numbers inside it are masked and a long
 // value is shortened. Never call it on a certno or a person's name.

@@ -28,7 +28,7 @@ func ScaleNames() []string {
 }
 
 // CST is the business time zone (Asia/Shanghai, UTC+8, no daylight saving).
-var CST = time.FixedZone("CST", 8*3600)
+var CST = tracewatch.Beijing
 
 // DefaultStart is the first day generated unless Options.Start says otherwise: the day
 // scanning before settlement became mandatory.
