@@ -78,6 +78,10 @@ const (
 // Every reader of inbound facts, Go or SQL, takes them from this list.
 var InboundChanges = []string{ChangeTransferIn, ChangeSurplus, ChangeOtherIn, ChangeInitial}
 
+// OutboundChanges are the stock change types that take goods out other than by a sale:
+// transfers out, losses, destructions and other issues.
+var OutboundChanges = []string{ChangeTransferOut, ChangeLoss, ChangeDestroyed, ChangeOtherOut}
+
 // Inbound reports whether the event brings goods into the institution (a source for
 // its later sales): purchases, stocktake listings and the inbound stock changes.
 func (e *Event) Inbound() bool {

@@ -269,6 +269,9 @@ func inLists[T any](vals []T, fn func(list string, args []any) error) error {
 // `change_type IN (…)`: the one list every inbound read uses.
 var inboundChangeList = sqlStrings(tracewatch.InboundChanges)
 
+// outboundChangeList is tracewatch.OutboundChanges as an SQL list.
+var outboundChangeList = sqlStrings(tracewatch.OutboundChanges)
+
 // sqlStrings writes constant strings (codes of the domain, never input) as SQL literals.
 func sqlStrings(vals []string) string {
 	q := make([]string, len(vals))

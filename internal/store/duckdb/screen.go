@@ -429,20 +429,33 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 	return nil
 }
 
-// RemovedLines streams the sale lines of codes their seller had reported returned to the
-// supplier, transferred out, lost, destroyed or otherwise removed before the sale.
+// RemovedLines streams the sale lines of codes whose last movement at their seller before
+// the sale was a removal: returned to the supplier, transferred out, lost, destroyed or
+// otherwise removed, and not received again since (a box transferred out and back in is
+// the seller's again).
 func (s *Store) RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
 	win, args := windowSQL(w, "e.event_time")
 	q := `WITH rem AS (
-    SELECT c.code_id, c.fixmedins_code, min(c.event_time) AS t, min(e.change_type) AS how
+    SELECT c.code_id, c.fixmedins_code, c.event_time AS t
     FROM event_codes c JOIN events e ON e.event_id = c.event_id
     WHERE c.code_id IS NOT NULL AND (c.event_kind = 'purchase_return'
-       OR (c.event_kind = 'stock_change' AND e.change_type IN ('102', '104', '105', '107'))) AND e.withdrawn_by IS NULL
-    GROUP BY c.code_id, c.fixmedins_code) ` + lineSelect("", codeLineFund) + `
-JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < e.event_time
+       OR (c.event_kind = 'stock_change' AND e.change_type IN (` + outboundChangeList + `))) AND e.withdrawn_by IS NULL),
+back AS (
+    SELECT c.code_id, c.fixmedins_code, c.event_time AS t
+    FROM event_codes c JOIN events e ON e.event_id = c.event_id
+    WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
+       OR (c.event_kind = 'stock_change' AND e.change_type IN (` + inboundChangeList + `))) AND e.withdrawn_by IS NULL
+      AND (c.code_id, c.fixmedins_code) IN (SELECT code_id, fixmedins_code FROM rem)),
+still AS (
+    SELECT DISTINCT c.event_id, c.code_id FROM event_codes c
+    JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < c.event_time
+    WHERE c.event_kind IN ('sale', 'settlement')
+      AND NOT EXISTS (SELECT 1 FROM back b WHERE b.code_id = rem.code_id AND b.fixmedins_code = rem.fixmedins_code
+                      AND b.t > rem.t AND b.t < c.event_time)) ` + lineSelect("", codeLineFund) + `
+JOIN still ON still.event_id = c.event_id AND still.code_id = c.code_id
 WHERE c.event_kind IN ('sale', 'settlement') AND e.withdrawn_by IS NULL` + win + `
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 	return s.eachLine(ctx, "duckdb.RemovedLines", q, args, fn)
