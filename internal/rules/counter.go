@@ -80,7 +80,7 @@ type Index struct {
 	loading  int                  // loads in progress
 	pending  [][]tracewatch.Event // accepted while the index loads
 	// The rules the checks run (SetRules): per scan, and per request.
-	scanRules, reqRules []Rule
+	scanRules, reqRules []counterRule
 }
 
 // IndexSource is what building an index reads.
@@ -419,22 +419,60 @@ type RequestChecker interface {
 // the drug it maps to (T2), then its history (T1, T3).
 var counterOrder = []string{"trace.anomaly", "trace.substitution", "trace.duplicate", "trace.nosource"}
 
-// SetRules sets the rules the checks run: those of rs that run at the counter (rules of
-// a rule base apply their regions and severity). NewIndex starts with the default rule
-// base's.
+// counterRule is a rule the checks run, with what its violations carry worked out once.
+type counterRule struct {
+	rule  Rule
+	scan  ScanChecker
+	req   RequestChecker
+	entry *Entry // nil for a rule outside a rule base
+	id    string
+	title string
+}
+
+func newCounterRule(r Rule) counterRule {
+	sp := r.Spec()
+	e, _ := r.(*Entry)
+	return counterRule{rule: r, scan: asScan(r), req: asRequest(r), entry: e, id: sp.ID(), title: sp.Title}
+}
+
+// emitTo returns emit for the rule's violations on a request of region: the rule's id
+// and title, and a rule base entry's regions and severity cap applied.
+func (c *counterRule) emitTo(region tracewatch.Region, out *[]Violation) func(Violation) {
+	return func(v Violation) {
+		if e := c.entry; e != nil {
+			if !e.applies(region) {
+				return
+			}
+			if e.Severity > 0 && v.Severity > e.Severity {
+				v.Severity = e.Severity
+			}
+		}
+		if v.RuleID == "" {
+			v.RuleID = c.id
+		}
+		if v.RuleName == "" {
+			v.RuleName = c.title
+		}
+		*out = append(*out, v)
+	}
+}
+
+// SetRules sets the rules the checks run: those of rs that run at the counter and are
+// enabled (rules of a rule base apply their regions and severity). NewIndex starts with
+// the default rule base's.
 func (x *Index) SetRules(rs []Rule) {
-	var scans []Rule
-	var reqs []Rule
+	var scans, reqs []counterRule
+	enabled := func(r Rule) bool { e, ok := r.(*Entry); return !ok || e.Enabled }
 	for _, name := range counterOrder {
 		for _, r := range rs {
-			if asScan(r) != nil && Name(r) == name {
-				scans = append(scans, r)
+			if asScan(r) != nil && Name(r) == name && enabled(r) {
+				scans = append(scans, newCounterRule(r))
 			}
 		}
 	}
 	for _, r := range rs {
-		if asRequest(r) != nil {
-			reqs = append(reqs, r)
+		if asRequest(r) != nil && enabled(r) {
+			reqs = append(reqs, newCounterRule(r))
 		}
 	}
 	x.mu.Lock()
@@ -446,31 +484,11 @@ func (x *Index) SetRules(rs []Rule) {
 func (x *Index) Rules() []Rule {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return append(append([]Rule(nil), x.reqRules...), x.scanRules...)
-}
-
-// counterEmit returns emit for a rule's violations: the id and title of the rule, and
-// a rule base entry's regions and severity cap applied.
-func counterEmit(r Rule, region tracewatch.Region, out *[]Violation) func(Violation) {
-	sp := r.Spec()
-	e, _ := r.(*Entry)
-	return func(v Violation) {
-		if e != nil {
-			if !e.applies(region) {
-				return
-			}
-			if e.Severity > 0 && v.Severity > e.Severity {
-				v.Severity = e.Severity
-			}
-		}
-		if v.RuleID == "" {
-			v.RuleID = sp.ID()
-		}
-		if v.RuleName == "" {
-			v.RuleName = sp.Title
-		}
-		*out = append(*out, v)
+	var out []Rule
+	for _, c := range append(append([]counterRule(nil), x.reqRules...), x.scanRules...) {
+		out = append(out, c.rule)
 	}
+	return out
 }
 
 // asScan and asRequest unwrap a rule base entry.
@@ -497,11 +515,13 @@ func (x *Index) Check(req CheckRequest) []Violation {
 	var out []Violation
 	env := x.env
 	region := env.Institutions[req.Institution].Region
-	for _, r := range x.reqRules {
-		if e, ok := r.(*Entry); ok && !e.Enabled {
-			continue
-		}
-		asRequest(r).CheckRequest(env, &req, counterEmit(r, region, &out))
+	for i := range x.reqRules {
+		c := &x.reqRules[i]
+		c.req.CheckRequest(env, &req, c.emitTo(region, &out))
+	}
+	emits := make([]func(Violation), len(x.scanRules))
+	for i := range x.scanRules {
+		emits[i] = x.scanRules[i].emitTo(region, &out)
 	}
 	in, known := x.instIdx[req.Institution]
 	cov, hasCov := x.coverage[req.Institution]
@@ -533,11 +553,8 @@ func (x *Index) Check(req CheckRequest) []Violation {
 				}
 				s.Received = known && x.received(code.Key, in)
 			}
-			for _, r := range x.scanRules {
-				if e, ok := r.(*Entry); ok && !e.Enabled {
-					continue
-				}
-				asScan(r).CheckScan(env, &s, counterEmit(r, region, &out))
+			for i := range x.scanRules {
+				x.scanRules[i].scan.CheckScan(env, &s, emits[i])
 			}
 		}
 	}
