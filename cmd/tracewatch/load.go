@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"tracewatch"
 	"tracewatch/internal/refload"
 )
 
@@ -66,29 +65,11 @@ func runLoad(e env) int {
 		return fail(e.stderr, "load", err)
 	}
 	defer st.Close()
-	if err := upsertRows(ctx, st, rows); err != nil {
+	if err := refload.Upsert(ctx, st, rows); err != nil {
 		return fail(e.stderr, "load", err)
 	}
 	fmt.Fprintf(e.stdout, "loaded %d %s from %s\n", rows.Len(), kind, name)
 	return exitOK
-}
-
-func upsertRows(ctx context.Context, st tracewatch.Store, r *refload.Rows) error {
-	for _, f := range []func() error{
-		func() error { return st.UpsertRegions(ctx, r.Regions) },
-		func() error { return st.UpsertInstitutions(ctx, r.Institutions) },
-		func() error { return st.UpsertPersons(ctx, r.Persons) },
-		func() error { return st.UpsertPractitioners(ctx, r.Practitioners) },
-		func() error { return st.UpsertDrugs(ctx, r.Drugs) },
-		func() error { return st.UpsertCodeMappings(ctx, r.CodeMaps) },
-		func() error { return st.UpsertPackageLinks(ctx, r.Packages) },
-		func() error { return st.UpsertDrugLimits(ctx, r.DrugLimits) },
-	} {
-		if err := f(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // provinceFile is one reference file of a province directory.

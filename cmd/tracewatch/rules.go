@@ -92,15 +92,11 @@ func rulesList(e env) int {
 	if !ok {
 		return code
 	}
-	counter := map[string]bool{}
-	for _, r := range rules.NewIndex().Rules() {
-		counter[rules.Name(r)] = true
-	}
 	var out []ruleListing
-	for _, x := range b.Export() {
+	for i, x := range b.Export() {
 		out = append(out, ruleListing{ID: x.ID, Version: x.Version, Title: x.Title, Type: x.Type, Stage: x.Stage, Scenes: x.Scenes,
 			Short: x.Short, Enabled: x.Enabled, Severity: x.Severity, Params: x.Params, Regions: x.Regions, Basis: x.Basis,
-			Counter: counter[strings.SplitN(x.ID, "@", 2)[0]]})
+			Counter: rules.AtCounter(b.Entries[i])})
 	}
 	if *asJSON {
 		return writeJSON(e.stdout, out)
@@ -450,20 +446,10 @@ func scoreBacktest(rep *backtestReport, name string, labels []eval.Label, clues 
 		found += s.Found
 		falseClues = s.FalseClues // per detector: the same on every scenario of it
 	}
-	if planted == 0 {
-		// No planted case of this rule: every clue of 可疑 or worse matching no label is false.
+	if planted == 0 { // no scenario row carries the false clues
 		for i := range clues {
-			if clues[i].Severity >= tracewatch.SeveritySuspicious {
-				hit := false
-				for j := range labels {
-					if eval.Matches(&clues[i], &labels[j]) {
-						hit = true
-						break
-					}
-				}
-				if !hit {
-					falseClues++
-				}
+			if eval.False(&clues[i], labels) {
+				falseClues++
 			}
 		}
 	}

@@ -162,18 +162,7 @@ func figures(labels []Label, clues []tracewatch.Clue, clean []string, as string)
 	// False clues per detector: 可疑 or worse, matching no label at all by keys.
 	falseBy := map[string]int{}
 	for i := range clues {
-		c := &clues[i]
-		if c.Severity < tracewatch.SeveritySuspicious {
-			continue
-		}
-		hit := false
-		for j := range labels {
-			if keysMatch(c, &labels[j]) {
-				hit = true
-				break
-			}
-		}
-		if !hit {
+		if c := &clues[i]; False(c, labels) {
 			falseBy[detOf(c)]++
 		}
 	}
@@ -234,6 +223,20 @@ func figures(labels []Label, clues []tracewatch.Clue, clean []string, as string)
 		f.FalseAlertRate = float64(f.CleanFlagged) / float64(f.CleanCodes)
 	}
 	return f
+}
+
+// False reports whether clue c is a false clue: of 可疑 or worse and matching no label at
+// all by its keys (a clue on a case planted for another detector is not false).
+func False(c *tracewatch.Clue, labels []Label) bool {
+	if c.Severity < tracewatch.SeveritySuspicious {
+		return false
+	}
+	for j := range labels {
+		if keysMatch(c, &labels[j]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Matches reports whether clue c finds the planted case l: c is of l's detector, at

@@ -18,6 +18,7 @@ package refload
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"path"
@@ -306,4 +307,24 @@ func load[T any](src source, c *collector, parse func(*row) (T, string)) ([]T, e
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// Upsert writes every kind of rows to a store, in the order of Kinds (what tracewatch
+// load and the rules' golden cases do).
+func Upsert(ctx context.Context, st tracewatch.Store, r *Rows) error {
+	for _, f := range []func() error{
+		func() error { return st.UpsertRegions(ctx, r.Regions) },
+		func() error { return st.UpsertInstitutions(ctx, r.Institutions) },
+		func() error { return st.UpsertPersons(ctx, r.Persons) },
+		func() error { return st.UpsertPractitioners(ctx, r.Practitioners) },
+		func() error { return st.UpsertDrugs(ctx, r.Drugs) },
+		func() error { return st.UpsertCodeMappings(ctx, r.CodeMaps) },
+		func() error { return st.UpsertPackageLinks(ctx, r.Packages) },
+		func() error { return st.UpsertDrugLimits(ctx, r.DrugLimits) },
+	} {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

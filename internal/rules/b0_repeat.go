@@ -36,7 +36,7 @@ func (b *Baseline) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 			names[i] = env.instName(in)
 		}
 		emit(tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(ID(b), tracewatch.SubjectCode, r.Key),
+			Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, r.Key),
 			Rule:        "scanned_repeatedly", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: r.Key, Institution: inst, Codes: []string{r.Key},
 			Explanation: fmt.Sprintf("追溯码 %s 在销售环节被扫描 %d 次（%s）。", r.Key, r.Scans, strings.Join(names, "、")),

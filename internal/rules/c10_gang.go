@@ -126,7 +126,7 @@ func (g *Gang) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) e
 		drugs := slices.Sorted(maps.Keys(gr.drugs))
 		c := tracewatch.Clue{
 			// The group is named by its smallest member: stable while it grows.
-			Fingerprint: tracewatch.ClueFingerprint(ID(g), tracewatch.SubjectPerson, members[0]),
+			Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectPerson, members[0]),
 			Rule:        "gang", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectPerson, SubjectID: members[0], Institution: insts[0], Persons: members,
 		}

@@ -28,7 +28,7 @@ func (*Gender) Spec() Spec {
 
 // Eval implements Rule.
 func (g *Gender) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	pc := newPersonClues(ID(g))
+	pc := newPersonClues(env.RuleID)
 	first := map[string]*tracewatch.TimelineEntry{}
 	gender := map[string]string{}
 	drugs := env.limitedDrugs(func(l tracewatch.DrugLimit) bool { return l.Gender == "1" || l.Gender == "2" })

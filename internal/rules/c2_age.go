@@ -41,7 +41,7 @@ func ageLimitText(d tracewatch.DrugLimit) string {
 
 // Eval implements Rule.
 func (a *Age) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	pc := newPersonClues(ID(a))
+	pc := newPersonClues(env.RuleID)
 	texts, ages := map[string][]string{}, map[string]int{}
 	first := map[string]*tracewatch.TimelineEntry{}
 	drugs := env.limitedDrugs(func(l tracewatch.DrugLimit) bool { return l.MinAge > 0 || l.MaxAge > 0 })

@@ -140,7 +140,7 @@ func supplyDays(env *Env, l *tracewatch.TimelineEntry) (float64, bool) {
 	if l.Kind == tracewatch.EventFeeLine {
 		price := l.UnitPrice
 		if price <= 0 && l.Amount > 0 {
-			price = tracewatch.Fen(float64(l.Amount) / units)
+			price = tracewatch.Fen(min(float64(l.Amount)/units, math.MaxInt64/2)) // units > 0: Qty > 0
 		}
 		if price <= 0 || d.Price <= 0 {
 			return 0, false
@@ -201,11 +201,11 @@ func (o *OverSupply) emitSpell(env *Env, psn, drug string, spell []supplyLine, f
 	}
 	over := spell[first].line
 	c := tracewatch.Clue{
-		Fingerprint: tracewatch.ClueFingerprint(ID(o), tracewatch.SubjectPerson, psn, drug, day(spell[0].line.Time)),
+		Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectPerson, psn, drug, day(spell[0].line.Time)),
 		Rule:        "oversupply", Severity: sev, Subject: tracewatch.SubjectPerson, SubjectID: psn,
 		Institution: over.Institution, Persons: []string{psn},
 	}
-	var amt lineAmount
+	var fund tracewatch.Fen
 	var sum saleSum
 	insts := map[string]bool{}
 	var total float64
@@ -220,13 +220,13 @@ func (o *OverSupply) emitSpell(env *Env, psn, drug string, spell []supplyLine, f
 			c.Receipts = append(c.Receipts, l.Receipt)
 		}
 		c.MsgIDs = append(c.MsgIDs, l.MsgID)
-		amt.fund += l.FundPaid
+		fund += l.FundPaid
 		sum.add(env, &l.Event)
 		ev := env.lineEvidence(&s.line)
 		ev.Note += fmt.Sprintf("，购入 %s 天用量，购药后持有约 %s 天", trimDays(s.days), trimDays(s.onHand))
 		c.Evidence = append(c.Evidence, ev)
 	}
-	setAmount(&c, amt.fund, sum.total)
+	setAmount(&c, fund, sum.total)
 	var names []string
 	for in := range insts {
 		names = append(names, env.instName(in))

@@ -101,7 +101,7 @@ func (f *Frequency) person(env *Env, psn string, p tracewatch.Person, all []trac
 		return
 	}
 	c := tracewatch.Clue{
-		Fingerprint: tracewatch.ClueFingerprint(ID(f), tracewatch.SubjectPerson, psn),
+		Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectPerson, psn),
 		Rule:        "frequency", Severity: tracewatch.SeveritySuspicious,
 		Subject: tracewatch.SubjectPerson, SubjectID: psn, Persons: []string{psn},
 	}

@@ -88,7 +88,7 @@ func (s *SplitStay) emitPair(env *Env, a, b facts.Stay, emit func(tracewatch.Clu
 		where = "另一医院 " + env.instName(b.Institution)
 	}
 	c := tracewatch.Clue{
-		Fingerprint: tracewatch.ClueFingerprint(ID(s), tracewatch.SubjectPerson, b.Person, b.Institution, b.Settlement),
+		Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectPerson, b.Person, b.Institution, b.Settlement),
 		Rule:        "split_stay", Severity: tracewatch.SeverityHighlySuspicious,
 		Subject: tracewatch.SubjectPerson, SubjectID: b.Person, Institution: b.Institution, Persons: []string{b.Person},
 		Settlements: []string{a.Settlement, b.Settlement},

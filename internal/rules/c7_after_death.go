@@ -28,7 +28,7 @@ func (*AfterDeath) Spec() Spec {
 
 // Eval implements Rule.
 func (a *AfterDeath) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	pc := newPersonClues(ID(a))
+	pc := newPersonClues(env.RuleID)
 	first := map[string]*tracewatch.TimelineEntry{}
 	deaths := map[string]time.Time{}
 	fund := map[string]tracewatch.Fen{}

@@ -64,7 +64,7 @@ func (s *Suspended) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clu
 		}
 		a := byInst[l.Institution]
 		if a == nil {
-			fp := tracewatch.ClueFingerprint(ID(s), tracewatch.SubjectInstitution, l.Institution)
+			fp := tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectInstitution, l.Institution)
 			cp := *l
 			a = &acc{clue: &tracewatch.Clue{Fingerprint: fp, Rule: "suspended", Severity: tracewatch.SeverityViolation,
 				Subject: tracewatch.SubjectInstitution, SubjectID: l.Institution, Institution: l.Institution},

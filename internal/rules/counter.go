@@ -491,6 +491,10 @@ func (x *Index) Rules() []Rule {
 	return out
 }
 
+// AtCounter reports whether r also runs at the counter (a ScanChecker or a
+// RequestChecker).
+func AtCounter(r Rule) bool { return asScan(r) != nil || asRequest(r) != nil }
+
 // asScan and asRequest unwrap a rule base entry.
 func asScan(r Rule) ScanChecker {
 	if e, ok := r.(*Entry); ok {

@@ -33,6 +33,9 @@ type Env struct {
 	// Limits is the knowledge base (知识库) of drug limits by drug: the drug_limits rows,
 	// field by field over the limits the drug catalog's own columns state.
 	Limits map[string]tracewatch.DrugLimit
+	// RuleID is the id (name@version) of the rule being evaluated: Run gives each rule
+	// its own copy of the Env with it set, for the clues' fingerprints.
+	RuleID string
 }
 
 // NewEnv loads the reference data a run needs.
@@ -229,7 +232,9 @@ func runOne(ctx context.Context, env *Env, r Rule) (clues []tracewatch.Clue, err
 	}()
 	id := ID(r)
 	entry, _ := r.(*Entry)
-	err = r.Eval(ctx, env, func(c tracewatch.Clue) {
+	renv := *env
+	renv.RuleID = id
+	err = r.Eval(ctx, &renv, func(c tracewatch.Clue) {
 		if c.Detector == "" {
 			c.Detector = id
 		}

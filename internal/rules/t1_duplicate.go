@@ -217,7 +217,7 @@ func (d *Duplicate) walk(env *Env, h *facts.CodeHistory) (tracewatch.Clue, bool)
 	}
 	c.Severity, c.Rule, c.Institution = worst, rule, dup.Institution
 	setAmount(&c, fund, amount)
-	c.Fingerprint = tracewatch.ClueFingerprint(ID(d), tracewatch.SubjectCode, h.Key)
+	c.Fingerprint = tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, h.Key)
 	c.Explanation = fmt.Sprintf("追溯码 %s 于 %s 在 %s%s %s后，%s。", h.Key, when(first.Time), env.instName(first.Institution),
 		placeOf(env, first.Institution), saleWord(first), strings.Join(dupText, "；"))
 	return c, true

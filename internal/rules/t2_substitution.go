@@ -96,7 +96,7 @@ func (s *Substitution) Eval(ctx context.Context, env *Env, emit func(tracewatch.
 		}
 		code := codeOf(&l.Code)
 		saleID := tracewatch.SaleID(&l.Event)
-		fp := tracewatch.ClueFingerprint(ID(s), tracewatch.SubjectCode, code, saleID)
+		fp := tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, code, saleID)
 		c := byKey[fp]
 		if c == nil {
 			c = &tracewatch.Clue{Fingerprint: fp, Rule: rule, Severity: sev, Subject: tracewatch.SubjectCode, SubjectID: code,

@@ -127,7 +127,7 @@ func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 			explained[key] = true
 			return nil
 		}
-		fp := tracewatch.ClueFingerprint(ID(n), tracewatch.SubjectCode, l.Code.Key, l.Institution)
+		fp := tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, l.Code.Key, l.Institution)
 		if c := clues[fp]; c != nil {
 			c.Evidence = append(c.Evidence, env.lineEvidence(l))
 			c.Settlements = append(c.Settlements, l.Settlement)
@@ -162,7 +162,7 @@ func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 	}
 
 	err = env.Src.RemovedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry) error {
-		fp := tracewatch.ClueFingerprint(ID(n), tracewatch.SubjectCode, l.Code.Key, l.Institution, "removed")
+		fp := tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, l.Code.Key, l.Institution, "removed")
 		if c := clues[fp]; c != nil {
 			c.Evidence = append(c.Evidence, env.lineEvidence(l))
 			amounts[fp].add(env, l)
@@ -197,7 +197,7 @@ func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 	for _, in := range names {
 		lw := lows[in]
 		cov := inst[in]
-		c := tracewatch.Clue{Fingerprint: tracewatch.ClueFingerprint(ID(n), tracewatch.SubjectInstitution, in, "coverage"),
+		c := tracewatch.Clue{Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectInstitution, in, "coverage"),
 			Rule: "coverage", Severity: tracewatch.SeverityNotice, Subject: tracewatch.SubjectInstitution, SubjectID: in,
 			Institution: in, Evidence: lw.evidence}
 		if cov == nil || cov.packs == 0 {

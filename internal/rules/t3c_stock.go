@@ -60,7 +60,7 @@ func (s *StockBalance) Eval(ctx context.Context, env *Env, emit func(tracewatch.
 		share := min(1, float64(excess)/float64(p.Sold)) // of the period's sales, those in excess
 		fund, sold := tracewatch.Fen(float64(p.SoldFund)*share), tracewatch.Fen(float64(p.SoldAmount)*share)
 		c := tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(ID(s), tracewatch.SubjectInstitution, p.Institution, p.DrugCode, day(p.From)),
+			Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectInstitution, p.Institution, p.DrugCode, day(p.From)),
 			Rule:        "stock_balance", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectInstitution, SubjectID: p.Institution, Institution: p.Institution,
 			Explanation: fmt.Sprintf("%s 的 %s（%s）：期初盘存 %s 盒，期间购进或调入 %s 盒，退货或调出 %s 盒，报损或销毁 %s 盒，最多可售 %s 盒，实际销售 %s 盒（%d 行），超出 %s 盒，进销存不符；超出部分的销售没有库存来源，疑为空刷或销售来路不明的药品，请机构说明。",

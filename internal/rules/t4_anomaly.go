@@ -74,9 +74,9 @@ func (a *Anomaly) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		var fp string
 		if sev == tracewatch.SeverityNotice {
 			// One notice per scan: the same code on a receipt and its settlement once.
-			fp = tracewatch.ClueFingerprint(ID(a), tracewatch.SubjectCode, code, rule, l.Institution, tracewatch.SaleID(&l.Event))
+			fp = tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, code, rule, l.Institution, tracewatch.SaleID(&l.Event))
 		} else {
-			fp = tracewatch.ClueFingerprint(ID(a), tracewatch.SubjectCode, code, rule)
+			fp = tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, code, rule)
 		}
 		c := clues[fp]
 		if c == nil {
@@ -149,7 +149,7 @@ func (a *Anomaly) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 			continue
 		}
 		emit(tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(ID(a), tracewatch.SubjectInstitution, q.Institution, "bad_code_rate"),
+			Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectInstitution, q.Institution, "bad_code_rate"),
 			Rule:        "bad_code_rate", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectInstitution, SubjectID: q.Institution, Institution: q.Institution,
 			Evidence: []tracewatch.Evidence{{Time: env.At, What: "bad_code_rate", Institution: q.Institution,

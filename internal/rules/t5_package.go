@@ -87,7 +87,7 @@ func (p *Package) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		default:
 			return ctx.Err() // no level known to contradict
 		}
-		c.Fingerprint = tracewatch.ClueFingerprint(ID(p), tracewatch.SubjectCode, lc.Code, c.Rule)
+		c.Fingerprint = tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, lc.Code, c.Rule)
 		if lc.Institution != "" {
 			c.Explanation += fmt.Sprintf("本期该码首次于 %s 在 %s 扫码。", when(lc.First), env.instName(lc.Institution))
 		}
@@ -100,7 +100,7 @@ func (p *Package) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 func (p *Package) pairs(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	return env.Src.PackageConflicts(ctx, env.Window, func(pr facts.PackagePair, lines []tracewatch.TimelineEntry) error {
 		c := tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(ID(p), tracewatch.SubjectCode, pr.Child, pr.Parent),
+			Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, pr.Child, pr.Parent),
 			Rule:        "parent_and_child", Severity: tracewatch.SeverityHighlySuspicious,
 			Subject: tracewatch.SubjectCode, SubjectID: pr.Child, Codes: []string{pr.Parent, pr.Child},
 		}

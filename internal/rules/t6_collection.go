@@ -101,7 +101,7 @@ func (c *Collection) institution(env *Env, days []facts.CollectionDay, emit func
 			continue
 		}
 		cl := tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(ID(c), tracewatch.SubjectInstitution, in, "drop"),
+			Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectInstitution, in, "drop"),
 			Rule:        "drop", Severity: tracewatch.SeveritySuspicious,
 			Subject: tracewatch.SubjectInstitution, SubjectID: in, Institution: in,
 			Explanation: fmt.Sprintf("%s 自 %s 起医保药品销售的追溯码采集率骤降：此前 %d 天为 %.1f%%（%d/%d 行），此后 %d 天为 %.1f%%（%d/%d 行）。扫码中断常与违规销售同时出现，建议核查。",
@@ -124,7 +124,7 @@ func (c *Collection) institution(env *Env, days []facts.CollectionDay, emit func
 	}
 	if lines >= c.MinLines*3 && rate(lines, coded) < c.LowRate {
 		emit(tracewatch.Clue{
-			Fingerprint: tracewatch.ClueFingerprint(ID(c), tracewatch.SubjectInstitution, in, "low_rate"),
+			Fingerprint: tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectInstitution, in, "low_rate"),
 			Rule:        "low_rate", Severity: tracewatch.SeverityNotice,
 			Subject: tracewatch.SubjectInstitution, SubjectID: in, Institution: in,
 			Evidence: []tracewatch.Evidence{{Time: days[0].Day, What: "collection_rate", Institution: in,

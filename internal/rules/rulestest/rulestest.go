@@ -307,19 +307,8 @@ func (c *Case) load(ctx context.Context, st *duckdb.Store) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
-		for _, up := range []func() error{
-			func() error { return st.UpsertRegions(ctx, rows.Regions) },
-			func() error { return st.UpsertInstitutions(ctx, rows.Institutions) },
-			func() error { return st.UpsertPersons(ctx, rows.Persons) },
-			func() error { return st.UpsertPractitioners(ctx, rows.Practitioners) },
-			func() error { return st.UpsertDrugs(ctx, rows.Drugs) },
-			func() error { return st.UpsertCodeMappings(ctx, rows.CodeMaps) },
-			func() error { return st.UpsertPackageLinks(ctx, rows.Packages) },
-			func() error { return st.UpsertDrugLimits(ctx, rows.DrugLimits) },
-		} {
-			if err := up(); err != nil {
-				return fmt.Errorf("%s: %w", f.name, err)
-			}
+		if err := refload.Upsert(ctx, st, rows); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
 		}
 	}
 	return nil
