@@ -1464,8 +1464,15 @@ func (p *planter) scheduleGang() {
 	for _, m := range members {
 		l.Persons = append(l.Persons, p.psn(&m))
 	}
-	full := make([]int, occasions) // members served per occasion
-	l.need = 5
+	// The case stands when what was bought makes a gang by the scenario's definition,
+	// whatever the shelves left out: at least three members, each linked to another by
+	// buying one of the same drugs on at least three of the days (a case is kept as soon
+	// as that holds, so a partly served gang is labelled, not left in the data unnamed).
+	bought := make([][]uint8, occasions) // per occasion, per member: bit i for ds[i] bought
+	for k := range bought {
+		bought[k] = make([]uint8, len(members))
+	}
+	l.need = 1
 	var names []string
 	for _, d := range ds {
 		names = append(names, d.name)
@@ -1478,22 +1485,23 @@ func (p *planter) scheduleGang() {
 		if k == 0 {
 			l.t = base
 		}
-		for _, m := range members {
+		for mi, m := range members {
 			p.plan(day, base+int64(p.r.intn(3600)), x, len(ds), func(day int, t int64) int {
 				s := p.s
 				s.plantStart()
-				for _, d := range ds {
-					if si := slotOf(in, d); si >= 0 {
-						s.plantTake(day, t, in, si, 1)
+				var got uint8
+				for di, d := range ds {
+					if si := slotOf(in, d); si >= 0 && s.plantTake(day, t, in, si, 1) {
+						got |= 1 << di
 					}
 				}
 				if len(s.items) == 0 {
 					return 0
 				}
 				s.plantSettle(day, t, in, &m)
-				full[k]++
-				if full[k] == len(members)-1 {
-					l.got++ // an occasion counts when all members, or all but one, were served
+				bought[k][mi] = got
+				if l.got == 0 && gangStands(bought) {
+					l.got = 1
 				}
 				return len(s.items)
 			})
@@ -1505,4 +1513,47 @@ func (p *planter) scheduleGang() {
 	}
 	l.Note = fmt.Sprintf("%d persons buying %s together, within an hour, on %d days at %s",
 		len(members), strings.Join(names, ", "), occasions, strings.Join(where, " and "))
+}
+
+// gangStands reports whether the purchases of a gang case, bought[occasion][member]
+// (bits of the drugs each member bought that day), make a gang as C10's defaults define
+// it: at least three members connected by pairs who bought one of the same drugs on at
+// least three occasions.
+func gangStands(bought [][]uint8) bool {
+	n := 0
+	if len(bought) > 0 {
+		n = len(bought[0])
+	}
+	linked := func(i, j int) bool {
+		days := 0
+		for _, occ := range bought {
+			if occ[i]&occ[j] != 0 {
+				days++
+			}
+		}
+		return days >= 3
+	}
+	seen := make([]bool, n)
+	for start := range n {
+		if seen[start] {
+			continue
+		}
+		size, stack := 0, []int{start}
+		seen[start] = true
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			size++
+			for j := range n {
+				if !seen[j] && linked(i, j) {
+					seen[j] = true
+					stack = append(stack, j)
+				}
+			}
+		}
+		if size >= 3 {
+			return true
+		}
+	}
+	return false
 }

@@ -39,7 +39,7 @@ import (
 )
 
 // Format names the layout and content version of the output.
-const Format = "tracewatch-synth/3"
+const Format = "tracewatch-synth/4"
 
 // Summary describes what Generate wrote; manifest.json holds it.
 type Summary struct {
