@@ -128,6 +128,31 @@ func (e *Event) SaleSide() int {
 	return 0
 }
 
+// Setting is the care setting (就医场景) an event belongs to, as its interface states it:
+// the outpatient interfaces (门诊, which pharmacies' insured purchases use too) and the
+// inpatient ones (住院). The 35xx interfaces (stock and sales) name none: a sale may be a
+// pharmacy's or a hospital dispensary's. nhsa sets it; rules and stores read it instead
+// of guessing from infno.
+type Setting string
+
+// The care settings.
+const (
+	SettingNone       Setting = ""           // 35xx: the interface names no care setting
+	SettingOutpatient Setting = "outpatient" // 门诊: 2204 fee lines, 2207 settlements, 2208 cancels
+	SettingInpatient  Setting = "inpatient"  // 住院: 2301 fee lines, 2304 settlements, 2305 cancels
+)
+
+// Chinese returns the setting as inspectors read it (门诊, 住院), "" for SettingNone.
+func (s Setting) Chinese() string {
+	switch s {
+	case SettingOutpatient:
+		return "门诊"
+	case SettingInpatient:
+		return "住院"
+	}
+	return ""
+}
+
 // Event is one line of an NHSA message, in domain terms. Fields that an interface does
 // not carry stay empty.
 type Event struct {
@@ -135,6 +160,7 @@ type Event struct {
 	Line         int       // 1-based row within the message
 	Infno        string    // 3505, 3505A, 2207, …
 	Kind         EventKind //
+	Setting      Setting   // care setting as the interface states it (nhsa sets it)
 	ChangeType   string    // 3502 inv_chg_type
 	Institution  string    // fixmedins_code
 	DrugCode     string    // med_list_codg

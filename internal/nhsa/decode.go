@@ -28,9 +28,10 @@ func (e RowError) Error() string {
 
 // spec describes how one interface's input becomes events.
 type spec struct {
-	kind  tracewatch.EventKind
-	nodes []string // input nodes holding the rows; the first is the one named in errors
-	fill  func(r *row, ev *tracewatch.Event)
+	kind    tracewatch.EventKind
+	setting tracewatch.Setting
+	nodes   []string // input nodes holding the rows; the first is the one named in errors
+	fill    func(r *row, ev *tracewatch.Event)
 }
 
 var (
@@ -46,25 +47,25 @@ var (
 
 // specs lists the interfaces Decode understands.
 var specs = map[string]spec{
-	"3501":  {tracewatch.EventStocktake, inv, stocktake},
-	"3501A": {tracewatch.EventStocktake, inv, stocktake},
-	"3502":  {tracewatch.EventStockChange, inv, stockChange},
-	"3502A": {tracewatch.EventStockChange, invA, stockChange},
-	"3503":  {tracewatch.EventPurchase, pur, purchase},
-	"3503A": {tracewatch.EventPurchase, purA, purchase},
-	"3504":  {tracewatch.EventPurchaseReturn, pur, purchaseReturn},
-	"3504A": {tracewatch.EventPurchaseReturn, purA, purchaseReturn},
-	"3505":  {tracewatch.EventSale, sel, sale},
-	"3505A": {tracewatch.EventSale, selA, sale},
-	"3506":  {tracewatch.EventSaleReturn, sel, saleReturn},
-	"3506A": {tracewatch.EventSaleReturn, selA, saleReturn},
-	"3507":  {tracewatch.EventDeletion, data, deletion},
-	"2204":  {tracewatch.EventFeeLine, fee, feeLine},
-	"2301":  {tracewatch.EventFeeLine, fee, feeLine},
-	"2207":  {tracewatch.EventSettlement, data, nil}, // see settlement
-	"2304":  {tracewatch.EventSettlement, data, nil},
-	"2208":  {tracewatch.EventSettlementCancel, data, settlementCancel},
-	"2305":  {tracewatch.EventSettlementCancel, data, settlementCancel},
+	"3501":  {tracewatch.EventStocktake, tracewatch.SettingNone, inv, stocktake},
+	"3501A": {tracewatch.EventStocktake, tracewatch.SettingNone, inv, stocktake},
+	"3502":  {tracewatch.EventStockChange, tracewatch.SettingNone, inv, stockChange},
+	"3502A": {tracewatch.EventStockChange, tracewatch.SettingNone, invA, stockChange},
+	"3503":  {tracewatch.EventPurchase, tracewatch.SettingNone, pur, purchase},
+	"3503A": {tracewatch.EventPurchase, tracewatch.SettingNone, purA, purchase},
+	"3504":  {tracewatch.EventPurchaseReturn, tracewatch.SettingNone, pur, purchaseReturn},
+	"3504A": {tracewatch.EventPurchaseReturn, tracewatch.SettingNone, purA, purchaseReturn},
+	"3505":  {tracewatch.EventSale, tracewatch.SettingNone, sel, sale},
+	"3505A": {tracewatch.EventSale, tracewatch.SettingNone, selA, sale},
+	"3506":  {tracewatch.EventSaleReturn, tracewatch.SettingNone, sel, saleReturn},
+	"3506A": {tracewatch.EventSaleReturn, tracewatch.SettingNone, selA, saleReturn},
+	"3507":  {tracewatch.EventDeletion, tracewatch.SettingNone, data, deletion},
+	"2204":  {tracewatch.EventFeeLine, tracewatch.SettingOutpatient, fee, feeLine},
+	"2301":  {tracewatch.EventFeeLine, tracewatch.SettingInpatient, fee, feeLine},
+	"2207":  {tracewatch.EventSettlement, tracewatch.SettingOutpatient, data, nil}, // see settlement
+	"2304":  {tracewatch.EventSettlement, tracewatch.SettingInpatient, data, nil},
+	"2208":  {tracewatch.EventSettlementCancel, tracewatch.SettingOutpatient, data, settlementCancel},
+	"2305":  {tracewatch.EventSettlementCancel, tracewatch.SettingInpatient, data, settlementCancel},
 }
 
 // Supported reports whether Decode understands the interface infno: 3501–3507,
@@ -77,7 +78,7 @@ func Supported(infno string) bool {
 
 // Decode turns the input of req into events, one per good row, and a RowError for
 // every problem in a bad row (a row may have several); a bad row yields no event, good
-// rows still do. Every event carries the message's MsgID, Infno and Institution
+// rows still do. Every event carries the message's MsgID, Infno, care Setting and Institution
 // (fixmedins_code, trimmed), its inf_time as Sent (zero when the envelope has none),
 // its Kind, and its 1-based row as Line.
 //
@@ -142,7 +143,7 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 	if err != "" {
 		return nil, nil, invalid("input", err)
 	}
-	base := tracewatch.Event{MsgID: msgID, Infno: req.Infno, Kind: sp.kind, Institution: inst, Sent: infTime(req)}
+	base := tracewatch.Event{MsgID: msgID, Infno: req.Infno, Kind: sp.kind, Setting: sp.setting, Institution: inst, Sent: infTime(req)}
 	if sp.fill == nil {
 		events, errs, err := settlement(in, base, notAfter, invalid)
 		fillTime(events, req)

@@ -65,9 +65,16 @@ func qty(s string) tracewatch.Qty {
 }
 
 // complete fills the fields every event of the test message carries.
+// settings are the care settings the interfaces state (the 35xx name none).
+var settings = map[string]tracewatch.Setting{
+	"2204": tracewatch.SettingOutpatient, "2207": tracewatch.SettingOutpatient, "2208": tracewatch.SettingOutpatient,
+	"2301": tracewatch.SettingInpatient, "2304": tracewatch.SettingInpatient, "2305": tracewatch.SettingInpatient,
+}
+
 func complete(infno string, evs ...tracewatch.Event) []tracewatch.Event {
 	for i := range evs {
 		evs[i].MsgID, evs[i].Infno, evs[i].Institution = testMsgID, infno, testInst
+		evs[i].Setting = settings[infno]
 		if evs[i].Line == 0 {
 			evs[i].Line = i + 1
 		}

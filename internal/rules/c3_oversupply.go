@@ -76,7 +76,7 @@ func (o *OverSupply) Eval(ctx context.Context, env *Env, emit func(tracewatch.Cl
 	var all []tracewatch.TimelineEntry
 	reported := map[sale]bool{}
 	err := env.Src.InsuredLines(ctx, facts.LineQuery{Window: w, Drugs: drugs}, func(l *tracewatch.TimelineEntry, _ tracewatch.Person) error {
-		if l.Person == "" || l.Time.IsZero() || l.Infno == "2301" || l.Qty <= 0 {
+		if l.Person == "" || l.Time.IsZero() || l.Setting == tracewatch.SettingInpatient || l.Qty <= 0 {
 			return ctx.Err()
 		}
 		if l.Kind == tracewatch.EventSale && l.Settlement != "" {

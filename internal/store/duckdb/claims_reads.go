@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
-	"strings"
 	"time"
 	"tracewatch/internal/facts"
 
@@ -62,17 +61,6 @@ LEFT JOIN cx lx ON lx.fixmedins_code = e.fixmedins_code AND lx.setl_id = e.setl_
 const liveLine = ` AND e.withdrawn_by IS NULL AND coalesce(st.void, 0) = 0
   AND (st.setl_id IS NOT NULL OR lx.t IS NULL OR lx.t < coalesce(e.event_time, TIMESTAMP '0001-01-01 00:00:00'))`
 
-// eventFeeLineFund is feeLineFund for a fee line read as e.
-var eventFeeLineFund = strings.ReplaceAll(feeLineFund, "f.amount_fen", "e.amount_fen")
-
-// claimCols are the columns scanClaim reads: an event line, its settlement id (%SETL%),
-// its fund share (%FUND%) and the person's reference data (NULL when unknown).
-const claimCols = `e.msgid AS msgid, e.line AS line, e.infno AS infno, e.kind AS kind, e.fixmedins_code AS fixmedins_code,
-e.med_list_codg AS med_list_codg, e.item_name AS item_name, e.qty AS qty, e.split_pack AS split_pack,
-e.unit_price_fen AS unit_price_fen, e.amount_fen AS amount_fen, e.event_time AS event_time, e.receipt AS receipt,
-%SETL% AS setl_id, e.visit AS visit, e.fee_line AS fee_line, e.psn_no AS psn_no, e.settle_type AS settle_type,
-%FUND% AS fund, p.psn_no AS p_psn_no, p.gender AS gender, p.birth AS birth, p.death AS death`
-
 // claimOrder orders the rows of a claims query (wrapped as u) deterministically.
 const claimOrder = ` ORDER BY u.event_time, u.msgid, u.line`
 
@@ -86,8 +74,16 @@ func personDate(t sql.NullTime) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
+// claimSelect is the select list eachClaim reads by name: an event line e, its
+// settlement id and fund share (the SQL expressions setl and fund) and the person's
+// reference data p (NULL when unknown).
 func claimSelect(setl, fund string) string {
-	return "SELECT " + strings.NewReplacer("%SETL%", setl, "%FUND%", fund).Replace(claimCols)
+	return `SELECT e.msgid AS msgid, e.line AS line, e.infno AS infno, e.kind AS kind, e.setting AS setting,
+e.fixmedins_code AS fixmedins_code, e.med_list_codg AS med_list_codg, e.item_name AS item_name, e.qty AS qty,
+e.split_pack AS split_pack, e.unit_price_fen AS unit_price_fen, e.amount_fen AS amount_fen, e.event_time AS event_time,
+e.receipt AS receipt, ` + setl + ` AS setl_id, e.visit AS visit, e.fee_line AS fee_line, e.psn_no AS psn_no,
+e.settle_type AS settle_type, ` + fund + ` AS fund, p.psn_no AS p_psn_no, p.gender AS gender, p.birth AS birth,
+p.death AS death`
 }
 
 func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
@@ -99,18 +95,30 @@ func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
+	var (
+		msgid, infno, kind, setting, inst string
+		line                              int
+		split                             bool
+		qty, price, amount, fund          int64
+		when, birth, death                sql.NullTime
+		ns                                [11]sql.NullString
+	)
+	dest, err := columns{"msgid": &msgid, "line": &line, "infno": &infno, "kind": &kind, "setting": &setting,
+		"fixmedins_code": &inst, "med_list_codg": &ns[0], "item_name": &ns[1], "qty": &qty, "split_pack": &split,
+		"unit_price_fen": &price, "amount_fen": &amount, "event_time": &when, "receipt": &ns[2], "setl_id": &ns[3],
+		"visit": &ns[4], "fee_line": &ns[5], "psn_no": &ns[6], "settle_type": &ns[7], "fund": &fund,
+		"p_psn_no": &ns[8], "gender": &ns[9], "birth": &birth, "death": &death}.bind(rows)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	for rows.Next() {
-		var t tracewatch.TimelineEntry
-		var p tracewatch.Person
-		var kind string
-		var qty, price, amount, fund int64
-		var when, birth, death sql.NullTime
-		var ns [11]sql.NullString
-		if err := rows.Scan(&t.MsgID, &t.Line, &t.Infno, &kind, &t.Institution, &ns[0], &ns[1], &qty, &t.SplitPack,
-			&price, &amount, &when, &ns[2], &ns[3], &ns[4], &ns[5], &ns[6], &ns[7], &fund, &ns[8], &ns[9], &birth, &death); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		t.Kind = tracewatch.EventKind(kind)
+		var t tracewatch.TimelineEntry
+		var p tracewatch.Person
+		t.MsgID, t.Line, t.Infno, t.Institution, t.SplitPack = msgid, line, infno, inst, split
+		t.Kind, t.Setting = tracewatch.EventKind(kind), tracewatch.Setting(setting)
 		t.DrugCode, t.ItemName, t.Time = ns[0].String, ns[1].String, scanTime(when)
 		t.Qty, t.UnitPrice, t.Amount, t.FundPaid = tracewatch.Qty(qty), tracewatch.Fen(price), tracewatch.Fen(amount), tracewatch.Fen(fund)
 		t.Receipt, t.Settlement, t.Visit, t.FeeLine, t.Person, t.SettleType = ns[2].String, ns[3].String, ns[4].String, ns[5].String, ns[6].String, ns[7].String
@@ -175,7 +183,7 @@ func (s *Store) FrequentSettlements(ctx context.Context, q facts.DenseSettlement
 ln AS (
     SELECT e.event_id, e.fixmedins_code, e.setl_id, e.kind, e.psn_no, e.event_time, e.msgid, e.line, e.fund_paid_fen
     FROM events e
-    WHERE ((e.kind = 'settlement' AND e.infno NOT IN ('2304', '2304A')) OR (e.kind = 'sale' AND e.settle_type = '1' AND e.withdrawn_by IS NULL))
+    WHERE ((e.kind = 'settlement' AND e.setting <> ` + inpatient + `) OR (e.kind = 'sale' AND e.settle_type = '1' AND e.withdrawn_by IS NULL))
       AND e.setl_id IS NOT NULL AND e.setl_id <> '' AND e.psn_no IS NOT NULL AND e.psn_no <> '' AND e.event_time IS NOT NULL` + win + `),
 st AS (
     SELECT g.*, CASE WHEN cx.t IS NOT NULL AND cx.t >= g.t THEN 1 ELSE 0 END AS void FROM (
@@ -219,13 +227,13 @@ func (s *Store) CoPurchases(ctx context.Context, q facts.CoPurchaseQuery, fn fun
 	// A fee line carries no setl_id: its visit's settlement gives it (as in RestrictedLines).
 	sql := `WITH ` + visitSettled + `,
 fv AS (SELECT DISTINCT fixmedins_code, visit FROM events
-       WHERE kind = 'fee_line' AND infno IN ('2204', '2204A') AND visit IS NOT NULL AND visit <> ''),
+       WHERE kind = 'fee_line' AND setting = ` + outpatient + ` AND visit IS NOT NULL AND visit <> ''),
 f AS MATERIALIZED (
     SELECT e.psn_no AS psn, e.fixmedins_code AS inst, e.med_list_codg AS drug, e.event_time AS t,
            CAST(e.event_time + INTERVAL 8 HOUR AS DATE) AS d, st.setl_id AS setl,
-           ` + eventFeeLineFund + ` AS fund, e.msgid || '#' || e.line AS ref, e.amount_fen AS amt
+           ` + feeLineFund("e") + ` AS fund, e.msgid || '#' || e.line AS ref, e.amount_fen AS amt
     FROM events e LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
-    WHERE e.kind = 'fee_line' AND e.infno IN ('2204', '2204A') AND e.psn_no IS NOT NULL AND e.psn_no <> ''
+    WHERE e.kind = 'fee_line' AND e.setting = ` + outpatient + ` AND e.psn_no IS NOT NULL AND e.psn_no <> ''
       AND e.med_list_codg IS NOT NULL AND e.event_time IS NOT NULL AND coalesce(st.void, 0) = 0` + win + `
     UNION ALL
     SELECT e.psn_no, e.fixmedins_code, e.med_list_codg, e.event_time, CAST(e.event_time + INTERVAL 8 HOUR AS DATE),
@@ -241,10 +249,13 @@ pr AS (
     FROM f a JOIN f b ON a.inst = b.inst AND a.drug = b.drug AND a.d = b.d AND a.psn < b.psn
     WHERE abs(epoch(a.t) - epoch(b.t)) <= ` + secs + `),
 pairs AS (SELECT p1, p2 FROM pr GROUP BY p1, p2 HAVING count(DISTINCT d) >= ` + strconv.Itoa(max(minDays, 1)) + `)
-SELECT pr.p1, pr.p2, count(DISTINCT pr.d), list(DISTINCT pr.inst ORDER BY pr.inst), list(DISTINCT pr.drug ORDER BY pr.drug),
-       least(min(pr.t1), min(pr.t2)), greatest(max(pr.t1), max(pr.t2)),
-       list(DISTINCT coalesce(pr.s1, '') || '|' || pr.drug || '|' || pr.f1), list(DISTINCT coalesce(pr.s2, '') || '|' || pr.drug || '|' || pr.f2),
-       list(DISTINCT pr.r1 || '|' || coalesce(pr.a1, 0)), list(DISTINCT pr.r2 || '|' || coalesce(pr.a2, 0))
+SELECT pr.p1 AS person1, pr.p2 AS person2, count(DISTINCT pr.d) AS days,
+       list(DISTINCT pr.inst ORDER BY pr.inst) AS insts, list(DISTINCT pr.drug ORDER BY pr.drug) AS drugs,
+       least(min(pr.t1), min(pr.t2)) AS first, greatest(max(pr.t1), max(pr.t2)) AS last,
+       list(DISTINCT {'setl': coalesce(pr.s1, ''), 'drug': pr.drug, 'fund': pr.f1}) AS setl1,
+       list(DISTINCT {'setl': coalesce(pr.s2, ''), 'drug': pr.drug, 'fund': pr.f2}) AS setl2,
+       list(DISTINCT {'ref': pr.r1, 'amount': coalesce(pr.a1, 0)}) AS lines1,
+       list(DISTINCT {'ref': pr.r2, 'amount': coalesce(pr.a2, 0)}) AS lines2
 FROM pr JOIN pairs USING (p1, p2)
 GROUP BY pr.p1, pr.p2
 ORDER BY pr.p1, pr.p2`
@@ -263,31 +274,35 @@ ORDER BY pr.p1, pr.p2`
 		}
 		return out
 	}
+	var (
+		c                              facts.CoPurchase
+		insts, drugs, s1, s2, ln1, ln2 []any
+	)
+	dest, err := columns{"person1": &c.Person1, "person2": &c.Person2, "days": &c.Days, "insts": &insts, "drugs": &drugs,
+		"first": &c.First, "last": &c.Last, "setl1": &s1, "setl2": &s2, "lines1": &ln1, "lines2": &ln2}.bind(rows)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	for rows.Next() {
-		var c facts.CoPurchase
-		var insts, drugs, s1, s2, a1, a2 []any
-		if err := rows.Scan(&c.Person1, &c.Person2, &c.Days, &insts, &drugs, &c.First, &c.Last, &s1, &s2, &a1, &a2); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		c.Institutions, c.Drugs = strs(insts), strs(drugs)
 		c.Settlements = map[string]tracewatch.Fen{}
-		for _, v := range append(strs(s1), strs(s2)...) {
-			id, _, _ := strings.Cut(v, "|") // setl_id|drug|fund: one co-bought line
-			fund := v[strings.LastIndexByte(v, '|')+1:]
+		for _, v := range append(s1, s2...) { // one co-bought line: {setl, drug, fund}
+			m, _ := v.(map[string]any)
+			id, _ := m["setl"].(string)
 			if id == "" {
 				continue
 			}
-			f, _ := strconv.ParseInt(fund, 10, 64)
-			c.Settlements[id] += tracewatch.Fen(f)
+			c.Settlements[id] += tracewatch.Fen(anyInt(m["fund"]))
 		}
 		c.Lines = map[string]tracewatch.Fen{}
-		for _, v := range append(strs(a1), strs(a2)...) {
-			i := strings.LastIndexByte(v, '|') // msgid#line|amount
-			if i < 0 {
-				continue
+		for _, v := range append(ln1, ln2...) { // {ref: msgid#line, amount}
+			m, _ := v.(map[string]any)
+			if ref, ok := m["ref"].(string); ok {
+				c.Lines[ref] = tracewatch.Fen(anyInt(m["amount"]))
 			}
-			a, _ := strconv.ParseInt(v[i+1:], 10, 64)
-			c.Lines[v[:i]] = tracewatch.Fen(a)
 		}
 		if err := fn(c); err != nil {
 			return err
@@ -308,7 +323,7 @@ func (s *Store) Stays(ctx context.Context, q facts.StayQuery, fn func(facts.Stay
 	sql := `WITH ` + cancelledCTE + `
 SELECT e.fixmedins_code, e.setl_id, e.psn_no, e.adm_time, e.dscg_time, coalesce(e.diag_code, ''), e.fund_paid_fen, e.msgid || '#' || e.line
 FROM events e
-WHERE e.kind = 'settlement' AND e.infno IN ('2304', '2304A') AND e.adm_time IS NOT NULL AND e.dscg_time IS NOT NULL
+WHERE e.kind = 'settlement' AND e.setting = ` + inpatient + ` AND e.adm_time IS NOT NULL AND e.dscg_time IS NOT NULL
   AND e.psn_no IS NOT NULL AND e.psn_no <> ''
   AND NOT EXISTS (SELECT 1 FROM cx c WHERE c.fixmedins_code = e.fixmedins_code AND c.setl_id = e.setl_id
                   AND c.t >= coalesce(e.event_time, TIMESTAMP '0001-01-01 00:00:00'))` + win + `

@@ -51,8 +51,8 @@ func messageTexts(m *tracewatch.MessageRecord) [4]*string {
 	return [...]*string{&m.MsgID, &m.Infno, &m.Institution, &m.Source}
 }
 
-func eventTexts(e *tracewatch.Event) [22]*string {
-	return [...]*string{&e.MsgID, &e.Infno, (*string)(&e.Kind), &e.ChangeType, &e.Institution, &e.DrugCode, &e.ItemID, &e.ItemName,
+func eventTexts(e *tracewatch.Event) [23]*string {
+	return [...]*string{&e.MsgID, &e.Infno, (*string)(&e.Kind), (*string)(&e.Setting), &e.ChangeType, &e.Institution, &e.DrugCode, &e.ItemID, &e.ItemName,
 		&e.BatchNo, &e.LotNo, &e.Receipt, &e.Settlement, &e.Visit, &e.FeeLine, &e.Person, &e.CertnoMasked, &e.SettleType,
 		&e.Supplier, &e.Prescriber, &e.Pharmacist, &e.DataType, &e.Diagnosis}
 }

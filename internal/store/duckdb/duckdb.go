@@ -272,6 +272,12 @@ var inboundChangeList = sqlStrings(tracewatch.InboundChanges)
 // outboundChangeList is tracewatch.OutboundChanges as an SQL list.
 var outboundChangeList = sqlStrings(tracewatch.OutboundChanges)
 
+// inpatient and outpatient are the care settings (tracewatch.Setting) as SQL literals.
+var (
+	inpatient  = sqlStrings([]string{string(tracewatch.SettingInpatient)})
+	outpatient = sqlStrings([]string{string(tracewatch.SettingOutpatient)})
+)
+
 // sqlStrings writes constant strings (codes of the domain, never input) as SQL literals.
 func sqlStrings(vals []string) string {
 	q := make([]string, len(vals))

@@ -46,7 +46,7 @@ func (s *Store) InsuredLines(ctx context.Context, q facts.LineQuery, fn func(*tr
 	sql := `WITH ` + visitSettled + `
 SELECT * FROM (` + claimSelect("e.setl_id", saleFund) + ` FROM events e` + person + settledJoins + `
 WHERE e.kind = 'sale' AND e.settle_type = '1'` + drugs + liveLine + win + `
-UNION ALL ` + claimSelect("st.setl_id", eventFeeLineFund) + ` FROM events e` + person + `
+UNION ALL ` + claimSelect("st.setl_id", feeLineFund("e")) + ` FROM events e` + person + `
 LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
 WHERE e.kind = 'fee_line' AND coalesce(st.void, 0) = 0` + drugs + win + `) u` + claimOrder
 	return s.eachClaim(ctx, "duckdb.InsuredLines", sql, append(one, one...), fn)

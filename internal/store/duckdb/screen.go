@@ -14,13 +14,6 @@ import (
 // The queries detectors run (internal/detect.Source). Each selects a small candidate set
 // in SQL and hands it to Go, where the detector applies its rules; see docs/detectors.md.
 
-// lineCols are the columns scanLine reads: a code on an event line. The fund share of a
-// sale line is its price × quantity times the fund's share of its settlement.
-const lineCols = `c.code_id, dict.code_key, e.msgid, e.line, e.infno, e.kind, e.change_type, e.fixmedins_code, %BILLED%,
-e.item_name, e.lot_no, e.made, coalesce(e.expires, c.expires), e.qty, e.split_pack, e.unit_price_fen, e.amount_fen, e.event_time,
-e.receipt, e.setl_id, e.visit, e.fee_line, e.psn_no, e.settle_type, c.raw, c.code_kind, c.product_id, c.error,
-c.parent_id, pdict.code_key, c.pack_level, c.med_list_codg, %FUND%`
-
 // maxFigure bounds every money (fen) and quantity (1/10000 unit) figure the queries
 // compute from stored ones: products and shares are computed in DOUBLE and sums in the
 // engine's wide integer type, and clamped to ±maxFigure before they become int64. The
@@ -51,13 +44,11 @@ var saleAmount = `CASE WHEN e.kind = 'sale' THEN ` + clamped(`floor(CAST(e.unit_
           AND abs(e.unit_price_fen - d.price_fen) < abs(e.unit_price_fen - CAST(d.price_fen AS DOUBLE) / d.pack_content)
          THEN d.pack_content ELSE 1 END)`) + ` ELSE 0 END`
 
-// feeLineFund is the fund's share of a 2207/2304 code's fee line (joined as f).
-var feeLineFund = `CASE WHEN st.amount > 0 THEN ` + clamped(`floor(CAST(f.amount_fen AS DOUBLE) * st.fund / st.amount)`) + ` ELSE 0 END`
-
-// lineFrom joins what lineCols needs; callers add their joins and WHERE after it.
-const lineFrom = ` FROM event_codes c JOIN events e ON e.event_id = c.event_id
-LEFT JOIN code_dict dict ON dict.code_id = c.code_id
-LEFT JOIN code_dict pdict ON pdict.code_id = c.parent_id` + settledJoin
+// feeLineFund is the fund's share of a fee line (2204/2301) read as alias, by the
+// settlement st of its visit.
+func feeLineFund(alias string) string {
+	return `CASE WHEN st.amount > 0 THEN ` + clamped(`floor(CAST(`+alias+`.amount_fen AS DOUBLE) * st.fund / st.amount)`) + ` ELSE 0 END`
+}
 
 // settledJoin joins (as st) the fund payment and total of the settlement (setl_id) an
 // event e names, for saleFund.
@@ -74,53 +65,113 @@ var codeLineFund = `CASE WHEN e.kind = 'settlement' AND st.amount > 0 THEN coale
     WHERE f.kind = 'fee_line' AND f.fixmedins_code = e.fixmedins_code AND f.visit = e.visit AND f.fee_line = e.fee_line) AS DOUBLE) * st.fund / st.amount)`) +
 	`, 0) ELSE ` + saleFund + ` END`
 
-// lineSelectFrom is lineSelect reading the codes from source (a CTE holding a few rows
-// of event_codes) instead of the whole table: the planner then starts from them.
-func lineSelectFrom(source string) string {
-	return strings.Replace(lineSelect("", ""), " FROM event_codes c ", " FROM "+source+" c ", 1)
+// lineQuery is the select of a code on an event line, read by name by a lineScanner.
+// Its parts are SQL the store writes itself (the domain's expressions, never input).
+type lineQuery struct {
+	// Source is what the codes are read from (as c): event_codes when empty, or a CTE
+	// holding a few of its rows, so that the planner starts from them.
+	Source string
+	// Billed is the drug billed (default: the event's own, e.med_list_codg).
+	Billed string
+	// Fund is the fund's share of the line (default: saleFund).
+	Fund string
+	// Extra are further columns, "expression AS name", read through the scanner's extra
+	// destinations by name.
+	Extra []string
 }
 
-// lineSelect selects lineCols with the billed drug and the fund share given (defaults:
-// the event's own drug, saleFund).
-func lineSelect(billed, fund string) string {
+// sql returns the SELECT … FROM … with its joins; callers add their joins and WHERE.
+// The fund share of a sale line is its price × quantity times the fund's share of its
+// settlement (saleFund).
+func (q lineQuery) sql() string {
+	source, billed, fund := q.Source, q.Billed, q.Fund
+	if source == "" {
+		source = "event_codes"
+	}
 	if billed == "" {
 		billed = "e.med_list_codg"
 	}
 	if fund == "" {
 		fund = saleFund
 	}
-	return "SELECT " + strings.NewReplacer("%BILLED%", billed, "%FUND%", fund).Replace(lineCols) + lineFrom
+	var b strings.Builder
+	b.WriteString(`SELECT c.code_id AS code_id, dict.code_key AS code_key, e.msgid AS msgid, e.line AS line, e.infno AS infno,
+e.kind AS kind, e.setting AS setting, e.change_type AS change_type, e.fixmedins_code AS fixmedins_code, `)
+	b.WriteString(billed)
+	b.WriteString(` AS billed, e.item_name AS item_name, e.lot_no AS lot_no, e.made AS made,
+coalesce(e.expires, c.expires) AS expires, e.qty AS qty, e.split_pack AS split_pack, e.unit_price_fen AS unit_price_fen,
+e.amount_fen AS amount_fen, e.event_time AS event_time, e.receipt AS receipt, e.setl_id AS setl_id, e.visit AS visit,
+e.fee_line AS fee_line, e.psn_no AS psn_no, e.settle_type AS settle_type, c.raw AS raw, c.code_kind AS code_kind,
+c.product_id AS product_id, c.error AS error, c.parent_id AS parent_id, pdict.code_key AS parent_key,
+c.pack_level AS pack_level, c.med_list_codg AS code_drug, `)
+	b.WriteString(fund)
+	b.WriteString(" AS fund")
+	for _, x := range q.Extra {
+		b.WriteString(", ")
+		b.WriteString(x)
+	}
+	b.WriteString(" FROM ")
+	b.WriteString(source)
+	b.WriteString(` c JOIN events e ON e.event_id = c.event_id
+LEFT JOIN code_dict dict ON dict.code_id = c.code_id
+LEFT JOIN code_dict pdict ON pdict.code_id = c.parent_id`)
+	b.WriteString(settledJoin)
+	return b.String()
 }
 
-// scanLine reads one row of lineCols (plus extra destinations after them).
-func scanLine(rows *sql.Rows, extra ...any) (id tracewatch.CodeID, t tracewatch.TimelineEntry, err error) {
-	var codeID, parent sql.NullInt64
-	var key, pkey sql.NullString
-	var kind string
-	var qty, price, amount, fund int64
-	var when, made, expires sql.NullTime
-	var level sql.NullInt64
-	var ns [19]sql.NullString
-	dst := []any{&codeID, &key, &t.MsgID, &t.Line, &t.Infno, &kind, &ns[0], &t.Institution, &ns[1],
-		&ns[2], &ns[3], &made, &expires, &qty, &t.SplitPack, &price, &amount, &when,
-		&ns[4], &ns[5], &ns[6], &ns[7], &ns[8], &ns[9], &t.Code.Raw, &ns[10], &ns[11], &ns[12],
-		&parent, &pkey, &level, &ns[13], &fund}
-	if err = rows.Scan(append(dst, extra...)...); err != nil {
+// lineScanner reads the rows of a lineQuery by column name.
+type lineScanner struct {
+	rows *sql.Rows
+	dest []any
+	r    struct {
+		codeID, parent, level  sql.NullInt64
+		key, pkey              sql.NullString
+		msgid, kind, inst, raw string
+		line                   int
+		splitPack              bool
+		qty, price, amount     int64
+		fund                   int64
+		when, made, expires    sql.NullTime
+		ns                     [16]sql.NullString
+	}
+}
+
+// newLineScanner binds the columns of a lineQuery, and extra to its Extra columns.
+func newLineScanner(rows *sql.Rows, extra columns) (*lineScanner, error) {
+	ls := &lineScanner{rows: rows}
+	r := &ls.r
+	c := columns{"code_id": &r.codeID, "code_key": &r.key, "msgid": &r.msgid, "line": &r.line, "infno": &r.ns[14],
+		"kind": &r.kind, "setting": &r.ns[15], "change_type": &r.ns[0], "fixmedins_code": &r.inst, "billed": &r.ns[1],
+		"item_name": &r.ns[2], "lot_no": &r.ns[3], "made": &r.made, "expires": &r.expires, "qty": &r.qty,
+		"split_pack": &r.splitPack, "unit_price_fen": &r.price, "amount_fen": &r.amount, "event_time": &r.when,
+		"receipt": &r.ns[4], "setl_id": &r.ns[5], "visit": &r.ns[6], "fee_line": &r.ns[7], "psn_no": &r.ns[8],
+		"settle_type": &r.ns[9], "raw": &r.raw, "code_kind": &r.ns[10], "product_id": &r.ns[11], "error": &r.ns[12],
+		"parent_id": &r.parent, "parent_key": &r.pkey, "pack_level": &r.level, "code_drug": &r.ns[13], "fund": &r.fund}
+	var err error
+	ls.dest, err = c.with(extra).bind(rows)
+	return ls, err
+}
+
+// scan reads the current row: the code's id and the line.
+func (ls *lineScanner) scan() (id tracewatch.CodeID, t tracewatch.TimelineEntry, err error) {
+	if err = ls.rows.Scan(ls.dest...); err != nil {
 		return 0, t, err
 	}
-	t.Kind = tracewatch.EventKind(kind)
-	t.ChangeType, t.DrugCode, t.ItemName, t.LotNo = ns[0].String, ns[1].String, ns[2].String, ns[3].String
-	t.Made, t.Expires, t.Time = scanTime(made), scanTime(expires), scanTime(when)
-	t.Qty, t.UnitPrice, t.Amount, t.FundPaid = tracewatch.Qty(qty), tracewatch.Fen(price), tracewatch.Fen(amount), tracewatch.Fen(fund)
-	t.Receipt, t.Settlement, t.Visit, t.FeeLine, t.Person, t.SettleType = ns[4].String, ns[5].String, ns[6].String, ns[7].String, ns[8].String, ns[9].String
-	t.Code.Kind, t.Code.ProductID, t.Code.Error, t.Code.DrugCode = ns[10].String, ns[11].String, ns[12].String, ns[13].String
-	t.Code.Level = int(level.Int64)
-	if codeID.Valid {
-		id = tracewatch.CodeID(codeID.Int64)
-		t.Code.Key = codeKey(id, key)
+	r := &ls.r
+	t.MsgID, t.Line, t.Infno, t.Institution, t.SplitPack, t.Code.Raw = r.msgid, r.line, r.ns[14].String, r.inst, r.splitPack, r.raw
+	t.Kind, t.Setting = tracewatch.EventKind(r.kind), tracewatch.Setting(r.ns[15].String)
+	t.ChangeType, t.DrugCode, t.ItemName, t.LotNo = r.ns[0].String, r.ns[1].String, r.ns[2].String, r.ns[3].String
+	t.Made, t.Expires, t.Time = scanTime(r.made), scanTime(r.expires), scanTime(r.when)
+	t.Qty, t.UnitPrice, t.Amount, t.FundPaid = tracewatch.Qty(r.qty), tracewatch.Fen(r.price), tracewatch.Fen(r.amount), tracewatch.Fen(r.fund)
+	t.Receipt, t.Settlement, t.Visit, t.FeeLine, t.Person, t.SettleType = r.ns[4].String, r.ns[5].String, r.ns[6].String, r.ns[7].String, r.ns[8].String, r.ns[9].String
+	t.Code.Kind, t.Code.ProductID, t.Code.Error, t.Code.DrugCode = r.ns[10].String, r.ns[11].String, r.ns[12].String, r.ns[13].String
+	t.Code.Level = int(r.level.Int64)
+	if r.codeID.Valid {
+		id = tracewatch.CodeID(r.codeID.Int64)
+		t.Code.Key = codeKey(id, r.key)
 	}
-	if parent.Valid {
-		t.Code.Parent = codeKey(tracewatch.CodeID(parent.Int64), pkey)
+	if r.parent.Valid {
+		t.Code.Parent = codeKey(tracewatch.CodeID(r.parent.Int64), r.pkey)
 	}
 	return id, t, nil
 }
@@ -156,8 +207,12 @@ func (s *Store) eachLine(ctx context.Context, op, q string, args []any, fn func(
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
+	ls, err := newLineScanner(rows, nil)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	for rows.Next() {
-		_, t, err := scanLine(rows)
+		_, t, err := ls.scan()
 		if err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
@@ -198,12 +253,16 @@ ORDER BY s.code_id, s.event_time, s.sale_id`, wargs...)
 	lines, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`),
 cc AS MATERIALIZED (
     SELECT x.* FROM event_codes x JOIN cand ON cand.code_id = x.code_id
-    WHERE x.event_kind IN ('sale', 'settlement', 'sale_return') AND x.event_id NOT IN (`+withdrawnIDs+`)) `+lineSelectFrom("cc")+`
+    WHERE x.event_kind IN ('sale', 'settlement', 'sale_return') AND x.event_id NOT IN (`+withdrawnIDs+`)) `+lineQuery{Source: "cc"}.sql()+`
 ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer lines.Close()
+	ls, err := newLineScanner(lines, nil)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 
 	var (
 		pendID   tracewatch.CodeID
@@ -215,7 +274,7 @@ ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 		if !lines.Next() {
 			return lines.Err()
 		}
-		id, t, err := scanLine(lines)
+		id, t, err := ls.scan()
 		if err != nil {
 			return err
 		}
@@ -350,10 +409,10 @@ func (s *Store) MismatchedLines(ctx context.Context, w tracewatch.Window, fn fun
 		return err
 	}
 	win, args := windowSQL(w, "e.event_time")
-	q := lineSelect("", "") + `
+	q := lineQuery{}.sql() + `
 WHERE c.event_kind = 'sale' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
   AND e.med_list_codg IS NOT NULL AND c.med_list_codg <> e.med_list_codg AND e.withdrawn_by IS NULL` + win + `
-UNION ALL ` + lineSelect("f.med_list_codg", feeLineFund) + `
+UNION ALL ` + lineQuery{Billed: "f.med_list_codg", Fund: feeLineFund("f")}.sql() + `
 JOIN events f ON f.kind = 'fee_line' AND f.fixmedins_code = e.fixmedins_code AND f.fee_line = e.fee_line AND f.visit = e.visit
 WHERE c.event_kind = 'settlement' AND c.parent_id IS NULL AND c.med_list_codg IS NOT NULL AND c.med_list_codg <> ''
   AND e.visit IS NOT NULL AND e.visit <> '' AND f.med_list_codg IS NOT NULL AND c.med_list_codg <> f.med_list_codg` + win
@@ -403,19 +462,21 @@ sib AS (
     FROM upar up JOIN cartons ct ON ct.parent_id = up.parent_id AND ct.fixmedins_code = up.fixmedins_code),
 uc AS MATERIALIZED (
     SELECT x.* FROM event_codes x JOIN un ON un.event_id = x.event_id AND un.code_id = x.code_id
-    WHERE x.parent_id IS NULL) ` + strings.Replace(lineSelect("", codeLineFund), " FROM event_codes c ", " FROM uc c ", 1) + `
+    WHERE x.parent_id IS NULL) ` + lineQuery{Source: "uc", Fund: codeLineFund, Extra: []string{"sib.code_id IS NOT NULL AS sibling"}}.sql() + `
 LEFT JOIN sib ON sib.code_id = c.code_id AND sib.fixmedins_code = c.fixmedins_code
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
-	from := strings.Replace(lineFrom, " FROM event_codes c ", " FROM uc c ", 1)
-	q = strings.Replace(q, from, ", sib.code_id IS NOT NULL"+from, 1)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
+	var sibling bool
+	ls, err := newLineScanner(rows, columns{"sibling": &sibling})
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	for rows.Next() {
-		var sibling bool
-		_, t, err := scanLine(rows, &sibling)
+		_, t, err := ls.scan()
 		if err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
@@ -454,7 +515,7 @@ still AS (
     JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < c.event_time
     WHERE c.event_kind IN ('sale', 'settlement')
       AND NOT EXISTS (SELECT 1 FROM back b WHERE b.code_id = rem.code_id AND b.fixmedins_code = rem.fixmedins_code
-                      AND b.t > rem.t AND b.t < c.event_time)) ` + lineSelect("", codeLineFund) + `
+                      AND b.t > rem.t AND b.t < c.event_time)) ` + lineQuery{Fund: codeLineFund}.sql() + `
 JOIN still ON still.event_id = c.event_id AND still.code_id = c.code_id
 WHERE c.event_kind IN ('sale', 'settlement') AND e.withdrawn_by IS NULL` + win + `
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
@@ -551,7 +612,7 @@ func (s *Store) AnomalousLines(ctx context.Context, w tracewatch.Window, fn func
 		return err
 	}
 	win, args := windowSQL(w, "e.event_time")
-	q := lineSelect("", codeLineFund) + `
+	q := lineQuery{Fund: codeLineFund}.sql() + `
 WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND e.withdrawn_by IS NULL` + win + `
   AND (c.code_id IS NULL OR c.med_list_codg IS NULL OR c.med_list_codg = ''
        OR (coalesce(e.expires, c.expires) IS NOT NULL AND e.event_time >= coalesce(e.expires, c.expires) + INTERVAL '1 day')
@@ -647,11 +708,11 @@ SELECT DISTINCT parent_id, child_id FROM pairs ORDER BY parent_id, child_id`
 			}
 			fmt.Fprintf(&vals, "(%d,%d,%d,0),(%d,%d,%d,1)", p[0], p[0], p[1], p[1], p[0], p[1])
 		}
-		lq := `WITH pr AS (SELECT * FROM (VALUES ` + vals.String() + `) v(code_id, parent_id, child_id, side)) ` + lineSelect("", "") + `
+		lq := `WITH pr AS (SELECT * FROM (VALUES ` + vals.String() + `) v(code_id, parent_id, child_id, side)) ` +
+			lineQuery{Extra: []string{"pr.parent_id AS pair_parent", "pr.child_id AS pair_child"}}.sql() + `
 JOIN pr ON pr.code_id = c.code_id
 WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND e.withdrawn_by IS NULL
 ORDER BY pr.parent_id, pr.child_id, pr.side, e.event_time, e.event_id`
-		lq = strings.Replace(lq, lineFrom, ", pr.parent_id, pr.child_id"+lineFrom, 1)
 		if err := s.pairLines(ctx, lq, fn); err != nil {
 			return err
 		}
@@ -681,9 +742,13 @@ func (s *Store) pairLines(ctx context.Context, q string, fn func(facts.PackagePa
 		lines = nil
 		return err
 	}
+	var pid, cid int64
+	ls, err := newLineScanner(rows, columns{"pair_parent": &pid, "pair_child": &cid})
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	for rows.Next() {
-		var pid, cid int64
-		id, t, err := scanLine(rows, &pid, &cid)
+		id, t, err := ls.scan()
 		if err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
@@ -737,7 +802,7 @@ fee AS (
            0 AS fund, `+clamped(`e.amount_fen`)+` AS amt
     FROM events e JOIN drugs d ON d.med_list_codg = e.med_list_codg
     LEFT JOIN settled st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit AND st.fee_line = e.fee_line
-    WHERE e.kind = 'fee_line' AND e.infno = '2204' AND d.kind NOT IN `+uncodedKinds+win+`
+    WHERE e.kind = 'fee_line' AND e.setting = `+outpatient+` AND d.kind NOT IN `+uncodedKinds+win+`
       AND e.fixmedins_code NOT IN (SELECT fixmedins_code FROM sellers)),
 lines_all AS (SELECT * FROM s35 UNION ALL SELECT * FROM fee)
 SELECT fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS DATE) AS day, count(*), sum(ok),

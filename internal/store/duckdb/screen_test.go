@@ -78,6 +78,7 @@ func extremeBatch(t *testing.T) *tracewatch.Batch {
 		add(e)
 		for line := 1; line <= 2; line++ {
 			st := ev("M-setl-"+s.setl, "2207", tracewatch.EventSettlement, s.inst, line)
+			st.Setting = tracewatch.SettingOutpatient
 			st.Time, st.Settlement, st.Person, st.Visit = at(s.when).Add(time.Minute), s.setl, s.person, "V"+s.setl
 			st.Amount, st.FundPaid, st.FeeLine = hugeFen, hugeFen, "F"+string(rune('0'+line))
 			if line == 1 {
@@ -86,6 +87,7 @@ func extremeBatch(t *testing.T) *tracewatch.Batch {
 			add(st)
 		}
 		fee := ev("M-fee-"+s.setl, "2204", tracewatch.EventFeeLine, s.inst, 1)
+		fee.Setting = tracewatch.SettingOutpatient
 		fee.Time, fee.FeeLine, fee.Visit, fee.Person, fee.Amount = at(s.when), "F1", "V"+s.setl, s.person, hugeFen
 		add(fee)
 		pur := ev("M-purc-"+s.setl, "3503", tracewatch.EventPurchase, s.inst, 1)
@@ -99,6 +101,7 @@ func extremeBatch(t *testing.T) *tracewatch.Batch {
 	for k := range 8 { // P1 settles eight times in eight hours
 		setl := "SF" + string(rune('0'+k))
 		st := ev("M-freq-"+setl, "2207", tracewatch.EventSettlement, instA, 1)
+		st.Setting = tracewatch.SettingOutpatient
 		st.Time, st.Settlement, st.Person, st.Visit = at("2025-03-05 08:00:00").Add(time.Duration(k)*time.Hour), setl, "P1", "V"+setl
 		st.Amount, st.FundPaid = hugeFen, hugeFen
 		add(st)

@@ -600,7 +600,7 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 				int64(e.Qty), e.SplitPack, int64(e.UnitPrice), int64(e.Amount), int64(e.FundPaid), nullTime(e.Time),
 				e.Receipt, e.Settlement, e.Visit, e.FeeLine, e.Person, e.CertnoMasked, e.SettleType, e.Supplier,
 				e.Prescriber, e.Pharmacist, e.DataType, nullTime(e.Admitted), nullTime(e.Discharged), e.Diagnosis,
-				nullTime(e.Sent), byVal); err != nil {
+				nullTime(e.Sent), byVal, string(e.Setting)); err != nil {
 				return err
 			}
 			results[bi].Events++
