@@ -56,6 +56,10 @@ const (
 	EventSettlementCancel EventKind = "settlement_cancel" // 2208 / 2305 结算撤销
 )
 
+// EventKinds lists every event kind, in the order above.
+var EventKinds = []EventKind{EventStocktake, EventStockChange, EventPurchase, EventPurchaseReturn, EventSale,
+	EventSaleReturn, EventDeletion, EventFeeLine, EventSettlement, EventSettlementCancel}
+
 // Beijing is the business time zone (Asia/Shanghai: UTC+8, no daylight saving), the zone
 // of every national date and time and of every day a person reads. It is the one
 // definition; packages refer to it.

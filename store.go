@@ -2,6 +2,7 @@ package tracewatch
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,26 +54,118 @@ func KeyOfPackedID(id CodeID) (string, bool) {
 	return string(b[:]), true
 }
 
+// SaleKind says what names a sale (SaleID).
+type SaleKind uint8
+
+// The kinds of sale identity, in the order SaleOf tries them.
+const (
+	SaleBySettlement SaleKind = iota + 1 // the settlement id (setl_id)
+	SaleByReceipt                        // the receipt number (rtal_docno)
+	SaleByLine                           // the message line (msgid, line): nothing else names it
+	SaleReturn                           // a sale return (3506), by its line
+	SaleCancel                           // a settlement cancel (2208/2305), by the settlement it cancels
+)
+
+// Tag is the kind's tag in SaleID's text form: "S", "R", "L", "RET", "CAN".
+func (k SaleKind) Tag() string {
+	switch k {
+	case SaleBySettlement:
+		return "S"
+	case SaleByReceipt:
+		return "R"
+	case SaleByLine:
+		return "L"
+	case SaleReturn:
+		return "RET"
+	case SaleCancel:
+		return "CAN"
+	}
+	return ""
+}
+
 // SaleID identifies the sale a sale-side event belongs to, so that the same box sale
 // reported twice (a 3505 and a 2207 carrying the same setl_id, or a code scanned twice on
 // one receipt) counts once: the settlement id, else the receipt number, else the line.
 // Sale returns and cancels get their own ids. A msgid is unique per institution only,
-// so ids made of one carry the institution too. Stores compute the same ids in SQL when
-// they rebuild the ledger (docs/ledger.md).
-func SaleID(e *Event) string {
+// so every id carries the institution. Its text form (String) is what stores keep and
+// what clue fingerprints hash; stores compute the same text in SQL when they rebuild the
+// ledger (docs/ledger.md).
+type SaleID struct {
+	Kind        SaleKind
+	Institution string
+	Ref         string // setl_id (SaleBySettlement, SaleCancel), rtal_docno (SaleByReceipt) or msgid (SaleByLine, SaleReturn)
+	Line        int    // the message line, for SaleByLine and SaleReturn
+}
+
+// SaleOf returns the sale event e belongs to.
+func SaleOf(e *Event) SaleID {
 	switch e.Kind {
 	case EventSaleReturn:
-		return "RET|" + e.Institution + "|" + e.MsgID + "|" + itoa(e.Line)
+		return SaleID{Kind: SaleReturn, Institution: e.Institution, Ref: e.MsgID, Line: e.Line}
 	case EventSettlementCancel:
-		return "CAN|" + e.Institution + "|" + e.Settlement
+		return SaleID{Kind: SaleCancel, Institution: e.Institution, Ref: e.Settlement}
 	}
 	switch {
 	case e.Settlement != "":
-		return e.Institution + "|S|" + e.Settlement
+		return SaleID{Kind: SaleBySettlement, Institution: e.Institution, Ref: e.Settlement}
 	case e.Receipt != "":
-		return e.Institution + "|R|" + e.Receipt
+		return SaleID{Kind: SaleByReceipt, Institution: e.Institution, Ref: e.Receipt}
 	}
-	return e.Institution + "|L|" + e.MsgID + "|" + itoa(e.Line)
+	return SaleID{Kind: SaleByLine, Institution: e.Institution, Ref: e.MsgID, Line: e.Line}
+}
+
+// CancelledSale returns the sale a cancel of settlement setl at institution inst undoes.
+func CancelledSale(inst, setl string) SaleID {
+	return SaleID{Kind: SaleBySettlement, Institution: inst, Ref: setl}
+}
+
+// String returns the text form: "RET|inst|msgid|line", "CAN|inst|setl_id",
+// "inst|S|setl_id", "inst|R|rtal_docno", "inst|L|msgid|line".
+func (s SaleID) String() string {
+	switch s.Kind {
+	case SaleReturn:
+		return "RET|" + s.Institution + "|" + s.Ref + "|" + itoa(s.Line)
+	case SaleCancel:
+		return "CAN|" + s.Institution + "|" + s.Ref
+	case SaleByLine:
+		return s.Institution + "|L|" + s.Ref + "|" + itoa(s.Line)
+	}
+	return s.Institution + "|" + s.Kind.Tag() + "|" + s.Ref
+}
+
+// ParseSaleID reads the text form String writes of a sale at institution inst (stores
+// keep the institution beside the id, and knowing it keeps an institution code or a
+// reference holding "|" unambiguous).
+func ParseSaleID(inst, text string) (SaleID, error) {
+	line := func(rest string) (string, int, bool) {
+		i := strings.LastIndexByte(rest, '|')
+		if i < 0 {
+			return "", 0, false
+		}
+		n, err := strconv.Atoi(rest[i+1:])
+		return rest[:i], n, err == nil
+	}
+	if ref, ok := strings.CutPrefix(text, "CAN|"+inst+"|"); ok {
+		return SaleID{Kind: SaleCancel, Institution: inst, Ref: ref}, nil
+	}
+	if rest, ok := strings.CutPrefix(text, "RET|"+inst+"|"); ok {
+		if msgid, n, ok := line(rest); ok {
+			return SaleID{Kind: SaleReturn, Institution: inst, Ref: msgid, Line: n}, nil
+		}
+	}
+	if ref, ok := strings.CutPrefix(text, inst+"|S|"); ok {
+		return SaleID{Kind: SaleBySettlement, Institution: inst, Ref: ref}, nil
+	}
+	if ref, ok := strings.CutPrefix(text, inst+"|R|"); ok {
+		return SaleID{Kind: SaleByReceipt, Institution: inst, Ref: ref}, nil
+	}
+	if rest, ok := strings.CutPrefix(text, inst+"|L|"); ok {
+		if msgid, n, ok := line(rest); ok {
+			return SaleID{Kind: SaleByLine, Institution: inst, Ref: msgid, Line: n}, nil
+		}
+	}
+	return SaleID{}, Errorf("tracewatch.ParseSaleID", KindInvalid,
+		"sale id %q of institution %q: want RET|inst|msgid|line, CAN|inst|setl_id, inst|S|setl_id, inst|R|rtal_docno or inst|L|msgid|line", text, inst)
 }
 
 func itoa(n int) string {

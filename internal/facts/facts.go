@@ -11,9 +11,9 @@ import (
 )
 
 // SaleFact is one distinct sale-side fact of a code (one row of the ledger's input, see
-// SaleID): +1 whole pack or +units sold, negative for a return or a cancel.
+// tracewatch.SaleID): +1 whole pack or +units sold, negative for a return or a cancel.
 type SaleFact struct {
-	SaleID      string
+	Sale        tracewatch.SaleID
 	Institution string
 	Time        time.Time
 	Whole       int64          // ±1 whole pack

@@ -75,16 +75,16 @@ func pairClass(env *Env, first, second string) (rule, text string) {
 
 // walk applies T1 to one code's history.
 func (d *Duplicate) walk(env *Env, h *facts.CodeHistory) (tracewatch.Clue, bool) {
-	bySale := map[string]*sale{}
+	bySale := map[tracewatch.SaleID]*sale{}
 	sales := make([]*sale, 0, len(h.Facts))
 	for _, f := range h.Facts {
 		s := &sale{SaleFact: f}
-		bySale[f.SaleID] = s
+		bySale[f.Sale] = s
 		sales = append(sales, s)
 	}
 	for i := range h.Lines {
 		l := &h.Lines[i]
-		s := bySale[tracewatch.SaleID(&l.Event)]
+		s := bySale[tracewatch.SaleOf(&l.Event)]
 		if s == nil {
 			continue
 		}
@@ -112,10 +112,8 @@ func (d *Duplicate) walk(env *Env, h *facts.CodeHistory) (tracewatch.Clue, bool)
 		}
 	}
 	for _, s := range sales {
-		if strings.HasPrefix(s.SaleID, "CAN|") && s.setl == "" {
-			if i := strings.LastIndexByte(s.SaleID, '|'); i >= 0 {
-				s.setl = s.SaleID[i+1:]
-			}
+		if s.Sale.Kind == tracewatch.SaleCancel && s.setl == "" {
+			s.setl = s.Sale.Ref
 		}
 	}
 
@@ -290,10 +288,10 @@ func (env *Env) factEvidence(s *sale) tracewatch.Evidence {
 		q = "拆零 " + s.Split.String() + " 个最小单位"
 	}
 	switch {
-	case strings.HasPrefix(s.SaleID, "CAN|"):
+	case s.Sale.Kind == tracewatch.SaleCancel:
 		e.What = string(tracewatch.EventSettlementCancel)
 		e.Note = when(s.Time) + " " + env.instName(s.Institution) + " 结算撤销（结算号 " + s.setl + "）" + q
-	case strings.HasPrefix(s.SaleID, "RET|"):
+	case s.Sale.Kind == tracewatch.SaleReturn:
 		e.What = string(tracewatch.EventSaleReturn)
 		e.Note = when(s.Time) + " " + env.instName(s.Institution) + " 销售退货 " + q
 	default:

@@ -95,7 +95,7 @@ func (s *Substitution) Eval(ctx context.Context, env *Env, emit func(tracewatch.
 			return nil
 		}
 		code := codeOf(&l.Code)
-		saleID := tracewatch.SaleID(&l.Event)
+		saleID := tracewatch.SaleOf(&l.Event).String()
 		fp := tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, code, saleID)
 		c := byKey[fp]
 		if c == nil {

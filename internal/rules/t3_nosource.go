@@ -89,7 +89,7 @@ func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 
 	type low struct {
 		sales    int
-		seen     map[string]bool // sale ids
+		seen     map[tracewatch.SaleID]bool
 		evidence []tracewatch.Evidence
 	}
 	lows := map[string]*low{}
@@ -106,10 +106,10 @@ func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 		if cov == nil || rate < n.MinCoverage {
 			lw := lows[l.Institution]
 			if lw == nil {
-				lw = &low{seen: map[string]bool{}}
+				lw = &low{seen: map[tracewatch.SaleID]bool{}}
 				lows[l.Institution] = lw
 			}
-			if id := tracewatch.SaleID(&l.Event); !lw.seen[id] {
+			if id := tracewatch.SaleOf(&l.Event); !lw.seen[id] {
 				lw.seen[id] = true
 				lw.sales++
 				if len(lw.evidence) < 20 && l.Kind == tracewatch.EventSale {

@@ -74,7 +74,7 @@ func (a *Anomaly) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)
 		var fp string
 		if sev == tracewatch.SeverityNotice {
 			// One notice per scan: the same code on a receipt and its settlement once.
-			fp = tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, code, rule, l.Institution, tracewatch.SaleID(&l.Event))
+			fp = tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, code, rule, l.Institution, tracewatch.SaleOf(&l.Event).String())
 		} else {
 			fp = tracewatch.ClueFingerprint(env.RuleID, tracewatch.SubjectCode, code, rule)
 		}

@@ -706,7 +706,7 @@ func checkHonest(t *testing.T, dir string, full bool) {
 					}
 				}
 			case tracewatch.EventSale, tracewatch.EventSettlement:
-				id := tracewatch.SaleID(&ev)
+				id := tracewatch.SaleOf(&ev).String()
 				rec := sales[id]
 				if rec == nil {
 					rec = &saleRec{inst: inst, setl: ev.Settlement, units: map[string]int64{}}

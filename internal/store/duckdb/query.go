@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -141,23 +140,23 @@ var rebuildSQL = `
 UPDATE events SET withdrawn_by = NULL WHERE withdrawn_by IS NOT NULL;
 UPDATE events SET withdrawn_by = m.wby FROM (` + withdrawSQL + `) m WHERE events.event_id = m.event_id;
 DELETE FROM sale_codes;
-INSERT INTO sale_codes ` + fmt.Sprintf(saleFactsSQL, "") + `;
+INSERT INTO sale_codes ` + saleFactsSQL("") + `;
 INSERT INTO sale_codes
-SELECT s.code_id, 'CAN|' || e.fixmedins_code || '|' || e.setl_id, min(s.fixmedins_code), min(e.event_time), -max(s.whole), -max(s.split_qty)
-FROM events e JOIN sale_codes s ON s.sale_id = e.fixmedins_code || '|S|' || e.setl_id
+SELECT s.code_id, ` + saleIDText(tracewatch.SaleCancel, "e.fixmedins_code", "e.setl_id", "") + `, min(s.fixmedins_code), min(e.event_time), -max(s.whole), -max(s.split_qty)
+FROM events e JOIN sale_codes s ON s.sale_id = ` + saleIDText(tracewatch.SaleBySettlement, "e.fixmedins_code", "e.setl_id", "") + `
 WHERE e.kind = 'settlement_cancel'
 GROUP BY 1, 2
 ON CONFLICT DO NOTHING;
 DELETE FROM ledger;
 INSERT INTO ledger
-WITH ` + fmt.Sprintf(ledgerSalesSQL, "") + `,
+WITH ` + ledgerSalesSQL("") + `,
 inbound AS (
     SELECT c.code_id, count(*) AS received FROM event_codes c
     WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
        OR (c.event_kind = 'stock_change' AND c.event_id IN (SELECT event_id FROM events WHERE kind = 'stock_change' AND change_type IN (` + inboundChangeList + `))))
       AND c.event_id NOT IN (SELECT event_id FROM events WHERE withdrawn_by IS NOT NULL)
     GROUP BY c.code_id),
-packs AS (` + fmt.Sprintf(packsSQL, "") + `),
+packs AS (` + packsSQL("") + `),
 ids AS (SELECT code_id FROM sales UNION SELECT code_id FROM inbound)
 SELECT ids.code_id, coalesce(s.sold_whole, 0), coalesce(s.sold_split, 0), coalesce(p.pack_content, 0),
        coalesce(s.sales, 0), coalesce(s.returns, 0), f.first_seller, s.first_sale, s.last_sale, coalesce(i.received, 0)
@@ -170,10 +169,10 @@ LEFT JOIN inbound i ON i.code_id = ids.code_id LEFT JOIN packs p ON p.code_id = 
 // its institution, fixmedins_bchno and data type, in the order of uploads (uploadOf).
 var withdrawSQL = `SELECT event_id, wby FROM (
     SELECT r.event_id, d.msgid AS wby, row_number() OVER (PARTITION BY r.event_id ORDER BY d.k, d.msgid) AS n
-    FROM (SELECT r.event_id, r.fixmedins_code, r.batch_no, r.msgid, ` + fmt.Sprintf(dataTypeSQL, "r") + ` AS dt, ` + fmt.Sprintf(uploadKeySQL, "r") + ` AS k
+    FROM (SELECT r.event_id, r.fixmedins_code, r.batch_no, r.msgid, ` + dataTypeSQL("r") + ` AS dt, ` + uploadKeySQL("r") + ` AS k
           FROM events r WHERE r.kind IN ('stocktake', 'stock_change', 'purchase', 'purchase_return', 'sale', 'sale_return')
             AND r.batch_no IS NOT NULL AND r.batch_no <> '') r
-    JOIN (SELECT d.fixmedins_code, d.batch_no, d.data_type, d.msgid, ` + fmt.Sprintf(uploadKeySQL, "d") + ` AS k
+    JOIN (SELECT d.fixmedins_code, d.batch_no, d.data_type, d.msgid, ` + uploadKeySQL("d") + ` AS k
           FROM events d WHERE d.kind = 'deletion' AND d.batch_no <> '' AND d.data_type <> '') d
       ON d.fixmedins_code = r.fixmedins_code AND d.batch_no = r.batch_no AND d.data_type = r.dt
      AND (r.k < d.k OR (r.k = d.k AND r.msgid < d.msgid))) m

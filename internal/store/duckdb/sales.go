@@ -11,7 +11,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -107,7 +106,7 @@ func (w *writer) effect(ch *saleChanges, e *tracewatch.Event, code tracewatch.Co
 	case e.Inbound():
 		ch.received[code]++
 	case e.SaleSide() > 0 || e.Kind == tracewatch.EventSaleReturn:
-		k := saleKey{code, tracewatch.SaleID(e)}
+		k := saleKey{code, tracewatch.SaleOf(e).String()}
 		v := saleFact(e)
 		if old, ok := ch.rows[k]; ok {
 			v = old.merge(v)
@@ -218,7 +217,7 @@ WHERE c.code_id IS NOT NULL AND c.event_id IN (`+list+`)`, args...)
 			case e.Inbound():
 				ch.received[id]--
 			case e.Kind == tracewatch.EventSale || e.Kind == tracewatch.EventSaleReturn:
-				k := saleKey{id, tracewatch.SaleID(&e)}
+				k := saleKey{id, tracewatch.SaleOf(&e).String()}
 				ch.recompute[k] = true
 				if e.Kind == tracewatch.EventSale && e.Settlement != "" {
 					ch.canOf[k.sale] = "CAN|" + e.Institution + "|" + e.Settlement
@@ -233,20 +232,43 @@ WHERE c.code_id IS NOT NULL AND c.event_id IN (`+list+`)`, args...)
 	})
 }
 
-// saleFactsSQL computes sale_codes rows of sale-side facts (tracewatch.SaleID, the
-// quantities of saleFact, merged as saleVal.merge) from the standing events; %s adds
-// conditions on c (event_codes) and e (events).
-const saleFactsSQL = `SELECT c.code_id,
-       CASE WHEN e.kind = 'sale_return' THEN 'RET|' || e.fixmedins_code || '|' || e.msgid || '|' || CAST(e.line AS VARCHAR)
-            WHEN e.setl_id IS NOT NULL AND e.setl_id <> '' THEN e.fixmedins_code || '|S|' || e.setl_id
-            WHEN e.receipt IS NOT NULL AND e.receipt <> '' THEN e.fixmedins_code || '|R|' || e.receipt
-            ELSE e.fixmedins_code || '|L|' || e.msgid || '|' || CAST(e.line AS VARCHAR) END AS sale_id,
+// saleIDText is tracewatch.SaleID's text form in SQL, its parts SQL expressions (line:
+// the message line as text, "" for the kinds without one).
+func saleIDText(k tracewatch.SaleKind, inst, ref, line string) string {
+	switch k {
+	case tracewatch.SaleReturn, tracewatch.SaleCancel:
+		s := `'` + k.Tag() + `|' || ` + inst + ` || '|' || ` + ref
+		if line != "" {
+			s += ` || '|' || ` + line
+		}
+		return s
+	}
+	s := inst + ` || '|` + k.Tag() + `|' || ` + ref
+	if line != "" {
+		s += ` || '|' || ` + line
+	}
+	return s
+}
+
+// saleOfSQL is tracewatch.SaleOf of a sale-side events row e (a sale, a settlement or a
+// sale return).
+var saleOfSQL = `CASE WHEN e.kind = 'sale_return' THEN ` + saleIDText(tracewatch.SaleReturn, "e.fixmedins_code", "e.msgid", "CAST(e.line AS VARCHAR)") + `
+            WHEN e.setl_id IS NOT NULL AND e.setl_id <> '' THEN ` + saleIDText(tracewatch.SaleBySettlement, "e.fixmedins_code", "e.setl_id", "") + `
+            WHEN e.receipt IS NOT NULL AND e.receipt <> '' THEN ` + saleIDText(tracewatch.SaleByReceipt, "e.fixmedins_code", "e.receipt", "") + `
+            ELSE ` + saleIDText(tracewatch.SaleByLine, "e.fixmedins_code", "e.msgid", "CAST(e.line AS VARCHAR)") + ` END`
+
+// saleFactsSQL computes sale_codes rows of sale-side facts (tracewatch.SaleOf, the
+// quantities of saleFact, merged as saleVal.merge) from the standing events; cond adds
+// conditions on c (event_codes) and e (events): "" or " AND …".
+func saleFactsSQL(cond string) string {
+	return `SELECT c.code_id, ` + saleOfSQL + ` AS sale_id,
        min(e.fixmedins_code), min(e.event_time),
        max(CASE WHEN e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -1 ELSE 1 END),
        max(CASE WHEN NOT e.split_pack THEN 0 WHEN e.kind = 'sale_return' THEN -e.qty WHEN e.qty = 0 THEN 1 ELSE e.qty END)
 FROM event_codes c JOIN events e ON e.event_id = c.event_id
-WHERE c.code_id IS NOT NULL AND e.kind IN ('sale', 'settlement', 'sale_return') AND e.withdrawn_by IS NULL%s
+WHERE c.code_id IS NOT NULL AND e.kind IN ('sale', 'settlement', 'sale_return') AND e.withdrawn_by IS NULL` + cond + `
 GROUP BY 1, 2`
+}
 
 // scanSaleRows reads (code_id, sale_id, fixmedins_code, event_time, whole, split_qty)
 // rows into out, and closes rows.
@@ -404,7 +426,7 @@ func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
 			ids = append(ids, int64(id))
 		}
 		err := inLists(ids, func(list string, args []any) error {
-			rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(saleFactsSQL, ` AND c.code_id IN (`+list+`)`), args...)
+			rows, err := w.conn.QueryContext(ctx, saleFactsSQL(` AND c.code_id IN (`+list+`)`), args...)
 			if err != nil {
 				return err
 			}
@@ -696,34 +718,38 @@ ON CONFLICT (code_id) DO UPDATE SET
 `
 
 // ledgerSalesSQL aggregates sale_codes into the sale columns of the ledger (CTEs sales
-// and firsts); %s restricts sale_codes (a WHERE clause or "").
-const ledgerSalesSQL = `sales AS (
+// and firsts); where restricts sale_codes (a WHERE clause or "").
+func ledgerSalesSQL(where string) string {
+	return `sales AS (
     SELECT code_id, sum(whole) AS sold_whole, sum(split_qty) AS sold_split,
            sum(CASE WHEN whole > 0 OR split_qty > 0 THEN 1 ELSE 0 END) AS sales,
            sum(CASE WHEN NOT (whole > 0 OR split_qty > 0) AND (whole < 0 OR split_qty < 0) THEN 1 ELSE 0 END) AS returns,
            min(CASE WHEN whole > 0 OR split_qty > 0 THEN event_time END) AS first_sale,
            max(CASE WHEN whole > 0 OR split_qty > 0 THEN event_time END) AS last_sale
-    FROM sale_codes%[1]s GROUP BY code_id),
+    FROM sale_codes` + where + ` GROUP BY code_id),
 firsts AS (
     SELECT code_id, min(fixmedins_code) AS first_seller FROM (
         SELECT s.code_id, s.fixmedins_code FROM sale_codes s JOIN sales a ON a.code_id = s.code_id AND s.event_time = a.first_sale
         WHERE s.whole > 0 OR s.split_qty > 0) f GROUP BY code_id)`
+}
 
 // packsSQL is the pack content of each code: the largest of the drugs its standing sale
-// and inbound rows name; %s adds a condition on c.
-var packsSQL = `SELECT c.code_id, max(d.pack_content) AS pack_content FROM event_codes c
+// and inbound rows name; cond adds a condition on c ("" or " AND …").
+func packsSQL(cond string) string {
+	return `SELECT c.code_id, max(d.pack_content) AS pack_content FROM event_codes c
     JOIN events e ON e.event_id = c.event_id
     JOIN drugs d ON d.med_list_codg = coalesce(nullif(c.med_list_codg, ''), e.med_list_codg)
     WHERE c.code_id IS NOT NULL AND e.withdrawn_by IS NULL
       AND (e.kind IN ('purchase', 'stocktake', 'sale', 'settlement', 'sale_return')
-           OR (e.kind = 'stock_change' AND e.change_type IN (` + inboundChangeList + `)))%s
+           OR (e.kind = 'stock_change' AND e.change_type IN (` + inboundChangeList + `)))` + cond + `
     GROUP BY c.code_id`
+}
 
 var (
 	// recomputeLedger sets the sale columns of the staged codes from sale_codes.
 	recomputeLedger = `UPDATE ledger SET sold_whole = a.sold_whole, sold_split = a.sold_split, sales = a.sales, returns = a.returns,
     first_seller = a.first_seller, first_sale = a.first_sale, last_sale = a.last_sale
-FROM (WITH ` + fmt.Sprintf(ledgerSalesSQL, ` WHERE code_id IN (SELECT code_id FROM stage_ids)`) + `
+FROM (WITH ` + ledgerSalesSQL(` WHERE code_id IN (SELECT code_id FROM stage_ids)`) + `
       SELECT i.code_id, coalesce(s.sold_whole, 0) AS sold_whole, coalesce(s.sold_split, 0) AS sold_split,
              coalesce(s.sales, 0) AS sales, coalesce(s.returns, 0) AS returns, f.first_seller, s.first_sale, s.last_sale
       FROM stage_ids i LEFT JOIN sales s ON s.code_id = i.code_id LEFT JOIN firsts f ON f.code_id = i.code_id) a
@@ -732,7 +758,7 @@ WHERE ledger.code_id = a.code_id`
 	// recomputePacks sets the pack content of the staged codes marked repack.
 	recomputePacks = `UPDATE ledger SET pack_content = a.pack_content
 FROM (SELECT i.code_id, coalesce(p.pack_content, 0) AS pack_content FROM stage_ids i
-      LEFT JOIN (` + fmt.Sprintf(packsSQL, ` AND c.code_id IN (SELECT code_id FROM stage_ids WHERE repack)`) + `) p ON p.code_id = i.code_id
+      LEFT JOIN (` + packsSQL(` AND c.code_id IN (SELECT code_id FROM stage_ids WHERE repack)`) + `) p ON p.code_id = i.code_id
       WHERE i.repack) a
 WHERE ledger.code_id = a.code_id`
 

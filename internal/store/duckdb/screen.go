@@ -243,7 +243,8 @@ func (s *Store) DuplicateHistories(ctx context.Context, w tracewatch.Window, fn 
 	win, wargs := windowSQL(w, "last_sale")
 	cand := dupCandidates + win
 	factRows, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`)
-SELECT s.code_id, cand.pack_content, s.sale_id, s.fixmedins_code, s.event_time, s.whole, s.split_qty
+SELECT s.code_id AS code_id, cand.pack_content AS pack_content, s.sale_id AS sale_id, s.fixmedins_code AS fixmedins_code,
+       s.event_time AS event_time, s.whole AS whole, s.split_qty AS split_qty
 FROM sale_codes s JOIN cand ON cand.code_id = s.code_id
 ORDER BY s.code_id, s.event_time, s.sale_id`, wargs...)
 	if err != nil {
@@ -313,15 +314,27 @@ ORDER BY c.code_id, e.event_time, e.event_id`, wargs...)
 		cur = nil
 		return fn(h)
 	}
+	var (
+		id, content, whole, split int64
+		saleID, inst              string
+		when                      sql.NullTime
+	)
+	dest, err := columns{"code_id": &id, "pack_content": &content, "sale_id": &saleID, "fixmedins_code": &inst,
+		"event_time": &when, "whole": &whole, "split_qty": &split}.bind(factRows)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	for factRows.Next() {
-		var id, content int64
-		var f facts.SaleFact
-		var when sql.NullTime
-		var split int64
-		if err := factRows.Scan(&id, &content, &f.SaleID, &f.Institution, &when, &f.Whole, &split); err != nil {
+		if err := factRows.Scan(dest...); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		f.Time, f.Split = scanTime(when), tracewatch.Qty(split)
+		sale, err := tracewatch.ParseSaleID(inst, saleID)
+		if err != nil {
+			// Not a form the store writes: kept as a sale of its own, which no line
+			// matches, rather than stopping the screen.
+			sale = tracewatch.SaleID{Institution: inst, Ref: saleID}
+		}
+		f := facts.SaleFact{Sale: sale, Institution: inst, Time: scanTime(when), Whole: whole, Split: tracewatch.Qty(split)}
 		if cur != nil && tracewatch.CodeID(id) != curID {
 			if err := flush(); err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 	"context"
 	"database/sql"
 	"sort"
+	"strings"
 	"time"
 
 	"tracewatch"
@@ -93,9 +94,6 @@ func (ws withdrawals) withdrawnBy(e *tracewatch.Event) string {
 	return ws.by(e.Institution, e.BatchNo, e.Kind, uploadOf(e.Sent, e.Time, e.MsgID))
 }
 
-// cancelSaleID is the sale id (tracewatch.SaleID) of the settlement a cancel names.
-func cancelSaleID(inst, setl string) string { return inst + "|S|" + setl }
-
 // mergeCancel keeps the earliest known time of the cancels of one settlement (zero:
 // none known), as the rebuild's min(event_time) does.
 func mergeCancel(old, t time.Time) time.Time {
@@ -143,17 +141,30 @@ WHERE kind = 'settlement_cancel' AND setl_id IS NOT NULL GROUP BY fixmedins_code
 		if err := rows.Scan(&inst, &setl, &t); err != nil {
 			return nil, nil, err
 		}
-		cancels[cancelSaleID(inst, setl)] = scanTime(t)
+		cancels[tracewatch.CancelledSale(inst, setl).String()] = scanTime(t)
 	}
 	return ws, cancels, rows.Err()
 }
 
-// uploadKeySQL is an events row's place in the order of uploads, as uploadOf computes it.
-const uploadKeySQL = `coalesce(%[1]s.inf_time, %[1]s.event_time, TIMESTAMP '9999-12-31 00:00:00')`
+// uploadKeySQL is the place of the events row read as alias in the order of uploads, as
+// uploadOf computes it.
+func uploadKeySQL(alias string) string {
+	return `coalesce(` + alias + `.inf_time, ` + alias + `.event_time, TIMESTAMP '9999-12-31 00:00:00')`
+}
 
-// dataTypeSQL is tracewatch.InvDataType of an events row's kind.
-const dataTypeSQL = `CASE %[1]s.kind WHEN 'stocktake' THEN '1' WHEN 'stock_change' THEN '2' WHEN 'purchase' THEN '3'
-    WHEN 'purchase_return' THEN '3' WHEN 'sale' THEN '4' WHEN 'sale_return' THEN '4' END`
+// dataTypeSQL is tracewatch.InvDataType of the kind of the events row read as alias
+// (NULL for the kinds no 3507 withdraws).
+func dataTypeSQL(alias string) string {
+	var b strings.Builder
+	b.WriteString("CASE " + alias + ".kind")
+	for _, k := range tracewatch.EventKinds {
+		if dt := tracewatch.InvDataType(k); dt != "" {
+			b.WriteString(" WHEN " + sqlStrings([]string{string(k)}) + " THEN " + sqlStrings([]string{dt}))
+		}
+	}
+	b.WriteString(" END")
+	return b.String()
+}
 
 // withdrawnIDs selects the event ids of the rows a 3507 withdrew. A read over
 // event_codes leaves them out with "AND c.event_id NOT IN (" + withdrawnIDs + ")" (an

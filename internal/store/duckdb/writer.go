@@ -670,12 +670,12 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		if e.Settlement == "" {
 			continue
 		}
-		s := cancelSaleID(e.Institution, e.Settlement)
+		s := tracewatch.CancelledSale(e.Institution, e.Settlement).String()
 		old, known := w.cancels[s]
 		if t := mergeCancel(old, e.Time); !known || !t.Equal(old) {
 			w.cancels[s] = t
 			ch.cancelled[s] = true
-			ch.canOf[s] = tracewatch.SaleID(e)
+			ch.canOf[s] = tracewatch.SaleOf(e).String()
 		}
 	}
 	if err := w.applySales(ctx, ch); err != nil {
