@@ -321,7 +321,9 @@ func (s *Store) Stays(ctx context.Context, q facts.StayQuery, fn func(facts.Stay
 	const op = "duckdb.Stays"
 	win, args := windowSQL(q.Window, "e.adm_time")
 	sql := `WITH ` + cancelledCTE + `
-SELECT e.fixmedins_code, e.setl_id, e.psn_no, e.adm_time, e.dscg_time, coalesce(e.diag_code, ''), e.fund_paid_fen, e.msgid || '#' || e.line
+SELECT e.fixmedins_code AS fixmedins_code, e.setl_id AS setl_id, e.psn_no AS psn_no, e.adm_time AS adm_time,
+       e.dscg_time AS dscg_time, coalesce(e.diag_code, '') AS diag_code, e.fund_paid_fen AS fund_paid_fen,
+       e.msgid || '#' || e.line AS ref
 FROM events e
 WHERE e.kind = 'settlement' AND e.setting = ` + inpatient + ` AND e.adm_time IS NOT NULL AND e.dscg_time IS NOT NULL
   AND e.psn_no IS NOT NULL AND e.psn_no <> ''
@@ -333,10 +335,15 @@ ORDER BY e.psn_no, e.adm_time, e.fixmedins_code, e.setl_id`
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
+	var a facts.Stay
+	var fund int64
+	dest, err := columns{"fixmedins_code": &a.Institution, "setl_id": &a.Settlement, "psn_no": &a.Person, "adm_time": &a.Admitted,
+		"dscg_time": &a.Discharged, "diag_code": &a.Diagnosis, "fund_paid_fen": &fund, "ref": &a.Ref}.bind(rows)
+	if err != nil {
+		return tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	for rows.Next() {
-		var a facts.Stay
-		var fund int64
-		if err := rows.Scan(&a.Institution, &a.Settlement, &a.Person, &a.Admitted, &a.Discharged, &a.Diagnosis, &fund, &a.Ref); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		a.FundPaid = tracewatch.Fen(fund)

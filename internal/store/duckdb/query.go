@@ -66,10 +66,13 @@ func (s *Store) Timeline(ctx context.Context, key string) ([]tracewatch.Timeline
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `
-SELECT e.msgid, e.line, e.infno, e.kind, e.change_type, e.fixmedins_code, e.med_list_codg, e.item_name, e.batch_no, e.lot_no,
-       e.qty, e.split_pack, e.unit_price_fen, e.amount_fen, e.event_time, e.receipt, e.setl_id, e.visit, e.fee_line,
-       e.psn_no, e.certno_masked, e.settle_type, c.raw, c.code_kind, c.product_id, c.parent_id, c.pack_level, c.med_list_codg,
-       e.inf_time, e.withdrawn_by
+SELECT e.msgid AS msgid, e.line AS line, e.infno AS infno, e.kind AS kind, e.setting AS setting, e.change_type AS change_type,
+       e.fixmedins_code AS fixmedins_code, e.med_list_codg AS med_list_codg, e.item_name AS item_name, e.batch_no AS batch_no,
+       e.lot_no AS lot_no, e.qty AS qty, e.split_pack AS split_pack, e.unit_price_fen AS unit_price_fen, e.amount_fen AS amount_fen,
+       e.event_time AS event_time, e.receipt AS receipt, e.setl_id AS setl_id, e.visit AS visit, e.fee_line AS fee_line,
+       e.psn_no AS psn_no, e.certno_masked AS certno_masked, e.settle_type AS settle_type, c.raw AS raw, c.code_kind AS code_kind,
+       c.product_id AS product_id, c.parent_id AS parent_id, c.pack_level AS pack_level, c.med_list_codg AS code_drug,
+       e.inf_time AS inf_time, e.withdrawn_by AS withdrawn_by
 FROM event_codes c JOIN events e ON e.event_id = c.event_id
 WHERE c.code_id = ?
 ORDER BY e.event_time, e.event_id`, int64(id))
@@ -78,20 +81,32 @@ ORDER BY e.event_time, e.event_id`, int64(id))
 	}
 	defer rows.Close()
 	var out []tracewatch.TimelineEntry
+	var (
+		msgid, infno, kind, inst, raw string
+		line, level                   int
+		split                         bool
+		qty, price, amount            int64
+		when, sent                    sql.NullTime
+		parent                        sql.NullInt64
+		ns                            [17]sql.NullString
+	)
+	dest, err := columns{"msgid": &msgid, "line": &line, "infno": &infno, "kind": &kind, "setting": &ns[16],
+		"change_type": &ns[0], "fixmedins_code": &inst, "med_list_codg": &ns[1], "item_name": &ns[2], "batch_no": &ns[3],
+		"lot_no": &ns[4], "qty": &qty, "split_pack": &split, "unit_price_fen": &price, "amount_fen": &amount,
+		"event_time": &when, "receipt": &ns[5], "setl_id": &ns[6], "visit": &ns[7], "fee_line": &ns[8], "psn_no": &ns[9],
+		"certno_masked": &ns[10], "settle_type": &ns[11], "raw": &raw, "code_kind": &ns[12], "product_id": &ns[13],
+		"parent_id": &parent, "pack_level": &level, "code_drug": &ns[14], "inf_time": &sent, "withdrawn_by": &ns[15]}.bind(rows)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
 	for rows.Next() {
-		var t tracewatch.TimelineEntry
-		var kind string
-		var qty, price, amount int64
-		var when sql.NullTime
-		var parent sql.NullInt64
-		var ns [16]sql.NullString
-		var sent sql.NullTime
-		if err := rows.Scan(&t.MsgID, &t.Line, &t.Infno, &kind, &ns[0], &t.Institution, &ns[1], &ns[2], &ns[3], &ns[4],
-			&qty, &t.SplitPack, &price, &amount, &when, &ns[5], &ns[6], &ns[7], &ns[8],
-			&ns[9], &ns[10], &ns[11], &t.Code.Raw, &ns[12], &ns[13], &parent, &t.Code.Level, &ns[14], &sent, &ns[15]); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		t.Kind = tracewatch.EventKind(kind)
+		var t tracewatch.TimelineEntry
+		t.MsgID, t.Line, t.Infno, t.Institution, t.SplitPack = msgid, line, infno, inst, split
+		t.Code.Raw, t.Code.Level = raw, level
+		t.Kind, t.Setting = tracewatch.EventKind(kind), tracewatch.Setting(ns[16].String)
 		t.ChangeType, t.DrugCode, t.ItemName, t.BatchNo, t.LotNo = ns[0].String, ns[1].String, ns[2].String, ns[3].String, ns[4].String
 		t.Qty, t.UnitPrice, t.Amount, t.Time = tracewatch.Qty(qty), tracewatch.Fen(price), tracewatch.Fen(amount), scanTime(when)
 		t.Receipt, t.Settlement, t.Visit, t.FeeLine = ns[5].String, ns[6].String, ns[7].String, ns[8].String
