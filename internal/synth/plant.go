@@ -1059,7 +1059,8 @@ func (p *planter) parentChildSale(day, x int, c *carton) {
 		s.items = append(s.items, item{slot: -1, d: d, nb: 1, qty: c.n, unit: d.price, amount: int64(c.n) * d.price,
 			scanned: true, carton: true})
 		s.boxes = append(s.boxes, box{c, 0})
-		s.plantSettle(day, t, in, &who)
+		setl, _ := s.plantSettle(day, t, in, &who)
+		l.Settlements = append(l.Settlements, setl) // a whole carton is over-supply too (C3)
 		l.got++
 		return 1
 	})
@@ -1072,7 +1073,8 @@ func (p *planter) parentChildSale(day, x int, c *carton) {
 		}
 		s.plantStart()
 		s.plantCodes([]box{child}, nil)
-		s.plantSettle(day, t, sin, &who)
+		setl, _ := s.plantSettle(day, t, sin, &who)
+		l.Settlements = append(l.Settlements, setl)
 		l.got++
 		return 1
 	})
@@ -1253,6 +1255,11 @@ func (p *planter) scheduleOverSupply() {
 				setl, _ := s.plantSettle(day, t, in, &who)
 				l.Settlements = append(l.Settlements, setl)
 				l.got++
+				if int64(want*d.pack)*int64(tracewatch.QtyScale) > int64(monthDays*3/2)*int64(d.dose) {
+					// This purchase alone holds more than 45 days: the case stands even
+					// if the shelves leave the next purchase out (it is in the data).
+					l.got = max(l.got, l.need)
+				}
 				bought = append(bought, in.code)
 				l.Note = fmt.Sprintf("%d days of %s (%d packs of %d, %s a day) bought at each of %s within a few days",
 					d.supplyDays(int64(want*d.pack)), d.name, want, d.pack, d.dose, strings.Join(bought, ", "))
