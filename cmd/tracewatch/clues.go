@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -209,6 +213,16 @@ func runCluesExport(e env) int {
 	if err != nil {
 		return fail(e.stderr, "clues export", err)
 	}
+	// An export leaves the system with persons' data: the audit log keeps who, what and
+	// the file's SHA-256 (docs/audit.md).
+	sum, err := fileSHA256(*path)
+	if err == nil {
+		abs, _ := filepath.Abs(*path)
+		err = auditCLI(*dir, "export", "file:"+abs, map[string]any{"clues": n, "sha256": sum, "filter": strings.Join(e.args, " ")})
+	}
+	if err != nil {
+		return fail(e.stderr, "clues export", fmt.Errorf("%s was written, but the audit log could not record it: %w", *path, err))
+	}
 	fmt.Fprintf(e.stdout, "%d clues written to %s\n", n, *path)
 	return exitOK
 }
@@ -278,4 +292,18 @@ func exportClues(ctx context.Context, st *duckdb.Store, f tracewatch.ClueFilter,
 		return n, err
 	}
 	return n, x.SaveAs(path)
+}
+
+// fileSHA256 is the hex SHA-256 of the file at path.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
