@@ -72,7 +72,9 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}{
 		{"a word changed", func(a, b string) (string, string) { return strings.Replace(a, "看过了", "没看过", 1), b }, "2026-12-02.jsonl", 1},
 		{"the first line changed", func(a, b string) (string, string) { return strings.Replace(a, "10.0.0.1", "10.0.0.2", 1), b }, "2026-12-01.jsonl", 2},
-		{"the last line changed", func(a, b string) (string, string) { return a, strings.Replace(b, "36000000000000001165", "36000000000000009999", 1) }, "HEAD", 0},
+		{"the last line changed", func(a, b string) (string, string) {
+			return a, strings.Replace(b, "36000000000000001165", "36000000000000009999", 1)
+		}, "HEAD", 0},
 		{"the last line removed", func(a, b string) (string, string) { return a, b[:strings.Index(b, "\n")+1] }, "HEAD", 0},
 		{"a middle line removed", func(a, b string) (string, string) { return a[:strings.Index(a, "\n")+1], b }, "2026-12-02.jsonl", 1},
 		{"lines swapped", func(a, b string) (string, string) {
