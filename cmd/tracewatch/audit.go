@@ -92,8 +92,8 @@ func runAuditVerify(e env) int {
 func runAuditList(e env) int {
 	fs := flag.NewFlagSet("audit list", flag.ContinueOnError)
 	dir := dataDirFlag(fs)
-	from := fs.String("from", "", "first day (YYYY-MM-DD, Beijing time) or time (RFC 3339)")
-	to := fs.String("to", "", "day after the last (YYYY-MM-DD) or time (RFC 3339), excluded")
+	from := fs.String("from", "", "first day, YYYY-MM-DD (Asia/Shanghai); default: the beginning")
+	to := fs.String("to", "", "last day, YYYY-MM-DD, inclusive (as screen's); default: open")
 	actor := fs.String("actor", "", "only this actor")
 	action := fs.String("action", "", "only this action (login, transition, export, read_person, …)")
 	object := fs.String("object", "", "only objects starting with this (clue:, clue:123, person:…)")
@@ -111,11 +111,14 @@ func runAuditList(e env) int {
 	}
 	var f audit.Filter
 	var err error
-	if f.From, err = parseWhen(*from, "from"); err != nil {
+	if f.From, err = parseDay(*from, "from"); err != nil {
 		return fail(e.stderr, "audit list", err)
 	}
-	if f.To, err = parseWhen(*to, "to"); err != nil {
+	if f.To, err = parseDay(*to, "to"); err != nil {
 		return fail(e.stderr, "audit list", err)
+	}
+	if !f.To.IsZero() {
+		f.To = f.To.AddDate(0, 0, 1)
 	}
 	f.Actor, f.Action, f.Object = *actor, *action, *object
 	if err := storeExists(*dir); err != nil {
@@ -149,17 +152,14 @@ func runAuditList(e env) int {
 	return exitOK
 }
 
-// parseWhen reads a day (YYYY-MM-DD, Beijing) or an RFC 3339 time; "" is the zero time.
-func parseWhen(s, field string) (time.Time, error) {
+// parseDay reads a day YYYY-MM-DD (Asia/Shanghai) given to --field; "" is the zero time.
+func parseDay(s, field string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.ParseInLocation("2006-01-02", s, tracewatch.Beijing); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := time.ParseInLocation("2006-01-02", s, tracewatch.Beijing)
 	if err != nil {
-		return time.Time{}, tracewatch.Errorf("audit list", tracewatch.KindInvalid, "--%s %q: want YYYY-MM-DD or an RFC 3339 time", field, s).WithField(field)
+		return time.Time{}, tracewatch.Errorf("audit list", tracewatch.KindInvalid, "--%s %q: want YYYY-MM-DD", field, s).WithField(field)
 	}
 	return t, nil
 }

@@ -63,11 +63,16 @@ func Open(dir string) (*Log, error) {
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
 
-// head is the content of DIR/HEAD: the last line's sequence number and hash.
+// head is the content of DIR/HEAD: the last line's sequence number, hash and time, its
+// file and that file's size after it. Append trusts it when the newest file still has
+// that size (nobody wrote since, no crash between a line and HEAD), and otherwise reads
+// the newest file's last line.
 type head struct {
-	Seq  int64  `json:"seq"`
-	Hash string `json:"hash"`
-	File string `json:"file"`
+	Seq  int64     `json:"seq"`
+	Hash string    `json:"hash"`
+	File string    `json:"file"`
+	Size int64     `json:"size"`
+	Time time.Time `json:"time"`
 }
 
 // Append writes e as the next line and returns it as written (Seq, Time and Prev set).
@@ -115,13 +120,20 @@ func (l *Log) Append(e Entry) (Entry, error) {
 	if err == nil {
 		err = f.Sync()
 	}
+	var size int64
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil {
+			size = fi.Size()
+		}
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return Entry{}, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
-	if err := writeHead(l.dir, head{Seq: e.Seq, Hash: hashOf(line), File: name}); err != nil {
+	if err := writeHead(l.dir, head{Seq: e.Seq, Hash: hashOf(line), File: name, Size: size, Time: e.Time}); err != nil {
 		return Entry{}, tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	return e, nil
@@ -161,22 +173,31 @@ type tail struct {
 	time time.Time
 }
 
-// lastLine reads the last line of the newest day file (zero when the log is empty).
+// lastLine returns the last line's sequence number, hash and time (zero when the log is
+// empty): from HEAD when the newest day file is as HEAD left it, else from the end of
+// that file.
 func lastLine(dir string) (tail, error) {
 	fs, err := files(dir)
 	if err != nil || len(fs) == 0 {
 		return tail{}, err
 	}
+	newest := fs[len(fs)-1]
+	if b, err := os.ReadFile(filepath.Join(dir, "HEAD")); err == nil {
+		var h head
+		if json.Unmarshal(b, &h) == nil && h.File == newest {
+			if fi, err := os.Stat(filepath.Join(dir, newest)); err == nil && fi.Size() == h.Size {
+				return tail{seq: h.Seq, hash: h.Hash, time: h.Time}, nil
+			}
+		}
+	}
 	for i := len(fs) - 1; i >= 0; i-- {
-		b, err := os.ReadFile(filepath.Join(dir, fs[i]))
+		line, err := lastLineOf(filepath.Join(dir, fs[i]))
 		if err != nil {
 			return tail{}, err
 		}
-		b = bytes.TrimRight(b, "\n")
-		if len(b) == 0 {
+		if line == nil {
 			continue
 		}
-		line := b[bytes.LastIndexByte(b, '\n')+1:]
 		var e Entry
 		if err := json.Unmarshal(line, &e); err != nil {
 			return tail{}, fmt.Errorf("%s: the last line is not an audit entry (run tracewatch audit verify): %v", fs[i], err)
@@ -184,6 +205,38 @@ func lastLine(dir string) (tail, error) {
 		return tail{seq: e.Seq, hash: hashOf(line), time: e.Time}, nil
 	}
 	return tail{}, nil
+}
+
+// lastLineOf reads the last line of the file at path, without its newline (nil when the
+// file holds none), reading backwards from the end in growing chunks.
+func lastLineOf(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	for chunk := int64(64 << 10); ; chunk *= 4 {
+		off := max(size-chunk, 0)
+		buf := make([]byte, size-off)
+		if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+			return nil, err
+		}
+		buf = bytes.TrimRight(buf, "\n")
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			return buf[i+1:], nil
+		}
+		if off == 0 {
+			if len(buf) == 0 {
+				return nil, nil
+			}
+			return buf, nil
+		}
+	}
 }
 
 func writeHead(dir string, h head) error {

@@ -185,3 +185,30 @@ func TestList(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendWithoutHead: when HEAD is missing or behind (a crash between a line and
+// HEAD), Append reads the newest file's last line, and the chain stays whole.
+func TestAppendWithoutHead(t *testing.T) {
+	dir := t.TempDir()
+	l := fill(t, dir)
+	if err := os.Remove(filepath.Join(dir, "HEAD")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(Entry{Time: at(2, 23), Actor: "bob", Action: "logout"}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "HEAD"))
+	// HEAD now one line behind the file, as after a crash.
+	if _, err := l.Append(Entry{Time: at(2, 23), Actor: "bob", Action: "login"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "HEAD"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(Entry{Time: at(2, 23), Actor: "bob", Action: "logout"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Verify(dir); err != nil || s.Entries != 7 {
+		t.Fatalf("%+v, %v", s, err)
+	}
+}
