@@ -24,8 +24,65 @@ const (
 // ClueNew; the workflow moves them on.
 type ClueState string
 
-// ClueNew is the state of a clue fresh from a detector (机审).
-const ClueNew ClueState = "new"
+// The workflow's states (docs/workflow.md). Detectors create clues in ClueNew; only the
+// workflow moves them on, and a screening that finds a clue again never does.
+const (
+	ClueNew           ClueState = "new"           // 机审: fresh from a detector
+	ClueTriaged       ClueState = "triaged"       // 初审
+	ClueReviewed      ClueState = "reviewed"      // 复审
+	ClueDeliberated   ClueState = "deliberated"   // 合议
+	ClueDispatched    ClueState = "dispatched"    // 下发 to a city or county, with a deadline
+	ClueInvestigating ClueState = "investigating" // 现场核查
+	ClueAnswered      ClueState = "answered"      // 反馈
+	ClueClosed        ClueState = "closed"        // 办结, with an outcome
+	ClueReturned      ClueState = "returned"      // 退回 for more work
+	ClueAppealed      ClueState = "appealed"      // 申诉 by the institution
+	ClueDismissed     ClueState = "dismissed"     // 排除, with a reason
+)
+
+// ClueStates lists every state in workflow order.
+var ClueStates = []ClueState{ClueNew, ClueTriaged, ClueReviewed, ClueDeliberated, ClueDispatched,
+	ClueInvestigating, ClueAnswered, ClueClosed, ClueReturned, ClueAppealed, ClueDismissed}
+
+// Chinese returns the state's Chinese name.
+func (s ClueState) Chinese() string {
+	switch s {
+	case ClueNew:
+		return "机审"
+	case ClueTriaged:
+		return "初审"
+	case ClueReviewed:
+		return "复审"
+	case ClueDeliberated:
+		return "合议"
+	case ClueDispatched:
+		return "下发"
+	case ClueInvestigating:
+		return "现场核查"
+	case ClueAnswered:
+		return "反馈"
+	case ClueClosed:
+		return "办结"
+	case ClueReturned:
+		return "退回"
+	case ClueAppealed:
+		return "申诉"
+	case ClueDismissed:
+		return "排除"
+	}
+	return ""
+}
+
+// ParseClueState reads a state name.
+func ParseClueState(s string) (ClueState, error) {
+	st := ClueState(strings.TrimSpace(s))
+	for _, k := range ClueStates {
+		if st == k {
+			return st, nil
+		}
+	}
+	return "", Errorf("tracewatch.ParseClueState", KindInvalid, "unknown state %q: want one of new, triaged, reviewed, deliberated, dispatched, investigating, answered, closed, returned, appealed, dismissed", s).WithField("to")
+}
 
 // AmountBasis says what a clue's amount is (涉及金额口径).
 type AmountBasis string
@@ -82,6 +139,7 @@ type Clue struct {
 	Evidence    []Evidence `json:"evidence"`
 	Explanation string     `json:"explanation"` // Chinese, to be read aloud
 	State       ClueState  `json:"state"`
+	Flow        ClueFlow   `json:"workflow"`   // where it stands in the workflow beside State
 	FirstSeen   time.Time  `json:"first_seen"` // 首次发现时间: the evaluation time of the first screen that found it
 	LastSeen    time.Time  `json:"last_seen"`
 }
@@ -161,6 +219,9 @@ type ClueFilter struct {
 	Code        string // clues naming this code identity
 	Limit       int    // 0: a default of 100; negative: no limit
 	AfterID     int64
+	States      []ClueState // clues in one of these states (none: all)
+	DueBefore   time.Time   // clues whose step is due before this time and not done: overdue (zero: all)
+	CaseID      int64       // the clues of this case (0: all)
 }
 
 // ClueCount is one line of a screening summary.

@@ -16,10 +16,11 @@ const (
 	KindInvalid                       // the input is wrong: fix it and resubmit
 	KindNotFound                      // the thing asked for does not exist
 	KindConflict                      // the request contradicts the stored state
-	KindUnauthorized                  // the caller may not do this
+	KindUnauthorized                  // the caller is not authenticated (no or a wrong credential)
+	KindForbidden                     // the caller is known but may not do this (role, region, own work)
 )
 
-var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthorized"}
+var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "unauthorized", "forbidden"}
 
 func (k ErrorKind) String() string {
 	if int(k) < len(kindNames) {

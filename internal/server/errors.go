@@ -9,27 +9,19 @@ import (
 	"tracewatch/internal/nhsa"
 )
 
-// denied marks an authenticated caller asking for something it may not do (HTTP 403),
-// as opposed to a caller that is not authenticated at all (HTTP 401). Both are
-// KindUnauthorized.
-type denied struct{ msg string }
-
-func (d *denied) Error() string { return d.msg }
-
+// forbidden is the refusal of an authenticated caller asking for something it may not do
+// (HTTP 403), as opposed to a caller that is not authenticated at all (HTTP 401).
 func forbidden(op, format string, args ...any) error {
-	return tracewatch.E(op, tracewatch.KindUnauthorized, &denied{fmt.Sprintf(format, args...)})
+	return tracewatch.Errorf(op, tracewatch.KindForbidden, format, args...)
 }
 
 // statusOf maps an error to its HTTP status. It is the one place where error kinds
 // become statuses; every NHSA refusal carries infcode "-1" whatever the status.
 func statusOf(err error) int {
 	var tooLarge *http.MaxBytesError
-	var d *denied
 	switch {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.As(err, &d):
-		return http.StatusForbidden
 	case errors.Is(err, errBusy):
 		return http.StatusServiceUnavailable
 	}
@@ -42,6 +34,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case tracewatch.KindUnauthorized:
 		return http.StatusUnauthorized
+	case tracewatch.KindForbidden:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }
