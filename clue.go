@@ -221,7 +221,10 @@ type ClueFilter struct {
 	AfterID     int64
 	States      []ClueState // clues in one of these states (none: all)
 	DueBefore   time.Time   // clues whose step is due before this time and not done: overdue (zero: all)
-	CaseID      int64       // the clues of this case (0: all)
+	// NewSeenBefore, with DueBefore: a clue still new that was first seen before this is
+	// overdue too (its 初审 deadline is configuration the store does not know).
+	NewSeenBefore time.Time
+	CaseID        int64 // the clues of this case (0: all)
 }
 
 // ClueCount is one line of a screening summary.

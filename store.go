@@ -379,6 +379,7 @@ type Store interface {
 	Clues(ctx context.Context, f ClueFilter) ([]Clue, error)
 	Clue(ctx context.Context, id int64) (Clue, error)
 	ClueCounts(ctx context.Context, f ClueFilter) ([]ClueCount, error)
+	WorkflowStore
 
 	// PutCheckFeedback stores 3103 decisions on real-time warnings.
 	PutCheckFeedback(ctx context.Context, rows []CheckFeedback) error

@@ -110,16 +110,40 @@ func jsonList(s []string) string {
 	return string(b)
 }
 
+// clueFrom is the clues joined with their workflow; flowCols are the flow's columns
+// scanClue reads after clueCols.
+const (
+	clueFrom = ` FROM clues LEFT JOIN clue_flow f ON f.clue_id = clues.id`
+	flowCols = `, f.since, f.deadline, coalesce(f.dispatch_region, ''), coalesce(f.returned_from, ''),
+coalesce(f.deliberate, false), coalesce(f.case_id, 0), f.outcome`
+)
+
 func scanClue(sc interface{ Scan(...any) error }) (tracewatch.Clue, error) {
 	var c tracewatch.Clue
 	var sev int32
 	var subj, region, codes, setls, rcpts, msgids, persons, ev, state string
-	var name string
-	var basis sql.NullString
+	var name, dispatch, returned string
+	var basis, outcome sql.NullString
+	var since, deadline sql.NullTime
 	err := sc.Scan(&c.ID, &c.Fingerprint, &c.Detector, &name, &c.Rule, &sev, &subj, &c.SubjectID, &region, &c.Institution,
-		&c.AmountFen, &codes, &setls, &rcpts, &msgids, &persons, &ev, &c.Explanation, &state, &c.FirstSeen, &c.LastSeen, &basis)
+		&c.AmountFen, &codes, &setls, &rcpts, &msgids, &persons, &ev, &c.Explanation, &state, &c.FirstSeen, &c.LastSeen, &basis,
+		&since, &deadline, &dispatch, &returned, &c.Flow.Deliberate, &c.Flow.CaseID, &outcome)
 	if err != nil {
 		return c, err
+	}
+	c.Flow.Since = c.FirstSeen.UTC()
+	if since.Valid {
+		c.Flow.Since = since.Time.UTC()
+	}
+	if deadline.Valid {
+		c.Flow.Deadline = deadline.Time.UTC()
+	}
+	c.Flow.DispatchRegion, c.Flow.ReturnedFrom = tracewatch.Region(dispatch), tracewatch.ClueState(returned)
+	if outcome.Valid && outcome.String != "" {
+		c.Flow.Outcome = new(tracewatch.Outcome)
+		if err := json.Unmarshal([]byte(outcome.String), c.Flow.Outcome); err != nil {
+			return c, err
+		}
 	}
 	c.Severity, c.Subject, c.Region, c.State = tracewatch.Severity(sev), tracewatch.SubjectKind(subj), tracewatch.Region(region), tracewatch.ClueState(state)
 	c.AmountBasis = tracewatch.AmountBasis(basis.String)
@@ -178,6 +202,27 @@ func clueWhere(f tracewatch.ClueFilter) (string, []any) {
 		where = append(where, "id IN (SELECT clue_id FROM clue_codes WHERE code_key = ?)")
 		args = append(args, f.Code)
 	}
+	if len(f.States) > 0 {
+		ph := make([]string, len(f.States))
+		for i, st := range f.States {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		where = append(where, "state IN ("+strings.Join(ph, ", ")+")")
+	}
+	if !f.DueBefore.IsZero() {
+		cond := "(f.deadline IS NOT NULL AND f.deadline < ?)"
+		args = append(args, f.DueBefore.UTC())
+		if !f.NewSeenBefore.IsZero() {
+			cond = "(" + cond + " OR (f.clue_id IS NULL AND first_seen < ?))"
+			args = append(args, f.NewSeenBefore.UTC())
+		}
+		where = append(where, "state NOT IN ('closed', 'dismissed')", cond)
+	}
+	if f.CaseID != 0 {
+		where = append(where, "f.case_id = ?")
+		args = append(args, f.CaseID)
+	}
 	return " WHERE " + strings.Join(where, " AND "), args
 }
 
@@ -185,7 +230,7 @@ func clueWhere(f tracewatch.ClueFilter) (string, []any) {
 func (s *Store) Clues(ctx context.Context, f tracewatch.ClueFilter) ([]tracewatch.Clue, error) {
 	const op = "duckdb.Clues"
 	where, args := clueWhere(f)
-	q := `SELECT ` + clueCols + ` FROM clues` + where + ` ORDER BY id`
+	q := `SELECT ` + clueCols + flowCols + clueFrom + where + ` ORDER BY id`
 	switch {
 	case f.Limit == 0:
 		q += ` LIMIT 100`
@@ -213,7 +258,7 @@ func (s *Store) Clues(ctx context.Context, f tracewatch.ClueFilter) ([]tracewatc
 
 // Clue returns one clue.
 func (s *Store) Clue(ctx context.Context, id int64) (tracewatch.Clue, error) {
-	c, err := scanClue(s.db.QueryRowContext(ctx, `SELECT `+clueCols+` FROM clues WHERE id = ?`, id))
+	c, err := scanClue(s.db.QueryRowContext(ctx, `SELECT `+clueCols+flowCols+clueFrom+` WHERE id = ?`, id))
 	if err != nil {
 		return c, notFound("duckdb.Clue", "clue "+strconv.FormatInt(id, 10), err)
 	}
@@ -224,7 +269,7 @@ func (s *Store) Clue(ctx context.Context, id int64) (tracewatch.Clue, error) {
 func (s *Store) ClueCounts(ctx context.Context, f tracewatch.ClueFilter) ([]tracewatch.ClueCount, error) {
 	const op = "duckdb.ClueCounts"
 	where, args := clueWhere(f)
-	rows, err := s.db.QueryContext(ctx, `SELECT detector, severity, count(*), sum(amount_fen) FROM clues`+where+
+	rows, err := s.db.QueryContext(ctx, `SELECT detector, severity, count(*), sum(amount_fen)`+clueFrom+where+
 		` GROUP BY detector, severity ORDER BY detector, severity DESC`, args...)
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)

@@ -76,6 +76,7 @@ func Run(t *testing.T, open Opener) {
 		{"UnknownLevel", testUnknownLevel},
 		{"PackOrders", testPackOrders},
 		{"PackOrdersMove", testPackOrdersMove},
+		{"Workflow", testWorkflow},
 		{"DrugLimitsEmpty", testDrugLimitsEmpty}, {"DrugLimitsRoundTrip", testDrugLimitsRoundTrip}, {"DrugLimitsReload", testDrugLimitsReload},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
