@@ -1,10 +1,14 @@
-// Package token keeps the operator API's bearer tokens: a file of the data directory
-// (keys/tokens.json) that `tracewatch token create|revoke|list` edit and `tracewatch
-// serve` re-reads when it changes, so a revocation takes effect while the server runs
-// (DuckDB lets one process at a time open the store, so tokens cannot live there).
+// Package token keeps the accounts of the operator API and the workplace: users (with
+// Argon2id password hashes) and bearer tokens, in one file of the data directory
+// (keys/tokens.json) that `tracewatch user …` and `tracewatch token …` edit and
+// `tracewatch serve` re-reads when it changes, so a revocation or a disabled user takes
+// effect while the server runs (DuckDB lets one process at a time open the store, so
+// accounts cannot live there).
 //
 // A token is "twt_" and 32 letters and digits (about 190 bits). Only its SHA-256 is
-// stored; it is shown once, when it is created. docs/api.md describes the roles.
+// stored; it is shown once, when it is created. A user's token acts as the user; a
+// service token (token create) has a role of its own, admin or viewer, over every
+// region. docs/api.md describes the roles.
 package token
 
 import (
@@ -52,7 +56,8 @@ func (r Role) Allows(need Role) bool {
 // Entry is one token as stored: never the token itself.
 type Entry struct {
 	Name      string    `json:"name"`
-	Role      Role      `json:"role"`
+	User      string    `json:"user,omitempty"` // the user it acts as; "": a service token with Role
+	Role      Role      `json:"role,omitempty"`
 	Hash      string    `json:"sha256"` // lowercase hex SHA-256 of the token
 	Created   time.Time `json:"created"`
 	Revoked   bool      `json:"revoked"`
@@ -61,8 +66,9 @@ type Entry struct {
 
 // file is the JSON document of keys/tokens.json.
 type file struct {
-	Version int     `json:"version"`
-	Tokens  []Entry `json:"tokens"`
+	Version int          `json:"version"`
+	Tokens  []Entry      `json:"tokens"`
+	Users   []UserRecord `json:"users,omitempty"`
 }
 
 const (
@@ -95,6 +101,11 @@ func Create(dataDir, name string, role Role, now time.Time) (string, error) {
 		for _, e := range f.Tokens {
 			if e.Name == name && !e.Revoked {
 				return tracewatch.Errorf(op, tracewatch.KindConflict, "a token named %s exists: revoke it first or choose another name", name).WithField("name")
+			}
+		}
+		for _, u := range f.Users {
+			if u.Name == name {
+				return tracewatch.Errorf(op, tracewatch.KindConflict, "a user named %s exists: a service token needs another name (or use tracewatch user token %s)", name, name).WithField("name")
 			}
 		}
 		r, err := RandomAlnum(randLen)
@@ -256,9 +267,9 @@ type Set struct {
 	loaded  bool
 	checked time.Time   // when the file was last looked at
 	stat    fs.FileInfo // as it was then (nil: missing)
-	entries []Entry
-	hashes  [][]byte // of entries, decoded
-	err     error    // the file could not be read: every token is refused
+	f      file
+	hashes [][]byte // of f.Tokens, decoded
+	err    error    // the file could not be read: every token is refused
 }
 
 // Open returns the Set of a data directory's tokens (none when the file is missing).
@@ -278,10 +289,11 @@ var ErrUnknown = errors.New("unknown or revoked token")
 // file is a KindInternal error (every token is refused until it is fixed).
 func (s *Set) Authenticate(tok string) (Entry, error) {
 	const op = "token.Authenticate"
-	entries, hashes, err := s.current()
+	f, hashes, err := s.current()
 	if err != nil {
 		return Entry{}, err
 	}
+	entries := f.Tokens
 	if !strings.HasPrefix(tok, prefix) || len(tok) > maxToken {
 		return Entry{}, tracewatch.E(op, tracewatch.KindUnauthorized, ErrUnknown)
 	}
@@ -298,13 +310,19 @@ func (s *Set) Authenticate(tok string) (Entry, error) {
 	return entries[found], nil
 }
 
-// current returns the entries, re-reading the file when it changed.
-func (s *Set) current() ([]Entry, [][]byte, error) {
+// file returns the accounts file as last read.
+func (s *Set) file() (file, error) {
+	f, _, err := s.current()
+	return f, err
+}
+
+// current returns the file and its tokens' hashes, re-reading the file when it changed.
+func (s *Set) current() (file, [][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	if since := now.Sub(s.checked); s.loaded && since >= 0 && since < RefreshInterval {
-		return s.entries, s.hashes, s.err
+		return s.f, s.hashes, s.err
 	}
 	s.checked = now
 	fi, err := os.Stat(s.path)
@@ -313,23 +331,23 @@ func (s *Set) current() ([]Entry, [][]byte, error) {
 	}
 	if err != nil {
 		s.err = tracewatch.E("token.Set", tracewatch.KindInternal, err)
-		return nil, nil, s.err
+		return file{}, nil, s.err
 	}
 	if s.loaded && s.err == nil && sameFile(s.stat, fi) {
-		return s.entries, s.hashes, nil
+		return s.f, s.hashes, nil
 	}
 	s.loaded = true
 	f, err := read(s.path)
 	if err != nil {
-		s.stat, s.entries, s.hashes, s.err = nil, nil, nil, err
-		return nil, nil, err
+		s.stat, s.f, s.hashes, s.err = nil, file{}, nil, err
+		return file{}, nil, err
 	}
 	hashes := make([][]byte, len(f.Tokens))
 	for i, e := range f.Tokens {
 		hashes[i], _ = hex.DecodeString(e.Hash) // checked by read
 	}
-	s.stat, s.entries, s.hashes, s.err = fi, f.Tokens, hashes, nil
-	return s.entries, s.hashes, nil
+	s.stat, s.f, s.hashes, s.err = fi, f, hashes, nil
+	return s.f, s.hashes, nil
 }
 
 // sameFile reports whether two looks at the tokens file saw the same version of it.
