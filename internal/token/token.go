@@ -267,9 +267,9 @@ type Set struct {
 	loaded  bool
 	checked time.Time   // when the file was last looked at
 	stat    fs.FileInfo // as it was then (nil: missing)
-	f      file
-	hashes [][]byte // of f.Tokens, decoded
-	err    error    // the file could not be read: every token is refused
+	f       file
+	hashes  [][]byte // of f.Tokens, decoded
+	err     error    // the file could not be read: every token is refused
 }
 
 // Open returns the Set of a data directory's tokens (none when the file is missing).
