@@ -224,7 +224,8 @@ type ClueFilter struct {
 	// NewSeenBefore, with DueBefore: a clue still new that was first seen before this is
 	// overdue too (its 初审 deadline is configuration the store does not know).
 	NewSeenBefore time.Time
-	CaseID        int64 // the clues of this case (0: all)
+	FirstSeenFrom time.Time // clues first found at or after this (zero: all)
+	CaseID        int64     // the clues of this case (0: all)
 }
 
 // ClueCount is one line of a screening summary.

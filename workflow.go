@@ -135,4 +135,6 @@ type WorkflowStore interface {
 	Points(ctx context.Context, f PointFilter) ([]PointAward, error)
 	PutCase(ctx context.Context, c Case) (Case, error)
 	Case(ctx context.Context, id int64) (Case, error)
+	// ClueStates counts the clues matching f by state.
+	ClueStates(ctx context.Context, f ClueFilter) (map[ClueState]int64, error)
 }

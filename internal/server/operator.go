@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,73 +12,7 @@ import (
 
 	"tracewatch"
 	"tracewatch/internal/idno"
-	"tracewatch/internal/token"
 )
-
-// The operator API's access control: every /api/v1 endpoint except POST /api/v1/check
-// (signed by institutions) needs `Authorization: Bearer <token>` of a token made by
-// `tracewatch token create` (internal/token). A viewer reads, with personal data
-// masked; an admin also resubmits and sees everything. docs/api.md.
-
-type operatorKey struct{}
-
-// operatorOf returns the verified operator of a request (the zero Entry outside
-// requireToken).
-func operatorOf(r *http.Request) token.Entry {
-	e, _ := r.Context().Value(operatorKey{}).(token.Entry)
-	return e
-}
-
-// unmasked reports whether the caller may see personal data as stored.
-func unmasked(r *http.Request) bool { return operatorOf(r).Role == token.RoleAdmin }
-
-// errNoToken and errRole are the refusals of requireToken.
-var (
-	errNoToken = errors.New("an operator token is required: send Authorization: Bearer <token> (tracewatch token create)")
-	errBadAuth = errors.New("want Authorization: Bearer <token>")
-)
-
-// requireToken lets a request through when it carries a valid token whose role allows
-// need: 401 (with WWW-Authenticate) without one, 403 with a role too weak.
-func (s *Server) requireToken(need token.Role, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		const op = "server.Token"
-		refuse := func(err error) {
-			if statusOf(err) == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="tracewatch"`)
-			}
-			s.apiFail(w, r, err)
-		}
-		auth := strings.TrimSpace(r.Header.Get("Authorization"))
-		if auth == "" {
-			refuse(tracewatch.E(op, tracewatch.KindUnauthorized, errNoToken))
-			return
-		}
-		scheme, tok, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			refuse(tracewatch.E(op, tracewatch.KindUnauthorized, errBadAuth).WithField("Authorization"))
-			return
-		}
-		if s.tokens == nil {
-			refuse(tracewatch.E(op, tracewatch.KindUnauthorized, token.ErrUnknown).WithField("Authorization"))
-			return
-		}
-		e, err := s.tokens.Authenticate(strings.TrimSpace(tok))
-		if err != nil {
-			if tracewatch.KindOf(err) == tracewatch.KindUnauthorized {
-				err = tracewatch.E(op, tracewatch.KindUnauthorized, token.ErrUnknown).WithField("Authorization")
-			}
-			refuse(err)
-			return
-		}
-		recordOf(r).operator = e.Name
-		if !e.Role.Allows(need) {
-			refuse(forbidden(op, "the token %s is a %s token: this needs an %s token", e.Name, e.Role, need))
-			return
-		}
-		h(w, r.WithContext(context.WithValue(r.Context(), operatorKey{}, e)))
-	}
-}
 
 // handleNoRoute answers an /api/v1 path that is no endpoint, after the token check: an
 // unauthenticated caller learns nothing of the routes.

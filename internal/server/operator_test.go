@@ -30,6 +30,22 @@ var operatorEndpoints = []struct{ method, path string }{
 	{"DELETE", "/api/v1/stats"},
 }
 
+// workflowEndpoints are the endpoints of users and the clue workflow (workflow_test.go
+// tests what each role may do with them).
+var workflowEndpoints = []struct{ method, path string }{
+	{"POST", "/api/v1/logout"},
+	{"GET", "/api/v1/me"},
+	{"POST", "/api/v1/clues/1/transitions"},
+	{"POST", "/api/v1/clues/1/attachments"},
+	{"GET", "/api/v1/clues/1/attachments/1"},
+	{"POST", "/api/v1/cases"},
+	{"GET", "/api/v1/cases/1"},
+	{"POST", "/api/v1/cases/1/transitions"},
+	{"GET", "/api/v1/digest"},
+	{"GET", "/api/v1/points"},
+	{"GET", "/api/v1/practitioners/D001/points"},
+}
+
 // TestOperatorTokens: without a valid token every operator endpoint answers 401 with
 // WWW-Authenticate and a JSON error, whatever the route; a viewer may read but not
 // resubmit (403); a token revoked while the server runs is refused within the refresh
@@ -53,7 +69,7 @@ func TestOperatorTokens(t *testing.T) {
 		{"token without scheme", h.admin},
 		{"a signature is no token", "Bearer " + h.keys[instP].secret},
 	} {
-		for _, ep := range operatorEndpoints {
+		for _, ep := range append(operatorEndpoints, workflowEndpoints...) {
 			t.Run(auth.name+" "+ep.method+" "+ep.path, func(t *testing.T) {
 				hd := http.Header{}
 				if auth.value != "" {
@@ -81,7 +97,7 @@ func TestOperatorTokens(t *testing.T) {
 		status, b := h.do(ep.method, ep.path, []byte(sale("P1-2", instP, codeA, nil)), bearer(h.viewer))
 		switch {
 		case strings.HasSuffix(ep.path, "/resubmit"):
-			if status != 403 || !strings.Contains(string(b), "needs an admin token") {
+			if status != 403 || !strings.Contains(string(b), "needs the admin role") {
 				t.Errorf("viewer resubmit: %d %s", status, b)
 			}
 		case ep.path == "/api/v1/nothing" || ep.method == "DELETE":

@@ -17,16 +17,19 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
 	"tracewatch"
+	"tracewatch/internal/audit"
 	"tracewatch/internal/ingest"
 	"tracewatch/internal/nhsa"
 	"tracewatch/internal/rules"
 	"tracewatch/internal/token"
+	"tracewatch/internal/workflow"
 )
 
 // DefaultMaxBody is the default limit of a request body.
@@ -48,9 +51,16 @@ type Config struct {
 	// endpoints, with bursts of RateBurst; 0 means no limit.
 	RateLimit float64
 	RateBurst int
-	// Tokens are the operator tokens (token.Open on the data directory). Nil: every
-	// operator endpoint answers 401.
+	// Tokens are the accounts: users and tokens (token.Open on the data directory). Nil:
+	// every operator endpoint answers 401.
 	Tokens *token.Set
+	// Audit is the audit log of sign-ins, workflow steps, attachments and reads of
+	// personal data (nil: none is kept; tests only).
+	Audit *audit.Log
+	// Workflow is the province's workflow configuration (zero: the defaults).
+	Workflow workflow.Config
+	// DataDir is where attachments are kept (DataDir/attachments); "" refuses uploads.
+	DataDir string
 	// ServiceListener says /readyz and /metrics are also served without a token by
 	// ServiceHandler on a separate listener (serve --metrics-listen): on Handler they
 	// then need an operator token. /healthz stays open on both.
@@ -71,6 +81,12 @@ type Server struct {
 	limits  *limiters
 	tokens  *token.Set
 	service http.Handler
+
+	auditLog *audit.Log
+	wf       workflow.Config
+	dataDir  string
+	sessions *sessions
+	flowMu   sync.Mutex // one workflow change at a time: decide, then record
 }
 
 // New builds a Server.
@@ -93,7 +109,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody,
-		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens}
+		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens,
+		auditLog: cfg.Audit, wf: cfg.Workflow, dataDir: cfg.DataDir, sessions: newSessions()}
 	if cfg.RateLimit > 0 {
 		burst := cfg.RateBurst
 		if burst <= 0 {
@@ -101,19 +118,34 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.limits = &limiters{rate: rate.Limit(cfg.RateLimit), burst: burst, by: map[string]*rate.Limiter{}}
 	}
-	// Operator endpoints need a token: a viewer's for reading, an admin's for writing.
-	viewer := func(h http.HandlerFunc) http.HandlerFunc { return s.requireToken(token.RoleViewer, h) }
-	admin := func(h http.HandlerFunc) http.HandlerFunc { return s.requireToken(token.RoleAdmin, h) }
+	// Operator endpoints need a user (a token or a session): staff read the store, an
+	// admin resubmits, every role works the clues it may see (docs/api.md).
+	viewer := func(h http.HandlerFunc) http.HandlerFunc { return s.authed(h, staff...) }
+	admin := func(h http.HandlerFunc) http.HandlerFunc { return s.authed(h, tracewatch.RoleAdmin) }
+	user := func(h http.HandlerFunc) http.HandlerFunc { return s.authed(h) }
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /fsi/api/{infno}", routed("POST /fsi/api/{infno}", s.handleNHSA))
-	mux.HandleFunc("GET /api/v1/codes", routed("GET /api/v1/codes", viewer(s.handleCode)))
-	mux.HandleFunc("GET /api/v1/codes/{code...}", routed("GET /api/v1/codes/{code...}", viewer(s.handleCode)))
-	mux.HandleFunc("GET /api/v1/quarantine", routed("GET /api/v1/quarantine", viewer(s.handleQuarantine)))
-	mux.HandleFunc("POST /api/v1/quarantine/{id}/resubmit", routed("POST /api/v1/quarantine/{id}/resubmit", admin(s.handleResubmit)))
-	mux.HandleFunc("GET /api/v1/stats", routed("GET /api/v1/stats", viewer(s.handleStats)))
-	mux.HandleFunc("GET /api/v1/clues", routed("GET /api/v1/clues", viewer(s.handleClues)))
-	mux.HandleFunc("GET /api/v1/clues/{id}", routed("GET /api/v1/clues/{id}", viewer(s.handleClue)))
-	mux.HandleFunc("/api/v1/", routed("/api/v1/", viewer(s.handleNoRoute)))
+	route := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, routed(pattern, h)) }
+	route("POST /fsi/api/{infno}", s.handleNHSA)
+	route("POST /api/v1/login", s.handleLogin)
+	route("POST /api/v1/logout", user(s.handleLogout))
+	route("GET /api/v1/me", user(s.handleMe))
+	route("GET /api/v1/codes", viewer(s.handleCode))
+	route("GET /api/v1/codes/{code...}", viewer(s.handleCode))
+	route("GET /api/v1/quarantine", viewer(s.handleQuarantine))
+	route("POST /api/v1/quarantine/{id}/resubmit", admin(s.handleResubmit))
+	route("GET /api/v1/stats", viewer(s.handleStats))
+	route("GET /api/v1/clues", user(s.handleClues))
+	route("GET /api/v1/clues/{id}", user(s.handleClue))
+	route("POST /api/v1/clues/{id}/transitions", user(s.handleTransition))
+	route("POST /api/v1/clues/{id}/attachments", user(s.handleAttach))
+	route("GET /api/v1/clues/{id}/attachments/{aid}", user(s.handleAttachment))
+	route("POST /api/v1/cases", s.authed(s.handleCreateCase, tracewatch.RoleAdmin, tracewatch.RoleReviewer))
+	route("GET /api/v1/cases/{id}", user(s.handleCase))
+	route("POST /api/v1/cases/{id}/transitions", user(s.handleCaseTransition))
+	route("GET /api/v1/digest", user(s.handleDigest))
+	route("GET /api/v1/points", viewer(s.handlePoints))
+	route("GET /api/v1/practitioners/{id}/points", viewer(s.handlePractitionerPoints))
+	route("/api/v1/", user(s.handleNoRoute))
 	mux.HandleFunc("POST /api/v1/check", routed("POST /api/v1/check", s.handleCheck))
 	mux.HandleFunc("GET /healthz", routed("GET /healthz", s.handleHealth))
 	ready, metrics := http.HandlerFunc(s.handleReady), http.HandlerFunc(s.handleMetrics)

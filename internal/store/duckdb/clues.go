@@ -219,6 +219,10 @@ func clueWhere(f tracewatch.ClueFilter) (string, []any) {
 		}
 		where = append(where, "state NOT IN ('closed', 'dismissed')", cond)
 	}
+	if !f.FirstSeenFrom.IsZero() {
+		where = append(where, "first_seen >= ?")
+		args = append(args, f.FirstSeenFrom.UTC())
+	}
 	if f.CaseID != 0 {
 		where = append(where, "f.case_id = ?")
 		args = append(args, f.CaseID)

@@ -270,3 +270,24 @@ func (s *Store) Case(ctx context.Context, id int64) (tracewatch.Case, error) {
 	}
 	return c, rows.Err()
 }
+
+// ClueStates counts the clues matching f by state.
+func (s *Store) ClueStates(ctx context.Context, f tracewatch.ClueFilter) (map[tracewatch.ClueState]int64, error) {
+	const op = "duckdb.ClueStates"
+	where, args := clueWhere(f)
+	rows, err := s.db.QueryContext(ctx, `SELECT state, count(*)`+clueFrom+where+` GROUP BY state`, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	out := map[tracewatch.ClueState]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		out[tracewatch.ClueState(st)] = n
+	}
+	return out, rows.Err()
+}

@@ -103,6 +103,9 @@ func testWorkflow(t *testing.T, s tracewatch.Store) {
 	if cs, _ := s.Clues(ctx, tracewatch.ClueFilter{States: []tracewatch.ClueState{"triaged", "closed"}, Limit: -1}); len(cs) != 3 {
 		t.Errorf("triaged or closed: %d clues", len(cs))
 	}
+	if n, err := s.ClueStates(ctx, tracewatch.ClueFilter{Region: "360100"}); err != nil || len(n) != 2 || n["triaged"] != 2 || n["closed"] != 1 {
+		t.Errorf("states in 360100: %v %v", n, err)
+	}
 	late := t2.Add(241 * time.Hour)
 	if cs, _ := s.Clues(ctx, tracewatch.ClueFilter{DueBefore: late, Limit: -1}); len(cs) != 2 {
 		t.Errorf("overdue at %v: %d clues, want a and b", late, len(cs))
