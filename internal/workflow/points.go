@@ -79,7 +79,7 @@ func checkOutcome(o tracewatch.Outcome, c tracewatch.Clue, u tracewatch.User, no
 		if p.Institution == "" {
 			p.Institution = c.Institution
 		}
-		p.ClueID, p.Time, p.Actor = c.ID, now, u.Name
+		p.ClueID, p.Time, p.Actor = c.ID, now.UTC(), u.Name
 		out.Points = append(out.Points, p)
 	}
 	return out, nil

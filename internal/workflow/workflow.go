@@ -254,20 +254,17 @@ func Decide(c tracewatch.Clue, steps []tracewatch.ClueStep, u tracewatch.User, r
 		} else if err := own(tracewatch.ClueAnswered, tracewatch.ClueInvestigating); err != nil {
 			return Decision{}, err
 		}
-		o := req.Outcome
-		if o == nil && from == tracewatch.ClueAppealed && flow.Outcome != nil {
-			o = flow.Outcome // the appeal is refused: the outcome stands
-		}
-		if o == nil {
+		switch {
+		case req.Outcome != nil:
+			checked, err := checkOutcome(*req.Outcome, c, u, now)
+			if err != nil {
+				return Decision{}, err
+			}
+			next.Outcome, step.Outcome = &checked, &checked
+		case from == tracewatch.ClueAppealed && flow.Outcome != nil:
+			// The appeal is refused: the outcome stands, and nothing new is awarded.
+		default:
 			return Decision{}, invalid(op, "outcome", "closing needs an outcome: confirmed (违规属实), partial (部分属实) or dismissed (排除)")
-		}
-		checked, err := checkOutcome(*o, c, u, now)
-		if err != nil {
-			return Decision{}, err
-		}
-		next.Outcome, step.Outcome = &checked, &checked
-		if req.Outcome == nil {
-			step.Outcome = nil // nothing new was awarded
 		}
 	}
 	step.Deadline = next.Deadline
