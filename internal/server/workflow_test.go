@@ -103,7 +103,9 @@ func (f *flowHarness) as(user, method, path string, body any) (int, map[string]a
 	return status, m
 }
 
-func (f *flowHarness) clue(fp string) string { return "/api/v1/clues/" + strconv.FormatInt(f.ids[fp], 10) }
+func (f *flowHarness) clue(fp string) string {
+	return "/api/v1/clues/" + strconv.FormatInt(f.ids[fp], 10)
+}
 
 // move posts a transition as user and wants the status.
 func (f *flowHarness) move(user, fp string, want int, body map[string]any) map[string]any {
