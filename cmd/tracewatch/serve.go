@@ -14,10 +14,12 @@ import (
 	"syscall"
 	"time"
 
+	"tracewatch/internal/audit"
 	"tracewatch/internal/ingest"
 	"tracewatch/internal/rules"
 	"tracewatch/internal/server"
 	"tracewatch/internal/token"
+	"tracewatch/internal/workflow"
 )
 
 // defaultListen keeps the server on the loopback interface: put a TLS-terminating proxy
@@ -47,9 +49,10 @@ func runServe(e env) int {
 	journal := journalFlag(fs)
 	rateBurst := fs.Int("rate-burst", 0, "burst allowed above --rate-limit (default: one second's worth)")
 	rulesFile := rulesFlag(fs)
+	wfFile := fs.String("workflow", "", "the workflow configuration: quorum, deadlines, points thresholds (default DATA_DIR/workflow.json when it exists; docs/workflow.md)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N] [--rules FILE]")
-		fmt.Fprintln(e.stderr, "Serves POST /fsi/api/{infno} (signed NHSA messages) and the operator API /api/v1 (bearer tokens: tracewatch token create; docs/api.md).")
+		fmt.Fprintln(e.stderr, "Serves POST /fsi/api/{infno} (signed NHSA messages) and the operator API /api/v1 (users sign in or send their tokens: tracewatch user create, user token; docs/api.md).")
 		fmt.Fprintln(e.stderr, "Stops on SIGINT or SIGTERM after the requests in flight (at most --shutdown-grace).")
 		fs.PrintDefaults()
 	}
@@ -71,7 +74,22 @@ func runServe(e env) int {
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
+	users, err := token.Users(*dir)
+	if err != nil {
+		return fail(e.stderr, "serve", err)
+	}
 	tokens, err := token.List(*dir)
+	if err != nil {
+		return fail(e.stderr, "serve", err)
+	}
+	if *wfFile == "" {
+		*wfFile = workflowPath(*dir)
+	}
+	wf, err := workflow.Load(*wfFile)
+	if err != nil {
+		return fail(e.stderr, "serve", err)
+	}
+	auditLog, err := audit.Open(auditDir(*dir))
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
@@ -98,7 +116,8 @@ func runServe(e env) int {
 		logger.Info("check index loaded", "held_codes", held, "received_codes", recv, "seconds", time.Since(start).Seconds())
 	}()
 	srv, err := server.New(server.Config{Store: st, Ingester: in, MasterKey: master, Logger: logger, Index: index,
-		RateLimit: *rateLimit, RateBurst: *rateBurst, Tokens: token.Open(*dir, nil), ServiceListener: *metricsListen != ""})
+		RateLimit: *rateLimit, RateBurst: *rateBurst, Tokens: token.Open(*dir, nil), ServiceListener: *metricsListen != "",
+		Audit: auditLog, Workflow: wf, DataDir: *dir})
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
@@ -149,8 +168,8 @@ func runServe(e env) int {
 	if len(listeners) > 1 {
 		fmt.Fprintf(e.stderr, "service endpoints (/healthz, /readyz, /metrics) on %s\n", listeners[1].Addr())
 	}
-	if !slices.ContainsFunc(tokens, func(t token.Entry) bool { return !t.Revoked }) {
-		fmt.Fprintln(e.stderr, "no operator token yet: the /api/v1 operator endpoints answer 401 until one is made (tracewatch token create --name NAME --role admin)")
+	if !slices.ContainsFunc(tokens, func(t token.Entry) bool { return !t.Revoked }) && !slices.ContainsFunc(users, func(u token.UserRecord) bool { return !u.Disabled }) {
+		fmt.Fprintln(e.stderr, "no user or token yet: the /api/v1 operator endpoints answer 401 until one is made (tracewatch user create --name NAME --role admin --region CODE)")
 	}
 
 	var serveErr error

@@ -87,7 +87,7 @@ func runTokenRevoke(e env) int {
 func runTokenList(e env) int {
 	fs := flag.NewFlagSet("token list", flag.ContinueOnError)
 	dir := dataDirFlag(fs)
-	asJSON := fs.Bool("json", false, "print JSON: [{name, role, created, revoked, revoked_at}]")
+	asJSON := fs.Bool("json", false, "print JSON: [{name, role, user, created, revoked, revoked_at}]")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch token list [--json] [--data-dir D]")
 		fs.PrintDefaults()
@@ -108,27 +108,32 @@ func runTokenList(e env) int {
 	}
 	type row struct {
 		Name      string    `json:"name"`
-		Role      string    `json:"role"`
+		Role      string    `json:"role"`           // admin or viewer; user:NAME for a user's token
+		User      string    `json:"user,omitempty"` // the user a user's token acts as
 		Created   time.Time `json:"created"`
 		Revoked   bool      `json:"revoked"`
 		RevokedAt time.Time `json:"revoked_at,omitzero"`
 	}
 	rows := make([]row, 0, len(ts))
 	for _, t := range ts {
-		rows = append(rows, row{t.Name, string(t.Role), t.Created, t.Revoked, t.RevokedAt})
+		role := string(t.Role)
+		if t.User != "" {
+			role = "user:" + t.User
+		}
+		rows = append(rows, row{t.Name, role, t.User, t.Created, t.Revoked, t.RevokedAt})
 	}
 	if *asJSON {
 		b, _ := json.Marshal(rows)
 		fmt.Fprintf(e.stdout, "%s\n", b)
 		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "%-24s %-7s %-20s %s\n", "NAME", "ROLE", "CREATED (UTC)", "REVOKED (UTC)")
+	fmt.Fprintf(e.stdout, "%-24s %-16s %-20s %s\n", "NAME", "ROLE", "CREATED (UTC)", "REVOKED (UTC)")
 	for _, r := range rows {
 		revoked := "-"
 		if r.Revoked {
 			revoked = r.RevokedAt.UTC().Format(time.DateTime)
 		}
-		fmt.Fprintf(e.stdout, "%-24s %-7s %-20s %s\n", r.Name, r.Role, r.Created.UTC().Format(time.DateTime), revoked)
+		fmt.Fprintf(e.stdout, "%-24s %-16s %-20s %s\n", r.Name, r.Role, r.Created.UTC().Format(time.DateTime), revoked)
 	}
 	return exitOK
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -26,89 +25,18 @@ import (
 // The clue workflow over HTTP (docs/workflow.md, docs/api.md "Workflow").
 
 const (
-	maxNote          = 4000     // bytes of a transition's note
 	maxTransition    = 64 << 10 // bytes of a transition request
 	maxAttachment    = 32 << 20 // bytes of one upload (all its files)
 	attachmentsDir   = "attachments"
 	maxAttachmentLen = 200 // bytes of a file name
 )
 
-// transitionJSON is the body of POST /api/v1/clues/{id}/transitions (and of a case's).
-// Keys are a public contract: add, never rename.
-type transitionJSON struct {
-	To              string                  `json:"to"`
-	Note            string                  `json:"note"`
-	Region          string                  `json:"region"`
-	Deadline        string                  `json:"deadline"` // RFC 3339, or YYYY-MM-DD (the end of that day, Beijing time)
-	Deliberate      bool                    `json:"deliberate"`
-	Outcome         string                  `json:"outcome"`
-	RecoveredFen    int64                   `json:"recovered_fen"`
-	PenaltyFen      int64                   `json:"penalty_fen"`
-	FineFen         int64                   `json:"fine_fen"`
-	AgreementAction string                  `json:"agreement_action"`
-	Referrals       []string                `json:"referrals"`
-	Points          []tracewatch.PointAward `json:"points"`
-}
-
-// request turns the body into a workflow request.
-func (t transitionJSON) request(remote string) (workflow.Request, error) {
-	const op = "server.Transition"
-	to, err := tracewatch.ParseClueState(t.To)
-	if err != nil {
-		return workflow.Request{}, tracewatch.E(op, tracewatch.KindInvalid, err).WithField("to")
-	}
-	if err := checkText(op, "note", strings.ReplaceAll(strings.ReplaceAll(t.Note, "\n", " "), "\r", " "), maxNote); err != nil {
-		return workflow.Request{}, err
-	}
-	req := workflow.Request{To: to, Note: t.Note, Region: tracewatch.Region(strings.TrimSpace(t.Region)), Deliberate: t.Deliberate, Remote: remote}
-	if t.Deadline != "" {
-		d, err := parseDeadline(t.Deadline)
-		if err != nil {
-			return req, tracewatch.Errorf(op, tracewatch.KindInvalid, "want RFC 3339 (2025-09-30T18:00:00+08:00) or a day (2025-09-30)").WithField("deadline")
-		}
-		req.Deadline = d
-	}
-	if t.Outcome != "" || len(t.Points) > 0 || t.RecoveredFen != 0 || t.PenaltyFen != 0 || t.FineFen != 0 || t.AgreementAction != "" || len(t.Referrals) > 0 {
-		if to != tracewatch.ClueClosed {
-			return req, tracewatch.Errorf(op, tracewatch.KindInvalid, "an outcome is recorded when closing (to: closed)").WithField("outcome")
-		}
-		req.Outcome = &tracewatch.Outcome{Result: tracewatch.OutcomeResult(t.Outcome), RecoveredFen: tracewatch.Fen(t.RecoveredFen),
-			PenaltyFen: tracewatch.Fen(t.PenaltyFen), FineFen: tracewatch.Fen(t.FineFen), AgreementAction: t.AgreementAction,
-			Referrals: t.Referrals, Points: t.Points}
-	}
-	return req, nil
-}
-
-// parseDeadline reads RFC 3339, or a day: the end of that day in Beijing.
-func parseDeadline(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	d, err := time.ParseInLocation(time.DateOnly, s, tracewatch.Beijing)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return d.AddDate(0, 0, 1).Add(-time.Second).UTC(), nil
-}
-
-// transitionAnswer is the answer to a transition.
-type transitionAnswer struct {
-	ClueID   int64                `json:"clue_id"`
-	State    tracewatch.ClueState `json:"state"`
-	From     tracewatch.ClueState `json:"from"`
-	Applied  bool                 `json:"applied"`
-	Votes    []string             `json:"votes,omitempty"`
-	Quorum   int                  `json:"quorum,omitempty"`
-	Step     tracewatch.ClueStep  `json:"step"`
-	Workflow tracewatch.ClueFlow  `json:"workflow"`
-}
-
 func readTransition(w http.ResponseWriter, r *http.Request) (workflow.Request, error) {
 	const op = "server.Transition"
 	r.Body = http.MaxBytesReader(w, r.Body, maxTransition)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	var in transitionJSON
+	var in workflow.Body
 	if err := dec.Decode(&in); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -116,7 +44,7 @@ func readTransition(w http.ResponseWriter, r *http.Request) (workflow.Request, e
 		}
 		return workflow.Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a JSON object such as {\"to\": \"triaged\", \"note\": \"…\"}: %v", bodyProblem(err)).WithField("body")
 	}
-	return in.request(remoteOf(r))
+	return in.Request(remoteOf(r))
 }
 
 // bodyProblem says what is wrong with a JSON body without echoing it.
@@ -155,67 +83,9 @@ func (s *Server) handleTransition(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ans[0])
 }
 
-// transition decides and records one request on clues (together, all or none), audits
-// each step, and answers each clue's new state.
-func (s *Server) transition(r *http.Request, clues []tracewatch.Clue, req workflow.Request, caseID int64) ([]transitionAnswer, error) {
-	u := userOf(r)
-	now := s.now()
-	var writes []tracewatch.StepWrite
-	var ans []transitionAnswer
-	for _, c := range clues {
-		steps, err := s.st.ClueSteps(r.Context(), c.ID)
-		if err != nil {
-			return nil, err
-		}
-		dec, err := workflow.Decide(c, steps, u, req, s.wf, now)
-		if err != nil {
-			if len(clues) > 1 {
-				err = fmt.Errorf("clue %d: %w", c.ID, err)
-			}
-			return nil, err
-		}
-		dec.Write.Step.CaseID = caseID
-		if caseID != 0 {
-			dec.Write.Flow.CaseID = caseID
-		}
-		writes = append(writes, dec.Write)
-		a := transitionAnswer{ClueID: c.ID, State: c.State, From: dec.Write.Expect, Applied: dec.Write.Step.Applied,
-			Votes: dec.Votes, Quorum: dec.Quorum, Step: dec.Write.Step, Workflow: c.Flow}
-		if a.Applied {
-			a.State, a.Workflow = dec.Write.Step.To, dec.Write.Flow
-		}
-		ans = append(ans, a)
-	}
-	if err := s.st.ApplySteps(r.Context(), writes); err != nil {
-		return nil, err
-	}
-	for _, w := range writes {
-		st := w.Step
-		detail := map[string]any{"from": st.From, "to": st.To, "applied": st.Applied}
-		if st.Note != "" {
-			detail["note"] = st.Note
-		}
-		if st.Vote {
-			detail["vote"] = true
-		}
-		if st.Region != "" {
-			detail["region"] = st.Region
-		}
-		if !st.Deadline.IsZero() {
-			detail["deadline"] = st.Deadline
-		}
-		if st.Outcome != nil {
-			detail["outcome"] = st.Outcome
-		}
-		if caseID != 0 {
-			detail["case"] = caseID
-		}
-		if err := s.audit(r, u.Name, "transition", "clue:"+strconv.FormatInt(st.ClueID, 10), detail); err != nil {
-			s.log.Error("a transition was recorded but not audited", "clue", st.ClueID, "err", err.Error())
-			return nil, err
-		}
-	}
-	return ans, nil
+// transition applies one request to clues (together, all or none), audited.
+func (s *Server) transition(r *http.Request, clues []tracewatch.Clue, req workflow.Request, caseID int64) ([]workflow.Result, error) {
+	return workflow.Apply(r.Context(), s.st, s.auditLog, s.wf, userOf(r), clues, req, caseID, s.now())
 }
 
 // handleAttach answers POST /api/v1/clues/{id}/attachments: a multipart form with one or
