@@ -43,7 +43,7 @@ func init() {
 
 // clueFilterFlags are the filters list and export share.
 type clueFilterFlags struct {
-	detector, severity, region, institution, code *string
+	detector, severity, region, institution, code, state *string
 }
 
 func addClueFilterFlags(fs *flag.FlagSet) clueFilterFlags {
@@ -53,6 +53,7 @@ func addClueFilterFlags(fs *flag.FlagSet) clueFilterFlags {
 		region:      fs.String("region", "", "only clues within this region (6 digits; a province or city contains its counties)"),
 		institution: fs.String("institution", "", "only clues about this institution (fixmedins_code)"),
 		code:        fs.String("code", "", "only clues naming this trace-code identity"),
+		state:       fs.String("state", "", "only clues in this workflow state (new, triaged, reviewed, deliberated, dispatched, investigating, answered, closed, returned, appealed, dismissed)"),
 	}
 }
 
@@ -71,6 +72,13 @@ func (f clueFilterFlags) parse() (tracewatch.ClueFilter, error) {
 			return cf, err
 		}
 		cf.Region = r
+	}
+	if *f.state != "" {
+		st, err := tracewatch.ParseClueState(*f.state)
+		if err != nil {
+			return cf, err
+		}
+		cf.States = []tracewatch.ClueState{st}
 	}
 	return cf, nil
 }
@@ -186,7 +194,9 @@ func writeClue(w io.Writer, c tracewatch.Clue) {
 }
 
 // exportHeaders are the workbook's columns (a public contract: issue 5).
-var exportHeaders = []string{"线索编号", "模型", "严重程度", "统筹区", "机构编码", "机构名称", "涉及金额(元)", "追溯码", "说明", "首次发现时间"}
+// The last three (issue 13) make a dispatch list: `--state dispatched --region CITY`.
+var exportHeaders = []string{"线索编号", "模型", "严重程度", "统筹区", "机构编码", "机构名称", "涉及金额(元)", "追溯码", "说明", "首次发现时间",
+	"状态", "下发地区", "办理时限"}
 
 func runCluesExport(e env) int {
 	fs := flag.NewFlagSet("clues export", flag.ContinueOnError)
@@ -278,6 +288,7 @@ func exportClues(ctx context.Context, st *duckdb.Store, f tracewatch.ClueFilter,
 				c.ID, c.Detector, c.Severity.Chinese(), string(c.Region), c.Institution, names[c.Institution],
 				excelize.Cell{StyleID: money, Value: float64(c.AmountFen) / 100}, strings.Join(c.Codes, ", "), c.Explanation,
 				c.FirstSeen.In(cstZone).Format("2006-01-02 15:04:05"),
+				c.State.Chinese(), string(c.Flow.DispatchRegion), deadlineCell(c),
 			}
 			if err := sw.SetRow(cell, row); err != nil {
 				return n, err
@@ -292,6 +303,15 @@ func exportClues(ctx context.Context, st *duckdb.Store, f tracewatch.ClueFilter,
 		return n, err
 	}
 	return n, x.SaveAs(path)
+}
+
+// deadlineCell is when a clue's current step is due, Beijing time ("" for none: a clue
+// never moved has its 初审 deadline from the workflow configuration, not in the store).
+func deadlineCell(c tracewatch.Clue) string {
+	if c.Flow.Deadline.IsZero() || c.State.Terminal() {
+		return ""
+	}
+	return c.Flow.Deadline.In(cstZone).Format("2006-01-02 15:04")
 }
 
 // fileSHA256 is the hex SHA-256 of the file at path.

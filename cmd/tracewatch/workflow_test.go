@@ -68,6 +68,11 @@ func TestWorkflowCLI(t *testing.T) {
 	}
 	move("p2", "deliberated", exitOK)
 	move("d1", "dispatched", exitOK, "--region", region[:4]+"00", "--deadline", "2099-12-31")
+	// The dispatch list of the city: an XLSX export of what was dispatched there, logged.
+	xlsx := filepath.Join(dir, "dispatch.xlsx")
+	if code, out, errOut := runCLI(t, "", "clues", "export", "--data-dir", data, "--xlsx", xlsx, "--state", "dispatched", "--region", region[:4]+"00"); code != exitOK || !strings.Contains(out, "1 clues written") {
+		t.Errorf("dispatch list: %d %q %q", code, out, errOut)
+	}
 	move("i1", "investigating", exitOK)
 	move("i1", "answered", exitOK, "--note", "属实")
 	move("i1", "closed", exitFail, "--outcome", "confirmed") // an inspector does not close
