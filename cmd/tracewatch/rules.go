@@ -282,12 +282,25 @@ type backtestReport struct {
 	// With labels: the planted cases of the rule, those found, the clues matching one,
 	// those (可疑 or worse) matching none; precision and recall as tracewatch eval
 	// computes them. Null without labels.
-	Planted     *int     `json:"planted"`
-	Matched     *int     `json:"matched"`
-	FalseClues  *int     `json:"false_clues"`
-	Precision   *float64 `json:"precision"`
-	Recall      *float64 `json:"recall"`
-	ElapsedSecs float64  `json:"elapsed_seconds"`
+	Planted    *int     `json:"planted"`
+	Matched    *int     `json:"matched"`
+	FalseClues *int     `json:"false_clues"`
+	Precision  *float64 `json:"precision"`
+	Recall     *float64 `json:"recall"`
+	// Outcomes scores the rule against the workflow's decisions on its stored clues
+	// (closed with an outcome, or dismissed): null when none is decided yet.
+	Outcomes    *outcomeScore `json:"outcomes"`
+	ElapsedSecs float64       `json:"elapsed_seconds"`
+}
+
+// outcomeScore is a backtest against the workflow's outcomes: the stored clues of the
+// rule that people decided are labels (confirmed or partial: true; dismissed: false).
+type outcomeScore struct {
+	Decided   int     `json:"decided"`   // stored clues of the rule closed or dismissed
+	Confirmed int     `json:"confirmed"` // of the backtest's clues, those decided confirmed or partial
+	Dismissed int     `json:"dismissed"` // of the backtest's clues, those decided dismissed
+	Missed    int     `json:"missed"`    // confirmed clues the backtest no longer raises
+	Precision float64 `json:"precision"` // confirmed / (confirmed + dismissed)
 }
 
 type backtestExample struct {
@@ -410,6 +423,12 @@ func rulesBacktest(e env) int {
 	if labels != nil {
 		scoreBacktest(&rep, rules.Name(ent), labels, clues)
 	}
+	decided, err := st.Clues(ctx, tracewatch.ClueFilter{Detector: rules.Name(ent), Limit: -1,
+		States: []tracewatch.ClueState{tracewatch.ClueClosed, tracewatch.ClueDismissed}})
+	if err != nil {
+		return fail(e.stderr, "rules backtest", err)
+	}
+	rep.Outcomes = scoreOutcomes(decided, clues)
 	if *asJSON {
 		return writeJSON(e.stdout, rep)
 	}
@@ -468,6 +487,40 @@ func scoreBacktest(rep *backtestReport, name string, labels []eval.Label, clues 
 	rep.Precision, rep.Recall = &p, &r
 }
 
+// scoreOutcomes scores a backtest's clues against the decided stored clues (nil when
+// none is decided).
+func scoreOutcomes(decided, clues []tracewatch.Clue) *outcomeScore {
+	if len(decided) == 0 {
+		return nil
+	}
+	truth := map[string]bool{}
+	for _, c := range decided {
+		confirmed := c.State == tracewatch.ClueClosed && c.Flow.Outcome != nil && c.Flow.Outcome.Result != tracewatch.OutcomeDismissed
+		truth[c.Fingerprint] = confirmed
+	}
+	o := &outcomeScore{Decided: len(decided)}
+	raised := map[string]bool{}
+	for _, c := range clues {
+		raised[c.Fingerprint] = true
+		if confirmed, ok := truth[c.Fingerprint]; ok {
+			if confirmed {
+				o.Confirmed++
+			} else {
+				o.Dismissed++
+			}
+		}
+	}
+	for fp, confirmed := range truth {
+		if confirmed && !raised[fp] {
+			o.Missed++
+		}
+	}
+	if o.Confirmed+o.Dismissed > 0 {
+		o.Precision = float64(o.Confirmed) / float64(o.Confirmed+o.Dismissed)
+	}
+	return o
+}
+
 func printBacktest(w io.Writer, r backtestReport) {
 	fmt.Fprintf(w, "%s backtest", r.Rule)
 	for _, k := range sortedKeys(r.Window) {
@@ -486,6 +539,10 @@ func printBacktest(w io.Writer, r backtestReport) {
 	}
 	if r.Precision != nil {
 		fmt.Fprintf(w, "  labels: %d planted, %d clues match, %d false; precision %.3f recall %.3f\n", *r.Planted, *r.Matched, *r.FalseClues, *r.Precision, *r.Recall)
+	}
+	if o := r.Outcomes; o != nil {
+		fmt.Fprintf(w, "  outcomes: %d decided; raises %d confirmed and %d dismissed (precision %.3f); misses %d confirmed\n",
+			o.Decided, o.Confirmed, o.Dismissed, o.Precision, o.Missed)
 	}
 	for i, x := range r.Examples {
 		fmt.Fprintf(w, "  %2d. %s %s %s 元 %s\n", i+1, x.Severity, x.Institution, tracewatch.Fen(x.AmountFen), x.Explanation)

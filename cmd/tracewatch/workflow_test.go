@@ -98,6 +98,15 @@ func TestWorkflowCLI(t *testing.T) {
 	if code, out, _ := runCLI(t, "", "points", "list", "--data-dir", data, "--practitioner", "D002"); code != exitOK || !strings.Contains(out, "D002") || strings.Contains(out, "D001") {
 		t.Errorf("points list --practitioner: %q", out)
 	}
+	// The outcome is a label for the rule's backtest.
+	detector := clues[0]["detector"].(string)
+	code, out, errOut := runCLI(t, "", "rules", "backtest", strings.Split(detector, "@")[0], "--data-dir", data, "--json")
+	var bt struct {
+		Outcomes *struct{ Decided, Confirmed, Dismissed, Missed int }
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &bt) != nil || bt.Outcomes == nil || bt.Outcomes.Decided != 1 || bt.Outcomes.Confirmed+bt.Outcomes.Missed != 1 {
+		t.Errorf("backtest with outcomes: %d %.300s %s", code, out, errOut)
+	}
 	// The audit log holds and then does not.
 	if code, out, errOut := runCLI(t, "", "audit", "verify", "--data-dir", data); code != exitOK {
 		t.Fatalf("audit verify: %d %s %s", code, out, errOut)
