@@ -55,6 +55,12 @@ type Config struct {
 	// ServiceHandler on a separate listener (serve --metrics-listen): on Handler they
 	// then need an operator token. /healthz stays open on both.
 	ServiceListener bool
+	// Screen runs a screening for POST /api/v1/screen (serve wires it to the screen
+	// command's function). Nil: the endpoint answers 404.
+	Screen ScreenFunc
+	// HashKey is the data directory's ID-number hash key (DATA/keys/certno-hash.key),
+	// with which POST /api/v1/reference/persons hashes certno as `tracewatch load` does.
+	HashKey []byte
 }
 
 // Server serves the NHSA endpoint and the operator API.
@@ -71,6 +77,9 @@ type Server struct {
 	limits  *limiters
 	tokens  *token.Set
 	service http.Handler
+	screen  ScreenFunc
+	hashKey []byte
+	reidx   reindexer
 }
 
 // New builds a Server.
@@ -93,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody,
-		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens}
+		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens, screen: cfg.Screen, hashKey: cfg.HashKey}
 	if cfg.RateLimit > 0 {
 		burst := cfg.RateBurst
 		if burst <= 0 {
@@ -113,6 +122,10 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /api/v1/stats", routed("GET /api/v1/stats", viewer(s.handleStats)))
 	mux.HandleFunc("GET /api/v1/clues", routed("GET /api/v1/clues", viewer(s.handleClues)))
 	mux.HandleFunc("GET /api/v1/clues/{id}", routed("GET /api/v1/clues/{id}", viewer(s.handleClue)))
+	// One running service (service.go): bulk ingest, reference loads and screening.
+	mux.HandleFunc("POST /api/v1/ingest", routed("POST /api/v1/ingest", admin(s.handleIngest)))
+	mux.HandleFunc("POST /api/v1/reference/{kind}", routed("POST /api/v1/reference/{kind}", admin(s.handleReference)))
+	mux.HandleFunc("POST /api/v1/screen", routed("POST /api/v1/screen", admin(s.handleScreen)))
 	mux.HandleFunc("/api/v1/", routed("/api/v1/", viewer(s.handleNoRoute)))
 	mux.HandleFunc("POST /api/v1/check", routed("POST /api/v1/check", s.handleCheck))
 	mux.HandleFunc("GET /healthz", routed("GET /healthz", s.handleHealth))
