@@ -20,7 +20,7 @@ import (
 var _ facts.Reader = (*duckdb.Store)(nil)
 
 func init() {
-	register("screen", "run the detectors and write clues: screen [--data-dir D] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--region R] [--detector T1,…] [--rules FILE] [--param name.param=value] [--json]", runScreen)
+	register("screen", "run the detectors and write clues: screen [--data-dir D | --server URL [--token T]] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--region R] [--detector T1,…] [--rules FILE] [--param name.param=value] [--json]", runScreen)
 }
 
 // rulesFlag adds --rules: a rule-base file (docs/rules.md) applied over the default.
@@ -149,10 +149,14 @@ func runScreen(e env) int {
 	fs.Var(&params, "param", "set a detector parameter, detector.param=value (docs/detectors.md); repeatable")
 	rulesFile := rulesFlag(fs)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	rf := addRemoteFlags(fs)
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
 		return code
 	}
 	req := server.ScreenRequest{From: *wf.from, To: *wf.to, Region: *wf.region, At: *wf.at, Detectors: dets, Params: params}
+	if rf.given() {
+		return remoteScreen(e, fs, rf, req, *asJSON)
+	}
 	base, err := rules.LoadBase(*rulesFile)
 	if err != nil {
 		return fail(e.stderr, "screen", err)
