@@ -110,7 +110,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	stats, err := s.in.IngestFile(r.Context(), indexedCommitter{s}, body, o)
 	s.countIngest(stats)
-	s.log.InfoContext(r.Context(), "bulk ingest", "name", name, "lines", stats.Lines, "messages", stats.Messages,
+	s.log.InfoContext(r.Context(), "bulk ingest", "name", scrubIDs(name), "lines", stats.Lines, "messages", stats.Messages,
 		"accepted", stats.Accepted, "replayed", stats.Replayed, "refused", stats.Refused, "unreadable", stats.Unreadable,
 		"dead_lettered", stats.DeadLettered, "seconds", time.Since(start).Seconds(), "complete", err == nil)
 	if err != nil {
