@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,8 +52,7 @@ func runClueTransition(e env) int {
 	dir := dataDirFlag(fs)
 	note := fs.String("note", "", "the note of the step (a reason, a finding)")
 	as := fs.String("as", "", "without --server: the user who acts (tracewatch user list)")
-	server := fs.String("server", "", "the URL of a running serve (http://127.0.0.1:8080): go through it")
-	tok := fs.String("token", "", "with --server: a user's token (default $TRACEWATCH_TOKEN)")
+	rf := addRemoteFlags(fs)
 	region := fs.String("region", "", "dispatched: the city or county to dispatch to")
 	deadline := fs.String("deadline", "", "dispatched: when feedback is due (YYYY-MM-DD or RFC 3339)")
 	deliberate := fs.Bool("deliberate", false, "ask for 合议 before dispatch")
@@ -103,17 +100,19 @@ func runClueTransition(e env) int {
 		body.Points = append(body.Points, a)
 	}
 	var res workflow.Result
-	if *server != "" {
-		if *as != "" {
-			return fail(e.stderr, "clue transition", fmt.Errorf("--as is for the local store: through --server the token says who acts"))
-		}
+	c, err := remoteOf(fs, rf, "data-dir", "as")
+	if err != nil {
+		return failRemote(e, "clue transition", err)
+	}
+	if c != nil {
 		b, _ := json.Marshal(body)
-		out, err := callAPI(*server, tokenFrom(*tok), "POST", "/api/v1/clues/"+strconv.FormatInt(id, 10)+"/transitions", b)
+		out, err := c.call(context.Background(), http.MethodPost, "/api/v1/clues/"+strconv.FormatInt(id, 10)+"/transitions", nil,
+			bytes.NewReader(b), http.Header{"Content-Type": {"application/json"}}, false, nil)
 		if err != nil {
 			return fail(e.stderr, "clue transition", err)
 		}
 		if err := json.Unmarshal(out, &res); err != nil {
-			return fail(e.stderr, "clue transition", fmt.Errorf("%s answered something else than a transition: %v", *server, err))
+			return fail(e.stderr, "clue transition", fmt.Errorf("the server answered something else than a transition: %v", err))
 		}
 	} else {
 		if *as == "" {
@@ -187,45 +186,3 @@ func transitionLocal(dir string, id int64, as string, body workflow.Body) (workf
 
 // workflowPath is the workflow configuration of a data directory.
 func workflowPath(dir string) string { return filepath.Join(dir, workflow.FileName) }
-
-// tokenFrom is the token of --token, or of $TRACEWATCH_TOKEN.
-func tokenFrom(flagValue string) string {
-	if flagValue != "" {
-		return flagValue
-	}
-	return os.Getenv("TRACEWATCH_TOKEN")
-}
-
-// callAPI sends one JSON request to a running serve and returns the answer's body, or an
-// error that says what the server refused.
-func callAPI(server, tok, method, path string, body []byte) ([]byte, error) {
-	if tok == "" {
-		return nil, fmt.Errorf("--server needs a token: --token T or TRACEWATCH_TOKEN (tracewatch user token NAME)")
-	}
-	req, err := http.NewRequest(method, strings.TrimRight(server, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("--server %s: %w", server, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	cl := &http.Client{Timeout: 5 * time.Minute}
-	resp, err := cl.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("--server %s: %w", server, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("--server %s: %w", server, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct{ Error, Message string }
-		if json.Unmarshal(out, &e) == nil && e.Message != "" {
-			return nil, fmt.Errorf("%s: %d %s: %s", server, resp.StatusCode, e.Error, e.Message)
-		}
-		return nil, fmt.Errorf("%s: %s", server, resp.Status)
-	}
-	return out, nil
-}

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,7 +16,7 @@ import (
 )
 
 func init() {
-	register("ingest", "bulk-ingest NHSA messages: ingest [--data-dir D] [--json] FILE… (JSONL of envelopes, .gz too)", runIngest)
+	register("ingest", "bulk-ingest NHSA messages: ingest [--data-dir D | --server URL [--token T]] [--json] FILE… (JSONL of envelopes, .gz too)", runIngest)
 }
 
 func runIngest(e env) int {
@@ -22,10 +25,12 @@ func runIngest(e env) int {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	batch := fs.Int("batch-lines", 50_000, "lines per durable commit")
 	progressFlag := fs.Bool("progress", false, "print a progress line per commit to stderr even when it is not a terminal")
+	rf := addRemoteFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: tracewatch ingest [--data-dir D] [--json] FILE…")
+		fmt.Fprintln(e.stderr, "usage: tracewatch ingest [--data-dir D | --server URL [--token T]] [--json] FILE…")
 		fmt.Fprintln(e.stderr, "Reads JSONL of NHSA request envelopes, one message per line (.gz too). Safe to re-run:")
 		fmt.Fprintln(e.stderr, "messages already stored (by msgid) change nothing. Refused rows go to the quarantine.")
+		fmt.Fprintln(e.stderr, "With --server, a running tracewatch serve ingests the files (sent as they are).")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
@@ -35,21 +40,37 @@ func runIngest(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	ctx := context.Background()
-	st, err := createStore(ctx, *dir, e.stderr)
+	rc, err := remoteOf(fs, rf, "data-dir")
 	if err != nil {
-		return fail(e.stderr, "ingest", err)
+		return failRemote(e, "ingest", err)
 	}
-	defer st.Close()
-	in, err := ingest.New(ctx, st)
-	if err != nil {
-		return fail(e.stderr, "ingest", err)
+	ctx := context.Background()
+	// A file is opened (open), then ingested (from): here, or by the server.
+	var open func(name string) (io.ReadCloser, error)
+	var from func(r io.Reader, o ingest.FileOptions) (ingest.FileStats, error)
+	if rc != nil {
+		open = func(name string) (io.ReadCloser, error) { return os.Open(name) } // sent as it is, gzip or not
+		from = func(r io.Reader, o ingest.FileOptions) (ingest.FileStats, error) {
+			return rc.ingest(ctx, newUpload(r), o)
+		}
+	} else {
+		st, err := createStore(ctx, *dir, e.stderr)
+		if err != nil {
+			return fail(e.stderr, "ingest", err)
+		}
+		defer st.Close()
+		in, err := ingest.New(ctx, st)
+		if err != nil {
+			return fail(e.stderr, "ingest", err)
+		}
+		open = openInput
+		from = func(r io.Reader, o ingest.FileOptions) (ingest.FileStats, error) { return in.IngestFile(ctx, st, r, o) }
 	}
 	terminal := e.stderr == os.Stderr && isTerminal(os.Stderr)
 	progress := terminal || *progressFlag
 	var all []ingest.FileStats
 	for _, name := range fs.Args() {
-		f, err := openInput(name)
+		f, err := open(name)
 		if err != nil {
 			return fail(e.stderr, "ingest", err)
 		}
@@ -65,12 +86,16 @@ func runIngest(e env) int {
 				fmt.Fprintf(e.stderr, "progress: %s: %d lines committed\n", name, s.Lines)
 			}
 		}
-		s, err := in.IngestFile(ctx, st, f, o)
+		s, err := from(f, o)
 		f.Close()
 		if terminal {
 			fmt.Fprintln(e.stderr)
 		}
 		if err != nil {
+			var refused *remoteError
+			if errors.As(err, &refused) && refused.status != http.StatusOK { // refused before any commit
+				return fail(e.stderr, "ingest", fmt.Errorf("%s: %w", name, err))
+			}
 			return fail(e.stderr, "ingest", fmt.Errorf("%s: %w (committed batches are kept; re-run to continue)", name, err))
 		}
 		all = append(all, s)

@@ -12,17 +12,19 @@ import (
 )
 
 func init() {
-	register("load", "load reference data: load [--data-dir D] KIND FILE (kinds: "+refload.KindNames()+")", runLoad)
+	register("load", "load reference data: load [--data-dir D | --server URL [--token T]] KIND FILE (kinds: "+refload.KindNames()+")", runLoad)
 }
 
 func runLoad(e env) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	dir := dataDirFlag(fs)
+	rf := addRemoteFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: tracewatch load [--data-dir D] KIND FILE")
+		fmt.Fprintln(e.stderr, "usage: tracewatch load [--data-dir D | --server URL [--token T]] KIND FILE")
 		fmt.Fprintln(e.stderr, "KIND: "+refload.KindNames()+".")
 		fmt.Fprintln(e.stderr, "FILE: CSV with a header row, or JSONL (.jsonl, .ndjson); .gz too. Columns: docs/data-formats.md.")
 		fmt.Fprintln(e.stderr, "Re-loading upserts: a row replaces the stored row with the same key.")
+		fmt.Fprintln(e.stderr, "With --server, a running tracewatch serve loads the file (sent as it is), all or nothing as here.")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
@@ -40,6 +42,13 @@ func runLoad(e env) int {
 	format, err := refload.FormatOf(name)
 	if err != nil {
 		return fail(e.stderr, "load", err)
+	}
+	rc, err := remoteOf(fs, rf, "data-dir")
+	if err != nil {
+		return failRemote(e, "load", err)
+	}
+	if rc != nil {
+		return remoteLoad(e, rc, kind, format, name)
 	}
 	hashKey, err := loadOrCreateKey(*dir, "certno-hash.key")
 	if err != nil {
@@ -69,6 +78,27 @@ func runLoad(e env) int {
 		return fail(e.stderr, "load", err)
 	}
 	fmt.Fprintf(e.stdout, "loaded %d %s from %s\n", rows.Len(), kind, name)
+	return exitOK
+}
+
+// remoteLoad is load --server: the file goes as it is to the server, which reads,
+// checks and stores it as load does here (with the data directory's hash key).
+func remoteLoad(e env, rc *remote, kind refload.Kind, format refload.Format, name string) int {
+	f, err := os.Open(name)
+	if err != nil {
+		return fail(e.stderr, "load", err)
+	}
+	defer f.Close()
+	n, err := rc.load(context.Background(), kind, format, newUpload(f))
+	if err != nil {
+		var re *refload.RowErrors
+		if errors.As(err, &re) {
+			fmt.Fprintf(e.stderr, "tracewatch load: %s: nothing loaded:\n%v\n", name, re)
+			return exitFail
+		}
+		return fail(e.stderr, "load", fmt.Errorf("%s: %w", name, err))
+	}
+	fmt.Fprintf(e.stdout, "loaded %d %s from %s\n", n, kind, name)
 	return exitOK
 }
 

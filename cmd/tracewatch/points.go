@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -27,8 +28,7 @@ func runPointsList(e env) int {
 	dir := dataDirFlag(fs)
 	practitioner := fs.String("practitioner", "", "only this practitioner (医保医师/药师代码)")
 	inst := fs.String("institution", "", "only points given at this institution (fixmedins_code)")
-	server := fs.String("server", "", "the URL of a running serve: ask it instead of opening the store")
-	tok := fs.String("token", "", "with --server: a user's token (default $TRACEWATCH_TOKEN)")
+	rf := addRemoteFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON array: practitioner, points (this year), status (active|suspended|terminated), until, institutions, awards")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch points list [--practitioner P] [--institution I] [--json] [--data-dir D | --server URL [--token T]]")
@@ -42,7 +42,11 @@ func runPointsList(e env) int {
 		return exitUsage
 	}
 	var st []workflow.Standing
-	if *server != "" {
+	c, err := remoteOf(fs, rf, "data-dir")
+	if err != nil {
+		return failRemote(e, "points list", err)
+	}
+	if c != nil {
 		q := url.Values{}
 		if *practitioner != "" {
 			q.Set("practitioner", *practitioner)
@@ -50,11 +54,7 @@ func runPointsList(e env) int {
 		if *inst != "" {
 			q.Set("institution", *inst)
 		}
-		path := "/api/v1/points"
-		if len(q) > 0 {
-			path += "?" + q.Encode()
-		}
-		b, err := callAPI(*server, tokenFrom(*tok), "GET", path, nil)
+		b, err := c.call(context.Background(), http.MethodGet, "/api/v1/points", q, nil, nil, false, nil)
 		if err != nil {
 			return fail(e.stderr, "points list", err)
 		}
@@ -62,7 +62,7 @@ func runPointsList(e env) int {
 			Practitioners []workflow.Standing `json:"practitioners"`
 		}
 		if err := json.Unmarshal(b, &out); err != nil {
-			return fail(e.stderr, "points list", fmt.Errorf("%s answered something else than points: %v", *server, err))
+			return fail(e.stderr, "points list", fmt.Errorf("the server answered something else than points: %v", err))
 		}
 		st = out.Practitioners
 	} else {

@@ -13,13 +13,14 @@ import (
 	"tracewatch"
 	"tracewatch/internal/facts"
 	"tracewatch/internal/rules"
+	"tracewatch/internal/server"
 	"tracewatch/internal/store/duckdb"
 )
 
 var _ facts.Reader = (*duckdb.Store)(nil)
 
 func init() {
-	register("screen", "run the detectors and write clues: screen [--data-dir D] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--region R] [--detector T1,…] [--rules FILE] [--param name.param=value] [--json]", runScreen)
+	register("screen", "run the detectors and write clues: screen [--data-dir D | --server URL [--token T]] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--region R] [--detector T1,…] [--rules FILE] [--param name.param=value] [--json]", runScreen)
 }
 
 // rulesFlag adds --rules: a rule-base file (docs/rules.md) applied over the default.
@@ -55,37 +56,44 @@ func addWindowFlags(fs *flag.FlagSet) windowFlags {
 }
 
 func (f windowFlags) parse() (tracewatch.Window, time.Time, error) {
+	return parseWindow(*f.from, *f.to, *f.region, *f.at, time.Now())
+}
+
+// parseWindow reads a screening window as screen's flags give it: from and to are
+// days (YYYY-MM-DD, Asia/Shanghai; to inclusive), region a region code, at the
+// evaluation time (RFC 3339); an empty one takes the default (at: now).
+func parseWindow(from, to, region, at string, now time.Time) (tracewatch.Window, time.Time, error) {
 	var w tracewatch.Window
-	at := time.Now().UTC().Truncate(time.Second)
-	if *f.from != "" {
-		t, err := time.ParseInLocation("2006-01-02", *f.from, cstZone)
+	when := now.UTC().Truncate(time.Second)
+	if from != "" {
+		t, err := time.ParseInLocation("2006-01-02", from, cstZone)
 		if err != nil {
-			return w, at, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--from %q: want YYYY-MM-DD", *f.from).WithField("from")
+			return w, when, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--from %q: want YYYY-MM-DD", from).WithField("from")
 		}
 		w.From = t
 	}
-	if *f.to != "" {
-		t, err := time.ParseInLocation("2006-01-02", *f.to, cstZone)
+	if to != "" {
+		t, err := time.ParseInLocation("2006-01-02", to, cstZone)
 		if err != nil {
-			return w, at, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--to %q: want YYYY-MM-DD", *f.to).WithField("to")
+			return w, when, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--to %q: want YYYY-MM-DD", to).WithField("to")
 		}
 		w.To = t.AddDate(0, 0, 1)
 	}
-	if *f.region != "" {
-		r, err := tracewatch.ParseRegion(*f.region)
+	if region != "" {
+		r, err := tracewatch.ParseRegion(region)
 		if err != nil {
-			return w, at, err
+			return w, when, err
 		}
 		w.Region = r
 	}
-	if *f.at != "" {
-		t, err := time.Parse(time.RFC3339, *f.at)
+	if at != "" {
+		t, err := time.Parse(time.RFC3339, at)
 		if err != nil {
-			return w, at, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--at %q: want RFC 3339 (2025-10-01T00:00:00+08:00)", *f.at).WithField("at")
+			return w, when, tracewatch.Errorf("screen", tracewatch.KindInvalid, "--at %q: want RFC 3339 (2025-10-01T00:00:00+08:00)", at).WithField("at")
 		}
-		at = t.UTC()
+		when = t.UTC()
 	}
-	return w, at, nil
+	return w, when, nil
 }
 
 // applyParams sets "rule.param=value" parameters on the selected rules.
@@ -141,22 +149,20 @@ func runScreen(e env) int {
 	fs.Var(&params, "param", "set a detector parameter, detector.param=value (docs/detectors.md); repeatable")
 	rulesFile := rulesFlag(fs)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	rf := addRemoteFlags(fs)
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
 		return code
 	}
-	w, at, err := wf.parse()
-	if err != nil {
-		return fail(e.stderr, "screen", err)
+	req := server.ScreenRequest{From: *wf.from, To: *wf.to, Region: *wf.region, At: *wf.at, Detectors: dets, Params: params}
+	if rf.given() {
+		return remoteScreen(e, fs, rf, req, *asJSON)
 	}
 	base, err := rules.LoadBase(*rulesFile)
 	if err != nil {
 		return fail(e.stderr, "screen", err)
 	}
-	ds, err := base.Rules(dets)
+	plan, err := planScreen(base, req, time.Now())
 	if err != nil {
-		return fail(e.stderr, "screen", err)
-	}
-	if err := applyParams(ds, params); err != nil {
 		return fail(e.stderr, "screen", err)
 	}
 	ctx := context.Background()
@@ -165,11 +171,43 @@ func runScreen(e env) int {
 		return fail(e.stderr, "screen", err)
 	}
 	defer st.Close()
-	sum, err := screen(ctx, st, ds, w, at, e.stderr)
+	sum, err := plan.run(ctx, st, e.stderr)
 	if err != nil && sum.Failed == 0 {
 		return fail(e.stderr, "screen", err)
 	}
 	return writeScreen(e.stdout, e.stderr, sum, *asJSON)
+}
+
+// screenPlan is a screening resolved: its window, evaluation time and rules.
+type screenPlan struct {
+	window tracewatch.Window
+	at     time.Time
+	rules  []rules.Rule
+}
+
+// planScreen resolves a screening as screen's flags (or POST /api/v1/screen, or serve's
+// schedule) ask for it, against a rule base: the window, the evaluation time (now when
+// req gives none), the detectors named (default: every one the base enables) with the
+// parameters set. It sets the parameters on the base's rules: give it a base of its own.
+// tracewatch screen and serve both screen through planScreen and run.
+func planScreen(base *rules.Base, req server.ScreenRequest, now time.Time) (screenPlan, error) {
+	w, at, err := parseWindow(req.From, req.To, req.Region, req.At, now)
+	if err != nil {
+		return screenPlan{}, err
+	}
+	ds, err := base.Rules(req.Detectors)
+	if err != nil {
+		return screenPlan{}, err
+	}
+	if err := applyParams(ds, req.Params); err != nil {
+		return screenPlan{}, err
+	}
+	return screenPlan{window: w, at: at, rules: ds}, nil
+}
+
+// run screens st as planned (screen), with progress lines on progress.
+func (p screenPlan) run(ctx context.Context, st *duckdb.Store, progress io.Writer) (screenSummary, error) {
+	return screen(ctx, st, p.rules, p.window, p.at, progress)
 }
 
 // writeScreen writes the summary of a screen and returns the exit status: exitFail when

@@ -35,7 +35,7 @@ const (
 )
 
 func init() {
-	register("serve", "run the HTTP server (NHSA endpoint, operator API): serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N] [--rules FILE]", runServe)
+	register("serve", "run the HTTP server (NHSA endpoint, operator API, bulk ingest, reference loads, screening): serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N] [--rules FILE] [--screen-at HH:MM]", runServe)
 }
 
 func runServe(e env) int {
@@ -50,8 +50,11 @@ func runServe(e env) int {
 	rateBurst := fs.Int("rate-burst", 0, "burst allowed above --rate-limit (default: one second's worth)")
 	rulesFile := rulesFlag(fs)
 	wfFile := fs.String("workflow", "", "the workflow configuration: quorum, deadlines, points thresholds (default DATA_DIR/workflow.json when it exists; docs/workflow.md)")
+	screenAt := fs.String("screen-at", "", "screen every day at this time, HH:MM Beijing time (02:00), the whole days before the day of the run (--screen-window) with the rule base of --rules; default: no scheduled screening")
+	screenWindow := fs.Duration("screen-window", 24*time.Hour, "the window of a scheduled screening, whole days before the day of the run (24h: the previous day)")
+	screenTestDelay := fs.Duration("screen-test-delay", 0, "for tests: make the first scheduled screening this long after the start instead of at --screen-at")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N] [--rules FILE]")
+		fmt.Fprintln(e.stderr, "usage: tracewatch serve [--data-dir D] [--listen ADDR] [--metrics-listen ADDR] [--max-conns N] [--rules FILE] [--screen-at HH:MM [--screen-window 24h]] [--workflow FILE]")
 		fmt.Fprintln(e.stderr, "Serves POST /fsi/api/{infno} (signed NHSA messages) and the operator API /api/v1 (users sign in or send their tokens: tracewatch user create, user token; docs/api.md).")
 		fmt.Fprintln(e.stderr, "Stops on SIGINT or SIGTERM after the requests in flight (at most --shutdown-grace).")
 		fs.PrintDefaults()
@@ -63,7 +66,15 @@ func runServe(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	ruleBase, err := rules.LoadBase(*rulesFile)
+	sched, err := parseSchedule(*screenAt, *screenWindow, *screenTestDelay)
+	if err != nil {
+		return fail(e.stderr, "serve", err)
+	}
+	newBase, err := ruleBases(*rulesFile)
+	if err != nil {
+		return fail(e.stderr, "serve", err)
+	}
+	ruleBase, err := newBase()
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
@@ -93,6 +104,10 @@ func runServe(e env) int {
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
+	hashKey, err := loadOrCreateKey(*dir, "certno-hash.key") // what load hashes ID numbers with
+	if err != nil {
+		return fail(e.stderr, "serve", err)
+	}
 	st, err := openServeStore(ctx, *dir, *journal)
 	if err != nil {
 		return fail(e.stderr, "serve", err)
@@ -115,9 +130,10 @@ func runServe(e env) int {
 		held, recv := index.Size()
 		logger.Info("check index loaded", "held_codes", held, "received_codes", recv, "seconds", time.Since(start).Seconds())
 	}()
+	screens := newScreener(st, newBase, logger)
 	srv, err := server.New(server.Config{Store: st, Ingester: in, MasterKey: master, Logger: logger, Index: index,
 		RateLimit: *rateLimit, RateBurst: *rateBurst, Tokens: token.Open(*dir, nil), ServiceListener: *metricsListen != "",
-		Audit: auditLog, Workflow: wf, DataDir: *dir})
+		Audit: auditLog, Workflow: wf, DataDir: *dir, Screen: screens.serve, HashKey: hashKey})
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
@@ -168,6 +184,7 @@ func runServe(e env) int {
 	if len(listeners) > 1 {
 		fmt.Fprintf(e.stderr, "service endpoints (/healthz, /readyz, /metrics) on %s\n", listeners[1].Addr())
 	}
+	scheduled := sched.start(ctx, screens)
 	if !slices.ContainsFunc(tokens, func(t token.Entry) bool { return !t.Revoked }) && !slices.ContainsFunc(users, func(u token.UserRecord) bool { return !u.Disabled }) {
 		fmt.Fprintln(e.stderr, "no user or token yet: the /api/v1 operator endpoints answer 401 until one is made (tracewatch user create --name NAME --role admin --region CODE)")
 	}
@@ -200,7 +217,7 @@ func runServe(e env) int {
 	}
 	cancelBase()
 	drained := make(chan struct{})
-	go func() { inflight.Wait(); close(drained) }()
+	go func() { inflight.Wait(); <-scheduled; close(drained) }()
 	select {
 	case <-drained:
 	case <-time.After(handlerDrain):

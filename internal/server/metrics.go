@@ -58,8 +58,16 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 }
 
 func (m *metrics) ingest(infno, result string) {
+	m.ingestN(infno, result, 1)
+}
+
+// ingestN counts n messages of one interface with one result (a bulk ingest's).
+func (m *metrics) ingestN(infno, result string, n int) {
+	if n <= 0 {
+		return
+	}
 	m.mu.Lock()
-	m.ingested[[2]string{infno, result}]++
+	m.ingested[[2]string{infno, result}] += int64(n)
 	m.mu.Unlock()
 }
 

@@ -65,6 +65,12 @@ type Config struct {
 	// ServiceHandler on a separate listener (serve --metrics-listen): on Handler they
 	// then need an operator token. /healthz stays open on both.
 	ServiceListener bool
+	// Screen runs a screening for POST /api/v1/screen (serve wires it to the screen
+	// command's function). Nil: the endpoint answers 404.
+	Screen ScreenFunc
+	// HashKey is the data directory's ID-number hash key (DATA/keys/certno-hash.key),
+	// with which POST /api/v1/reference/persons hashes certno as `tracewatch load` does.
+	HashKey []byte
 }
 
 // Server serves the NHSA endpoint and the operator API.
@@ -87,6 +93,9 @@ type Server struct {
 	dataDir  string
 	sessions *sessions
 	flowMu   sync.Mutex // one workflow change at a time: decide, then record
+	screen   ScreenFunc
+	hashKey  []byte
+	reidx    reindexer
 }
 
 // New builds a Server.
@@ -110,7 +119,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody,
 		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens,
-		auditLog: cfg.Audit, wf: cfg.Workflow, dataDir: cfg.DataDir, sessions: newSessions()}
+		auditLog: cfg.Audit, wf: cfg.Workflow, dataDir: cfg.DataDir, sessions: newSessions(),
+		screen: cfg.Screen, hashKey: cfg.HashKey}
 	if cfg.RateLimit > 0 {
 		burst := cfg.RateBurst
 		if burst <= 0 {
@@ -145,6 +155,10 @@ func New(cfg Config) (*Server, error) {
 	route("GET /api/v1/digest", user(s.handleDigest))
 	route("GET /api/v1/points", viewer(s.handlePoints))
 	route("GET /api/v1/practitioners/{id}/points", viewer(s.handlePractitionerPoints))
+	// One running service (service.go): bulk ingest, reference loads and screening.
+	route("POST /api/v1/ingest", admin(s.handleIngest))
+	route("POST /api/v1/reference/{kind}", admin(s.handleReference))
+	route("POST /api/v1/screen", admin(s.handleScreen))
 	route("/api/v1/", user(s.handleNoRoute))
 	mux.HandleFunc("POST /api/v1/check", routed("POST /api/v1/check", s.handleCheck))
 	mux.HandleFunc("GET /healthz", routed("GET /healthz", s.handleHealth))
