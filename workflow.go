@@ -126,7 +126,7 @@ type PointFilter struct {
 }
 
 // WorkflowStore keeps the workflow's records. Implementations apply a group of
-// StepWrites in one transaction: all or none.
+// StepWrites in one transaction, all or none, and set each step's Seq.
 type WorkflowStore interface {
 	ApplySteps(ctx context.Context, w []StepWrite) error
 	ClueSteps(ctx context.Context, clueID int64) ([]ClueStep, error)

@@ -224,7 +224,7 @@ func (c *remote) refusal(resp *http.Response, mt string) error {
 			e.msg = fmt.Sprintf("the server refused the token (%s): check --token or %s", a.Message, tokenEnv)
 		}
 	case http.StatusForbidden:
-		e.msg = "the server refused the token for this: " + a.Message
+		e.msg = "the server refused: " + a.Message
 	case http.StatusConflict:
 		e.msg = "the server refused: " + a.Message
 	case http.StatusNotFound:

@@ -244,7 +244,7 @@ func TestServeOneService(t *testing.T) {
 	}{
 		{"", []string{"ingest", "--server", srv.base, files[0]}, "the server wants an operator token: give --token TOKEN or set TRACEWATCH_TOKEN"},
 		{"twt_bogus", []string{"load", "--server", srv.base, "drugs", refFile(refload.KindDrugs)}, "the server refused the token (Authorization: unknown or revoked token)"},
-		{viewer.Token, []string{"screen", "--server", srv.base}, "the server refused the token for this: eve is a viewer (领导查看): this needs the admin role"},
+		{viewer.Token, []string{"screen", "--server", srv.base}, "the server refused: eve is a viewer (领导查看): this needs the admin role"},
 		{admin.Token, []string{"screen", "--server", "http://127.0.0.1:1"}, "cannot reach the server at http://127.0.0.1:1"},
 		{admin.Token, []string{"ingest", "--server", srv.base + "/healthz", files[0]}, "answered 404 Not Found with text/plain, not JSON"},
 	} {

@@ -64,6 +64,9 @@ func Apply(ctx context.Context, st Store, log *audit.Log, cfg Config, u tracewat
 	if err := st.ApplySteps(ctx, writes); err != nil {
 		return nil, err
 	}
+	for i := range out {
+		out[i].Step.Seq = writes[i].Step.Seq
+	}
 	if log == nil {
 		return out, nil
 	}

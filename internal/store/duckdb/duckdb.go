@@ -89,6 +89,9 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		return nil
 	})
 	if err != nil {
+		if strings.Contains(err.Error(), "Could not set lock on file") { // DuckDB says nothing more specific
+			return nil, tracewatch.Errorf(op, tracewatch.KindConflict, "%s is open in another process (a running tracewatch serve?): stop it, or send the work to it with --server URL", path)
+		}
 		return nil, tracewatch.E(op, tracewatch.KindInternal, fmt.Errorf("open %s: %w", path, err))
 	}
 	db := sql.OpenDB(conn)

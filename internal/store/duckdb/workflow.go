@@ -14,7 +14,8 @@ import (
 
 // ApplySteps records steps in one transaction: each clue must still be in its write's
 // Expect state (KindConflict otherwise, and nothing is recorded); an applied step moves
-// its clue and records its flow and the points of its outcome. Durable when it returns.
+// its clue and records its flow and the points of its outcome. It sets each step's Seq.
+// Durable when it returns.
 func (s *Store) ApplySteps(ctx context.Context, ws []tracewatch.StepWrite) error {
 	const op = "duckdb.ApplySteps"
 	if len(ws) == 0 {
@@ -25,7 +26,8 @@ func (s *Store) ApplySteps(ctx context.Context, ws []tracewatch.StepWrite) error
 		if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM clue_steps`).Scan(&seq); err != nil {
 			return err
 		}
-		for _, w := range ws {
+		for i := range ws {
+			w := ws[i]
 			st := w.Step
 			var state string
 			err := conn.QueryRowContext(ctx, `SELECT state FROM clues WHERE id = ?`, st.ClueID).Scan(&state)
@@ -36,6 +38,7 @@ func (s *Store) ApplySteps(ctx context.Context, ws []tracewatch.StepWrite) error
 				return tracewatch.Errorf(op, tracewatch.KindConflict, "clue %d is %s now, not %s: someone moved it first; reload it", st.ClueID, state, w.Expect)
 			}
 			seq++
+			ws[i].Step.Seq = seq
 			outcome, err := jsonOrNull(st.Outcome)
 			if err != nil {
 				return err
