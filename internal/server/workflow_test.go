@@ -19,7 +19,7 @@ import (
 )
 
 // flowHarness is a server with an audit log, a data directory and the users of a
-// province: reviewers of Nanchang (360100) and Jiujiang (360400), a panel, a dispatcher,
+// province: reviewers of Nanchang (360100) and Pingxiang (360300), a panel, a dispatcher,
 // an inspector of the county, a pharmacy and a viewer, each with a token.
 type flowHarness struct {
 	*harness
@@ -43,7 +43,7 @@ func newFlowHarness(t *testing.T) *flowHarness {
 	for _, u := range []tracewatch.User{
 		{Name: "r1", Role: "reviewer", Region: "360100"},
 		{Name: "r2", Role: "reviewer", Region: "360100"},
-		{Name: "r9", Role: "reviewer", Region: "360400"},
+		{Name: "r9", Role: "reviewer", Region: "360300"},
 		{Name: "p1", Role: "panel", Region: "360000"},
 		{Name: "p2", Role: "panel", Region: "360000"},
 		{Name: "d1", Role: "dispatcher", Region: "360100"},
@@ -67,7 +67,7 @@ func newFlowHarness(t *testing.T) *flowHarness {
 			Subject: tracewatch.SubjectCode, SubjectID: fp, Region: tracewatch.Region(region), Institution: inst, AmountFen: 50_000,
 			Codes: []string{codeA}, Persons: []string{"PSN0001"}, Explanation: "追溯码重复销售 PSN0001"}
 	}
-	f.putClues(mk("a", instP, "360102", tracewatch.SeverityViolation), mk("b", "P36040200001", "360402", tracewatch.SeveritySuspicious),
+	f.putClues(mk("a", instP, "360102", tracewatch.SeverityViolation), mk("b", "P36030200001", "360302", tracewatch.SeveritySuspicious),
 		mk("c", instP, "360102", tracewatch.SeveritySuspicious), mk("d", instP, "360102", tracewatch.SeveritySuspicious),
 		mk("e", instQ, "360102", tracewatch.SeveritySuspicious))
 	return f
@@ -156,7 +156,7 @@ func TestRegionScope(t *testing.T) {
 	}
 	for _, tc := range []struct{ user, path string }{
 		{"r1", f.clue("b")}, {"r9", f.clue("a")}, {"pharm", f.clue("e")},
-		{"r1", "/api/v1/clues?region=360400"}, {"pharm", "/api/v1/clues?institution=" + instQ},
+		{"r1", "/api/v1/clues?region=360300"}, {"pharm", "/api/v1/clues?institution=" + instQ},
 	} {
 		if status, m := f.as(tc.user, "GET", tc.path, nil); status != 403 || m["error"] != "forbidden" {
 			t.Errorf("%s GET %s: %d %v", tc.user, tc.path, status, m)
