@@ -170,14 +170,7 @@ func transitionLocal(dir string, id int64, as string, body workflow.Body) (workf
 	if err != nil {
 		return workflow.Result{}, err
 	}
-	if c.Flow.CaseID != 0 {
-		return workflow.Result{}, tracewatch.Errorf("clue.transition", tracewatch.KindConflict, "clue %d is in case %d: move the case (POST /api/v1/cases/%d/transitions)", id, c.Flow.CaseID, c.Flow.CaseID)
-	}
-	if c.State == tracewatch.ClueNew && c.Flow.Deadline.IsZero() {
-		f := cfg.NewFlow(c.Region, c.FirstSeen)
-		c.Flow.Since, c.Flow.Deadline = f.Since, f.Deadline
-	}
-	res, err := workflow.Apply(ctx, st, log, cfg, u, []tracewatch.Clue{c}, req, 0, time.Now())
+	res, err := workflow.Apply(ctx, st, log, cfg, u, []tracewatch.Clue{cfg.Present(c)}, req, 0, time.Now())
 	if err != nil {
 		return workflow.Result{}, err
 	}

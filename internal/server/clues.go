@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"tracewatch"
 	"tracewatch/internal/workflow"
@@ -38,16 +37,6 @@ func scope(u tracewatch.User, f *tracewatch.ClueFilter) error {
 		return forbidden(op, "region %s is outside %s's region %s", f.Region, u.Name, u.Region)
 	}
 	return nil
-}
-
-// present fills in what a clue's flow leaves to the configuration (the 初审 deadline of a
-// clue nobody has moved yet).
-func (s *Server) present(c tracewatch.Clue) tracewatch.Clue {
-	if c.State == tracewatch.ClueNew && c.Flow.Deadline.IsZero() {
-		f := s.wf.NewFlow(c.Region, c.FirstSeen)
-		c.Flow.Since, c.Flow.Deadline = f.Since, f.Deadline
-	}
-	return c
 }
 
 // handleClues lists clues: GET /api/v1/clues?detector=&severity=&region=&institution=&code=
@@ -102,7 +91,7 @@ func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
 	switch q.Get("overdue") {
 	case "":
 	case "true", "1":
-		s.overdueFilter(&f, userOf(r))
+		f = s.wf.Due(f, userOf(r).Region, s.now())
 	default:
 		bad("overdue", "want overdue=true")
 		return
@@ -148,7 +137,7 @@ func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
 	full := unmasked(r)
 	var ids []int64
 	for _, c := range clues {
-		c = s.present(c)
+		c = s.wf.Present(c)
 		if full {
 			ids = append(ids, c.ID)
 		} else {
@@ -168,16 +157,6 @@ func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// overdueFilter selects the clues of f whose step is past due now in u's region.
-func (s *Server) overdueFilter(f *tracewatch.ClueFilter, u tracewatch.User) {
-	now := s.now()
-	f.DueBefore = now
-	days := s.wf.For(u.Region).DeadlineDays[tracewatch.ClueNew]
-	if days > 0 {
-		f.NewSeenBefore = now.Add(-time.Duration(days) * 24 * time.Hour)
-	}
-}
-
 // clueFor reads a clue the caller may see: 404 when there is none, 403 when it is
 // outside the caller's region or institution.
 func (s *Server) clueFor(r *http.Request, op string) (tracewatch.Clue, error) {
@@ -195,7 +174,7 @@ func (s *Server) clueFor(r *http.Request, op string) (tracewatch.Clue, error) {
 		}
 		return tracewatch.Clue{}, forbidden(op, "clue %d (region %s) is outside %s's region %s", id, c.Region, u.Name, u.Region)
 	}
-	return s.present(c), nil
+	return s.wf.Present(c), nil
 }
 
 // handleClue answers one clue with its evidence, its workflow history, attachments and

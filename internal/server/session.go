@@ -115,7 +115,7 @@ func (ss *sessions) expire(now time.Time) {
 		}
 	}
 	for k, l := range ss.failures {
-		if now.After(l.until) && l.n < lockoutFailures {
+		if l.n < lockoutFailures || now.After(l.until) { // a count of a few failures, or a lock run out
 			delete(ss.failures, k)
 		}
 	}

@@ -71,10 +71,6 @@ func (s *Server) handleTransition(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	if c.Flow.CaseID != 0 {
-		s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindConflict, "clue %d is in case %d: move the case (POST /api/v1/cases/%d/transitions)", c.ID, c.Flow.CaseID, c.Flow.CaseID))
-		return
-	}
 	ans, err := s.transition(r, []tracewatch.Clue{c}, req, 0)
 	if err != nil {
 		s.apiFail(w, r, err)
@@ -472,7 +468,7 @@ func (s *Server) caseFor(r *http.Request) (tracewatch.Case, []tracewatch.Clue, e
 		}
 	}
 	for i := range clues {
-		clues[i] = s.present(clues[i])
+		clues[i] = s.wf.Present(clues[i])
 	}
 	return cs, clues, nil
 }
@@ -561,7 +557,7 @@ func (s *Server) handleDigest(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	d, err := BuildDigest(r.Context(), s.st, f, s.wf, u, s.now())
+	d, err := buildDigest(r.Context(), s.st, f, s.wf, u, s.now())
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -569,21 +565,14 @@ func (s *Server) handleDigest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d)
 }
 
-// BuildDigest computes a digest of the clues f selects at now.
-func BuildDigest(ctx context.Context, st tracewatch.Store, f tracewatch.ClueFilter, cfg workflow.Config, u tracewatch.User, now time.Time) (Digest, error) {
+// buildDigest computes a digest of the clues f selects at now.
+func buildDigest(ctx context.Context, st tracewatch.Store, f tracewatch.ClueFilter, cfg workflow.Config, u tracewatch.User, now time.Time) (Digest, error) {
 	d := Digest{Day: now.In(tracewatch.Beijing).Format(time.DateOnly), Region: f.Region, OverdueClues: []DigestClue{}}
 	var err error
 	if d.States, err = st.ClueStates(ctx, f); err != nil {
 		return d, err
 	}
-	due := func(at time.Time) tracewatch.ClueFilter {
-		g := f
-		g.DueBefore = at
-		if days := cfg.For(u.Region).DeadlineDays[tracewatch.ClueNew]; days > 0 {
-			g.NewSeenBefore = at.Add(-time.Duration(days) * 24 * time.Hour)
-		}
-		return g
-	}
+	due := func(at time.Time) tracewatch.ClueFilter { return cfg.Due(f, u.Region, at) }
 	count := func(g tracewatch.ClueFilter) (int64, error) {
 		m, err := st.ClueStates(ctx, g)
 		var n int64
@@ -613,10 +602,7 @@ func BuildDigest(ctx context.Context, st tracewatch.Store, f tracewatch.ClueFilt
 		return d, err
 	}
 	for _, c := range late {
-		at := c.Flow.Deadline
-		if at.IsZero() {
-			at = cfg.NewFlow(c.Region, c.FirstSeen).Deadline
-		}
+		at := cfg.Present(c).Flow.Deadline
 		d.OverdueClues = append(d.OverdueClues, DigestClue{ID: c.ID, State: c.State, Deadline: at, Institution: c.Institution,
 			Region: c.Region, Detector: c.Detector, Severity: c.Severity})
 	}

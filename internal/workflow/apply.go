@@ -31,13 +31,16 @@ type Result struct {
 
 // Apply decides one request of user u on clues (one clue, or the clues of case caseID
 // together), records the steps all or none, and appends one audit entry per step (log
-// may be nil). The caller serializes Apply calls on the same clues (a store refuses a
+// may be nil). A clue of a case moves only with its case (KindConflict). The caller serializes Apply calls on the same clues (a store refuses a
 // step from a state the clue has left, but two votes of one user could both pass).
 func Apply(ctx context.Context, st Store, log *audit.Log, cfg Config, u tracewatch.User, clues []tracewatch.Clue,
 	req Request, caseID int64, now time.Time) ([]Result, error) {
 	var writes []tracewatch.StepWrite
 	var out []Result
 	for _, c := range clues {
+		if c.Flow.CaseID != caseID {
+			return nil, tracewatch.Errorf("workflow.Apply", tracewatch.KindConflict, "clue %d is in case %d: move the case (POST /api/v1/cases/%d/transitions)", c.ID, c.Flow.CaseID, c.Flow.CaseID)
+		}
 		steps, err := st.ClueSteps(ctx, c.ID)
 		if err != nil {
 			return nil, err

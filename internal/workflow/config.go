@@ -155,8 +155,23 @@ func (c Config) deadline(st tracewatch.ClueState, now time.Time) time.Time {
 	return now.Add(time.Duration(d) * 24 * time.Hour)
 }
 
-// NewFlow is the flow of a clue fresh from a detector, first seen at t: in new since t,
-// due for 初审 by the configured deadline.
-func (c Config) NewFlow(region tracewatch.Region, t time.Time) tracewatch.ClueFlow {
-	return tracewatch.ClueFlow{Since: t, Deadline: c.For(region).deadline(tracewatch.ClueNew, t)}
+// Present fills in what the store leaves to the configuration: the 初审 deadline of a
+// clue nobody has moved yet (its flow is not stored; it is new since first seen).
+func (c Config) Present(cl tracewatch.Clue) tracewatch.Clue {
+	if cl.State == tracewatch.ClueNew && cl.Flow.Deadline.IsZero() {
+		cl.Flow.Since = cl.FirstSeen
+		cl.Flow.Deadline = c.For(cl.Region).deadline(tracewatch.ClueNew, cl.FirstSeen)
+	}
+	return cl
+}
+
+// Due narrows f to the clues of region whose step is due before at and not done: those
+// past their stored deadline, and those still new that were first seen longer ago than
+// the 初审 deadline allows.
+func (c Config) Due(f tracewatch.ClueFilter, region tracewatch.Region, at time.Time) tracewatch.ClueFilter {
+	f.DueBefore = at
+	if days := c.For(region).DeadlineDays[tracewatch.ClueNew]; days > 0 {
+		f.NewSeenBefore = at.Add(-time.Duration(days) * 24 * time.Hour)
+	}
+	return f
 }

@@ -39,7 +39,7 @@ func (s *Store) ApplySteps(ctx context.Context, ws []tracewatch.StepWrite) error
 			}
 			seq++
 			ws[i].Step.Seq = seq
-			outcome, err := jsonOrNull(st.Outcome)
+			outcome, err := outcomeJSON(st.Outcome)
 			if err != nil {
 				return err
 			}
@@ -52,7 +52,7 @@ func (s *Store) ApplySteps(ctx context.Context, ws []tracewatch.StepWrite) error
 				continue
 			}
 			f := w.Flow
-			flowOutcome, err := jsonOrNull(f.Outcome)
+			flowOutcome, err := outcomeJSON(f.Outcome)
 			if err != nil {
 				return err
 			}
@@ -83,14 +83,12 @@ ON CONFLICT (clue_id) DO UPDATE SET since = excluded.since, deadline = excluded.
 	return nil
 }
 
-func jsonOrNull(v any) (any, error) {
-	switch o := v.(type) {
-	case *tracewatch.Outcome:
-		if o == nil {
-			return nil, nil
-		}
+// outcomeJSON is an outcome as stored: JSON, or NULL for none.
+func outcomeJSON(o *tracewatch.Outcome) (any, error) {
+	if o == nil {
+		return nil, nil
 	}
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(o)
 	if err != nil {
 		return nil, err
 	}
