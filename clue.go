@@ -215,12 +215,14 @@ type ClueFilter struct {
 	Detector    string   // detector name, with or without @version
 	MinSeverity Severity // 0: all
 	Region      Region   // clues within this region (a province or city contains its counties)
-	Institution string
-	Code        string // clues naming this code identity
-	Limit       int    // 0: a default of 100; negative: no limit
-	AfterID     int64
-	States      []ClueState // clues in one of these states (none: all)
-	DueBefore   time.Time   // clues whose step is due before this time and not done: overdue (zero: all)
+	// UnknownRegion, with Region: also the clues whose region is unknown (empty).
+	UnknownRegion bool
+	Institution   string
+	Code          string // clues naming this code identity
+	Limit         int    // 0: a default of 100; negative: no limit
+	AfterID       int64
+	States        []ClueState // clues in one of these states (none: all)
+	DueBefore     time.Time   // clues whose step is due before this time and not done: overdue (zero: all)
 	// NewSeenBefore, with DueBefore: a clue still new that was first seen before this is
 	// overdue too (its 初审 deadline is configuration the store does not know).
 	NewSeenBefore time.Time

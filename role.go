@@ -67,12 +67,16 @@ type User struct {
 	Disabled    bool   `json:"disabled,omitempty"`
 }
 
-// Covers reports whether the user's region contains region r (the empty user region
-// covers every region; a region the user's does not contain, the empty one included, is
-// outside it).
+// Covers reports whether the user's region contains region r. The empty user region
+// covers every region. A clue whose institution's region is unknown (r empty: the
+// institution is missing from the reference data) is covered by province-level users,
+// so that it is worked rather than lost; city and county users do not see it.
 func (u User) Covers(r Region) bool {
-	if u.Region == "" {
+	switch {
+	case u.Region == "":
 		return true
+	case r == "":
+		return u.Region.Province() == u.Region
 	}
 	return u.Region.Contains(r)
 }

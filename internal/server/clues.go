@@ -36,6 +36,8 @@ func scope(u tracewatch.User, f *tracewatch.ClueFilter) error {
 	default:
 		return forbidden(op, "region %s is outside %s's region %s", f.Region, u.Name, u.Region)
 	}
+	// A province's users also work the clues whose region is unknown (User.Covers).
+	f.UnknownRegion = f.Region != "" && f.Region == u.Region && u.Covers("")
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,19 +33,38 @@ const (
 )
 
 func readTransition(w http.ResponseWriter, r *http.Request) (workflow.Request, error) {
-	const op = "server.Transition"
-	r.Body = http.MaxBytesReader(w, r.Body, maxTransition)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	var in workflow.Body
-	if err := dec.Decode(&in); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return workflow.Request{}, err
-		}
-		return workflow.Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a JSON object such as {\"to\": \"triaged\", \"note\": \"…\"}: %v", bodyProblem(err)).WithField("body")
+	if err := readJSON(w, r, maxTransition, &in, `{"to": "triaged", "note": "…"}`); err != nil {
+		return workflow.Request{}, err
 	}
 	return in.Request(remoteOf(r))
+}
+
+// readJSON reads a request body of at most limit bytes as one JSON object into v:
+// UTF-8, no unknown field, nothing after it. An error names the problem without echoing
+// the body; example shows what is wanted.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, example string) error {
+	const op = "server.Body"
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return tracewatch.Errorf(op, tracewatch.KindInvalid, "the body could not be read").WithField("body")
+	}
+	if !utf8.Valid(b) {
+		return tracewatch.Errorf(op, tracewatch.KindInvalid, "the body is not UTF-8").WithField("body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return tracewatch.Errorf(op, tracewatch.KindInvalid, "want a JSON object such as %s: %s", example, bodyProblem(err)).WithField("body")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return tracewatch.Errorf(op, tracewatch.KindInvalid, "one JSON object, nothing after it").WithField("body")
+	}
+	return nil
 }
 
 // bodyProblem says what is wrong with a JSON body without echoing it.
@@ -353,12 +373,9 @@ type caseJSON struct {
 // the institution's, in the caller's region, in no other case, and all in one state.
 func (s *Server) handleCreateCase(w http.ResponseWriter, r *http.Request) {
 	const op = "server.Case"
-	r.Body = http.MaxBytesReader(w, r.Body, maxTransition)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	var in caseJSON
-	if err := dec.Decode(&in); err != nil {
-		s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, "want {\"institution\", \"from\", \"to\", \"title\", \"clues\"}: %v", bodyProblem(err)).WithField("body"))
+	if err := readJSON(w, r, maxTransition, &in, `{"institution", "from", "to", "title", "clues"}`); err != nil {
+		s.apiFail(w, r, err)
 		return
 	}
 	if in.Institution == "" {

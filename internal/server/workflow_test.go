@@ -162,6 +162,17 @@ func TestRegionScope(t *testing.T) {
 			t.Errorf("%s GET %s: %d %v", tc.user, tc.path, status, m)
 		}
 	}
+	// A clue whose institution is missing from the reference data (region unknown) is
+	// worked by the province's users, not lost: the city's reviewer does not see it.
+	f.putClues(tracewatch.Clue{Fingerprint: "u", Detector: "trace.duplicate@1", Rule: "same_city", Severity: tracewatch.SeveritySuspicious,
+		Subject: tracewatch.SubjectCode, SubjectID: "u", Institution: "P99999999999", Explanation: "机构未登记"})
+	if got := f.listed("v1"); len(got) != 6 || !slices.Contains(got, "u") {
+		t.Errorf("the province's viewer lists %v, want the unknown-region clue too", got)
+	}
+	if got := f.listed("r1"); slices.Contains(got, "u") {
+		t.Errorf("a city's reviewer lists the unknown-region clue: %v", got)
+	}
+	f.move("p1", "u", 403, map[string]any{"to": "triaged"}) // a panel user of the province: its role, not its region
 	f.move("r1", "b", 403, map[string]any{"to": "triaged"})
 	f.move("pharm", "a", 403, map[string]any{"to": "triaged"})
 	f.move("v1", "a", 403, map[string]any{"to": "triaged"})
@@ -421,4 +432,37 @@ func auditEntries(dir string, f audit.Filter) ([]audit.Entry, error) {
 	var out []audit.Entry
 	err := audit.List(dir, f, func(e audit.Entry) error { out = append(out, e); return nil })
 	return out, err
+}
+
+// TestTransitionHostile: bodies that are not what a transition takes are refused with
+// 400 naming the problem, never a 500, and move nothing.
+func TestTransitionHostile(t *testing.T) {
+	f := newFlowHarness(t)
+	for _, body := range []string{
+		``, `[]`, `{"to": 7}`, `{"to": "triaged", "extra": 1}`, `{"to": "nowhere"}`,
+		"{\"to\": \"triaged\", \"note\": \"\xff\xfe\"}", `{"to": "triaged", "note": "a` + strings.Repeat("长", 2000) + `"}`,
+		`{"to": "closed", "recovered_fen": 1e30}`, `{"to": "triaged", "outcome": "confirmed"}`,
+		`{"to": "dispatched", "deadline": "tomorrow"}`, `{"to": "triaged"} {"to": "reviewed"}`,
+	} {
+		status, b := f.do("POST", f.clue("c")+"/transitions", []byte(body), bearer(f.tok["r1"]))
+		if status != 400 || !strings.Contains(string(b), `"error":"invalid"`) {
+			t.Errorf("%.60q: %d %s", body, status, b)
+		}
+	}
+	if _, m := f.as("r1", "GET", f.clue("c"), nil); m["state"] != "new" || len(m["steps"].([]any)) != 0 {
+		t.Errorf("a refused body moved the clue: %v", m["state"])
+	}
+	// Another institution's clue id, from a pharmacy: 403, and nothing of it is told.
+	status, b := f.do("POST", f.clue("e")+"/transitions", []byte(`{"to": "appealed", "note": "x"}`), bearer(f.tok["pharm"]))
+	if status != 403 || strings.Contains(string(b), "PSN0001") {
+		t.Errorf("another institution's clue: %d %s", status, b)
+	}
+	for _, id := range []string{"0", "-1", "99999999999999999999", "abc"} {
+		if status, _ := f.do("POST", "/api/v1/clues/"+id+"/transitions", []byte(`{"to":"triaged"}`), bearer(f.tok["r1"])); status != 400 {
+			t.Errorf("clue id %s: %d", id, status)
+		}
+	}
+	if status, _ := f.do("POST", "/api/v1/clues/424242/transitions", []byte(`{"to":"triaged"}`), bearer(f.tok["r1"])); status != 404 {
+		t.Errorf("no such clue: %d", status)
+	}
 }

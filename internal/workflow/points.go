@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"tracewatch"
 )
@@ -64,6 +66,9 @@ func checkOutcome(o tracewatch.Outcome, c tracewatch.Clue, u tracewatch.User, no
 		p.Practitioner = strings.TrimSpace(p.Practitioner)
 		if p.Practitioner == "" {
 			return o, invalid(op, field+".practitioner", "name the practitioner (医保医师/药师代码)")
+		}
+		if len(p.Practitioner) > 64 || !utf8.ValidString(p.Practitioner) || strings.ContainsFunc(p.Practitioner, unicode.IsControl) {
+			return o, invalid(op, field+".practitioner", "a practitioner code is at most 64 bytes of text")
 		}
 		if seen[p.Practitioner] {
 			return o, invalid(op, field+".practitioner", "practitioner "+p.Practitioner+" is named twice")

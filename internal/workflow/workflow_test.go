@@ -148,6 +148,14 @@ func TestRegion(t *testing.T) {
 			t.Errorf("%s of %s: got %v, want kind %v", tc.u.Role, tc.u.Region, err, tc.kind)
 		}
 	}
+	// A clue of unknown region: the province's users, not a city's.
+	c.Region = ""
+	if _, err := Decide(c, steps, user("f", "reviewer", "360000"), request("triaged"), Config{}, t0); err != nil {
+		t.Errorf("province reviewer, unknown region: %v", err)
+	}
+	if _, err := Decide(c, steps, user("g", "reviewer", "360100"), request("triaged"), Config{}, t0); tracewatch.KindOf(err) != tracewatch.KindForbidden {
+		t.Errorf("city reviewer, unknown region: %v", err)
+	}
 	// An institution user may appeal its own clues only.
 	c, steps = clueIn("closed")
 	other := user("p", "institution", "360102")
@@ -331,6 +339,8 @@ func TestOutcome(t *testing.T) {
 		{&tracewatch.Outcome{Result: "dismissed", RecoveredFen: 5}, false},
 		{&tracewatch.Outcome{Result: "confirmed", Points: []tracewatch.PointAward{{Practitioner: "D1", Points: 4, Responsibility: "minor"}}}, false},
 		{&tracewatch.Outcome{Result: "confirmed", Points: []tracewatch.PointAward{{Practitioner: "", Points: 2, Responsibility: "minor"}}}, false},
+		{&tracewatch.Outcome{Result: "confirmed", Points: []tracewatch.PointAward{{Practitioner: "D\x00\xff", Points: 2, Responsibility: "minor"}}}, false},
+		{&tracewatch.Outcome{Result: "confirmed", Points: []tracewatch.PointAward{{Practitioner: "D1", Points: 1 << 40, Responsibility: "main"}}}, false},
 		{&tracewatch.Outcome{Result: "confirmed", Points: []tracewatch.PointAward{{Practitioner: "D1", Points: 2, Responsibility: "minor"}, {Practitioner: "D1", Points: 2, Responsibility: "minor"}}}, false},
 		{&tracewatch.Outcome{Result: "confirmed", RecoveredFen: 100, PenaltyFen: 50, AgreementAction: "rectify", Referrals: []string{"police"},
 			Points: []tracewatch.PointAward{{Practitioner: "D1", Points: 9, Responsibility: "important"}}}, true},

@@ -182,17 +182,18 @@ func clueWhere(f tracewatch.ClueFilter) (string, []any) {
 	}
 	if f.Region != "" {
 		r := string(f.Region)
+		cond := "admdvs = ?"
 		switch {
 		case strings.HasSuffix(r, "0000"):
-			where = append(where, "admdvs LIKE ?")
-			args = append(args, r[:2]+"%")
+			cond, r = "admdvs LIKE ?", r[:2]+"%"
 		case strings.HasSuffix(r, "00"):
-			where = append(where, "admdvs LIKE ?")
-			args = append(args, r[:4]+"%")
-		default:
-			where = append(where, "admdvs = ?")
-			args = append(args, r)
+			cond, r = "admdvs LIKE ?", r[:4]+"%"
 		}
+		if f.UnknownRegion {
+			cond = "(" + cond + " OR admdvs = '')"
+		}
+		where = append(where, cond)
+		args = append(args, r)
 	}
 	if f.Institution != "" {
 		where = append(where, "fixmedins_code = ?")
