@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,9 @@ type UserRecord struct {
 	Created  time.Time `json:"created"`
 	Changed  time.Time `json:"changed,omitzero"` // the password or the status last changed
 }
+
+// institutionRE is the national form of a fixmedins_code.
+var institutionRE = regexp.MustCompile(`^[A-Za-z0-9]{12}$`)
 
 // Argon2id parameters (OWASP's minimum: 19 MiB, 2 passes, 1 lane).
 const (
@@ -60,6 +64,8 @@ func CreateUser(dataDir string, u tracewatch.User, password string, now time.Tim
 		return tracewatch.Errorf(op, tracewatch.KindInvalid, "an institution user needs --institution (its fixmedins_code)").WithField("institution")
 	case u.Role != tracewatch.RoleInstitution && u.Institution != "":
 		return tracewatch.Errorf(op, tracewatch.KindInvalid, "only an institution user names an institution").WithField("institution")
+	case u.Institution != "" && !institutionRE.MatchString(u.Institution):
+		return tracewatch.Errorf(op, tracewatch.KindInvalid, "want a fixmedins_code: 12 letters and digits").WithField("institution")
 	}
 	hash := ""
 	if password != "" {

@@ -37,6 +37,7 @@ func TestUsers(t *testing.T) {
 		{tracewatch.User{Name: "x", Role: "institution", Region: "360100"}, "", tracewatch.KindInvalid},
 		{tracewatch.User{Name: "x", Role: "reviewer", Region: "360100", Institution: "P1"}, "", tracewatch.KindInvalid},
 		{tracewatch.User{Name: "x y", Role: "reviewer", Region: "360100"}, "", tracewatch.KindInvalid},
+		{tracewatch.User{Name: "x", Role: "institution", Region: "360100", Institution: "P1\xff"}, "", tracewatch.KindInvalid},
 	} {
 		if err := CreateUser(dir, bad.u, bad.pw, now); tracewatch.KindOf(err) != bad.kind {
 			t.Errorf("%+v: %v, want %v", bad.u, err, bad.kind)
