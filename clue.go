@@ -228,6 +228,61 @@ type ClueFilter struct {
 	NewSeenBefore time.Time
 	FirstSeenFrom time.Time // clues first found at or after this (zero: all)
 	CaseID        int64     // the clues of this case (0: all)
+	MinAmount     Fen       // clues whose amount at risk is at least this (0: all)
+	// Order is the order of a list (the zero value: id order, which AfterID pages); with
+	// another order a list pages by Offset.
+	Order  ClueOrder
+	Offset int
+}
+
+// ClueOrder is the order a clue list comes in.
+type ClueOrder string
+
+// The orders of a clue list; each ends in id order among equals.
+const (
+	OrderID       ClueOrder = ""         // oldest first (AfterID pages)
+	OrderNewest   ClueOrder = "newest"   // newest first
+	OrderAmount   ClueOrder = "amount"   // the largest amount at risk first
+	OrderSeverity ClueOrder = "severity" // the most severe first, then the largest amount
+	OrderDeadline ClueOrder = "deadline" // the earliest deadline first (none last)
+)
+
+// ParseClueOrder reads an order name ("" and "id" are id order).
+func ParseClueOrder(s string) (ClueOrder, error) {
+	switch o := ClueOrder(strings.TrimSpace(s)); o {
+	case OrderID, "id":
+		return OrderID, nil
+	case OrderNewest, OrderAmount, OrderSeverity, OrderDeadline:
+		return o, nil
+	}
+	return "", Errorf("tracewatch.ParseClueOrder", KindInvalid, "unknown order %q: want id, newest, amount, severity or deadline", s)
+}
+
+// ClueGroupBy names the columns a clue summary groups by (several may be or'ed).
+type ClueGroupBy uint8
+
+// The columns of a clue summary.
+const (
+	ByDetector ClueGroupBy = 1 << iota
+	BySeverity
+	ByState
+	ByRegion
+	ByInstitution
+)
+
+// ClueGroup is one line of a clue summary: the clues of one group, their amount at risk
+// and what closing them recovered. Columns not grouped by are left empty.
+type ClueGroup struct {
+	Detector    string    `json:"detector,omitempty"` // name@version
+	Severity    Severity  `json:"severity,omitempty"`
+	State       ClueState `json:"state,omitempty"`
+	Region      Region    `json:"region,omitempty"`
+	Institution string    `json:"institution,omitempty"`
+	Clues       int64     `json:"clues"`
+	AmountFen   Fen       `json:"amount_fen"`
+	// RecoveredFen is 追回金额 and PenaltyFen 违约金 and 罚款 of the closed clues' outcomes.
+	RecoveredFen Fen `json:"recovered_fen"`
+	PenaltyFen   Fen `json:"penalty_fen"`
 }
 
 // ClueCount is one line of a screening summary.

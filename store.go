@@ -379,6 +379,9 @@ type Store interface {
 	Clues(ctx context.Context, f ClueFilter) ([]Clue, error)
 	Clue(ctx context.Context, id int64) (Clue, error)
 	ClueCounts(ctx context.Context, f ClueFilter) ([]ClueCount, error)
+	// ClueGroups summarizes the clues matching f by the columns of by (none: one line
+	// for all), in the order of those columns.
+	ClueGroups(ctx context.Context, f ClueFilter, by ClueGroupBy) ([]ClueGroup, error)
 	WorkflowStore
 
 	// PutCheckFeedback stores 3103 decisions on real-time warnings.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"tracewatch/internal/server"
 )
 
 // env is what a subcommand may touch: its arguments and the standard streams.
@@ -38,6 +39,7 @@ func register(name, summary string, run func(e env) int) {
 }
 
 func main() {
+	server.Version = version
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"tracewatch/internal/audit"
 	"tracewatch/internal/ingest"
+	"tracewatch/internal/monitor"
 	"tracewatch/internal/rules"
 	"tracewatch/internal/server"
 	"tracewatch/internal/token"
@@ -50,6 +52,7 @@ func runServe(e env) int {
 	rateBurst := fs.Int("rate-burst", 0, "burst allowed above --rate-limit (default: one second's worth)")
 	rulesFile := rulesFlag(fs)
 	wfFile := fs.String("workflow", "", "the workflow configuration: quorum, deadlines, points thresholds (default DATA_DIR/workflow.json when it exists; docs/workflow.md)")
+	monFile := fs.String("monitor", "", "the monitoring configuration: drop alerts and health grades (default DATA_DIR/monitor.json when it exists; docs/web.md)")
 	screenAt := fs.String("screen-at", "", "screen every day at this time, HH:MM Beijing time (02:00), the whole days before the day of the run (--screen-window) with the rule base of --rules; default: no scheduled screening")
 	screenWindow := fs.Duration("screen-window", 24*time.Hour, "the window of a scheduled screening, whole days before the day of the run (24h: the previous day)")
 	screenTestDelay := fs.Duration("screen-test-delay", 0, "for tests: make the first scheduled screening this long after the start instead of at --screen-at")
@@ -100,6 +103,13 @@ func runServe(e env) int {
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
+	if *monFile == "" {
+		*monFile = filepath.Join(*dir, monitor.FileName)
+	}
+	mon, err := monitor.Load(*monFile)
+	if err != nil {
+		return fail(e.stderr, "serve", err)
+	}
 	auditLog, err := audit.Open(auditDir(*dir))
 	if err != nil {
 		return fail(e.stderr, "serve", err)
@@ -133,7 +143,8 @@ func runServe(e env) int {
 	screens := newScreener(st, newBase, logger)
 	srv, err := server.New(server.Config{Store: st, Ingester: in, MasterKey: master, Logger: logger, Index: index,
 		RateLimit: *rateLimit, RateBurst: *rateBurst, Tokens: token.Open(*dir, nil), ServiceListener: *metricsListen != "",
-		Audit: auditLog, Workflow: wf, DataDir: *dir, Screen: screens.serve, HashKey: hashKey})
+		Audit: auditLog, Workflow: wf, DataDir: *dir, Screen: screens.serve, HashKey: hashKey,
+		Facts: st, Monitor: mon})
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
@@ -184,6 +195,11 @@ func runServe(e env) int {
 	if len(listeners) > 1 {
 		fmt.Fprintf(e.stderr, "service endpoints (/healthz, /readyz, /metrics) on %s\n", listeners[1].Addr())
 	}
+	go func() { // the dashboard's default period, read once so that the first 首页 is quick
+		if err := srv.WarmDashboard(base); err != nil && base.Err() == nil {
+			logger.Warn("reading the dashboard's figures", "err", err.Error())
+		}
+	}()
 	scheduled := sched.start(ctx, screens)
 	if !slices.ContainsFunc(tokens, func(t token.Entry) bool { return !t.Revoked }) && !slices.ContainsFunc(users, func(u token.UserRecord) bool { return !u.Disabled }) {
 		fmt.Fprintln(e.stderr, "no user or token yet: the /api/v1 operator endpoints answer 401 until one is made (tracewatch user create --name NAME --role admin --region CODE)")

@@ -78,6 +78,15 @@ type CollectionDay struct {
 	UncodedFund, UncodedSale tracewatch.Fen
 }
 
+// UploadDay counts what one institution uploaded for one day (business time zone): its
+// events of any kind (stock, purchase, sale, settlement lines), by the day they happened.
+// An institution with a row uploaded that day (接入); one without did not.
+type UploadDay struct {
+	Institution string
+	Day         time.Time // midnight, Asia/Shanghai
+	Events      int64
+}
+
 // CodeQuality counts one institution's sale scans, the unreadable ones (unparseable, a
 // commodity barcode) and those of a product the code mapping does not know. An unknown
 // product is a gap in the reference data as often as a bad code, so only Bad rates an

@@ -32,6 +32,11 @@ type Reader interface {
 	PackageConflicts(ctx context.Context, w tracewatch.Window, fn func(PackagePair, []tracewatch.TimelineEntry) error) error
 	LevelConflicts(ctx context.Context, w tracewatch.Window, fn func(LevelConflict) error) error
 	CollectionDays(ctx context.Context, w tracewatch.Window) ([]CollectionDay, error)
+	// UploadDays counts each institution's events per day (接入率: who uploaded).
+	UploadDays(ctx context.Context, w tracewatch.Window) ([]UploadDay, error)
+	// LastEvent is the time of the latest event stored (zero when there is none): where
+	// a dashboard's default period ends.
+	LastEvent(ctx context.Context) (time.Time, error)
 	StockPeriods(ctx context.Context, w tracewatch.Window) ([]StockPeriod, error)
 
 	// The claims reads: event lines with the person of the reference data (an empty

@@ -25,7 +25,9 @@ import (
 
 	"tracewatch"
 	"tracewatch/internal/audit"
+	"tracewatch/internal/facts"
 	"tracewatch/internal/ingest"
+	"tracewatch/internal/monitor"
 	"tracewatch/internal/nhsa"
 	"tracewatch/internal/rules"
 	"tracewatch/internal/token"
@@ -71,6 +73,12 @@ type Config struct {
 	// HashKey is the data directory's ID-number hash key (DATA/keys/certno-hash.key),
 	// with which POST /api/v1/reference/persons hashes certno as `tracewatch load` does.
 	HashKey []byte
+	// Facts are the fact reads of the dashboard and reports (the store, when it has
+	// them). Nil: the dashboard answers 503.
+	Facts facts.Reader
+	// Monitor is the province's monitoring configuration: drop alerts and grades (zero:
+	// the defaults).
+	Monitor monitor.Config
 }
 
 // Server serves the NHSA endpoint and the operator API.
@@ -95,6 +103,10 @@ type Server struct {
 	flowMu   sync.Mutex // one workflow change at a time: decide, then record
 	screen   ScreenFunc
 	hashKey  []byte
+	facts    facts.Reader
+	monitor  monitor.Config
+	titles   map[string]string // rule id → its short name and title
+	dash     factsCache
 	reidx    reindexer
 }
 
@@ -120,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody,
 		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens,
 		auditLog: cfg.Audit, wf: cfg.Workflow, dataDir: cfg.DataDir, sessions: newSessions(),
-		screen: cfg.Screen, hashKey: cfg.HashKey}
+		screen: cfg.Screen, hashKey: cfg.HashKey, facts: cfg.Facts, monitor: cfg.Monitor, titles: ruleTitles()}
 	if cfg.RateLimit > 0 {
 		burst := cfg.RateBurst
 		if burst <= 0 {
@@ -136,7 +148,13 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, routed(pattern, h)) }
 	route("POST /fsi/api/{infno}", s.handleNHSA)
-	route("POST /api/v1/login", s.handleLogin)
+	route("POST /api/v1/login", func(w http.ResponseWriter, r *http.Request) {
+		if accept := r.Header.Get("Accept"); strings.Contains(accept, "text/html") && !strings.Contains(accept, "application/json") {
+			s.handleLoginPage(w, r) // a browser's form post without scripts
+			return
+		}
+		s.handleLogin(w, r)
+	})
 	route("POST /api/v1/logout", user(s.handleLogout))
 	route("GET /api/v1/me", user(s.handleMe))
 	route("GET /api/v1/codes", viewer(s.handleCode))
@@ -159,7 +177,14 @@ func New(cfg Config) (*Server, error) {
 	route("POST /api/v1/ingest", admin(s.handleIngest))
 	route("POST /api/v1/reference/{kind}", admin(s.handleReference))
 	route("POST /api/v1/screen", admin(s.handleScreen))
+	route("GET /api/v1/dashboard", viewer(s.needFacts(s.handleDashboard)))
 	route("/api/v1/", user(s.handleNoRoute))
+	// The web workplace (pages.go, docs/web.md).
+	route("/", s.handleHome) // every other path: GET / is the sign-in form or 首页
+	mux.Handle("GET /static/", routed("GET /static/", handleStatic().ServeHTTP))
+	route("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
 	mux.HandleFunc("POST /api/v1/check", routed("POST /api/v1/check", s.handleCheck))
 	mux.HandleFunc("GET /healthz", routed("GET /healthz", s.handleHealth))
 	ready, metrics := http.HandlerFunc(s.handleReady), http.HandlerFunc(s.handleMetrics)

@@ -190,6 +190,11 @@ func userOf(r *http.Request) tracewatch.User {
 	return p.User
 }
 
+// contextWithPrincipal is r's context carrying p (as authed passes it on).
+func contextWithPrincipal(r *http.Request, p principal) context.Context {
+	return context.WithValue(r.Context(), userKey{}, p)
+}
+
 // unmasked reports whether the caller may see personal data as stored.
 func unmasked(r *http.Request) bool { return userOf(r).Unmasked() }
 

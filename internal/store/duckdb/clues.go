@@ -228,19 +228,42 @@ func clueWhere(f tracewatch.ClueFilter) (string, []any) {
 		where = append(where, "f.case_id = ?")
 		args = append(args, f.CaseID)
 	}
+	if f.MinAmount > 0 {
+		where = append(where, "amount_fen >= ?")
+		args = append(args, int64(f.MinAmount))
+	}
 	return " WHERE " + strings.Join(where, " AND "), args
 }
 
-// Clues lists clues in id order.
+// clueOrders are the ORDER BY clauses of the clue orders.
+var clueOrders = map[tracewatch.ClueOrder]string{
+	tracewatch.OrderID:       `id`,
+	tracewatch.OrderNewest:   `id DESC`,
+	tracewatch.OrderAmount:   `amount_fen DESC, id`,
+	tracewatch.OrderSeverity: `severity DESC, amount_fen DESC, id`,
+	tracewatch.OrderDeadline: `f.deadline ASC NULLS LAST, id`,
+}
+
+// Clues lists clues in the filter's order (id order by default).
 func (s *Store) Clues(ctx context.Context, f tracewatch.ClueFilter) ([]tracewatch.Clue, error) {
 	const op = "duckdb.Clues"
+	order, ok := clueOrders[f.Order]
+	if !ok {
+		return nil, tracewatch.Errorf(op, tracewatch.KindInvalid, "unknown clue order %q", f.Order).WithField("order")
+	}
 	where, args := clueWhere(f)
-	q := `SELECT ` + clueCols + flowCols + clueFrom + where + ` ORDER BY id`
+	q := `SELECT ` + clueCols + flowCols + clueFrom + where + ` ORDER BY ` + order
 	switch {
 	case f.Limit == 0:
 		q += ` LIMIT 100`
 	case f.Limit > 0:
 		q += ` LIMIT ` + strconv.Itoa(f.Limit)
+	}
+	if f.Offset > 0 {
+		if f.Limit < 0 {
+			q += ` LIMIT ALL`
+		}
+		q += ` OFFSET ` + strconv.Itoa(f.Offset)
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -290,6 +313,56 @@ func (s *Store) ClueCounts(ctx context.Context, f tracewatch.ClueFilter) ([]trac
 		}
 		c.Severity, c.Amount = tracewatch.Severity(sev), tracewatch.Fen(amt.Int64)
 		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ClueGroups summarizes the clues matching f by the columns of by.
+func (s *Store) ClueGroups(ctx context.Context, f tracewatch.ClueFilter, by tracewatch.ClueGroupBy) ([]tracewatch.ClueGroup, error) {
+	const op = "duckdb.ClueGroups"
+	cols := []struct {
+		flag tracewatch.ClueGroupBy
+		expr string
+	}{{tracewatch.ByDetector, "detector"}, {tracewatch.BySeverity, "severity"}, {tracewatch.ByState, "state"},
+		{tracewatch.ByRegion, "admdvs"}, {tracewatch.ByInstitution, "fixmedins_code"}}
+	sel := make([]string, len(cols))
+	var group []string
+	for i, c := range cols {
+		sel[i] = "NULL"
+		if by&c.flag != 0 {
+			sel[i] = c.expr
+			group = append(group, c.expr)
+		}
+	}
+	where, args := clueWhere(f)
+	q := `SELECT ` + strings.Join(sel, ", ") + `, count(*), sum(amount_fen), ` +
+		`sum(CAST(json_extract_string(f.outcome, '$.recovered_fen') AS BIGINT)), ` +
+		`sum(coalesce(CAST(json_extract_string(f.outcome, '$.penalty_fen') AS BIGINT), 0) + coalesce(CAST(json_extract_string(f.outcome, '$.fine_fen') AS BIGINT), 0))` +
+		clueFrom + where
+	if len(group) > 0 {
+		q += ` GROUP BY ` + strings.Join(group, ", ") + ` ORDER BY ` + strings.Join(group, ", ")
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []tracewatch.ClueGroup
+	for rows.Next() {
+		var g tracewatch.ClueGroup
+		var det, state, region, inst sql.NullString
+		var sev sql.NullInt32
+		var amt, rec, pen sql.NullInt64
+		if err := rows.Scan(&det, &sev, &state, &region, &inst, &g.Clues, &amt, &rec, &pen); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		if g.Clues == 0 {
+			continue
+		}
+		g.Detector, g.Severity, g.State = det.String, tracewatch.Severity(sev.Int32), tracewatch.ClueState(state.String)
+		g.Region, g.Institution = tracewatch.Region(region.String), inst.String
+		g.AmountFen, g.RecoveredFen, g.PenaltyFen = tracewatch.Fen(amt.Int64), tracewatch.Fen(rec.Int64), tracewatch.Fen(pen.Int64)
+		out = append(out, g)
 	}
 	return out, rows.Err()
 }

@@ -840,6 +840,49 @@ FROM lines_all GROUP BY fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS 
 	return out, rows.Err()
 }
 
+// UploadDays counts each institution's events per business day.
+func (s *Store) UploadDays(ctx context.Context, w tracewatch.Window) ([]facts.UploadDay, error) {
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
+	const op = "duckdb.UploadDays"
+	win, args := windowSQL(w, "event_time")
+	rows, err := s.db.QueryContext(ctx, `
+SELECT fixmedins_code, CAST(event_time + INTERVAL '8 hours' AS DATE) AS day, count(*)
+FROM events WHERE event_time IS NOT NULL`+win+`
+GROUP BY 1, 2 ORDER BY 1, 2`, args...)
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	defer rows.Close()
+	var out []facts.UploadDay
+	for rows.Next() {
+		var d facts.UploadDay
+		var day time.Time
+		if err := rows.Scan(&d.Institution, &day, &d.Events); err != nil {
+			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+		}
+		d.Day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, cst)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// LastEvent is the time of the latest stored event (zero when there is none).
+func (s *Store) LastEvent(ctx context.Context) (time.Time, error) {
+	if err := s.await(ctx); err != nil {
+		return time.Time{}, err
+	}
+	var t sql.NullTime
+	if err := s.db.QueryRowContext(ctx, `SELECT max(event_time) FROM events`).Scan(&t); err != nil {
+		return time.Time{}, tracewatch.E("duckdb.LastEvent", tracewatch.KindInternal, err)
+	}
+	if !t.Valid {
+		return time.Time{}, nil
+	}
+	return t.Time.UTC(), nil
+}
+
 // Institutions returns every institution.
 func (s *Store) Institutions(ctx context.Context) ([]tracewatch.Institution, error) {
 	const op = "duckdb.Institutions"
