@@ -87,10 +87,12 @@ document.addEventListener('DOMContentLoaded', () => {
     try { await TW.api('POST', '/api/v1/logout'); } catch (e) { /* the session is gone either way */ }
     location.href = '/';
   });
-  const run = TW.pages[document.body.dataset.page];
-  if (run) Promise.resolve(run()).catch(err => {
+  // body[data-ready] says the page's script has finished (the browser tests and the PDF
+  // print wait for it); a failure is shown on the page and logged as an error.
+  const run = TW.pages[document.body.dataset.page] || (() => {});
+  Promise.resolve().then(run).catch(err => {
     const box = document.getElementById('page-error');
     if (box) TW.message(box, '加载失败：' + err.message, 'err');
-    else console.warn(err);
-  });
+    console.error('page ' + document.body.dataset.page + ': ' + err.message);
+  }).finally(() => { document.body.dataset.ready = '1'; });
 });
