@@ -14,9 +14,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/xuri/excelize/v2"
-
 	"tracewatch"
+	"tracewatch/internal/export"
 	"tracewatch/internal/store/duckdb"
 )
 
@@ -193,11 +192,6 @@ func writeClue(w io.Writer, c tracewatch.Clue) {
 	}
 }
 
-// exportHeaders are the workbook's columns (a public contract: issue 5).
-// The last three (issue 13) make a dispatch list: `--state dispatched --region CITY`.
-var exportHeaders = []string{"线索编号", "模型", "严重程度", "统筹区", "机构编码", "机构名称", "涉及金额(元)", "追溯码", "说明", "首次发现时间",
-	"状态", "下发地区", "办理时限"}
-
 func runCluesExport(e env) int {
 	fs := flag.NewFlagSet("clues export", flag.ContinueOnError)
 	dir := dataDirFlag(fs)
@@ -247,71 +241,15 @@ func exportClues(ctx context.Context, st *duckdb.Store, f tracewatch.ClueFilter,
 	for _, in := range ins {
 		names[in.Code] = in.Name
 	}
-	x := excelize.NewFile()
-	defer x.Close()
-	const sheet = "疑点线索"
-	if err := x.SetSheetName("Sheet1", sheet); err != nil {
-		return 0, err
-	}
-	sw, err := x.NewStreamWriter(sheet)
+	out, err := os.Create(path)
 	if err != nil {
 		return 0, err
 	}
-	sw.SetColWidth(1, 1, 10)
-	sw.SetColWidth(2, 2, 22)
-	sw.SetColWidth(5, 6, 16)
-	sw.SetColWidth(8, 8, 24)
-	sw.SetColWidth(9, 9, 80)
-	sw.SetColWidth(10, 10, 20)
-	header := make([]any, len(exportHeaders))
-	for i, h := range exportHeaders {
-		header[i] = h
+	n, _, err := export.Clues(ctx, out, st, f, names, nil)
+	if cerr := out.Close(); err == nil {
+		err = cerr
 	}
-	if err := sw.SetRow("A1", header); err != nil {
-		return 0, err
-	}
-	money, err := x.NewStyle(&excelize.Style{NumFmt: 2}) // 0.00
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	f.Limit = 5000
-	for {
-		clues, err := st.Clues(ctx, f)
-		if err != nil {
-			return n, err
-		}
-		for _, c := range clues {
-			n++
-			cell, _ := excelize.CoordinatesToCellName(1, n+1)
-			row := []any{
-				c.ID, c.Detector, c.Severity.Chinese(), string(c.Region), c.Institution, names[c.Institution],
-				excelize.Cell{StyleID: money, Value: float64(c.AmountFen) / 100}, strings.Join(c.Codes, ", "), c.Explanation,
-				c.FirstSeen.In(cstZone).Format("2006-01-02 15:04:05"),
-				c.State.Chinese(), string(c.Flow.DispatchRegion), deadlineCell(c),
-			}
-			if err := sw.SetRow(cell, row); err != nil {
-				return n, err
-			}
-			f.AfterID = c.ID
-		}
-		if len(clues) < f.Limit {
-			break
-		}
-	}
-	if err := sw.Flush(); err != nil {
-		return n, err
-	}
-	return n, x.SaveAs(path)
-}
-
-// deadlineCell is when a clue's current step is due, Beijing time ("" for none: a clue
-// never moved has its 初审 deadline from the workflow configuration, not in the store).
-func deadlineCell(c tracewatch.Clue) string {
-	if c.Flow.Deadline.IsZero() || c.State.Terminal() {
-		return ""
-	}
-	return c.Flow.Deadline.In(cstZone).Format("2006-01-02 15:04")
+	return n, err
 }
 
 // fileSHA256 is the hex SHA-256 of the file at path.

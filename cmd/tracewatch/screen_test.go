@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"tracewatch/internal/export"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -77,7 +78,7 @@ func TestDemoScreenCluesEval(t *testing.T) {
 	if len(rows) != before+1 {
 		t.Errorf("workbook has %d rows, want a header and %d clues", len(rows), before)
 	}
-	if got := strings.Join(rows[0], ","); got != strings.Join(exportHeaders, ",") {
+	if got := strings.Join(rows[0], ","); got != strings.Join(export.Headers, ",") {
 		t.Errorf("headers = %s", got)
 	}
 

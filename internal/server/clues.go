@@ -1,17 +1,25 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"tracewatch"
+	"tracewatch/internal/export"
 	"tracewatch/internal/workflow"
 )
 
 const (
 	defaultClueLimit = 100
 	maxClueLimit     = 1000
+	maxClueOffset    = 10_000_000
 )
 
 // scope narrows a clue filter to what the caller may see: an institution user its own
@@ -41,92 +49,137 @@ func scope(u tracewatch.User, f *tracewatch.ClueFilter) error {
 	return nil
 }
 
-// handleClues lists clues: GET /api/v1/clues?detector=&severity=&region=&institution=&code=
-// &state=&overdue=&case=&after=&limit=, within the caller's region (or institution).
-func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
+// clueParams are the query parameters of a clue list and of its export.
+var clueParams = []string{"detector", "severity", "region", "institution", "code", "state", "overdue", "case", "after", "limit",
+	"order", "offset", "min_amount_fen", "due_before", "count"}
+
+// clueFilter reads a clue list's filter from its query parameters, scoped to the caller.
+func (s *Server) clueFilter(r *http.Request, q url.Values) (tracewatch.ClueFilter, error) {
 	const op = "server.Clues"
-	q, err := query(r, "detector", "severity", "region", "institution", "code", "state", "overdue", "case", "after", "limit")
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
 	f := tracewatch.ClueFilter{Detector: q.Get("detector"), Institution: q.Get("institution"), Code: q.Get("code"), Limit: defaultClueLimit}
-	bad := func(field, format string, args ...any) {
-		s.apiFail(w, r, tracewatch.Errorf(op, tracewatch.KindInvalid, format, args...).WithField(field))
+	bad := func(field, format string, args ...any) (tracewatch.ClueFilter, error) {
+		return f, tracewatch.Errorf(op, tracewatch.KindInvalid, format, args...).WithField(field)
 	}
 	if f.Detector != "" && (len(f.Detector) > 64 || !detectorRE.MatchString(f.Detector)) {
-		bad("detector", "want a detector name such as trace.duplicate or trace.duplicate@1")
-		return
+		return bad("detector", "want a detector name such as trace.duplicate or trace.duplicate@1")
 	}
 	if err := checkInstitution(op, "institution", f.Institution); err != nil {
-		s.apiFail(w, r, err)
-		return
+		return f, err
 	}
 	if err := checkText(op, "code", f.Code, maxCodeLen); err != nil {
-		s.apiFail(w, r, err)
-		return
+		return f, err
 	}
 	if v := q.Get("severity"); v != "" {
 		sev, err := tracewatch.ParseSeverity(v)
 		if err != nil {
-			bad("severity", "want notice, suspicious, highly_suspicious or violation")
-			return
+			return bad("severity", "want notice, suspicious, highly_suspicious or violation")
 		}
 		f.MinSeverity = sev
 	}
 	if v := q.Get("region"); v != "" {
 		reg, err := tracewatch.ParseRegion(v)
 		if err != nil {
-			bad("region", "want a 6-digit region code")
-			return
+			return bad("region", "want a 6-digit region code")
 		}
 		f.Region = reg
 	}
 	if v := q.Get("state"); v != "" {
-		st, err := tracewatch.ParseClueState(v)
-		if err != nil {
-			s.apiFail(w, r, tracewatch.E(op, tracewatch.KindInvalid, err).WithField("state"))
-			return
+		for _, one := range strings.Split(v, ",") {
+			st, err := tracewatch.ParseClueState(one)
+			if err != nil {
+				return f, tracewatch.E(op, tracewatch.KindInvalid, err).WithField("state")
+			}
+			f.States = append(f.States, st)
 		}
-		f.States = []tracewatch.ClueState{st}
 	}
 	switch q.Get("overdue") {
 	case "":
 	case "true", "1":
 		f = s.wf.Due(f, userOf(r).Region, s.now())
 	default:
-		bad("overdue", "want overdue=true")
-		return
+		return bad("overdue", "want overdue=true")
+	}
+	if v := q.Get("due_before"); v != "" {
+		if !f.DueBefore.IsZero() {
+			return bad("due_before", "give overdue or due_before, not both")
+		}
+		day, err := dayParam(op, "due_before", v)
+		if err != nil {
+			return f, err
+		}
+		// Due by the end of that day: its deadline falls before the next midnight.
+		f = s.wf.Due(f, userOf(r).Region, day.AddDate(0, 0, 1))
 	}
 	if v := q.Get("case"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
-			bad("case", "want a case id (a positive integer)")
-			return
+			return bad("case", "want a case id (a positive integer)")
 		}
 		f.CaseID = n
 	}
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			bad("after", "want a clue id (an integer ≥ 0)")
-			return
+			return bad("after", "want a clue id (an integer ≥ 0)")
 		}
 		f.AfterID = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxClueLimit {
-			bad("limit", "want an integer from 1 to %d", maxClueLimit)
-			return
+			return bad("limit", "want an integer from 1 to %d", maxClueLimit)
 		}
 		f.Limit = n
 	}
-	u := userOf(r)
-	if err := scope(u, &f); err != nil {
+	if v := q.Get("order"); v != "" {
+		o, err := tracewatch.ParseClueOrder(v)
+		if err != nil {
+			return f, tracewatch.E(op, tracewatch.KindInvalid, err).WithField("order")
+		}
+		f.Order = o
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxClueOffset {
+			return bad("offset", "want an integer from 0 to %d", maxClueOffset)
+		}
+		if f.AfterID != 0 {
+			return bad("offset", "give after (id order) or offset, not both")
+		}
+		f.Offset = n
+	}
+	if v := q.Get("min_amount_fen"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return bad("min_amount_fen", "want an amount in fen (an integer ≥ 0)")
+		}
+		f.MinAmount = tracewatch.Fen(n)
+	}
+	if v := q.Get("count"); v != "" && v != "true" && v != "1" {
+		return bad("count", "want count=true")
+	}
+	if err := scope(userOf(r), &f); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// handleClues lists clues: GET /api/v1/clues?detector=&severity=&region=&institution=&code=
+// &state=&overdue=&due_before=&min_amount_fen=&case=&order=&after=&offset=&limit=&count=,
+// within the caller's region (or institution). In id order (the default) after pages;
+// in another order offset does. count=true adds total, the clues matching the filter.
+func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, clueParams...)
+	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
+	f, err := s.clueFilter(r, q)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	u := userOf(r)
 	clues, err := s.st.Clues(r.Context(), f)
 	if err != nil {
 		s.apiFail(w, r, err)
@@ -135,7 +188,16 @@ func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Clues     []tracewatch.Clue `json:"clues"`
 		NextAfter int64             `json:"next_after"`
+		Total     *int64            `json:"total,omitempty"`
 	}{Clues: make([]tracewatch.Clue, 0, len(clues)), NextAfter: f.AfterID}
+	if q.Get("count") != "" {
+		n, err := s.clueTotal(r.Context(), f)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		out.Total = &n
+	}
 	full := unmasked(r)
 	var ids []int64
 	for _, c := range clues {
@@ -251,4 +313,70 @@ func writeMerged(w http.ResponseWriter, status int, v any, extra map[string]any)
 		m[k] = b
 	}
 	writeJSON(w, status, m)
+}
+
+// clueTotal counts the clues matching f (whatever its page).
+func (s *Server) clueTotal(ctx context.Context, f tracewatch.ClueFilter) (int64, error) {
+	f.AfterID, f.Offset, f.Limit = 0, 0, -1
+	by, err := s.st.ClueStates(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range by {
+		n += c
+	}
+	return n, nil
+}
+
+// handleCluesExport answers GET /api/v1/clues.xlsx with the list's filter: every clue
+// matching it (not one page) as the workbook of `tracewatch clues export`, masked for a
+// role that may not see persons, and audited as an export.
+func (s *Server) handleCluesExport(w http.ResponseWriter, r *http.Request) {
+	q, err := query(r, clueParams...)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	f, err := s.clueFilter(r, q)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	names := map[string]string{}
+	if s.facts != nil {
+		ins, err := s.facts.Institutions(r.Context())
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		for _, in := range ins {
+			names[in.Code] = in.Name
+		}
+	}
+	present := func(c tracewatch.Clue) tracewatch.Clue { return maskClue(s.wf.Present(c)) }
+	if unmasked(r) {
+		present = s.wf.Present
+	}
+	var buf bytes.Buffer
+	n, ids, err := export.Clues(r.Context(), &buf, s.st, f, names, present)
+	if err != nil {
+		s.apiFail(w, r, tracewatch.E("server.CluesExport", tracewatch.KindInternal, err))
+		return
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	u := userOf(r)
+	detail := map[string]any{"clues": n, "sha256": hex.EncodeToString(sum[:]), "filter": r.URL.RawQuery, "unmasked": unmasked(r)}
+	if unmasked(r) && len(ids) <= 10000 {
+		detail["ids"] = ids
+	}
+	if err := s.audit(r, u.Name, "export", "clues.xlsx", detail); err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	name := "疑点线索-" + s.now().In(tracewatch.Beijing).Format("20060102-1504") + ".xlsx"
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	w.Header().Set("Content-Disposition", "attachment; filename=\"clues.xlsx\"; filename*=UTF-8''"+url.PathEscape(name))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(buf.Bytes())
 }

@@ -132,7 +132,7 @@ func newHarness(t testing.TB, configure func(*Config)) *harness {
 	if h.viewer, err = token.Create(h.tokenDir, "viewer", token.RoleViewer, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Store: st, Ingester: in, MasterKey: master, Now: h.clock.Now,
+	cfg := Config{Store: st, Facts: st, Ingester: in, MasterKey: master, Now: h.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, nil)), Tokens: token.Open(h.tokenDir, nil)}
 	if configure != nil {
 		configure(&cfg)

@@ -185,15 +185,6 @@ func (s *Server) page(h pageHandler, roles ...tracewatch.Role) http.HandlerFunc 
 // handleHome answers GET /: the dashboard for a signed-in user, the sign-in form for a
 // visitor (an institution user goes to its clues).
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	if r.URL.Path != "/" {
-		s.notFoundPage(w, r)
-		return
-	}
 	p, err := s.principal(r)
 	if err != nil {
 		next := r.URL.Query().Get("next")
@@ -213,13 +204,6 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.page(s.dashboardPage)(w, r)
-}
-
-// notFoundPage answers a path that names no page.
-func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request) {
-	p, _ := s.principal(r)
-	s.render(w, r, http.StatusNotFound, pageSpec{template: "error", title: "页面不存在"}, p,
-		map[string]string{"Title": "页面不存在", "Message": "没有这个页面：" + r.URL.Path})
 }
 
 // handleStatic serves the embedded static files.

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -163,6 +164,7 @@ func New(cfg Config) (*Server, error) {
 	route("POST /api/v1/quarantine/{id}/resubmit", admin(s.handleResubmit))
 	route("GET /api/v1/stats", viewer(s.handleStats))
 	route("GET /api/v1/clues", user(s.handleClues))
+	route("GET /api/v1/clues.xlsx", user(s.handleCluesExport))
 	route("GET /api/v1/clues/{id}", user(s.handleClue))
 	route("POST /api/v1/clues/{id}/transitions", user(s.handleTransition))
 	route("POST /api/v1/clues/{id}/attachments", user(s.handleAttach))
@@ -180,7 +182,10 @@ func New(cfg Config) (*Server, error) {
 	route("GET /api/v1/dashboard", viewer(s.needFacts(s.handleDashboard)))
 	route("/api/v1/", user(s.handleNoRoute))
 	// The web workplace (pages.go, docs/web.md).
-	route("/", s.handleHome) // every other path: GET / is the sign-in form or 首页
+	clueRoles := append(slices.Clone(staff), tracewatch.RoleInstitution)
+	route("GET /clues", s.page(s.inboxPage, clueRoles...))
+	route("GET /clues/{id}", s.page(s.cluePage, clueRoles...))
+	route("GET /{$}", s.handleHome) // the sign-in form or 首页
 	mux.Handle("GET /static/", routed("GET /static/", handleStatic().ServeHTTP))
 	route("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)

@@ -94,5 +94,5 @@ document.addEventListener('DOMContentLoaded', () => {
     const box = document.getElementById('page-error');
     if (box) TW.message(box, '加载失败：' + err.message, 'err');
     console.error('page ' + document.body.dataset.page + ': ' + err.message);
-  }).finally(() => { document.body.dataset.ready = '1'; });
+  }).finally(() => { TW.readyMs = Math.round(performance.now()); document.body.dataset.ready = '1'; });
 });
