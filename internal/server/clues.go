@@ -1,10 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -358,19 +355,19 @@ func (s *Server) handleCluesExport(w http.ResponseWriter, r *http.Request) {
 	if unmasked(r) {
 		present = s.wf.Present
 	}
-	var buf bytes.Buffer
-	n, ids, err := export.Clues(r.Context(), &buf, s.st, f, names, present)
+	total, err := s.clueTotal(r.Context(), f)
 	if err != nil {
-		s.apiFail(w, r, tracewatch.E("server.CluesExport", tracewatch.KindInternal, err))
+		s.apiFail(w, r, err)
 		return
 	}
-	sum := sha256.Sum256(buf.Bytes())
-	u := userOf(r)
-	detail := map[string]any{"clues": n, "sha256": hex.EncodeToString(sum[:]), "filter": r.URL.RawQuery, "unmasked": unmasked(r)}
-	if unmasked(r) && len(ids) <= 10000 {
-		detail["ids"] = ids
+	if total > maxExportRows {
+		s.apiFail(w, r, tracewatch.Errorf("server.CluesExport", tracewatch.KindInvalid,
+			"%d clues match: a workbook holds at most %d rows; narrow the filter (state, region, detector, severity)", total, maxExportRows).WithField("filter"))
+		return
 	}
-	if err := s.audit(r, u.Name, "export", "clues.xlsx", detail); err != nil {
+	// The export is audited before a byte of it leaves (what, by whom, how many).
+	u := userOf(r)
+	if err := s.audit(r, u.Name, "export", "clues.xlsx", map[string]any{"clues": total, "filter": r.URL.RawQuery, "unmasked": unmasked(r)}); err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
@@ -378,5 +375,12 @@ func (s *Server) handleCluesExport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	w.Header().Set("Content-Disposition", "attachment; filename=\"clues.xlsx\"; filename*=UTF-8''"+url.PathEscape(name))
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(buf.Bytes())
+	if _, _, err := export.Clues(r.Context(), w, s.st, f, names, present); err != nil {
+		// Past the headers an error can only cut the answer short: the client sees a
+		// truncated file; the log says why.
+		s.log.Error("clue export", "err", err.Error(), "operator", u.Name)
+	}
 }
+
+// maxExportRows is what one worksheet holds (Excel's 1,048,576 rows, less the header).
+const maxExportRows = 1_048_575
