@@ -20,7 +20,7 @@ import (
 
 func init() {
 	benchCommands["ingest"] = runBenchIngest
-	register("bench", "measure: bench ingest --lines N (P1 bulk ingest); bench http --clients C (signed 3505 over HTTP)", func(e env) int {
+	register("bench", "measure: bench ingest --lines N (P1 bulk ingest); bench http --clients C (signed 3505 over HTTP); bench inbox --clues N (the web inbox)", func(e env) int {
 		return subcommand(e, "bench", benchCommands)
 	})
 }
