@@ -139,7 +139,8 @@ func runDemo(e env) int {
 	fmt.Fprintf(e.stdout, "  tracewatch clues show --data-dir %s ID\n", data)
 	fmt.Fprintf(e.stdout, "  tracewatch clues export --data-dir %s --xlsx clues.xlsx\n", data)
 	fmt.Fprintf(e.stdout, "  tracewatch eval --data-dir %s --labels %s --json\n", data, filepath.Join(prov, "labels.jsonl"))
-	fmt.Fprintf(e.stdout, "  tracewatch token create --data-dir %s --name me   (an operator token for the API)\n", data)
-	fmt.Fprintf(e.stdout, "  tracewatch serve --data-dir %s   (then GET http://127.0.0.1:8080/api/v1/clues with Authorization: Bearer <token>)\n", data)
+	fmt.Fprintf(e.stdout, "  tracewatch user create --data-dir %s --name me --role admin --region 360000   (a user of the workplace; the password is shown once)\n", data)
+	fmt.Fprintf(e.stdout, "  tracewatch serve --data-dir %s   (then open http://127.0.0.1:8080/ and sign in)\n", data)
+	fmt.Fprintf(e.stdout, "  tracewatch report monthly --data-dir %s --region 360000 --month YYYY-MM --pdf report.pdf --xlsx report.xlsx\n", data)
 	return exitOK
 }
