@@ -40,17 +40,33 @@ func (w *workbook) sheet(name string, widths []float64, header []string, rows []
 			return err
 		}
 	}
-	head := make([]any, len(header))
-	for i, h := range header {
-		head[i] = excelize.Cell{StyleID: w.head, Value: h}
+	set := func(col, row int, v any) error {
+		ref, err := excelize.CoordinatesToCellName(col, row)
+		if err != nil {
+			return err
+		}
+		c, styled := v.(excelize.Cell)
+		if styled {
+			v = c.Value
+		}
+		if err := w.x.SetCellValue(name, ref, v); err != nil {
+			return err
+		}
+		if styled {
+			return w.x.SetCellStyle(name, ref, ref, c.StyleID)
+		}
+		return nil
 	}
-	if err := w.x.SetSheetRow(name, "A1", &head); err != nil {
-		return err
+	for i, h := range header {
+		if err := set(i+1, 1, excelize.Cell{StyleID: w.head, Value: h}); err != nil {
+			return err
+		}
 	}
 	for i, row := range rows {
-		cell, _ := excelize.CoordinatesToCellName(1, i+2)
-		if err := w.x.SetSheetRow(name, cell, &row); err != nil {
-			return err
+		for j, v := range row {
+			if err := set(j+1, i+2, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
