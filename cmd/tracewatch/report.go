@@ -92,7 +92,7 @@ func runReportMonthly(e env) int {
 	written := map[string]any{}
 	var failed error
 	record := func(kind, path string, write func(io.Writer) error) {
-		if path == "" || failed != nil && kind != "xlsx" {
+		if path == "" || failed != nil {
 			return
 		}
 		if err := writeFile(path, write); err != nil {
