@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"tracewatch"
+	"tracewatch/internal/browser"
 	"tracewatch/internal/nhsa"
 )
 
@@ -22,7 +23,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, errBusy):
+	case errors.Is(err, errBusy), errors.Is(err, browser.ErrNoBrowser):
 		return http.StatusServiceUnavailable
 	}
 	switch tracewatch.KindOf(err) {
@@ -52,6 +53,8 @@ func publicMessage(err error) string {
 		return fmt.Sprintf("request body too large: the limit is %d bytes", tooLarge.Limit)
 	case status >= 500 && errors.Is(err, errBusy):
 		return errBusy.Error()
+	case status >= 500 && errors.Is(err, browser.ErrNoBrowser):
+		return "this server cannot print PDF files: " + browser.ErrNoBrowser.Error()
 	case status >= 500:
 		return internalMessage
 	}

@@ -180,11 +180,15 @@ func New(cfg Config) (*Server, error) {
 	route("POST /api/v1/reference/{kind}", admin(s.handleReference))
 	route("POST /api/v1/screen", admin(s.handleScreen))
 	route("GET /api/v1/dashboard", viewer(s.needFacts(s.handleDashboard)))
+	route("GET /api/v1/reports/monthly", viewer(s.needFacts(s.handleReportMonthly)))
+	route("GET /api/v1/reports/monthly.xlsx", viewer(s.needFacts(s.handleReportXLSX)))
+	route("GET /api/v1/reports/monthly.pdf", viewer(s.needFacts(s.handleReportPDF)))
 	route("/api/v1/", user(s.handleNoRoute))
 	// The web workplace (pages.go, docs/web.md).
 	clueRoles := append(slices.Clone(staff), tracewatch.RoleInstitution)
 	route("GET /clues", s.page(s.inboxPage, clueRoles...))
 	route("GET /clues/{id}", s.page(s.cluePage, clueRoles...))
+	route("GET /reports", s.page(s.reportPage))
 	route("GET /{$}", s.handleHome) // the sign-in form or 首页
 	mux.Handle("GET /static/", routed("GET /static/", handleStatic().ServeHTTP))
 	route("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
