@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"tracewatch/internal/browser"
 	"tracewatch/internal/server"
 )
 
@@ -40,6 +41,7 @@ func register(name, summary string, run func(e env) int) {
 
 func main() {
 	server.Version = version
+	browser.Path = os.Getenv("TRACEWATCH_CHROMIUM")
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -23,11 +22,14 @@ import (
 // ErrNoBrowser says no Chromium was found.
 var ErrNoBrowser = errors.New("no Chromium found: install it (apt-get install -y chromium) or set TRACEWATCH_CHROMIUM to its path")
 
-// Find returns the path of a Chromium: $TRACEWATCH_CHROMIUM, else the first of chromium,
+// Path is the Chromium to run when set (main sets it from $TRACEWATCH_CHROMIUM).
+var Path string
+
+// Find returns the path of a Chromium: Path, else the first of chromium,
 // chromium-browser, google-chrome on the PATH.
 func Find() (string, error) {
-	if p := os.Getenv("TRACEWATCH_CHROMIUM"); p != "" {
-		return p, nil
+	if Path != "" {
+		return Path, nil
 	}
 	for _, n := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(n); err == nil {

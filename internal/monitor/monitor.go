@@ -292,7 +292,7 @@ func Build(c Config, in Input) Dashboard {
 	instSpan := map[string]*[2]span{}
 	areaSpan := map[string]*[2]span{}
 	for _, cd := range in.Collection {
-		if _, ok := inst[cd.Institution]; !ok || cd.Day.Before(in.From) || !cd.Day.Before(in.To) {
+		if r := instRates[cd.Institution]; r == nil || r.Designated == 0 || cd.Day.Before(in.From) || !cd.Day.Before(in.To) {
 			continue
 		}
 		d.Rates.Lines += cd.Lines
@@ -304,10 +304,6 @@ func Build(c Config, in Input) Dashboard {
 		a.Rates.Lines += cd.Lines
 		a.Rates.Coded += cd.Coded
 		r := instRates[cd.Institution]
-		if r == nil {
-			r = &Rates{}
-			instRates[cd.Institution] = r
-		}
 		r.Lines += cd.Lines
 		r.Coded += cd.Coded
 		var k int
@@ -342,6 +338,7 @@ func Build(c Config, in Input) Dashboard {
 		}
 		dayOf(u.Day).Uploading++
 		uploaded[u.Institution] = true
+		instRates[u.Institution].Uploading = 1
 		a := areaKey(u.Institution)
 		if areaUp[a.Code] == nil {
 			areaUp[a.Code] = map[string]bool{}
