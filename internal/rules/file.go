@@ -123,7 +123,7 @@ func (f *File) Set(name string, c Change, note string) (*Base, error) {
 		}
 		v := strings.TrimSpace(c.Params[k])
 		if err := p.check(v); err != nil {
-			return nil, tracewatch.Errorf(op, tracewatch.KindInvalid, "%s = %q: %v", k, short(v), err).WithField(k)
+			return nil, tracewatch.Errorf(op, tracewatch.KindInvalid, "%q: %v", short(v), err).WithField(k)
 		}
 		values[i] = v // a valid number or duration: no character of the file's syntax
 	}
