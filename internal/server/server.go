@@ -79,6 +79,11 @@ type Config struct {
 	// Monitor is the province's monitoring configuration: drop alerts and grades (zero:
 	// the defaults).
 	Monitor monitor.Config
+	// Rules is the rule base file serve screens and checks with: GET /api/v1/rules lists
+	// it and an admin's POST /api/v1/rules/{name} edits it (the counter takes the edit at
+	// once, through Index; serve's screenings read the file's base each time). Nil: the
+	// embedded default is listed and edits answer 404.
+	Rules *rules.File
 }
 
 // Server serves the NHSA endpoint and the operator API.
@@ -108,6 +113,8 @@ type Server struct {
 	titles   map[string]string // rule id → its short name and title
 	dash     factsCache
 	reidx    reindexer
+	public   publicLimits // the public lookups (GET /q) by client address
+	rules    *rules.File
 }
 
 // New builds a Server.
@@ -132,7 +139,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody,
 		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens,
 		auditLog: cfg.Audit, wf: cfg.Workflow, dataDir: cfg.DataDir, sessions: newSessions(),
-		screen: cfg.Screen, hashKey: cfg.HashKey, facts: cfg.Facts, monitor: cfg.Monitor, titles: ruleTitles()}
+		screen: cfg.Screen, hashKey: cfg.HashKey, facts: cfg.Facts, monitor: cfg.Monitor, titles: ruleTitles(), rules: cfg.Rules}
 	if cfg.RateLimit > 0 {
 		burst := cfg.RateBurst
 		if burst <= 0 {
@@ -178,9 +185,20 @@ func New(cfg Config) (*Server, error) {
 	route("POST /api/v1/reference/{kind}", admin(s.handleReference))
 	route("POST /api/v1/screen", admin(s.handleScreen))
 	route("GET /api/v1/dashboard", viewer(s.needFacts(s.handleDashboard)))
+	route("GET /api/v1/institutions", viewer(s.needFacts(s.handleInstitutions)))
+	route("GET /api/v1/institutions/{code}", viewer(s.needFacts(s.handleInstitution)))
+	route("GET /api/v1/rules", viewer(s.handleRules))
+	route("POST /api/v1/rules/{name}", admin(s.handleSetRule))
+	// The public check of a box (no sign-in, limited per client address).
+	route("GET /api/v1/public/codes", s.handlePublicCode)
+	route("GET /q", s.handlePublicPage)
 	route("/api/v1/", user(s.handleNoRoute))
 	// The web workplace (pages.go, docs/web.md).
 	route("/", s.handleHome) // every other path: GET / is the sign-in form or 首页
+	route("GET /trace", s.page(s.tracePage))
+	route("GET /institutions", s.page(s.institutionsPage))
+	route("GET /institutions/{code}", s.page(s.institutionPage))
+	route("GET /rules", s.page(s.rulesPage))
 	mux.Handle("GET /static/", routed("GET /static/", handleStatic().ServeHTTP))
 	route("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
