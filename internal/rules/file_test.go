@@ -133,3 +133,35 @@ func mustEntry(t *testing.T, b *Base, name string) *Entry {
 	}
 	return e
 }
+
+// TestRepeatedSections: a rule named in two sections takes both in order: the later one
+// changes what it names and keeps what the earlier one set (so that edits appended to a
+// file add up). The near miss: a later section that sets the same setting wins.
+func TestRepeatedSections(t *testing.T) {
+	b := DefaultBase()
+	err := b.Apply([]byte("[T3]\nseverity = 可疑\nenabled = false\nmin_coverage = 0.9\n\n[trace.nosource@1]\nmin_coverage = 0.8\n\n[T3]\nregions = 360100\n"), "test.rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := mustEntry(t, b, "T3")
+	if e.EffectiveSeverity() != tracewatch.SeveritySuspicious || e.Enabled || ParamValue(e, "min_coverage") != "0.8" || len(e.Regions) != 1 {
+		t.Errorf("after three sections: severity %v enabled %v min_coverage %s regions %v; want 可疑, false, 0.8 (the later), [360100]",
+			e.EffectiveSeverity(), e.Enabled, ParamValue(e, "min_coverage"), e.Regions)
+	}
+
+	f, err := OpenFile(filepath.Join(t.TempDir(), FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := f.Set("T3", Change{Severity: "suspicious", Enabled: &off}, "first"); err != nil {
+		t.Fatal(err)
+	}
+	b, err = f.Set("T3", Change{Params: map[string]string{"min_coverage": "0.92"}}, "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := mustEntry(t, b, "T3"); e.EffectiveSeverity() != tracewatch.SeveritySuspicious || e.Enabled || ParamValue(e, "min_coverage") != "0.92" {
+		t.Errorf("two edits: severity %v enabled %v min_coverage %s; the second edit undid the first", e.EffectiveSeverity(), e.Enabled, ParamValue(e, "min_coverage"))
+	}
+}
