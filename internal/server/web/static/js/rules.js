@@ -49,7 +49,7 @@ TW.ruleCard = (r, editable, anchor, note) => {
   if (!(r.params || []).length) pb.append(el('tr', {}, el('td', { colspan: 5, class: 'mute' }, '无参数')));
   for (const p of r.params || []) {
     pb.append(el('tr', {}, el('td', { style: 'white-space:nowrap' }, el('code', { style: 'word-break:normal' }, p.name)), el('td', { class: 'num' }, p.value + (p.unit ? ' ' + p.unit : '')),
-      el('td', { class: 'num' }, p.default), el('td', {}, p.min + ' – ' + p.max), el('td', {}, p.doc || '')));
+      el('td', { class: 'num' }, p.default), el('td', { style: 'white-space:nowrap' }, p.min + ' – ' + p.max), el('td', {}, p.doc || '')));
   }
   params.append(pb);
   const count = (label, xs, badge) => el('p', {}, el('b', {}, label + '：'),
