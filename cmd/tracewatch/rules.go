@@ -341,7 +341,7 @@ func rulesBacktest(e env) int {
 	if err != nil {
 		return fail(e.stderr, "rules backtest", err)
 	}
-	b, err := rules.LoadBase(*file)
+	b, err := rules.LoadBase(dataRulesFile(*dir, *file))
 	if err != nil {
 		return fail(e.stderr, "rules backtest", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,24 +23,35 @@ import (
 // /api/v1/screen (tracewatch screen --server), one at a time, over the store serve holds,
 // with the rule base of serve --rules.
 
-// ruleBases returns a function giving a fresh copy of the rule base of path (the
-// default when path is ""): the file is read once, here. A screening sets parameters on
-// its rules, so each takes a copy of its own, and none changes the rules of the check.
-func ruleBases(path string) (func() (*rules.Base, error), error) {
+// openRuleFile opens the rule base file serve runs with: path (it must exist), or the
+// data directory's rules.txt when path is empty (missing: the default rule base, until
+// an admin edits a rule in the web workplace, which creates it).
+func openRuleFile(dir, path string) (*rules.File, error) {
 	if path == "" {
-		return func() (*rules.Base, error) { return rules.DefaultBase(), nil }, nil
+		return rules.OpenFile(filepath.Join(dir, rules.FileName))
 	}
-	if _, err := rules.LoadBase(path); err != nil { // the file is valid
-		return nil, err
+	if _, err := os.Stat(path); err != nil {
+		return nil, tracewatch.Errorf("rules", tracewatch.KindInvalid, "%v", err).WithField("rules")
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	return rules.OpenFile(path)
+}
+
+// dataRulesFile is the rule base file a command that opens a data directory uses: the
+// one --rules names, else the directory's rules.txt when it exists (what serve runs
+// with and the web workplace edits), else none (the default).
+func dataRulesFile(dir, path string) string {
+	if path != "" {
+		return path
 	}
-	return func() (*rules.Base, error) {
-		b := rules.DefaultBase()
-		return b, b.Apply(data, path)
-	}, nil
+	if p := filepath.Join(dir, rules.FileName); fileExists(p) {
+		return p
+	}
+	return ""
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }
 
 // screener runs serve's screenings one at a time.

@@ -193,11 +193,11 @@ func TestScreenerOneAtATime(t *testing.T) {
 	defer st.Close()
 	var logs syncLog
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	newBase, err := ruleBases("")
+	rf, err := openRuleFile(t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := newScreener(st, newBase, logger)
+	sc := newScreener(st, rf.Base, logger)
 	in, err := ingest.New(ctx, st)
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func init() {
 
 // rulesFlag adds --rules: a rule-base file (docs/rules.md) applied over the default.
 func rulesFlag(fs *flag.FlagSet) *string {
-	return fs.String("rules", "", "a rule-base file (text or JSON form, docs/rules.md) applied over the embedded default: enables, disables and sets the parameters, severity and regions of rules")
+	return fs.String("rules", "", "a rule-base file (text or JSON form, docs/rules.md) applied over the embedded default: enables, disables and sets the parameters, severity and regions of rules (serve, screen and rules backtest default to DATA_DIR/rules.txt, the file the web workplace edits, when it exists)")
 }
 
 // listFlag collects repeated or comma-separated values.
@@ -157,7 +157,7 @@ func runScreen(e env) int {
 	if rf.given() {
 		return remoteScreen(e, fs, rf, req, *asJSON)
 	}
-	base, err := rules.LoadBase(*rulesFile)
+	base, err := rules.LoadBase(dataRulesFile(*dir, *rulesFile))
 	if err != nil {
 		return fail(e.stderr, "screen", err)
 	}

@@ -73,11 +73,11 @@ func runServe(e env) int {
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
-	newBase, err := ruleBases(*rulesFile)
+	ruleFile, err := openRuleFile(*dir, *rulesFile)
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
-	ruleBase, err := newBase()
+	ruleBase, err := ruleFile.Base()
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}
@@ -140,11 +140,11 @@ func runServe(e env) int {
 		held, recv := index.Size()
 		logger.Info("check index loaded", "held_codes", held, "received_codes", recv, "seconds", time.Since(start).Seconds())
 	}()
-	screens := newScreener(st, newBase, logger)
+	screens := newScreener(st, ruleFile.Base, logger) // each screening reads the file's base as it stands
 	srv, err := server.New(server.Config{Store: st, Ingester: in, MasterKey: master, Logger: logger, Index: index,
 		RateLimit: *rateLimit, RateBurst: *rateBurst, Tokens: token.Open(*dir, nil), ServiceListener: *metricsListen != "",
 		Audit: auditLog, Workflow: wf, DataDir: *dir, Screen: screens.serve, HashKey: hashKey,
-		Facts: st, Monitor: mon})
+		Facts: st, Monitor: mon, Rules: ruleFile})
 	if err != nil {
 		return fail(e.stderr, "serve", err)
 	}

@@ -27,8 +27,10 @@ type View struct {
 	Input        string   `json:"input"`
 	Key          string   `json:"key"`
 	Kind         string   `json:"kind"`
+	Normalized   string   `json:"normalized"` // the canonical printable form (GS1: the bracketed element string)
 	ProductID    string   `json:"product_id,omitempty"`
 	Serial       string   `json:"serial,omitempty"`
+	PackLevel    int      `json:"pack_level,omitempty"` // 1 小码 (sales pack), 2 中码, 3 大码; 0 unknown
 	Drug         *Drug    `json:"drug,omitempty"`
 	SoldNet      float64  `json:"sold_net"`
 	SaleEvents   int      `json:"sale_events"`
@@ -83,7 +85,7 @@ func Lookup(ctx context.Context, st Store, input string) (View, error) {
 	if err != nil {
 		return View{}, tracewatch.E("lookup.Lookup", tracewatch.KindInvalid, err)
 	}
-	v := View{Input: input, Key: code.Key, Kind: code.Kind.String(), ProductID: code.ProductID, Serial: code.Serial,
+	v := View{Input: input, Key: code.Key, Kind: code.Kind.String(), Normalized: code.Normalized(), ProductID: code.ProductID, Serial: code.Serial,
 		Institutions: []string{}, ReceivedAt: []string{}, Timeline: []Entry{}}
 	tl, err := st.Timeline(ctx, code.Key)
 	if err != nil {
@@ -111,6 +113,9 @@ func Lookup(ctx context.Context, st Store, input string) (View, error) {
 		if drugCode == "" {
 			drugCode = t.Code.DrugCode
 		}
+		if v.PackLevel == 0 {
+			v.PackLevel = t.Code.Level
+		}
 	}
 	v.Institutions, v.ReceivedAt = sorted(insts), sorted(recv)
 	if l, err := st.Ledger(ctx, code.Key); err == nil {
@@ -119,9 +124,15 @@ func Lookup(ctx context.Context, st Store, input string) (View, error) {
 	} else if tracewatch.KindOf(err) != tracewatch.KindNotFound {
 		return v, err
 	}
-	if drugCode == "" {
+	if drugCode == "" || v.PackLevel == 0 {
 		if maps, err := st.CodeMappings(ctx); err == nil {
-			drugCode = maps[code.ProductID].DrugCode
+			m := maps[code.ProductID]
+			if drugCode == "" {
+				drugCode = m.DrugCode
+			}
+			if v.PackLevel == 0 {
+				v.PackLevel = m.PackLevel
+			}
 		}
 	}
 	if drugCode != "" {

@@ -50,8 +50,8 @@ func TestBuildProvince(t *testing.T) {
 	// 三号 falls by 15 points only: no drop at the default 20.
 	coll = append(coll, days("P36030200001", 0, 7, 20, 20)...)
 	coll = append(coll, days("P36030200001", 7, 7, 20, 17)...)
-	coll = append(coll, days("P36030200009", 0, 14, 10, 0)...) // terminated: left out
-	coll = append(coll, days("P44010000001", 0, 14, 10, 0)...) // another province: left out
+	coll = append(coll, days("P36030200009", 0, 14, 10, 0)...)                                                              // terminated: left out
+	coll = append(coll, days("P44010000001", 0, 14, 10, 0)...)                                                              // another province: left out
 	coll = append(coll, facts.CollectionDay{Institution: "P36010200001", Day: day0.AddDate(0, 0, 14), Lines: 99, Coded: 0}) // after the period
 	var up []facts.UploadDay
 	up = append(up, ups("P36010200001", 0, 14)...)

@@ -160,13 +160,17 @@ func (b *Base) Apply(data []byte, source string) error {
 	if err != nil {
 		return err
 	}
-	// Apply to copies, so that an error leaves b as it was.
+	// Apply to copies, so that an error leaves b as it was. A rule named in several
+	// sections takes them in order: a later section changes what it names and keeps what
+	// the earlier ones set.
 	type change struct {
 		e    *Entry
 		next Entry
 		set  map[string]string
+		keys []string
 	}
-	var changes []change
+	var changes []*change
+	byEntry := map[*Entry]*change{}
 	for _, s := range sections {
 		e, ok := b.Entry(s.id)
 		if !ok {
@@ -179,16 +183,21 @@ func (b *Base) Apply(data []byte, source string) error {
 		if _, v, ok := strings.Cut(s.id, "@"); ok && v != strconv.Itoa(e.Spec().Version) {
 			return s.errorf("", "%s is at version %d, the file was written for @%s: review its settings and name the current version", e.Spec().Name, e.Spec().Version, v)
 		}
-		next := *e
-		next.Regions = append([]tracewatch.Region(nil), e.Regions...)
+		c := byEntry[e]
+		if c == nil {
+			c = &change{e: e, next: *e, set: map[string]string{}}
+			c.next.Regions = append([]tracewatch.Region(nil), e.Regions...)
+			byEntry[e] = c
+			changes = append(changes, c)
+		}
 		if s.enabled != nil {
-			next.Enabled = *s.enabled
+			c.next.Enabled = *s.enabled
 		}
 		if s.severity != nil {
-			next.Severity = *s.severity
+			c.next.Severity = *s.severity
 		}
 		if s.regions != nil {
-			next.Regions = s.regions
+			c.next.Regions = s.regions
 		}
 		for _, k := range s.order {
 			p, ok := e.Spec().Param(k)
@@ -198,13 +207,16 @@ func (b *Base) Apply(data []byte, source string) error {
 			if err := p.check(s.params[k]); err != nil {
 				return s.errorf(k, "%s: %s = %q: %v", e.Spec().ID(), k, s.params[k], err)
 			}
+			if _, seen := c.set[k]; !seen {
+				c.keys = append(c.keys, k)
+			}
+			c.set[k] = s.params[k]
 		}
-		changes = append(changes, change{e, next, s.params})
 	}
 	for _, c := range changes {
 		c.e.Enabled, c.e.Severity, c.e.Regions = c.next.Enabled, c.next.Severity, c.next.Regions
-		for k, v := range c.set {
-			if err := SetParam(c.e.Rule, k, v); err != nil {
+		for _, k := range c.keys {
+			if err := SetParam(c.e.Rule, k, c.set[k]); err != nil {
 				return err // checked above
 			}
 		}

@@ -25,6 +25,8 @@ type apiError struct {
 	Error    string `json:"error"`              // a stable code: a tracecode error code, or an error kind
 	Message  string `json:"message"`            // for people
 	Position int    `json:"position,omitempty"` // for a trace code: the 1-based character at fault
+	// MessageZh says in Chinese why an input is not a trace code (for the workplace).
+	MessageZh string `json:"message_zh,omitempty"`
 }
 
 // apiFail answers err as an apiError.
@@ -33,7 +35,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	body := apiError{Error: tracewatch.KindOf(err).String(), Message: publicMessage(err)}
 	var tc *tracecode.Error
 	if status == http.StatusBadRequest && errors.As(err, &tc) {
-		body = apiError{Error: string(tc.Code), Message: tc.Msg, Position: tc.Pos}
+		body = apiError{Error: string(tc.Code), Message: tc.Msg, Position: tc.Pos, MessageZh: codeReasonZh(err)}
 	}
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())

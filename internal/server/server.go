@@ -80,6 +80,11 @@ type Config struct {
 	// Monitor is the province's monitoring configuration: drop alerts and grades (zero:
 	// the defaults).
 	Monitor monitor.Config
+	// Rules is the rule base file serve screens and checks with: GET /api/v1/rules lists
+	// it and an admin's POST /api/v1/rules/{name} edits it (the counter takes the edit at
+	// once, through Index; serve's screenings read the file's base each time). Nil: the
+	// embedded default is listed and edits answer 404.
+	Rules *rules.File
 }
 
 // Server serves the NHSA endpoint and the operator API.
@@ -109,6 +114,8 @@ type Server struct {
 	titles   map[string]string // rule id → its short name and title
 	dash     factsCache
 	reidx    reindexer
+	public   publicLimits // the public lookups (GET /q) by client address
+	rules    *rules.File
 }
 
 // New builds a Server.
@@ -133,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{st: cfg.Store, in: cfg.Ingester, auth: auth, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBody,
 		index: cfg.Index, metrics: newMetrics(), tokens: cfg.Tokens,
 		auditLog: cfg.Audit, wf: cfg.Workflow, dataDir: cfg.DataDir, sessions: newSessions(),
-		screen: cfg.Screen, hashKey: cfg.HashKey, facts: cfg.Facts, monitor: cfg.Monitor, titles: ruleTitles()}
+		screen: cfg.Screen, hashKey: cfg.HashKey, facts: cfg.Facts, monitor: cfg.Monitor, titles: ruleTitles(), rules: cfg.Rules}
 	if cfg.RateLimit > 0 {
 		burst := cfg.RateBurst
 		if burst <= 0 {
@@ -183,12 +190,23 @@ func New(cfg Config) (*Server, error) {
 	route("GET /api/v1/reports/monthly", viewer(s.needFacts(s.handleReportMonthly)))
 	route("GET /api/v1/reports/monthly.xlsx", viewer(s.needFacts(s.handleReportXLSX)))
 	route("GET /api/v1/reports/monthly.pdf", viewer(s.needFacts(s.handleReportPDF)))
+	route("GET /api/v1/institutions", viewer(s.needFacts(s.handleInstitutions)))
+	route("GET /api/v1/institutions/{code}", viewer(s.needFacts(s.handleInstitution)))
+	route("GET /api/v1/rules", viewer(s.handleRules))
+	route("POST /api/v1/rules/{name}", admin(s.handleSetRule))
+	// The public check of a box (no sign-in, limited per client address).
+	route("GET /api/v1/public/codes", s.handlePublicCode)
+	route("GET /q", s.handlePublicPage)
 	route("/api/v1/", user(s.handleNoRoute))
 	// The web workplace (pages.go, docs/web.md).
 	clueRoles := append(slices.Clone(staff), tracewatch.RoleInstitution)
 	route("GET /clues", s.page(s.inboxPage, clueRoles...))
 	route("GET /clues/{id}", s.page(s.cluePage, clueRoles...))
 	route("GET /reports", s.page(s.reportPage))
+	route("GET /trace", s.page(s.tracePage))
+	route("GET /institutions", s.page(s.institutionsPage))
+	route("GET /institutions/{code}", s.page(s.institutionPage))
+	route("GET /rules", s.page(s.rulesPage))
 	route("GET /{$}", s.handleHome) // the sign-in form or 首页
 	mux.Handle("GET /static/", routed("GET /static/", handleStatic().ServeHTTP))
 	route("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
