@@ -164,11 +164,35 @@ func screenshotAt(ctx context.Context, base, user, pw, dir string, w, h int, e e
 	if len(first.Clues) > 0 {
 		pages = append(pages, shotPage{"clue", "/clues/" + strconv.FormatInt(first.Clues[0].ID, 10)})
 	}
+	traceAt := len(pages)
 	pages = append(pages, shotPage{"trace", "/trace" + queryCode(code)}, shotPage{"institutions", "/institutions"})
 	if inst != "" {
 		pages = append(pages, shotPage{"institution", "/institutions/" + url.PathEscape(inst)})
 	}
-	pages = append(pages, shotPage{"rules", "/rules"}, shotPage{"reports", "/reports"}, shotPage{"public-q", "/q" + queryCode(code)})
+	// The monthly report of the latest month with data, and a duplicate's code for the lookups.
+	var dash struct {
+		Region string `json:"region"`
+		To     string `json:"to"`
+	}
+	var dup struct {
+		Clues []struct {
+			Codes []string `json:"codes"`
+		} `json:"clues"`
+	}
+	awaited := func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
+	if err := tab.Run(60*time.Second, chromedp.Evaluate(`fetch('/api/v1/dashboard').then(r => r.json())`, &dash, awaited),
+		chromedp.Evaluate(`fetch('/api/v1/clues?detector=trace.duplicate&limit=1').then(r => r.json())`, &dup, awaited)); err != nil {
+		return n, problems, fmt.Errorf("reading the dashboard: %w", err)
+	}
+	if len(dup.Clues) > 0 && len(dup.Clues[0].Codes) > 0 {
+		code = dup.Clues[0].Codes[0]
+		pages[traceAt] = shotPage{"trace", "/trace" + queryCode(code)}
+	}
+	report := "/reports"
+	if len(dash.To) >= 7 {
+		report += "?region=" + dash.Region + "&month=" + dash.To[:7]
+	}
+	pages = append(pages, shotPage{"rules", "/rules"}, shotPage{"reports", report}, shotPage{"public-q", "/q" + queryCode(code)})
 	for _, p := range pages {
 		shoot(p)
 	}

@@ -67,6 +67,13 @@ func TestBrowserWorkplace(t *testing.T) {
 	run("sign-in form", chromedp.Navigate(base+"/clues"), chromedp.WaitVisible(`#login-form input[name=name]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#login-form input[name=password][type=password]`, chromedp.ByQuery))
 	clean(t, tab, "sign-in form")
+	// The public lookup needs no sign-in.
+	var verdict string
+	run("/q", chromedp.Navigate(base+"/q?code="+codeA), chromedp.Text(`main`, &verdict, chromedp.ByQuery))
+	if !strings.Contains(verdict, "未销售") && !strings.Contains(verdict, "已销售") && !strings.Contains(verdict, "未") {
+		t.Errorf("/q without a session: %q", verdict)
+	}
+	clean(t, tab, "/q")
 	// The tab's guard works: a missing file and a script error are reported.
 	run("a missing file", chromedp.Navigate(base+"/static/js/missing.js"))
 	run("a script error", chromedp.Evaluate(`setTimeout(() => { throw new Error("boom") }, 0); console.error("logged")`, nil), chromedp.Sleep(200*time.Millisecond))
@@ -88,7 +95,8 @@ func TestBrowserWorkplace(t *testing.T) {
 
 	// Every page for a reviewer.
 	login("r1")
-	for _, p := range []string{"/", "/clues", "/clues/" + strconv.FormatInt(id, 10)} {
+	for _, p := range []string{"/", "/clues", "/clues/" + strconv.FormatInt(id, 10), "/trace", "/trace?code=" + codeA, "/institutions",
+		"/institutions/" + instP, "/rules", "/reports", "/q?code=" + codeA} {
 		run(p, chromedp.Navigate(base+p), browser.Ready())
 		clean(t, tab, p)
 	}
