@@ -99,6 +99,39 @@ func testWorkflow(t *testing.T, s tracewatch.Store) {
 	if c, _ := s.Clue(ctx, id["c"]); c.State != tracewatch.ClueClosed || c.Flow.Outcome == nil {
 		t.Errorf("re-screened c: %s %+v", c.State, c.Flow)
 	}
+	// Summaries: the closed clue's outcome counts as recovered and penalty, by state.
+	groups, err := s.ClueGroups(ctx, tracewatch.ClueFilter{Limit: -1}, tracewatch.ByState)
+	must(t, err)
+	var total, closedN int64
+	for _, g := range groups {
+		total += g.Clues
+		if g.State == tracewatch.ClueClosed {
+			closedN = g.Clues
+			if g.RecoveredFen != 5000 || g.PenaltyFen != 1000 || g.Detector != "" || g.Region != "" {
+				t.Errorf("closed group: %+v", g)
+			}
+		} else if g.RecoveredFen != 0 {
+			t.Errorf("group %s recovered %d", g.State, g.RecoveredFen)
+		}
+	}
+	if closedN != 1 || total != int64(len(id)) {
+		t.Errorf("groups by state: %+v", groups)
+	}
+	if g, err := s.ClueGroups(ctx, tracewatch.ClueFilter{Institution: instQ}, tracewatch.ByInstitution|tracewatch.ByRegion); err != nil ||
+		len(g) != 1 || g[0].Institution != instQ || g[0].Region != "360103" || g[0].State != "" {
+		t.Errorf("groups of %s: %+v %v", instQ, g, err)
+	}
+	// Orders and offsets: newest first pages from the end.
+	newest, err := s.Clues(ctx, tracewatch.ClueFilter{Order: tracewatch.OrderNewest, Limit: 2})
+	must(t, err)
+	rest, err := s.Clues(ctx, tracewatch.ClueFilter{Order: tracewatch.OrderNewest, Limit: -1, Offset: 2})
+	must(t, err)
+	if len(newest) != 2 || newest[0].ID < newest[1].ID || len(newest)+len(rest) != len(id) || (len(rest) > 0 && rest[0].ID > newest[1].ID) {
+		t.Errorf("newest pages: %d then %d", len(newest), len(rest))
+	}
+	if _, err := s.Clues(ctx, tracewatch.ClueFilter{Order: "sideways"}); tracewatch.KindOf(err) != tracewatch.KindInvalid {
+		t.Errorf("an unknown order: %v", err)
+	}
 	// Filters: by state, overdue, case.
 	if cs, _ := s.Clues(ctx, tracewatch.ClueFilter{States: []tracewatch.ClueState{"triaged", "closed"}, Limit: -1}); len(cs) != 3 {
 		t.Errorf("triaged or closed: %d clues", len(cs))
