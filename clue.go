@@ -81,7 +81,7 @@ func ParseClueState(s string) (ClueState, error) {
 			return st, nil
 		}
 	}
-	return "", Errorf("tracewatch.ParseClueState", KindInvalid, "unknown state %q: want one of new, triaged, reviewed, deliberated, dispatched, investigating, answered, closed, returned, appealed, dismissed", s).WithField("to")
+	return "", Errorf("tracewatch.ParseClueState", KindInvalid, "unknown state %q: want one of new, triaged, reviewed, deliberated, dispatched, investigating, answered, closed, returned, appealed, dismissed", s)
 }
 
 // AmountBasis says what a clue's amount is (涉及金额口径).

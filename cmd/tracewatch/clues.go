@@ -75,7 +75,7 @@ func (f clueFilterFlags) parse() (tracewatch.ClueFilter, error) {
 	if *f.state != "" {
 		st, err := tracewatch.ParseClueState(*f.state)
 		if err != nil {
-			return cf, err
+			return cf, tracewatch.E("clues", tracewatch.KindInvalid, err).WithField("state")
 		}
 		cf.States = []tracewatch.ClueState{st}
 	}

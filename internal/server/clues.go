@@ -50,6 +50,16 @@ func scope(u tracewatch.User, f *tracewatch.ClueFilter) error {
 var clueParams = []string{"detector", "severity", "region", "institution", "code", "state", "overdue", "case", "after", "limit",
 	"order", "offset", "min_amount_fen", "due_before", "count"}
 
+// clueQuery reads a clue list's query parameters and its filter.
+func (s *Server) clueQuery(r *http.Request) (url.Values, tracewatch.ClueFilter, error) {
+	q, err := query(r, clueParams...)
+	if err != nil {
+		return nil, tracewatch.ClueFilter{}, err
+	}
+	f, err := s.clueFilter(r, q)
+	return q, f, err
+}
+
 // clueFilter reads a clue list's filter from its query parameters, scoped to the caller.
 func (s *Server) clueFilter(r *http.Request, q url.Values) (tracewatch.ClueFilter, error) {
 	const op = "server.Clues"
@@ -166,12 +176,7 @@ func (s *Server) clueFilter(r *http.Request, q url.Values) (tracewatch.ClueFilte
 // within the caller's region (or institution). In id order (the default) after pages;
 // in another order offset does. count=true adds total, the clues matching the filter.
 func (s *Server) handleClues(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, clueParams...)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	f, err := s.clueFilter(r, q)
+	q, f, err := s.clueQuery(r)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -330,12 +335,7 @@ func (s *Server) clueTotal(ctx context.Context, f tracewatch.ClueFilter) (int64,
 // matching it (not one page) as the workbook of `tracewatch clues export`, masked for a
 // role that may not see persons, and audited as an export.
 func (s *Server) handleCluesExport(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, clueParams...)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	f, err := s.clueFilter(r, q)
+	_, f, err := s.clueQuery(r)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

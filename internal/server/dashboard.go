@@ -197,6 +197,37 @@ func (s *Server) needFacts(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// periodParams reads a period as from/to days (both, inclusive) or a count of days up to
+// the latest data (the dashboard's default period when neither is given).
+func (s *Server) periodParams(ctx context.Context, op, fromS, toS, daysS string) (from, to time.Time, err error) {
+	days := 0
+	if daysS != "" {
+		n, err := strconv.Atoi(daysS)
+		if err != nil || n < 1 || n > 366 {
+			return from, to, tracewatch.Errorf(op, tracewatch.KindInvalid, "want days from 1 to 366").WithField("days")
+		}
+		days = n
+	}
+	if fromS == "" && toS == "" {
+		return s.defaultPeriod(ctx, days)
+	}
+	if fromS == "" || toS == "" {
+		return from, to, tracewatch.Errorf(op, tracewatch.KindInvalid, "give both from and to (YYYY-MM-DD)").WithField("from")
+	}
+	if from, err = dayParam(op, "from", fromS); err != nil {
+		return from, to, err
+	}
+	last, err := dayParam(op, "to", toS)
+	if err != nil {
+		return from, to, err
+	}
+	to = last.AddDate(0, 0, 1)
+	if !from.Before(to) || to.Sub(from) > 366*24*time.Hour {
+		return from, to, tracewatch.Errorf(op, tracewatch.KindInvalid, "from must be on or before to, at most 366 days apart").WithField("to")
+	}
+	return from, to, nil
+}
+
 // handleDashboard answers GET /api/v1/dashboard?region=&from=&to=&days=: the 首页 figures
 // of a region (the caller's by default) for a period (by default the 30 days up to the
 // latest data).
@@ -224,33 +255,9 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 // dashboard computes a region's dashboard for a period given as from/to days or a count
 // of days up to the latest data.
 func (s *Server) dashboard(ctx context.Context, op string, u tracewatch.User, region tracewatch.Region, fromS, toS, daysS string) (monitor.Dashboard, error) {
-	days := 0
-	if daysS != "" {
-		n, err := strconv.Atoi(daysS)
-		if err != nil || n < 1 || n > 366 {
-			return monitor.Dashboard{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "want days from 1 to 366").WithField("days")
-		}
-		days = n
-	}
-	from, to, err := s.defaultPeriod(ctx, days)
+	from, to, err := s.periodParams(ctx, op, fromS, toS, daysS)
 	if err != nil {
 		return monitor.Dashboard{}, err
-	}
-	if fromS != "" || toS != "" {
-		if fromS == "" || toS == "" {
-			return monitor.Dashboard{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "give both from and to (YYYY-MM-DD)").WithField("from")
-		}
-		if from, err = dayParam(op, "from", fromS); err != nil {
-			return monitor.Dashboard{}, err
-		}
-		last, err := dayParam(op, "to", toS)
-		if err != nil {
-			return monitor.Dashboard{}, err
-		}
-		to = last.AddDate(0, 0, 1)
-		if !from.Before(to) || to.Sub(from) > 366*24*time.Hour {
-			return monitor.Dashboard{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "from must be on or before to, at most 366 days apart").WithField("to")
-		}
 	}
 	pf, err := s.periodFacts(ctx, from, to)
 	if err != nil {

@@ -160,37 +160,6 @@ func (s *Server) visibleInstitution(ctx context.Context, op string, u tracewatch
 	return in, nil
 }
 
-// periodParams reads a period as from/to days (both, inclusive) or a count of days up to
-// the latest data (the dashboard's default period when neither is given).
-func (s *Server) periodParams(ctx context.Context, op, fromS, toS, daysS string) (from, to time.Time, err error) {
-	days := 0
-	if daysS != "" {
-		n, err := strconv.Atoi(daysS)
-		if err != nil || n < 1 || n > 366 {
-			return from, to, tracewatch.Errorf(op, tracewatch.KindInvalid, "want days from 1 to 366").WithField("days")
-		}
-		days = n
-	}
-	if fromS == "" && toS == "" {
-		return s.defaultPeriod(ctx, days)
-	}
-	if fromS == "" || toS == "" {
-		return from, to, tracewatch.Errorf(op, tracewatch.KindInvalid, "give both from and to (YYYY-MM-DD)").WithField("from")
-	}
-	if from, err = dayParam(op, "from", fromS); err != nil {
-		return from, to, err
-	}
-	last, err := dayParam(op, "to", toS)
-	if err != nil {
-		return from, to, err
-	}
-	to = last.AddDate(0, 0, 1)
-	if !from.Before(to) || to.Sub(from) > 366*24*time.Hour {
-		return from, to, tracewatch.Errorf(op, tracewatch.KindInvalid, "from must be on or before to, at most 366 days apart").WithField("to")
-	}
-	return from, to, nil
-}
-
 // countJSON is one line of a clue breakdown.
 type countJSON struct {
 	Key          string         `json:"key"`
