@@ -93,12 +93,21 @@ func TestBrowserWorkplace(t *testing.T) {
 	id := f.ids["c"]
 	clueURL := base + "/clues/" + strconv.FormatInt(id, 10)
 
+	// The deployer's map of Nanchang's counties: the dashboard draws it.
+	writeMap(t, f.dataDir, "360100", "360102", "360103")
+
 	// Every page for a reviewer.
 	login("r1")
 	for _, p := range []string{"/", "/clues", "/clues/" + strconv.FormatInt(id, 10), "/trace", "/trace?code=" + codeA, "/institutions",
 		"/institutions/" + instP, "/rules", "/reports", "/q?code=" + codeA} {
 		run(p, chromedp.Navigate(base+p), browser.Ready())
 		clean(t, tab, p)
+	}
+	var series string
+	run("the region map", chromedp.Navigate(base+"/"), browser.Ready(),
+		chromedp.Evaluate(`echarts.getInstanceByDom(document.getElementById('chart-areas')).getOption().series.map(s => s.type + ':' + (s.map || '')).join(',')`, &series))
+	if series != "map:tw-360100" {
+		t.Errorf("the dashboard of 360100 with a map file draws %q, want the map", series)
 	}
 	var rows int
 	run("inbox rows", chromedp.Navigate(base+"/clues?state=new"), browser.Ready(),

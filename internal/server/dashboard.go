@@ -249,7 +249,13 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, dashboardAnswer{Dashboard: d, Map: s.mapFor(region, d.AreaLevel)})
+}
+
+// dashboardAnswer is a dashboard with its region's map, where the deployer supplied one.
+type dashboardAnswer struct {
+	monitor.Dashboard
+	Map *mapRef `json:"map,omitempty"`
 }
 
 // dashboard computes a region's dashboard for a period given as from/to days or a count

@@ -113,6 +113,7 @@ type Server struct {
 	monitor  monitor.Config
 	titles   map[string]string // rule id → its short name and title
 	dash     factsCache
+	geo      geoCache // the deployer's region maps (geo.go)
 	reidx    reindexer
 	public   publicLimits // the public lookups (GET /q) by client address
 	rules    *rules.File
@@ -187,6 +188,7 @@ func New(cfg Config) (*Server, error) {
 	route("POST /api/v1/reference/{kind}", admin(s.handleReference))
 	route("POST /api/v1/screen", admin(s.handleScreen))
 	route("GET /api/v1/dashboard", viewer(s.needFacts(s.handleDashboard)))
+	route("GET /api/v1/geo/{region}", viewer(s.handleGeo))
 	route("GET /api/v1/reports/monthly", viewer(s.needFacts(s.handleReportMonthly)))
 	route("GET /api/v1/reports/monthly.xlsx", viewer(s.needFacts(s.handleReportXLSX)))
 	route("GET /api/v1/reports/monthly.pdf", viewer(s.needFacts(s.handleReportPDF)))

@@ -24,6 +24,7 @@ import (
 type flowHarness struct {
 	*harness
 	auditDir string
+	dataDir  string
 	tok      map[string]string
 	ids      map[string]int64 // clue ids by fingerprint
 }
@@ -39,7 +40,7 @@ func newFlowHarness(t *testing.T) *flowHarness {
 		}
 		c.Audit, c.DataDir = l, dataDir
 	})
-	f := &flowHarness{harness: h, auditDir: auditDir, tok: map[string]string{}, ids: map[string]int64{}}
+	f := &flowHarness{harness: h, auditDir: auditDir, dataDir: dataDir, tok: map[string]string{}, ids: map[string]int64{}}
 	for _, u := range []tracewatch.User{
 		{Name: "r1", Role: "reviewer", Region: "360100"},
 		{Name: "r2", Role: "reviewer", Region: "360100"},

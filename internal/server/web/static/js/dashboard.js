@@ -53,7 +53,20 @@ TW.pages.dashboard = async () => {
   document.getElementById('areas-title').textContent = '各' + (levelZh[d.area_level] || '地区') + '采集率与接入率';
   const areas = (d.areas || []).filter(a => a.rates.collection !== null || a.rates.access !== null)
     .sort((a, b) => (a.rates.collection ?? 2) - (b.rates.collection ?? 2)).slice(0, 30);
-  TW.chart(document.getElementById('chart-areas'), {
+  const note = document.getElementById('map-note');
+  let drawn = false;
+  if (d.map && d.map.url) {
+    // The deployer's boundary map: areas matched by their administrative code.
+    try {
+      const geo = await TW.api('GET', d.map.url);
+      drawn = drawMap(geo, d, pct, form.elements.days.value);
+    } catch (e) {
+      TW.message(note, '地图 ' + d.map.file + ' 无法加载：' + e.message + '；改为排名显示。', 'info');
+    }
+  } else if (d.map && d.map.error) {
+    TW.message(note, '地图文件 ' + d.map.file + ' 无效（' + d.map.error + '）；改为排名显示。', 'info');
+  }
+  if (!drawn) TW.chart(document.getElementById('chart-areas'), {
     tooltip: { trigger: 'axis', valueFormatter: v => v === null ? '—' : v + '%' }, legend: { data: ['采集率', '接入率'] },
     grid: { left: 110, right: 24, top: 36, bottom: 20 },
     xAxis: { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } },
@@ -104,3 +117,41 @@ TW.pages.dashboard = async () => {
       el('td', { class: 'num' }, TW.pct(a.rates.collection)), el('td', { class: 'num' }, TW.num(a.rates.lines))));
   }
 };
+
+// drawMap draws the region's areas on the deployer's map, coloured by 采集率; a click opens
+// that area's dashboard. It reports whether a map was drawn.
+function drawMap(geo, d, pct, days) {
+  const box = document.getElementById('chart-areas');
+  if (!window.echarts || !box || !geo || !(geo.features || []).length) return false;
+  const key = 'tw-' + (d.region || '000000');
+  echarts.registerMap(key, geo);
+  const byCode = {};
+  for (const a of d.areas || []) if (a.code) byCode[a.code] = a;
+  const names = {};
+  for (const f of geo.features) names[f.properties.adcode] = (byCode[f.properties.adcode] || {}).name || f.properties.name || f.properties.adcode;
+  document.getElementById('areas-title').textContent += '（地图）';
+  const ex = pct(d.thresholds.excellent.collection), good = pct(d.thresholds.good.collection);
+  box.classList.add('map');
+  const c = TW.chart(box, {
+    tooltip: {
+      trigger: 'item', formatter: p => {
+        const a = byCode[p.name];
+        if (!a) return names[p.name] + '<br>无数据';
+        return a.name + '<br>采集率 ' + TW.pct(a.rates.collection) + '<br>接入率 ' + TW.pct(a.rates.access) + '<br>健康度 ' + a.grade;
+      },
+    },
+    // Coloured by the grade thresholds of 采集率 (monitor.json).
+    visualMap: { type: 'piecewise', left: 8, bottom: 8, pieces: [
+      { min: ex, label: '采集率 ≥ ' + ex + '%', color: '#2e7d32' },
+      { min: good, lt: ex, label: good + '% – ' + ex + '%', color: '#f0b429' },
+      { lt: good, label: '< ' + good + '%', color: '#c62828' }] },
+    series: [{
+      type: 'map', map: key, nameProperty: 'adcode', roam: false, selectedMode: false,
+      label: { show: true, fontSize: 11, formatter: p => names[p.name] || p.name },
+      emphasis: { label: { show: true } },
+      data: Object.values(byCode).filter(a => a.rates.collection !== null).map(a => ({ name: a.code, value: pct(a.rates.collection) })),
+    }],
+  });
+  if (c) c.on('click', p => { if (byCode[p.name]) location.href = '/?region=' + p.name + '&days=' + days; });
+  return !!c;
+}
