@@ -177,6 +177,34 @@ func (c *remote) call(ctx context.Context, method, path string, q url.Values, bo
 	return nil, c.notJSON(resp, mt)
 }
 
+// download sends a GET for a file (path) and copies a 200 answer's body to w; any other
+// answer is a refusal.
+func (c *remote) download(ctx context.Context, path string, q url.Values, w io.Writer) error {
+	u := *c.base
+	u.Path += path
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the server at %s: %v", c.base, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		return c.refusal(resp, mt)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("the server's answer was cut off: %v", err)
+	}
+	return nil
+}
+
 // lines reads a streamed answer: progress lines, then a result or an error.
 func (c *remote) lines(r io.Reader, progress func(json.RawMessage)) (json.RawMessage, error) {
 	sc := bufio.NewScanner(r)

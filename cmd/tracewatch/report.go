@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +27,7 @@ import (
 // self-contained HTML page, JSON, or a short summary (docs/web.md, "月报").
 
 func init() {
-	register("report", "reports: report monthly --region R --month YYYY-MM [--pdf FILE] [--xlsx FILE] [--html FILE] [--json] [--data-dir D]", func(e env) int {
+	register("report", "reports: report monthly --region R --month YYYY-MM [--pdf FILE] [--xlsx FILE] [--html FILE] [--json] [--data-dir D | --server URL]", func(e env) int {
 		return subcommand(e, "report", map[string]func(env) int{"monthly": runReportMonthly})
 	})
 }
@@ -40,8 +42,9 @@ func runReportMonthly(e env) int {
 	xlsxPath := fs.String("xlsx", "", "write the report as an Excel workbook")
 	htmlPath := fs.String("html", "", "write the report as one self-contained HTML page")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	rf := addRemoteFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: tracewatch report monthly --region R --month YYYY-MM [--pdf FILE] [--xlsx FILE] [--html FILE] [--json] [--data-dir D]")
+		fmt.Fprintln(e.stderr, "usage: tracewatch report monthly --region R --month YYYY-MM [--pdf FILE] [--xlsx FILE] [--html FILE] [--json] [--data-dir D | --server URL [--token T]]")
 		fmt.Fprintln(e.stderr, "Without an output flag it prints a short summary. The PDF needs Chromium (apt-get install -y chromium) and a Chinese font (apt-get install -y fonts-noto-cjk).")
 		fs.PrintDefaults()
 	}
@@ -67,6 +70,13 @@ func runReportMonthly(e env) int {
 	}
 	if _, _, err := monitor.Month(*month); err != nil {
 		return invalid("month", "want YYYY-MM, not %q", *month)
+	}
+	c, err := remoteOf(fs, rf, "data-dir")
+	if err != nil {
+		return failRemote(e, name, err)
+	}
+	if c != nil {
+		return remoteReport(e, c, region, *month, *pdfPath, *xlsxPath, *htmlPath, *asJSON)
 	}
 	mon, err := monitor.Load(filepath.Join(*dir, monitor.FileName))
 	if err != nil {
@@ -144,6 +154,50 @@ func runReportMonthly(e env) int {
 		enc.SetEscapeHTML(false)
 		enc.Encode(r)
 	case *pdfPath == "" && *xlsxPath == "" && *htmlPath == "":
+		writeReportSummary(e.stdout, r)
+	}
+	return exitOK
+}
+
+// remoteReport asks a running serve for the report: the JSON, and the files from the
+// server's own endpoints (it prints the PDF and records each export in its audit log, as
+// the signed-in caller: any staff user's token).
+func remoteReport(e env, c *remote, region tracewatch.Region, month, pdfPath, xlsxPath, htmlPath string, asJSON bool) int {
+	const name = "report monthly"
+	ctx := context.Background()
+	q := url.Values{"region": {string(region)}, "month": {month}}
+	b, err := c.call(ctx, http.MethodGet, "/api/v1/reports/monthly", q, nil, nil, false, nil)
+	if err != nil {
+		var re *remoteError
+		if errors.As(err, &re) && re.status == http.StatusBadRequest {
+			return fail(e.stderr, name, fmt.Errorf("--month or --region: %w", err))
+		}
+		return fail(e.stderr, name, err)
+	}
+	var r report.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fail(e.stderr, name, fmt.Errorf("the server's report: %v", err))
+	}
+	for _, f := range []struct{ kind, path, endpoint string }{
+		{"xlsx", xlsxPath, "/api/v1/reports/monthly.xlsx"},
+		{"html", htmlPath, "/api/v1/reports/monthly.html"},
+		{"pdf", pdfPath, "/api/v1/reports/monthly.pdf"},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := writeFile(f.path, func(w io.Writer) error { return c.download(ctx, f.endpoint, q, w) }); err != nil {
+			return fail(e.stderr, name, fmt.Errorf("--%s: %w", f.kind, err))
+		}
+		fmt.Fprintf(e.stderr, "%s written to %s\n", strings.ToUpper(f.kind), f.path)
+	}
+	switch {
+	case asJSON:
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		enc.Encode(r)
+	case pdfPath == "" && xlsxPath == "" && htmlPath == "":
 		writeReportSummary(e.stdout, r)
 	}
 	return exitOK

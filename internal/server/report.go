@@ -95,6 +95,23 @@ func (s *Server) handleReportXLSX(w http.ResponseWriter, r *http.Request) {
 	s.sendReport(w, r, rep, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buf.Bytes())
 }
 
+// handleReportHTML answers GET /api/v1/reports/monthly.html?region=&month=: the report as
+// one self-contained page (styles, scripts, charts and figures inlined) to download, the
+// export audited.
+func (s *Server) handleReportHTML(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.monthlyReport(r, "server.ReportHTML")
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	page, err := report.HTML(rep)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.sendReport(w, r, rep, "html", "text/html; charset=utf-8", page)
+}
+
 // printSlot lets one report print at a time: each print is a Chromium.
 var printSlot = make(chan struct{}, 1)
 

@@ -170,6 +170,15 @@ func TestReportAPI(t *testing.T) {
 	if status, _, _ := rh.get("r1", path+".xlsx?region=360000&month=2025-03"); status != http.StatusForbidden || len(rh.exports()) != 1 {
 		t.Errorf("r1's province workbook: %d, %d exports", status, len(rh.exports()))
 	}
+	// The self-contained page, audited too.
+	status, body, hd = rh.get("v1", path+".html?region=360000&month=2025-03")
+	if status != http.StatusOK || !strings.HasPrefix(hd.Get("Content-Type"), "text/html") || !strings.Contains(hd.Get("Content-Disposition"), "attachment") ||
+		!bytes.Contains(body, []byte(`id="report-data"`)) || !bytes.Contains(body, []byte(instP)) {
+		t.Errorf("html: %d %v %.200s", status, hd, body)
+	}
+	if ex := rh.exports(); len(ex) != 2 || ex[1].Detail["format"] != "html" {
+		t.Errorf("audited exports after the page: %+v", ex)
+	}
 }
 
 // TestReportPDFWithoutChromium: a server without Chromium answers 503 naming what to

@@ -192,6 +192,7 @@ func New(cfg Config) (*Server, error) {
 	route("GET /api/v1/reports/monthly", viewer(s.needFacts(s.handleReportMonthly)))
 	route("GET /api/v1/reports/monthly.xlsx", viewer(s.needFacts(s.handleReportXLSX)))
 	route("GET /api/v1/reports/monthly.pdf", viewer(s.needFacts(s.handleReportPDF)))
+	route("GET /api/v1/reports/monthly.html", viewer(s.needFacts(s.handleReportHTML)))
 	route("GET /api/v1/institutions", viewer(s.needFacts(s.handleInstitutions)))
 	route("GET /api/v1/institutions/{code}", viewer(s.needFacts(s.handleInstitution)))
 	route("GET /api/v1/rules", viewer(s.handleRules))

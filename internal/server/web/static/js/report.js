@@ -16,6 +16,7 @@ TW.pages.report = async () => {
     r = await TW.api('GET', '/api/v1/reports/monthly?' + p);
     document.getElementById('link-pdf').href = '/api/v1/reports/monthly.pdf?' + p;
     document.getElementById('link-xlsx').href = '/api/v1/reports/monthly.xlsx?' + p;
+    document.getElementById('link-html').href = '/api/v1/reports/monthly.html?' + p;
     document.getElementById('report-links').hidden = false;
     document.getElementById('report-hint').hidden = true;
     document.getElementById('report-print').addEventListener('click', () => window.print());
