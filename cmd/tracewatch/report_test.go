@@ -42,6 +42,10 @@ func TestReportMonthlyCLI(t *testing.T) {
 	if rep.Rates.Lines == 0 || rep.Rates.Collection == nil || len(rep.Days) != 31 || len(rep.Areas) == 0 {
 		t.Fatalf("August of the demo has no figures: %.500s", out)
 	}
+	// The demo screens at each month's end: August's report has August's findings.
+	if rep.Found.Clues == 0 || len(rep.Found.ByModel) == 0 {
+		t.Errorf("August of the demo found no clue: %+v", rep.Found)
+	}
 
 	// Bad flags, named; nothing written.
 	xlsx := filepath.Join(dir, "r.xlsx")
@@ -290,5 +294,70 @@ func pdfLines(t *testing.T, pdf []byte) int {
 			n += bytes.Count(b, []byte(" l\n"))
 		}
 		rest = rest[j:]
+	}
+}
+
+// TestReportMonthlyServer: with --server the report comes from a running serve (which
+// holds the store): the same figures as a local run, the workbook and the self-contained
+// page written from the server's endpoints and audited there; --data-dir is refused with
+// --server, and a bad month is named.
+func TestReportMonthlyServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	if code, out, errOut := runCLI(t, "", "demo", "--dir", dir, "--scale", "tiny", "--seed", "7"); code != exitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	data := filepath.Join(dir, "data")
+	args := []string{"report", "monthly", "--region", "360000", "--month", "2025-08"}
+	var local report.Report
+	json.Unmarshal([]byte(mustCLI(t, append(args, "--data-dir", data, "--json")...)), &local)
+	var viewer struct{ Token string }
+	json.Unmarshal([]byte(mustCLI(t, "token", "create", "--json", "--data-dir", data, "--name", "leader")), &viewer)
+	srv := serveLogged(t, bin, "--data-dir", data)
+	t.Setenv(tokenEnv, viewer.Token)
+
+	var remote report.Report
+	if err := json.Unmarshal([]byte(mustCLI(t, append(args, "--server", srv.base, "--json")...)), &remote); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(local.Rates, remote.Rates) || !reflect.DeepEqual(local.Found, remote.Found) || len(remote.Days) != 31 {
+		t.Errorf("--server: rates %+v found %+v, local %+v %+v", remote.Rates, remote.Found, local.Rates, local.Found)
+	}
+	xlsx, html := filepath.Join(dir, "s.xlsx"), filepath.Join(dir, "s.html")
+	if code, _, errOut := runCLI(t, "", append(args, "--server", srv.base, "--xlsx", xlsx, "--html", html)...); code != exitOK {
+		t.Fatalf("--server --xlsx --html: %s", errOut)
+	}
+	checkReportXLSX(t, xlsx, remote)
+	if b, _ := os.ReadFile(html); !bytes.Contains(b, []byte("<html")) || !bytes.Contains(b, []byte("2025-08")) {
+		t.Errorf("--server --html wrote %.200q", b)
+	}
+	// The server audited both files as the token's user.
+	srv.stop(t)
+	_, out, _ := runCLI(t, "", "audit", "list", "--data-dir", data, "--action", "export", "--json")
+	formats := map[string]bool{}
+	for _, e := range decodeLines(t, out) {
+		if e["object"] == "report:monthly:360000:2025-08" && e["actor"] == "leader" {
+			formats[e["detail"].(map[string]any)["format"].(string)] = true
+		}
+	}
+	if !formats["xlsx"] || !formats["html"] {
+		t.Errorf("the server's audit log has the exports %v, want xlsx and html\n%s", formats, out)
+	}
+
+	// Refusals, named.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--server", "http://127.0.0.1:1", "--data-dir", data}, "--data-dir: not with --server"},
+		{[]string{"--token", "x"}, "--token: only with --server"},
+	} {
+		code, _, errOut := runCLI(t, "", append(args, c.args...)...)
+		if code == exitOK || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d %q, want %q", c.args, code, errOut, c.want)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+	"tracewatch"
 	"tracewatch/internal/export"
 
 	"github.com/xuri/excelize/v2"
@@ -103,5 +105,34 @@ func TestDemoScreenCluesEval(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "", "screen", "--data-dir", data, "--param", "trace.nosource.min_coverage=2"); code != exitFail || !strings.Contains(errOut, "min_coverage") {
 		t.Errorf("bad param: %d %s", code, errOut)
+	}
+}
+
+// TestMonthScreens: the demo's month-end screens cover the data without gap or overlap,
+// one per month whose last day the data reaches.
+func TestMonthScreens(t *testing.T) {
+	day := func(s string) time.Time {
+		d, err := time.ParseInLocation("2006-01-02", s, tracewatch.Beijing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	got := monthScreens(day("2025-07-01"), day("2025-09-28").Add(15*time.Hour))
+	want := []tracewatch.Window{{To: day("2025-07-31")}, {From: day("2025-07-31"), To: day("2025-08-31")}}
+	if len(got) != len(want) {
+		t.Fatalf("windows %v, want %v", got, want)
+	}
+	for i := range want {
+		if !got[i].From.Equal(want[i].From) || !got[i].To.Equal(want[i].To) {
+			t.Errorf("window %d: %v – %v, want %v – %v", i, got[i].From, got[i].To, want[i].From, want[i].To)
+		}
+	}
+	if w := monthScreens(day("2025-07-01"), day("2025-07-20")); len(w) != 0 {
+		t.Errorf("data within one month: %v, want no month-end screen", w)
+	}
+	// Data starting on a month's last day: that day is not a screen of nothing.
+	if w := monthScreens(day("2025-07-31"), day("2025-08-31")); len(w) != 1 || !w[0].To.Equal(day("2025-08-31")) {
+		t.Errorf("data from a month's last day: %v", w)
 	}
 }
