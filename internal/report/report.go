@@ -29,6 +29,8 @@ type Source interface {
 	ClueGroups(ctx context.Context, f tracewatch.ClueFilter, by tracewatch.ClueGroupBy) ([]tracewatch.ClueGroup, error)
 	Clues(ctx context.Context, f tracewatch.ClueFilter) ([]tracewatch.Clue, error)
 	Points(ctx context.Context, f tracewatch.PointFilter) ([]tracewatch.PointAward, error)
+	// LastEvent is the time of the latest event stored (zero when there is none).
+	LastEvent(ctx context.Context) (time.Time, error)
 }
 
 // Report is the monthly report of a region.
@@ -37,7 +39,8 @@ type Report struct {
 	RegionName string            `json:"region_name"`
 	Month      string            `json:"month"` // 2025-08
 	From       string            `json:"from"`  // the month's first day, 2006-01-02
-	// To is the last day the rates cover: the month's last, or today in the current month.
+	// To is the last day the rates cover: the month's last, or today in the current month,
+	// or the day of the latest data when that is earlier (later days have no data yet).
 	To string `json:"to"`
 	// AsOf is when overdue clues are counted: the end of the month, or the time the report
 	// was made when that is earlier.
@@ -185,11 +188,20 @@ func Monthly(ctx context.Context, src Source, region tracewatch.Region, month st
 	if !now.After(from) {
 		return Report{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "%s has not begun yet", month).WithField("month")
 	}
-	// The rates cover the month's days up to today; overdue is counted at the month's end
-	// or now.
+	// The rates cover the month's days up to today (or the latest data); overdue is
+	// counted at the month's end or now.
 	to := end
 	if _, tomorrow := monitor.Period(now, 1); tomorrow.Before(to) {
 		to = tomorrow
+	}
+	// Days after the latest data have no data yet (uploads may still come): the rates stop
+	// at the latest data's day rather than count those days as days nobody uploaded.
+	last, err := src.LastEvent(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	if _, after := monitor.Period(last, 1); !last.IsZero() && after.After(from) && after.Before(to) {
+		to = after
 	}
 	asOf := end
 	if now.Before(asOf) {

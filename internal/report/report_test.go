@@ -298,6 +298,36 @@ func TestMonthlyCurrentMonth(t *testing.T) {
 	}
 }
 
+// lastAt is a source whose latest data is at a given time.
+type lastAt struct {
+	*duckdb.Store
+	last time.Time
+}
+
+func (l lastAt) LastEvent(context.Context) (time.Time, error) { return l.last, nil }
+
+// TestMonthlyDataEnds: days after the latest data are not days nobody uploaded: the rates
+// stop at the latest data's day. A month with no data keeps its days (graded 无数据).
+func TestMonthlyDataEnds(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := cst("2025-10-01 09:00:00")
+	r, err := Monthly(ctx, lastAt{f.st, cst("2025-08-20 12:00:00")}, "360000", "2025-08", monitor.Defaults, workflow.Config{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.To != "2025-08-20" || len(r.Days) != 20 || r.Rates.Lines != 3 || !r.AsOf.Equal(cst("2025-09-01 00:00:00")) {
+		t.Errorf("data to 20 August: to %s, %d days, %d lines, as of %v", r.To, len(r.Days), r.Rates.Lines, r.AsOf)
+	}
+	r, err = Monthly(ctx, lastAt{f.st, cst("2025-07-31 23:59:59")}, "360000", "2025-08", monitor.Defaults, workflow.Config{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.To != "2025-08-31" || len(r.Days) != 31 {
+		t.Errorf("no data in August: to %s, %d days", r.To, len(r.Days))
+	}
+}
+
 // TestXLSX writes the province's August report and reads the workbook back: its sheets
 // in order, the headers, and figures as numbers (yuan with two decimals, rates as shares
 // shown as percentages).

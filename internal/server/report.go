@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"time"
 
 	"tracewatch"
 	"tracewatch/internal/facts"
@@ -40,6 +41,10 @@ func (r reportSource) CollectionDays(ctx context.Context, w tracewatch.Window) (
 		return nil, err
 	}
 	return pf.collection, nil
+}
+
+func (r reportSource) LastEvent(ctx context.Context) (time.Time, error) {
+	return r.s.facts.LastEvent(ctx)
 }
 
 func (r reportSource) UploadDays(ctx context.Context, w tracewatch.Window) ([]facts.UploadDay, error) {
