@@ -104,17 +104,22 @@ func (s *Server) handleReportXLSX(w http.ResponseWriter, r *http.Request) {
 // one self-contained page (styles, scripts, charts and figures inlined) to download, the
 // export audited.
 func (s *Server) handleReportHTML(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.monthlyReport(r, "server.ReportHTML")
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	page, err := report.HTML(rep)
+	rep, page, err := s.monthlyPage(r, "server.ReportHTML")
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
 	s.sendReport(w, r, rep, "html", "text/html; charset=utf-8", page)
+}
+
+// monthlyPage computes a request's report and its self-contained page.
+func (s *Server) monthlyPage(r *http.Request, op string) (report.Report, []byte, error) {
+	rep, err := s.monthlyReport(r, op)
+	if err != nil {
+		return rep, nil, err
+	}
+	page, err := report.HTML(rep)
+	return rep, page, err
 }
 
 // printSlot lets one report print at a time: each print is a Chromium.
@@ -124,12 +129,7 @@ var printSlot = make(chan struct{}, 1)
 // printed to an A4 PDF, the export audited; 503 naming what to install when the server
 // has no Chromium.
 func (s *Server) handleReportPDF(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.monthlyReport(r, "server.ReportPDF")
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	page, err := report.HTML(rep)
+	rep, page, err := s.monthlyPage(r, "server.ReportPDF")
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
