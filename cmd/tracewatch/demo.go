@@ -15,6 +15,7 @@ import (
 
 	"tracewatch"
 	"tracewatch/internal/eval"
+	"tracewatch/internal/monitor"
 	"tracewatch/internal/rules"
 	"tracewatch/internal/synth"
 )
@@ -92,15 +93,15 @@ func runDemo(e env) int {
 	ds, _ := rules.Select(nil)
 	var progress bytes.Buffer
 	// As a province runs it: a screen at the end of each month has looked at the days
-	// before it, so the clues carry the day they would have been found (and a month's
-	// report has that month's findings); today's screen of everything finds the rest.
+	// before it, and one the night after the last data at the days left, so the clues carry
+	// the day they would have been found (and a month's report has that month's findings);
+	// today's screen of everything finds the rest.
 	last, err := st.LastEvent(ctx)
 	if err != nil {
 		return fail(e.stderr, "demo", err)
 	}
-	found, month := 0, "YYYY-MM"
+	found := 0
 	for _, w := range monthScreens(synth.DefaultStart, last) {
-		month = w.To.In(tracewatch.Beijing).Format("2006-01")
 		s, err := screen(ctx, st, ds, w, w.To.Add(2*time.Hour), &progress)
 		if err != nil {
 			return fail(e.stderr, "demo", err)
@@ -113,7 +114,7 @@ func runDemo(e env) int {
 	}
 	done()
 	if found > 0 {
-		fmt.Fprintf(e.stdout, "      %d clues found by the month-end screens, %d more by today's\n", found, sum.New)
+		fmt.Fprintf(e.stdout, "      %d clues found by the screens at each month's end and after the last data, %d more by today's\n", found, sum.New)
 	}
 	fmt.Fprintln(e.stdout)
 	printScreenSummary(e.stdout, sum)
@@ -161,26 +162,39 @@ func runDemo(e env) int {
 	fmt.Fprintf(e.stdout, "  tracewatch eval --data-dir %s --labels %s --json\n", data, filepath.Join(prov, "labels.jsonl"))
 	fmt.Fprintf(e.stdout, "  tracewatch user create --data-dir %s --name me --role admin --region 360000   (a user of the workplace; the password is shown once)\n", data)
 	fmt.Fprintf(e.stdout, "  tracewatch serve --data-dir %s   (then open http://127.0.0.1:8080/ and sign in)\n", data)
-	fmt.Fprintf(e.stdout, "  tracewatch report monthly --data-dir %s --region 360000 --month %s --pdf report.pdf --xlsx report.xlsx\n", data, month)
+	fmt.Fprintf(e.stdout, "  tracewatch report monthly --data-dir %s --region 360000 --month %s --pdf report.pdf --xlsx report.xlsx\n", data, lastFullMonth(last))
 	return exitOK
 }
 
-// monthScreens are the windows of the month-end screens over data from start to last: one
-// per month whose last day is within the data, each from the previous one's end (the first
-// from the beginning) up to that last day's midnight (Beijing). The screen of a month's
-// last day covers the days before it; what is left is found by the screen of everything.
+// monthScreens are the windows of the demo's screens over data from start to last: one
+// at the end of each month whose last day is within the data, each from the previous one's
+// end (the first from the beginning) up to that last day's midnight (Beijing), and the
+// night after the data's last day, over the days left. Each window is screened two hours
+// after it ends; what is left is found by the screen of everything.
 func monthScreens(start, last time.Time) []tracewatch.Window {
 	var out []tracewatch.Window
 	var from time.Time
 	s := start.In(tracewatch.Beijing)
+	_, end := monitor.Period(last, 1) // the midnight after the last data
 	for m := time.Date(s.Year(), s.Month(), 1, 0, 0, 0, 0, tracewatch.Beijing); ; m = m.AddDate(0, 1, 0) {
 		to := m.AddDate(0, 1, -1) // the month's last day, 00:00
-		if to.After(last) {
-			return out
+		if !to.Before(end) {
+			break
 		}
 		if to.After(start) {
 			out = append(out, tracewatch.Window{From: from, To: to})
 			from = to
 		}
 	}
+	if end.After(start) {
+		out = append(out, tracewatch.Window{From: from, To: end})
+	}
+	return out
+}
+
+// lastFullMonth is the last month (YYYY-MM) whose every day is up to last: the month
+// before the one of the midnight after last.
+func lastFullMonth(last time.Time) string {
+	_, end := monitor.Period(last, 1)
+	return time.Date(end.Year(), end.Month(), 1, 0, 0, 0, 0, tracewatch.Beijing).AddDate(0, -1, 0).Format("2006-01")
 }

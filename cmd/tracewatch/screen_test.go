@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -108,8 +109,9 @@ func TestDemoScreenCluesEval(t *testing.T) {
 	}
 }
 
-// TestMonthScreens: the demo's month-end screens cover the data without gap or overlap,
-// one per month whose last day the data reaches.
+// TestMonthScreens: the demo's screens cover the data without gap or overlap, one per
+// month whose last day the data reaches and one the night after the last data; the month
+// the demo suggests reporting is the last full one.
 func TestMonthScreens(t *testing.T) {
 	day := func(s string) time.Time {
 		d, err := time.ParseInLocation("2006-01-02", s, tracewatch.Beijing)
@@ -118,21 +120,29 @@ func TestMonthScreens(t *testing.T) {
 		}
 		return d
 	}
-	got := monthScreens(day("2025-07-01"), day("2025-09-28").Add(15*time.Hour))
-	want := []tracewatch.Window{{To: day("2025-07-31")}, {From: day("2025-07-31"), To: day("2025-08-31")}}
-	if len(got) != len(want) {
-		t.Fatalf("windows %v, want %v", got, want)
-	}
-	for i := range want {
-		if !got[i].From.Equal(want[i].From) || !got[i].To.Equal(want[i].To) {
-			t.Errorf("window %d: %v – %v, want %v – %v", i, got[i].From, got[i].To, want[i].From, want[i].To)
+	for _, c := range []struct {
+		start, last string
+		want        []string // from–to of each window ("" for the beginning)
+		month       string
+	}{
+		{"2025-07-01", "2025-09-28", []string{"–2025-07-31", "2025-07-31–2025-08-31", "2025-08-31–2025-09-29"}, "2025-08"},
+		{"2025-07-01", "2025-07-20", []string{"–2025-07-21"}, "2025-06"},
+		{"2025-07-31", "2025-08-31", []string{"–2025-08-31", "2025-08-31–2025-09-01"}, "2025-08"},
+		{"2025-07-01", "2025-08-30", []string{"–2025-07-31", "2025-07-31–2025-08-31"}, "2025-07"},
+	} {
+		var got []string
+		for _, w := range monthScreens(day(c.start), day(c.last).Add(15*time.Hour)) {
+			f := ""
+			if !w.From.IsZero() {
+				f = w.From.In(tracewatch.Beijing).Format("2006-01-02")
+			}
+			got = append(got, f+"–"+w.To.In(tracewatch.Beijing).Format("2006-01-02"))
 		}
-	}
-	if w := monthScreens(day("2025-07-01"), day("2025-07-20")); len(w) != 0 {
-		t.Errorf("data within one month: %v, want no month-end screen", w)
-	}
-	// Data starting on a month's last day: that day is not a screen of nothing.
-	if w := monthScreens(day("2025-07-31"), day("2025-08-31")); len(w) != 1 || !w[0].To.Equal(day("2025-08-31")) {
-		t.Errorf("data from a month's last day: %v", w)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("data %s to %s: windows %q, want %q", c.start, c.last, got, c.want)
+		}
+		if m := lastFullMonth(day(c.last).Add(15 * time.Hour)); m != c.month {
+			t.Errorf("data to %s: last full month %s, want %s", c.last, m, c.month)
+		}
 	}
 }
