@@ -57,12 +57,8 @@ func runAuditVerify(e env) int {
 		fmt.Fprintln(e.stderr, "Proves the audit log's hash chain (DATA/audit/*.jsonl and HEAD); exits 1 naming the first line that breaks it.")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+	if code, ok := parseFlagsOnly(fs, e.args, e.stderr); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return exitUsage
 	}
 	if err := storeExists(*dir); err != nil {
 		return fail(e.stderr, "audit verify", err)
@@ -102,12 +98,8 @@ func runAuditList(e env) int {
 		fmt.Fprintln(e.stderr, "usage: tracewatch audit list [--from D] [--to D] [--actor A] [--action X] [--object P] [--json] [--data-dir D]")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+	if code, ok := parseFlagsOnly(fs, e.args, e.stderr); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return exitUsage
 	}
 	var f audit.Filter
 	var err error

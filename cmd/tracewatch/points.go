@@ -34,12 +34,8 @@ func runPointsList(e env) int {
 		fmt.Fprintln(e.stderr, "usage: tracewatch points list [--practitioner P] [--institution I] [--json] [--data-dir D | --server URL [--token T]]")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+	if code, ok := parseFlagsOnly(fs, e.args, e.stderr); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return exitUsage
 	}
 	var st []workflow.Standing
 	c, err := remoteOf(fs, rf, "data-dir")

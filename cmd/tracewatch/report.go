@@ -48,12 +48,8 @@ func runReportMonthly(e env) int {
 		fmt.Fprintln(e.stderr, "Without an output flag it prints a short summary. The PDF needs Chromium (apt-get install -y chromium) and a Chinese font (apt-get install -y fonts-noto-cjk).")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+	if code, ok := parseFlagsOnly(fs, e.args, e.stderr); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return exitUsage
 	}
 	invalid := func(flag, format string, args ...any) int {
 		return fail(e.stderr, name, tracewatch.Errorf(name, tracewatch.KindInvalid, "--"+flag+": "+format, args...).WithField(flag))

@@ -72,6 +72,19 @@ func openServeStore(ctx context.Context, dir string, journal bool) (*duckdb.Stor
 	return duckdb.Open(ctx, dir, duckdb.Options{MemoryLimit: os.Getenv("TRACEWATCH_MEMORY_LIMIT"), Journal: journal})
 }
 
+// parseFlagsOnly is parseFlags for a command that takes no positional argument: one given
+// prints the usage and is a usage error.
+func parseFlagsOnly(fset *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if code, ok := parseFlags(fset, args, stderr); !ok {
+		return code, false
+	}
+	if fset.NArg() > 0 {
+		fset.Usage()
+		return exitUsage, false
+	}
+	return 0, true
+}
+
 // parseFlags parses a subcommand's flags; it returns false (and the exit status) when the
 // command should stop. Flags may come before, between or after the positional arguments
 // (`ingest FILE --data-dir D` means what it says); after `--` everything is positional.

@@ -92,12 +92,8 @@ func runTokenList(e env) int {
 		fmt.Fprintln(e.stderr, "usage: tracewatch token list [--json] [--data-dir D]")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
+	if code, ok := parseFlagsOnly(fs, e.args, e.stderr); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return exitUsage
 	}
 	if err := storeExists(*dir); err != nil {
 		return fail(e.stderr, "token list", err)

@@ -39,13 +39,18 @@ type mapRef struct {
 	Error string `json:"error,omitempty"`
 }
 
+// mapName names a region's map in its file and URL: the region's code, 000000 for the
+// country.
+func mapName(region tracewatch.Region) string {
+	if region == "" {
+		return "000000"
+	}
+	return string(region)
+}
+
 // geoFile is the file of a region's map, relative to the data directory.
 func geoFile(region tracewatch.Region) string {
-	name := string(region)
-	if name == "" {
-		name = "000000"
-	}
-	return filepath.Join("geo", name+".json")
+	return filepath.Join("geo", mapName(region)+".json")
 }
 
 // regionMap returns the region's map: nil and no error when the deployer supplied none.
@@ -108,11 +113,7 @@ func (s *Server) mapFor(region tracewatch.Region, areaLevel string) *mapRef {
 	case m == nil:
 		return nil
 	default:
-		name := string(region)
-		if name == "" {
-			name = "000000"
-		}
-		ref.URL, ref.Areas = "/api/v1/geo/"+name, len(m.Areas)
+		ref.URL, ref.Areas = "/api/v1/geo/"+mapName(region), len(m.Areas)
 	}
 	return ref
 }
