@@ -15,15 +15,22 @@ import (
 
 // Gang is C10, 团伙: persons who again and again buy the same drugs together. Two persons
 // are linked when, on at least MinDays days, both bought the same drug at the same
-// institution within Within of each other; a group of at least MinMembers persons
-// linked together (a connected component of that co-purchase graph) is 可疑: bought for
-// resale with borrowed cards (团伙倒药), one clue per group with its members, drugs,
-// institutions and settlements. A couple buying together is two persons, below the
-// default of three.
+// institution within Within of each other; the links weighted by those days make the
+// co-purchase graph. A connected group of at least MinMembers and at most MaxMembers
+// persons is one gang; a larger one is split into its communities by modularity
+// (Louvain, at Resolution), again while a community stays larger than MaxMembers, so
+// that honest buyers chained to a gang through one busy counter do not swallow it and
+// two gangs bridged by one shared member stay two. Each community of MinMembers or more
+// linked persons is 可疑: bought for resale with borrowed cards (团伙倒药), one clue per
+// group with its members, drugs, institutions and settlements. A couple buying together
+// is two persons, below the default of three; a crowd that modularity cannot split below
+// MaxMembers is a busy counter, not a gang.
 type Gang struct {
 	Within     time.Duration
 	MinDays    int
 	MinMembers int
+	MaxMembers int
+	Resolution float64
 }
 
 // NewGang returns C10 with its defaults.
@@ -31,7 +38,7 @@ func NewGang() *Gang { return withDefaults(&Gang{}) }
 
 // Spec implements Rule.
 func (g *Gang) Spec() Spec {
-	return Spec{Name: "claims.gang", Version: 1, Short: "C10", Title: "团伙购药", Type: TypeMedical,
+	return Spec{Name: "claims.gang", Version: 2, Short: "C10", Title: "团伙购药", Type: TypeMedical,
 		Stages: []Stage{StageAfter}, Scenes: []Scene{SceneOutpatient, ScenePharmacy},
 		Period: "筛查窗口内的共同购药", Severity: tracewatch.SeveritySuspicious,
 		Basis: "《医疗保障基金使用监督管理条例》第四十一条（个人骗保、倒卖药品）",
@@ -39,38 +46,44 @@ func (g *Gang) Spec() Spec {
 			DurationParam("within", &g.Within, time.Hour, time.Minute, 24*time.Hour, "how close in time two purchases of one drug at one institution count as bought together"),
 			IntParam("min_days", &g.MinDays, 3, 1, 366, "天", "days two persons must have bought together to be linked"),
 			IntParam("min_members", &g.MinMembers, 3, 2, 10000, "人", "persons a linked group must count"),
+			IntParam("max_members", &g.MaxMembers, 50, 3, 100000, "人", "linked groups larger than this are split into communities (Louvain) until each is at most this size; what cannot be split is not a gang"),
+			FloatParam("resolution", &g.Resolution, 1, 0.1, 10, "", "modularity resolution of the split: higher splits into smaller communities"),
 		},
 	}
 }
 
 // Eval implements Rule.
 func (g *Gang) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(x string) string {
-		p, ok := parent[x]
-		if !ok || p == x {
-			parent[x] = x
-			return x
-		}
-		r := find(p)
-		parent[x] = r
-		return r
-	}
 	var pairs []facts.CoPurchase
 	err := env.Src.CoPurchases(ctx, facts.CoPurchaseQuery{Window: env.Window, Within: g.Within, MinDays: g.MinDays}, func(c facts.CoPurchase) error {
 		pairs = append(pairs, c)
-		a, b := find(c.Person1), find(c.Person2)
-		if a != b {
-			if b < a {
-				a, b = b, a
-			}
-			parent[b] = a
-		}
 		return ctx.Err()
 	})
 	if err != nil {
 		return err
+	}
+	// The co-purchase graph: persons numbered in sorted order, links weighted by the
+	// days bought together.
+	idx := map[string]int{}
+	for _, c := range pairs {
+		idx[c.Person1], idx[c.Person2] = 0, 0
+	}
+	persons := slices.Sorted(maps.Keys(idx))
+	for i, p := range persons {
+		idx[p] = i
+	}
+	links := make([]coLink, len(pairs))
+	for i, c := range pairs {
+		links[i] = coLink{a: idx[c.Person1], b: idx[c.Person2], w: float64(c.Days)}
+	}
+	groupOf := make([]int, len(persons)) // person → group (the group's smallest member), -1 none
+	for i := range groupOf {
+		groupOf[i] = -1
+	}
+	for _, members := range communities(persons, links, g.MinMembers, g.MaxMembers, g.Resolution) {
+		for _, m := range members {
+			groupOf[m] = members[0]
+		}
 	}
 	type group struct {
 		members     map[string]bool
@@ -83,8 +96,12 @@ func (g *Gang) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) e
 		pairs       []facts.CoPurchase
 	}
 	groups := map[string]*group{}
-	for _, c := range pairs {
-		r := find(c.Person1)
+	for i, c := range pairs {
+		gid := groupOf[links[i].a]
+		if gid < 0 || groupOf[links[i].b] != gid {
+			continue // a link leaving its community, or of no gang
+		}
+		r := persons[gid]
 		gr := groups[r]
 		if gr == nil {
 			gr = &group{members: map[string]bool{}, insts: map[string]int{}, drugs: map[string]bool{}, settlements: map[string]tracewatch.Fen{}, lines: map[string]tracewatch.Fen{}, first: c.First, last: c.Last}

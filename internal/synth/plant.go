@@ -1394,7 +1394,7 @@ func (p *planter) scheduleAfterDeath() {
 		string(appendDate(nil, who.death)), n)
 }
 
-// scheduleGang plans a gang case: 4–8 persons who, 5 or 6 times, buy the same 2–4 drugs
+// scheduleGang plans a gang case: 4–8 persons (one case in four: 10–50) who, 5 or 6 times, buy the same 1–4 drugs
 // within an hour of each other at the same one or two pharmacies.
 func (p *planter) scheduleGang() {
 	w := p.w
@@ -1436,6 +1436,12 @@ func (p *planter) scheduleGang() {
 	}
 	ds = ds[:min(len(ds), 2+p.r.intn(3)*p.r.intn(3)/2)]
 	g := 4 + p.r.intn(5)*p.r.intn(5)/4 // 4–8, mostly 4–5
+	if p.r.intn(4) == 0 {
+		// A large ring (10–50 cards), buying one or two drugs each time, so that the
+		// shelves can serve it: C10 must find it as one group, not as fragments.
+		g = 10 + p.r.intn(41)
+		ds = ds[:min(len(ds), 1+p.r.intn(2))]
+	}
 	a, b := p.o.startDay, p.o.startDay+int32(p.o.Days)
 	var members []person
 	for range g {
