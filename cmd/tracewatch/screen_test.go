@@ -154,3 +154,16 @@ func TestMonthScreens(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchGang runs `bench gang` on a small load: every planted ring is found whole (the
+// first two, of 3 and 50 persons, are bridged into one group of 53 that C10 must split)
+// and no clue names only honest buyers.
+func TestBenchGang(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "bench", "gang", "--settlements", "100000", "--dir", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "of 5 rings 5 found whole, 0 merged with a bridged ring, 0 split or missed; 0 clues of no ring") {
+		t.Errorf("bench gang:\n%s", out)
+	}
+}
