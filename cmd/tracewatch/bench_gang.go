@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tracewatch"
+	"tracewatch/internal/facts"
 	"tracewatch/internal/rules"
 	"tracewatch/internal/store/duckdb"
 )
@@ -70,7 +71,19 @@ func runBenchGang(e env) int {
 	if err != nil {
 		return fail(e.stderr, "bench gang", err)
 	}
+	// The co-purchase read alone, then the rule (the read again, the graph and its split).
+	g := rules.NewGang()
 	start := time.Now()
+	pairs := 0
+	err = st.CoPurchases(ctx, facts.CoPurchaseQuery{Within: g.Within, MinDays: g.MinDays}, func(facts.CoPurchase) error {
+		pairs++
+		return nil
+	})
+	if err != nil {
+		return fail(e.stderr, "bench gang", err)
+	}
+	fmt.Fprintf(e.stdout, "co-purchase read: %.2fs, %d linked pairs\n", time.Since(start).Seconds(), pairs)
+	start = time.Now()
 	res, err := rules.Run(ctx, env, ds, nil)
 	if err != nil {
 		return fail(e.stderr, "bench gang", err)
