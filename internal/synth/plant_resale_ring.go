@@ -53,7 +53,8 @@ func (p *planter) withRing(r *rng, f func()) {
 func ringDrug(d *drug) bool { return plain(d) && !d.split }
 
 // scheduleResaleRing plans one ring: 2–3 members who each buy 2–4 boxes, one a visit, at
-// 2–3 pharmacies of a city; each box is sold again 2–12 days later by the ring's main
+// 1–3 pharmacies of a city (in a province too small for that, at another institution of
+// the province); each box is sold again 2–12 days later by the ring's main
 // 回流 shop (every member's first box) or a second one of the city.
 func (p *planter) scheduleResaleRing(r *rng, taken map[int]bool) {
 	w := p.w
@@ -76,6 +77,11 @@ func (p *planter) scheduleResaleRing(r *rng, taken map[int]bool) {
 	if main < 0 {
 		main = p.pickInst(peers)
 	}
+	if main < 0 { // a small province: a pharmacy alone in its city, the ring buys elsewhere
+		main = p.pickInst(func(in *institution) bool {
+			return in.typ == typePharmacy && w.regions[in.county].home && !taken[in.idx]
+		})
+	}
 	if main < 0 {
 		return
 	}
@@ -90,7 +96,13 @@ func (p *planter) scheduleResaleRing(r *rng, taken map[int]bool) {
 		}
 	}
 	if len(shops) == 0 {
-		return
+		x := p.pickInst(func(in *institution) bool {
+			return in.typ != typeHospital && in.idx != main && w.regions[in.county].home && hasSlot(in, ringDrug)
+		})
+		if x < 0 {
+			return
+		}
+		shops = append(shops, x)
 	}
 	resellers := []int{main}
 	if r.intn(2) == 0 {
@@ -147,18 +159,33 @@ func (p *planter) scheduleResaleRing(r *rng, taken map[int]bool) {
 			p.plan(day, t, x, 1, func(day int, t int64) int {
 				s := p.s
 				dn := p.o.startDay + int32(day)
-				var si int
-				p.withRing(r, func() {
-					si = p.pickSlot(in, func(sl *slot) bool { return ringDrug(sl.d) && sl.d.price >= ringMinPrice && allowed(sl.d, &m, dn) })
-					if si < 0 {
-						si = p.pickSlot(in, func(sl *slot) bool { return ringDrug(sl.d) && allowed(sl.d, &m, dn) })
+				// The pricier drugs first, in an order of the ring's drawing; the first
+				// whose shelf has a pack.
+				var dear, cheap []int
+				for i, sl := range in.slots {
+					if ringDrug(sl.d) && allowed(sl.d, &m, dn) {
+						if sl.d.price >= ringMinPrice {
+							dear = append(dear, i)
+						} else {
+							cheap = append(cheap, i)
+						}
 					}
-				})
-				if si < 0 {
-					return 0
+				}
+				for _, c := range [][]int{dear, cheap} {
+					for i := len(c) - 1; i > 0; i-- {
+						j := r.intn(i + 1)
+						c[i], c[j] = c[j], c[i]
+					}
 				}
 				s.plantStart()
-				if !s.plantTake(day, t, in, si, 1) {
+				took := false
+				for _, si := range append(dear, cheap...) {
+					if s.plantTake(day, t, in, si, 1) {
+						took = true
+						break
+					}
+				}
+				if !took {
 					return 0
 				}
 				bx := s.boxes[s.items[0].b0]
