@@ -56,6 +56,11 @@ type Reader interface {
 	// CoPurchases is a named pruning fact: pairs of persons who bought the same drug at
 	// the same institution within q.Within on q.MinDays days or more.
 	CoPurchases(ctx context.Context, q CoPurchaseQuery, fn func(CoPurchase) error) error
+	// ResoldHistories is a named pruning fact (C12): the sale-side histories, as
+	// DuplicateHistories gives them, of the codes sold at two or more institutions with a
+	// sale in the window, so that only the codes that may have reappeared elsewhere leave
+	// the store (double scans and split packs sold at one counter stay behind).
+	ResoldHistories(ctx context.Context, w tracewatch.Window, fn func(*CodeHistory) error) error
 }
 
 // LineQuery selects lines for InsuredLines: typed filters a store pushes down, never a

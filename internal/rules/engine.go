@@ -127,11 +127,12 @@ func (env *Env) limitedDrugs(keep func(tracewatch.DrugLimit) bool) []string {
 
 // Registry returns a fresh instance of every rule with its default parameters, in the
 // canonical order: the trace rules T1–T6, T3C, the claims rules C1, C2, C3, C4, C5, C7,
-// C8 and C10, then the naive baseline B0 (optional: not run by default).
+// C8, C10 and C12, then the naive baseline B0 (optional: not run by default).
 func Registry() []Rule {
 	return []Rule{
 		NewDuplicate(), NewSubstitution(), NewNoSource(), NewStockBalance(), NewAnomaly(), NewPackage(), NewCollection(),
 		NewGender(), NewAge(), NewOverSupply(), NewFrequency(), NewSplitStay(), NewAfterDeath(), NewSuspended(), NewGang(),
+		NewResaleRing(),
 		NewBaseline(),
 	}
 }

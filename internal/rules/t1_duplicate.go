@@ -73,8 +73,9 @@ func pairClass(env *Env, first, second string) (rule, text string) {
 	return "other_province", "另一省份"
 }
 
-// walk applies T1 to one code's history.
-func (d *Duplicate) walk(env *Env, h *facts.CodeHistory) (tracewatch.Clue, bool) {
+// historySales pairs a code history's sale-side facts with their lines: the receipt,
+// settlement, person, drugs and amounts of each distinct sale, in the facts' (time) order.
+func historySales(env *Env, h *facts.CodeHistory) []*sale {
 	bySale := map[tracewatch.SaleID]*sale{}
 	sales := make([]*sale, 0, len(h.Facts))
 	for _, f := range h.Facts {
@@ -116,7 +117,12 @@ func (d *Duplicate) walk(env *Env, h *facts.CodeHistory) (tracewatch.Clue, bool)
 			s.setl = s.Sale.Ref
 		}
 	}
+	return sales
+}
 
+// walk applies T1 to one code's history.
+func (d *Duplicate) walk(env *Env, h *facts.CodeHistory) (tracewatch.Clue, bool) {
+	sales := historySales(env, h)
 	content := h.PackContent
 	if content <= 0 {
 		content = 1 // unknown drug: count whole packs only

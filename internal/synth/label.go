@@ -61,6 +61,8 @@ const (
 	scSuspended
 	scSplitStay
 	scGang
+	scResaleRing
+	scResaleRingBox
 	nScenarios
 )
 
@@ -89,6 +91,8 @@ var Scenarios = []Scenario{
 	scSuspended:           {"suspended_institution", "claims.suspended", tracewatch.SeverityViolation, true, "suspended_institution_permille"},
 	scSplitStay:           {"split_hospitalisation", "claims.split_stay", tracewatch.SeverityHighlySuspicious, true, "split_hospitalisation_per_100k"},
 	scGang:                {"gang", "claims.gang", tracewatch.SeveritySuspicious, true, "gang_per_100k"},
+	scResaleRing:          {"resale_ring", "claims.resale_ring", tracewatch.SeverityHighlySuspicious, true, "resale_ring_per_100k"},
+	scResaleRingBox:       {"resale_ring_box", "trace.duplicate", tracewatch.SeverityHighlySuspicious, false, "resale_ring_per_100k"},
 }
 
 // plantLabel is a label while the simulation runs.

@@ -138,6 +138,9 @@ type Params struct {
 	SuspendedPermille          int `json:"suspended_institution_permille"`
 	SplitStayPer100k           int `json:"split_hospitalisation_per_100k"`
 	GangPer100k                int `json:"gang_per_100k"`
+	// ResaleRingPer100k plants resale rings (C12); each ring's boxes sold again are also
+	// labelled resale_ring_box for T1.
+	ResaleRingPer100k int `json:"resale_ring_per_100k"`
 }
 
 // NoPlanted turns every planted scenario off (`tracewatch gen --no-fraud`): the output
@@ -168,6 +171,7 @@ func (p *Params) planted() []namedRate {
 		{"over_supply_per_100k", &p.OverSupplyPer100k}, {"high_frequency_per_100k", &p.HighFrequencyPer100k},
 		{"after_death_per_100k", &p.AfterDeathPer100k}, {"suspended_institution_permille", &p.SuspendedPermille},
 		{"split_hospitalisation_per_100k", &p.SplitStayPer100k}, {"gang_per_100k", &p.GangPer100k},
+		{"resale_ring_per_100k", &p.ResaleRingPer100k},
 	}
 }
 
@@ -229,6 +233,7 @@ func DefaultParams() Params {
 		SuspendedPermille:          60,
 		SplitStayPer100k:           12,
 		GangPer100k:                12,
+		ResaleRingPer100k:          12,
 	}
 }
 

@@ -201,6 +201,7 @@ func (p *planter) rates() [nScenarios]int {
 		scGender: pm.GenderRestrictedPer100k, scAge: pm.AgeRestrictedPer100k, scOverSupply: pm.OverSupplyPer100k,
 		scHighFrequency: pm.HighFrequencyPer100k, scAfterDeath: pm.AfterDeathPer100k, scSuspended: pm.SuspendedPermille,
 		scSplitStay: pm.SplitStayPer100k, scGang: pm.GangPer100k,
+		scResaleRing: pm.ResaleRingPer100k,
 	}
 }
 
@@ -766,6 +767,7 @@ func (p *planter) attach(s *sim) {
 		}
 	}
 	p.scheduleInpatient()
+	p.scheduleResaleRings()
 }
 
 // openingStock puts the packs of the expired-sale cases in stock before the window: the

@@ -274,6 +274,51 @@ func checkPlanted(t *testing.T, dir string) {
 			if gap := resale.Time.Sub(first.Time); gap < 12*time.Hour || gap > 21*24*time.Hour {
 				fail("resold %s after the first sale", gap)
 			}
+		case "resale_ring_box":
+			first, resale := ringSales(w, l.Codes[0], l.Settlements[0])
+			if first == nil || resale == nil || first.SettleType != "1" || first.Settlement == "" {
+				fail("want an insured sale of %s before the resale", l.Codes[0])
+				continue
+			}
+			a, b := first.Institution, resale.Institution
+			if a == b || b != l.Institution || first.Person == resale.Person || w.inbound[b+"|"+l.Codes[0]] {
+				fail("bought at %s by %s, sold again at %s to %s (received there: %v)", a, first.Person, b, resale.Person, w.inbound[b+"|"+l.Codes[0]])
+			}
+			if gap := resale.Time.Sub(first.Time); gap < 24*time.Hour || gap > 13*24*time.Hour {
+				fail("sold again %s after it was bought", gap)
+			}
+		case "resale_ring":
+			// Every settlement is a member's insured purchase; the boxes the ring's box
+			// labels name were bought in them; the members with two or more boxes sold
+			// again count three boxes or more (C12's defaults).
+			member, bought := map[string]bool{}, map[string]bool{}
+			for _, p := range l.Persons {
+				member[p] = true
+			}
+			for _, setl := range l.Settlements {
+				bought[setl] = true
+				if evs := w.bySetl[setl]; len(evs) == 0 || !member[evs[0].Person] {
+					fail("settlement %s is no member's purchase", setl)
+				}
+			}
+			boxes := map[string]int{}
+			for _, bl := range w.labels {
+				if bl.Scenario != "resale_ring_box" {
+					continue
+				}
+				if first, _ := ringSales(w, bl.Codes[0], bl.Settlements[0]); first != nil && bought[first.Settlement] {
+					boxes[first.Person]++
+				}
+			}
+			n := 0
+			for _, k := range boxes {
+				if k >= 2 {
+					n += k
+				}
+			}
+			if len(l.Persons) < 2 || len(l.Persons) > 3 || n < 3 {
+				fail("%d members, boxes sold again %v", len(l.Persons), boxes)
+			}
 		case "photo_reuse":
 			if len(l.Codes) < 5 || len(l.Codes) > 62 {
 				fail("%d codes, want 5–62", len(l.Codes))
@@ -487,6 +532,23 @@ func checkPlanted(t *testing.T, dir string) {
 	t.Logf("checked %d labels: %v", len(w.labels), seen)
 }
 
+// ringSales returns the sale of code settled as setl (a ring's box sold again) and the
+// sale of the code before it.
+func ringSales(w *world, code, setl string) (first, resale *tracewatch.Event) {
+	for _, ev := range w.sales[code] {
+		if ev.Kind != tracewatch.EventSale {
+			continue
+		}
+		switch {
+		case ev.Settlement == setl:
+			resale = &ev
+		case resale == nil:
+			first = &ev
+		}
+	}
+	return first, resale
+}
+
 func atoi(s string) int {
 	var n int
 	fmt.Sscan(s, &n)
@@ -587,6 +649,7 @@ func TestPlantedDense(t *testing.T) {
 	p.GenderRestrictedPer100k, p.AgeRestrictedPer100k, p.AfterDeathPer100k, p.OverSupplyPer100k = 300, 300, 300, 300
 	p.HighFrequencyPer100k, p.SplitStayPer100k, p.MalformedPer100k, p.PhotoReusePer100k, p.GangPer100k = 200, 300, 300, 200, 200
 	p.InpatientPer100k, p.ReadmitPermille = 5000, 500
+	p.ResaleRingPer100k = 200
 	dir, sum := generate(t, synth.Options{Seed: 5, SaleLines: 3000, Params: p})
 	for _, sc := range synth.Scenarios {
 		if sum.Counts.Labels[sc.Name] < 2 && sc.Name != "stop_scanning" && sc.Name != "suspended_institution" {

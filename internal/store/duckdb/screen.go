@@ -236,12 +236,16 @@ WHERE (sales >= 2 OR (pack_content > 0 AND CAST(sold_whole AS DOUBLE) * pack_con
 // window. The history is complete (not cut to the window): who held the box before the
 // window matters.
 func (s *Store) DuplicateHistories(ctx context.Context, w tracewatch.Window, fn func(*facts.CodeHistory) error) error {
+	win, wargs := windowSQL(w, "last_sale")
+	return s.codeHistories(ctx, "duckdb.DuplicateHistories", dupCandidates+win, wargs, fn)
+}
+
+// codeHistories streams, code by code, the complete sale-side history of the codes the
+// query cand selects (columns code_id, pack_content; args are its arguments).
+func (s *Store) codeHistories(ctx context.Context, op, cand string, wargs []any, fn func(*facts.CodeHistory) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
-	const op = "duckdb.DuplicateHistories"
-	win, wargs := windowSQL(w, "last_sale")
-	cand := dupCandidates + win
 	factRows, err := s.db.QueryContext(ctx, `WITH cand AS (`+cand+`)
 SELECT s.code_id AS code_id, cand.pack_content AS pack_content, s.sale_id AS sale_id, s.fixmedins_code AS fixmedins_code,
        s.event_time AS event_time, s.whole AS whole, s.split_qty AS split_qty
