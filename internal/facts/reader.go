@@ -56,6 +56,10 @@ type Reader interface {
 	// CoPurchases is a named pruning fact: pairs of persons who bought the same drug at
 	// the same institution within q.Within on q.MinDays days or more.
 	CoPurchases(ctx context.Context, q CoPurchaseQuery, fn func(CoPurchase) error) error
+	// StayCares streams the standing inpatient stays admitted in the window (as Stays,
+	// in its order) with their fee lines per day and the person's settlements while
+	// admitted (C6, C13).
+	StayCares(ctx context.Context, q StayQuery, fn func(StayCare) error) error
 }
 
 // LineQuery selects lines for InsuredLines: typed filters a store pushes down, never a
