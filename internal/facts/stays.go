@@ -16,7 +16,9 @@ type StayCare struct {
 	// Lines counts the stay's fee lines; LineAmount sums their det_item_fee_sumamt.
 	Lines      int
 	LineAmount tracewatch.Fen
-	// Undated counts the fee lines without a fee_ocur_time (their day is unknown).
+	// Undated counts the fee lines without a fee_ocur_time of their own (their day is
+	// unknown; ingest gives such a line its envelope's inf_time, and a line timed exactly
+	// at its envelope's inf_time counts as undated).
 	Undated int
 	// Days are the business days (Asia/Shanghai, the day at midnight there) on which
 	// fee lines occurred, ascending.

@@ -171,6 +171,10 @@ func settlementEvidence(env *Env, x facts.StaySettlement) tracewatch.Evidence {
 	if x.SalesOnly {
 		how = "药店医保购药（3505）"
 	}
+	amount := ""
+	if x.Amount > 0 {
+		amount = fmt.Sprintf("，金额 %s 元", x.Amount)
+	}
 	return tracewatch.Evidence{Time: x.Time, What: "settlement", Institution: x.Institution, Ref: x.Ref,
-		Note: fmt.Sprintf("住院期间 %s 在 %s %s，结算号 %s，金额 %s 元", when(x.Time), env.instName(x.Institution), how, x.Settlement, x.Amount)}
+		Note: fmt.Sprintf("住院期间 %s 在 %s %s，结算号 %s%s", when(x.Time), env.instName(x.Institution), how, x.Settlement, amount)}
 }

@@ -85,14 +85,16 @@ ORDER BY psn_no, adm_time, fixmedins_code, setl_id`, args...)
 		return nil
 	}
 
-	// 2. The fee lines of the stays' visits, per business day (NULL: no fee_ocur_time).
+	// 2. The fee lines of the stays' visits, per business day. A line without a
+	// fee_ocur_time has no day (NULL): ingest gave it the envelope's inf_time, so a line
+	// whose time is its envelope's inf_time counts as undated.
 	rows, err = s.db.QueryContext(ctx, `WITH `+stayCTE(win)+`
-SELECT f.fixmedins_code AS fixmedins_code, f.visit AS visit, CAST(f.event_time + INTERVAL 8 HOUR AS DATE) AS d,
+SELECT f.fixmedins_code AS fixmedins_code, f.visit AS visit, CASE WHEN f.inf_time IS NOT NULL AND f.event_time = f.inf_time THEN NULL ELSE CAST(f.event_time + INTERVAL 8 HOUR AS DATE) END AS d,
        count(*) AS n, `+clamped(`sum(coalesce(f.amount_fen, 0))`)+` AS amount
 FROM events f
 WHERE f.kind = 'fee_line' AND f.setting = `+inpatient+` AND f.visit IS NOT NULL AND f.visit <> ''
   AND EXISTS (SELECT 1 FROM sy WHERE sy.fixmedins_code = f.fixmedins_code AND sy.visit = f.visit)
-GROUP BY f.fixmedins_code, f.visit, CAST(f.event_time + INTERVAL 8 HOUR AS DATE)
+GROUP BY f.fixmedins_code, f.visit, CASE WHEN f.inf_time IS NOT NULL AND f.event_time = f.inf_time THEN NULL ELSE CAST(f.event_time + INTERVAL 8 HOUR AS DATE) END
 ORDER BY 1, 2, 3`, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
