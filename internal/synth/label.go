@@ -61,6 +61,8 @@ const (
 	scSuspended
 	scSplitStay
 	scGang
+	scBedHolding
+	scPhantomStay
 	nScenarios
 )
 
@@ -89,6 +91,8 @@ var Scenarios = []Scenario{
 	scSuspended:           {"suspended_institution", "claims.suspended", tracewatch.SeverityViolation, true, "suspended_institution_permille"},
 	scSplitStay:           {"split_hospitalisation", "claims.split_stay", tracewatch.SeverityHighlySuspicious, true, "split_hospitalisation_per_100k"},
 	scGang:                {"gang", "claims.gang", tracewatch.SeveritySuspicious, true, "gang_per_100k"},
+	scBedHolding:          {"bed_holding", "claims.bed_holding", tracewatch.SeveritySuspicious, true, "bed_holding_per_100k"},
+	scPhantomStay:         {"phantom_stay", "claims.phantom_stay", tracewatch.SeverityHighlySuspicious, true, "phantom_stay_per_100k"},
 }
 
 // plantLabel is a label while the simulation runs.

@@ -138,6 +138,8 @@ type Params struct {
 	SuspendedPermille          int `json:"suspended_institution_permille"`
 	SplitStayPer100k           int `json:"split_hospitalisation_per_100k"`
 	GangPer100k                int `json:"gang_per_100k"`
+	BedHoldingPer100k          int `json:"bed_holding_per_100k"`
+	PhantomStayPer100k         int `json:"phantom_stay_per_100k"`
 }
 
 // NoPlanted turns every planted scenario off (`tracewatch gen --no-fraud`): the output
@@ -168,6 +170,7 @@ func (p *Params) planted() []namedRate {
 		{"over_supply_per_100k", &p.OverSupplyPer100k}, {"high_frequency_per_100k", &p.HighFrequencyPer100k},
 		{"after_death_per_100k", &p.AfterDeathPer100k}, {"suspended_institution_permille", &p.SuspendedPermille},
 		{"split_hospitalisation_per_100k", &p.SplitStayPer100k}, {"gang_per_100k", &p.GangPer100k},
+		{"bed_holding_per_100k", &p.BedHoldingPer100k}, {"phantom_stay_per_100k", &p.PhantomStayPer100k},
 	}
 }
 
@@ -229,6 +232,8 @@ func DefaultParams() Params {
 		SuspendedPermille:          60,
 		SplitStayPer100k:           12,
 		GangPer100k:                12,
+		BedHoldingPer100k:          12,
+		PhantomStayPer100k:         12,
 	}
 }
 
