@@ -82,7 +82,7 @@ type stay struct {
 // person apart).
 type inpatientPlan struct {
 	byPerson map[int][]*stay
-	oneGo    map[int]bool // hospitals that bill each stay in one go at the admission
+	oneGo    map[int]bool        // hospitals that bill each stay in one go at the admission
 	settled  map[int][]settledAt // insured settlements of the persons with stays
 }
 

@@ -323,4 +323,3 @@ func (p *planter) scheduleStayCases(hosps []int, plan *inpatientPlan, pick func(
 		add(st)
 	}
 }
-
