@@ -200,6 +200,9 @@ func (p *planter) stayPurchase(x int, q person, t int64, l *plantLabel, sev trac
 			return 0
 		}
 		setl, _ := s.plantSettle(day, t, in, &q)
+		if l == nil {
+			s.fr.lines -= len(s.items) // an honest purchase: no planted line
+		}
 		if l != nil {
 			l.Settlements = append(l.Settlements, setl)
 			l.got++

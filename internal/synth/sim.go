@@ -831,7 +831,8 @@ func (s *sim) basket(day int, ev event) {
 	}
 	if known && s.fr.inStay(p.idx, ev.t) {
 		if ev.chronic {
-			return // in hospital: no monthly purchase (nobody buys with the card meanwhile)
+			s.carry += int(ev.lines) // in hospital: no monthly purchase (nobody buys with the card meanwhile)
+			return
 		}
 		known = false
 	}
