@@ -1,6 +1,10 @@
 package synth
 
-import "fmt"
+import (
+	"fmt"
+
+	"tracewatch"
+)
 
 // Inpatient stays (住院) at hospitals, settled at discharge: a 2301 with the stay's fee
 // lines, then a 2304 with med_type 21 and, beyond the fields tracewatch decodes, the
@@ -270,6 +274,12 @@ func (s *sim) discharge(day int, t int64, st *stay) {
 	in := s.w.insts[st.hosp]
 	if st.label == nil && st.label2 == nil && s.fr.settledAway(st) {
 		return // the person settled elsewhere meanwhile (a planted case's purchase): no honest stay
+	}
+	if l := st.label2; l != nil && l.sc == scBedHolding && l.sev == 0 && st.empty[1] > 0 && s.fr.settledAway(st) {
+		// Days without care, and a planted case of another scenario bought in the
+		// person's name elsewhere meanwhile: both signs.
+		l.sev = tracewatch.SeverityHighlySuspicious
+		l.Note += "; the person also settled elsewhere meanwhile (another planted case)"
 	}
 	r := s.fr.r
 	dn := s.o.startDay + int32(day)
