@@ -37,7 +37,7 @@ const (
 
 // Shares (‰) of the honest look-alikes.
 const (
-	oneGoHospitalPermille = 200 // hospitals that bill a stay in one go
+	oneGoHospitalPermille = 200 // hospitals that bill a stay in one go (at least one of two or more)
 	lateAdmitPermille     = 100 // stays admitted at 21:00 or later
 	billLastPermille      = 500 // stays with lines on the discharge day
 	leavePermille         = 60  // stays with one or two days without lines
@@ -97,14 +97,23 @@ func (p *planter) labelledPersons() map[string]bool {
 	return out
 }
 
-// stayStyles draws the hospitals that bill in one go.
+// stayStyles draws the hospitals that bill in one go; of two hospitals or more, at least
+// one does (the look-alike is in every province that has room for it).
 func (p *planter) stayStyles(hosps []int) map[int]bool {
 	r := newRNG(p.o.Seed, streamStayStyle)
 	out := map[int]bool{}
+	low, lowU := -1, 1000
 	for _, h := range hosps {
-		if r.permille(oneGoHospitalPermille) {
+		u := r.intn(1000)
+		if u < oneGoHospitalPermille {
 			out[h] = true
 		}
+		if u < lowU {
+			low, lowU = h, u
+		}
+	}
+	if len(out) == 0 && len(hosps) >= 2 {
+		out[low] = true
 	}
 	return out
 }
