@@ -61,6 +61,10 @@ type Reader interface {
 	// sale in the window, so that only the codes that may have reappeared elsewhere leave
 	// the store (double scans and split packs sold at one counter stay behind).
 	ResoldHistories(ctx context.Context, w tracewatch.Window, fn func(*CodeHistory) error) error
+	// StayCares streams the standing inpatient stays admitted in the window (as Stays,
+	// in its order) with their fee lines per day and the person's settlements while
+	// admitted (C6, C13).
+	StayCares(ctx context.Context, q StayQuery, fn func(StayCare) error) error
 }
 
 // LineQuery selects lines for InsuredLines: typed filters a store pushes down, never a

@@ -134,6 +134,7 @@ func Registry() []Rule {
 		NewGender(), NewAge(), NewOverSupply(), NewFrequency(), NewSplitStay(), NewAfterDeath(), NewSuspended(), NewGang(),
 		NewResaleRing(),
 		NewBaseline(),
+		NewBedHolding(), NewPhantomStay(),
 	}
 }
 

@@ -14,6 +14,7 @@ func (s *sim) feeLines(t int64, in *institution, p *person, mdtrt string, ph *pr
 func (s *sim) settlement(t int64, in *institution, p *person, mdtrt, setl, medType string) {
 	items, boxes, pp := slices.Clone(s.items), slices.Clone(s.boxes), *p
 	ph := s.staff(in)
+	s.fr.noteSettlement(p.idx, in.idx, t)
 	s.emit(func(r *renderer) { r.settlement(t, in, &pp, items, boxes, mdtrt, setl, medType, ph) })
 }
 

@@ -1,6 +1,10 @@
 package synth
 
-import "fmt"
+import (
+	"fmt"
+
+	"tracewatch"
+)
 
 // Inpatient stays (住院) at hospitals, settled at discharge: a 2301 with the stay's fee
 // lines, then a 2304 with med_type 21 and, beyond the fields tracewatch decodes, the
@@ -65,12 +69,25 @@ type stay struct {
 	adm, dis int64 // seconds since the first midnight
 	dx       int
 	label    *plantLabel // a split_hospitalisation case both stays belong to
+
+	// How its fee lines are billed (plant_inpatient.go): the days (offsets from the
+	// admission day, [from, to)) without any line, the discharge day billed or not,
+	// every per-day item billed at the admission in one go, fees settled beyond the
+	// lines (fen), no 2301 at all.
+	empty    [2]int
+	billLast bool
+	oneGo    bool
+	extra    int64
+	noLines  bool
+	label2   *plantLabel // a bed_holding or phantom_stay case of the stay
 }
 
 // inpatientPlan holds the stays planned, by person (to keep honest stays of one
 // person apart).
 type inpatientPlan struct {
 	byPerson map[int][]*stay
+	oneGo    map[int]bool        // hospitals that bill each stay in one go at the admission
+	settled  map[int][]settledAt // insured settlements of the persons with stays
 }
 
 // inpLine is one fee line of a stay.
@@ -81,6 +98,7 @@ type inpLine struct {
 	amount           int64 // fen
 	fee              int
 	boxes            []box // whole packs scanned (drug_trac_info)
+	at               int64 // fee_ocur_time (0: the admission)
 }
 
 func (d *diagnosis) fits(q *person, day int32) bool {
@@ -104,8 +122,9 @@ func (p *planter) scheduleInpatient() {
 		return
 	}
 	hcum := cumulative(hw)
-	plan := &inpatientPlan{byPerson: map[int][]*stay{}}
+	plan := &inpatientPlan{byPerson: map[int][]*stay{}, oneGo: p.stayStyles(hosps), settled: map[int][]settledAt{}}
 	p.stays = plan
+	labelled := p.labelledPersons()
 	r := newRNG(p.o.Seed, streamInpatient)
 	losOf := func(dx int) int { return r.between(diagnoses[dx].los[0], diagnoses[dx].los[1]) }
 	times := func(st *stay, admDay, disDay int) {
@@ -114,6 +133,9 @@ func (p *planter) scheduleInpatient() {
 	}
 	// free reports whether q has no stay within 30 days of [a, b] (days).
 	free := func(q int, a, b int) bool {
+		if len(labelled) > 0 && labelled[p.psn(ptr(w.person(q)))] {
+			return false // a planted case's person: a stay could hold its purchases
+		}
 		for _, o := range plan.byPerson[q] {
 			if int(o.adm/86400) <= b+30 && int(o.dis/86400) >= a-30 {
 				return false
@@ -178,6 +200,15 @@ func (p *planter) scheduleInpatient() {
 		if r.intn(10) < 3 {
 			h2 = hosps[r.intn(len(hosps))]
 		}
+		clash := false
+		for _, o := range plan.byPerson[q.idx] {
+			if o != st && int(o.adm/86400) <= a2+los2+30 && int(o.dis/86400) >= a2-30 {
+				clash = true // another stay of the person near the readmission
+			}
+		}
+		if clash {
+			continue
+		}
 		st2 := &stay{hosp: h2, person: q, dx: dx2}
 		times(st2, a2, a2+los2)
 		add(st2)
@@ -223,21 +254,47 @@ func (p *planter) scheduleInpatient() {
 		add(st1)
 		add(st2)
 	}
+
+	// Bed holding and phantom stays (plant_inpatient.go).
+	p.stayLookalikes(plan)
+	p.scheduleStayCases(hosps, plan, func(r *rng, h, dx, a, b int) (person, bool) {
+		da, db := p.o.startDay+int32(a), p.o.startDay+int32(b)
+		return p.personNearWith(r, w.insts[h], da, db, func(q *person) bool {
+			return diagnoses[dx].fits(q, da) && free(q.idx, a, b)
+		})
+	}, times, add)
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // discharge settles a stay: its fee lines (2301) and the settlement (2304). Most drug
 // lines are split doses (inpatient 拆零, exempt from scanning) that carry no code; now
 // and then a whole pack taken off the hospital's shelf carries its code.
 func (s *sim) discharge(day int, t int64, st *stay) {
 	in := s.w.insts[st.hosp]
+	if st.label == nil && st.label2 == nil && s.fr.settledAway(st) {
+		return // the person settled elsewhere meanwhile (a planted case's purchase): no honest stay
+	}
+	if l := st.label2; l != nil && l.sc == scBedHolding && l.sev == 0 && st.empty[1] > 0 && s.fr.settledAway(st) {
+		// Days without care, and a planted case of another scenario bought in the
+		// person's name elsewhere meanwhile: both signs.
+		l.sev = tracewatch.SeverityHighlySuspicious
+		l.Note += "; the person also settled elsewhere meanwhile (another planted case)"
+	}
 	r := s.fr.r
 	dn := s.o.startDay + int32(day)
 	los := int64(max(1, (st.dis-st.adm+86399)/86400))
 	var lines []inpLine
+	daily := !st.oneGo && !s.fr.stays.oneGo[st.hosp]
+	if daily {
+		lines = st.dailyLines(lines)
+	}
 	for _, it := range serviceItems {
 		switch {
 		case it.perDay:
-			lines = append(lines, inpLine{code: it.code, item: it.code, name: it.name, cnt: los, price: it.price * 100, amount: los * it.price})
+			if !daily {
+				lines = append(lines, inpLine{code: it.code, item: it.code, name: it.name, cnt: los, price: it.price * 100, amount: los * it.price})
+			}
 		case r.intn(2) == 0:
 			lines = append(lines, inpLine{code: it.code, item: it.code, name: it.name, cnt: 1, price: it.price * 100, amount: it.price})
 		}
@@ -277,14 +334,48 @@ func (s *sim) discharge(day int, t int64, st *stay) {
 	s.mdtrtSeq++
 	mdtrt := s.newID(day, in, '1', s.mdtrtSeq)
 	setl := s.newSettlement(day, in)
-	if st.label != nil {
-		st.label.Settlements = append(st.label.Settlements, setl)
-		st.label.got++
+	for _, l := range []*plantLabel{st.label, st.label2} {
+		if l != nil {
+			l.Settlements = append(l.Settlements, setl)
+			l.got++
+		}
 	}
 	dr := s.w.pracs[in.doctors[r.intn(len(in.doctors))]]
 	op := s.staff(in)
 	pp := st.person
 	dx := &diagnoses[st.dx]
 	adm := st.adm
-	s.emit(func(rd *renderer) { rd.inpatient(t, in, &pp, lines, mdtrt, setl, adm, dx, dr, op) })
+	extra, noLines := st.extra, st.noLines
+	s.emit(func(rd *renderer) { rd.inpatient(t, in, &pp, lines, mdtrt, setl, adm, dx, dr, op, extra, noLines) })
+}
+
+// dailyLines appends the per-day items (bed, nursing, infusion) of a stay billed day by
+// day: one line of each per day, at 08:00 (the admission day: half an hour after the
+// admission, none when admitted at 21:00 or later; the discharge day only when billLast),
+// none on the days of st.empty.
+func (st *stay) dailyLines(lines []inpLine) []inpLine {
+	first, last := st.adm/86400, st.dis/86400
+	for d := first; d <= last; d++ {
+		at := d*86400 + 8*3600
+		switch off := int(d - first); {
+		case off >= st.empty[0] && off < st.empty[1]:
+			continue
+		case d == first:
+			if st.adm%86400 >= 21*3600 {
+				continue
+			}
+			at = st.adm + 1800
+		case d == last:
+			if !st.billLast {
+				continue
+			}
+			at = min(at, st.dis-600)
+		}
+		for _, it := range serviceItems {
+			if it.perDay {
+				lines = append(lines, inpLine{code: it.code, item: it.code, name: it.name, cnt: 1, price: it.price * 100, amount: it.price, at: at})
+			}
+		}
+	}
+	return lines
 }

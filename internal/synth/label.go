@@ -63,6 +63,8 @@ const (
 	scGang
 	scResaleRing
 	scResaleRingBox
+	scBedHolding
+	scPhantomStay
 	nScenarios
 )
 
@@ -93,6 +95,8 @@ var Scenarios = []Scenario{
 	scGang:                {"gang", "claims.gang", tracewatch.SeveritySuspicious, true, "gang_per_100k"},
 	scResaleRing:          {"resale_ring", "claims.resale_ring", tracewatch.SeverityHighlySuspicious, true, "resale_ring_per_100k"},
 	scResaleRingBox:       {"resale_ring_box", "trace.duplicate", tracewatch.SeverityHighlySuspicious, false, "resale_ring_per_100k"},
+	scBedHolding:          {"bed_holding", "claims.bed_holding", tracewatch.SeveritySuspicious, true, "bed_holding_per_100k"},
+	scPhantomStay:         {"phantom_stay", "claims.phantom_stay", tracewatch.SeverityHighlySuspicious, true, "phantom_stay_per_100k"},
 }
 
 // plantLabel is a label while the simulation runs.

@@ -140,7 +140,9 @@ type Params struct {
 	GangPer100k                int `json:"gang_per_100k"`
 	// ResaleRingPer100k plants resale rings (C12); each ring's boxes sold again are also
 	// labelled resale_ring_box for T1.
-	ResaleRingPer100k int `json:"resale_ring_per_100k"`
+	ResaleRingPer100k  int `json:"resale_ring_per_100k"`
+	BedHoldingPer100k  int `json:"bed_holding_per_100k"`
+	PhantomStayPer100k int `json:"phantom_stay_per_100k"`
 }
 
 // NoPlanted turns every planted scenario off (`tracewatch gen --no-fraud`): the output
@@ -172,6 +174,7 @@ func (p *Params) planted() []namedRate {
 		{"after_death_per_100k", &p.AfterDeathPer100k}, {"suspended_institution_permille", &p.SuspendedPermille},
 		{"split_hospitalisation_per_100k", &p.SplitStayPer100k}, {"gang_per_100k", &p.GangPer100k},
 		{"resale_ring_per_100k", &p.ResaleRingPer100k},
+		{"bed_holding_per_100k", &p.BedHoldingPer100k}, {"phantom_stay_per_100k", &p.PhantomStayPer100k},
 	}
 }
 
@@ -234,6 +237,8 @@ func DefaultParams() Params {
 		SplitStayPer100k:           12,
 		GangPer100k:                12,
 		ResaleRingPer100k:          12,
+		BedHoldingPer100k:          12,
+		PhantomStayPer100k:         12,
 	}
 }
 

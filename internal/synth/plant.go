@@ -202,6 +202,7 @@ func (p *planter) rates() [nScenarios]int {
 		scHighFrequency: pm.HighFrequencyPer100k, scAfterDeath: pm.AfterDeathPer100k, scSuspended: pm.SuspendedPermille,
 		scSplitStay: pm.SplitStayPer100k, scGang: pm.GangPer100k,
 		scResaleRing: pm.ResaleRingPer100k,
+		scBedHolding: pm.BedHoldingPer100k, scPhantomStay: pm.PhantomStayPer100k,
 	}
 }
 
@@ -329,12 +330,17 @@ func plain(d *drug) bool {
 // personNear draws a person living near in (its county, city or province), alive from
 // day a through day b, that ok accepts.
 func (p *planter) personNear(in *institution, a, b int32, ok func(q *person) bool) (person, bool) {
+	return p.personNearWith(p.r, in, a, b, ok)
+}
+
+// personNearWith is personNear drawing from r.
+func (p *planter) personNearWith(r *rng, in *institution, a, b int32, ok func(q *person) bool) (person, bool) {
 	w := p.w
 	rg := w.regions[in.county]
 	city := w.regions[rg.city]
 	for range 400 {
 		var lo, hi int
-		switch u := p.r.intn(100); {
+		switch u := r.intn(100); {
 		case !rg.home:
 			lo, hi = w.homeP, w.persons
 		case u < 60:
@@ -347,7 +353,7 @@ func (p *planter) personNear(in *institution, a, b int32, ok func(q *person) boo
 		if hi <= lo {
 			continue
 		}
-		q := w.person(lo + p.r.intn(hi-lo))
+		q := w.person(lo + r.intn(hi-lo))
 		if q.alive(a) && q.alive(b) && (ok == nil || ok(&q)) {
 			return q, true
 		}

@@ -650,6 +650,7 @@ func TestPlantedDense(t *testing.T) {
 	p.HighFrequencyPer100k, p.SplitStayPer100k, p.MalformedPer100k, p.PhotoReusePer100k, p.GangPer100k = 200, 300, 300, 200, 200
 	p.InpatientPer100k, p.ReadmitPermille = 5000, 500
 	p.ResaleRingPer100k = 200
+	p.BedHoldingPer100k, p.PhantomStayPer100k = 200, 200
 	dir, sum := generate(t, synth.Options{Seed: 5, SaleLines: 3000, Params: p})
 	for _, sc := range synth.Scenarios {
 		if sum.Counts.Labels[sc.Name] < 2 && sc.Name != "stop_scanning" && sc.Name != "suspended_institution" {

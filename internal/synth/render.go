@@ -677,17 +677,32 @@ func derivedMsgID(line []byte) string {
 
 // inpatient renders a stay's fee lines (2301 住院费用明细) and its settlement (2304
 // 住院结算) three seconds later.
-func (r *renderer) inpatient(t int64, in *institution, p *person, lines []inpLine, mdtrt, setl string, adm int64, dx *diagnosis, dr, op *practitioner) {
-	b := r.begin(m2301, t, in, r.insuplc(p), op)
-	b = append(b, `{"feedetail":[`...)
+func (r *renderer) inpatient(t int64, in *institution, p *person, lines []inpLine, mdtrt, setl string, adm int64, dx *diagnosis, dr, op *practitioner, extra int64, noLines bool) {
 	var total int64
 	for i := range lines {
+		total += lines[i].amount
+	}
+	if !noLines {
+		r.feeDetail(t, in, p, lines, mdtrt, adm, dr, op)
+	}
+	total += extra
+	r.inpatientSettlement(t, in, p, lines, mdtrt, setl, adm, dx, op, total)
+}
+
+// feeDetail renders the 2301 of a stay's fee lines.
+func (r *renderer) feeDetail(t int64, in *institution, p *person, lines []inpLine, mdtrt string, adm int64, dr, op *practitioner) {
+	b := r.begin(m2301, t, in, r.insuplc(p), op)
+	b = append(b, `{"feedetail":[`...)
+	for i := range lines {
 		ln := &lines[i]
-		total += ln.amount
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = r.appendFeeHead(b, t, adm, ln.fee, mdtrt, p, ln.code, ln.item)
+		at := adm
+		if ln.at != 0 {
+			at = ln.at
+		}
+		b = r.appendFeeHead(b, t, at, ln.fee, mdtrt, p, ln.code, ln.item)
 		b = append(b, `","medins_list_name":"`...)
 		b = append(b, ln.name...)
 		b = append(b, `","det_item_fee_sumamt":`...)
@@ -704,14 +719,18 @@ func (r *renderer) inpatient(t int64, in *institution, p *person, lines []inpLin
 	}
 	b = append(b, "],"...)
 	r.end(t, b)
+}
 
+// inpatientSettlement renders the 2304 of a stay, three seconds after its 2301, with its
+// medical fees total.
+func (r *renderer) inpatientSettlement(t int64, in *institution, p *person, lines []inpLine, mdtrt, setl string, adm int64, dx *diagnosis, op *practitioner, total int64) {
 	t += 3
 	ratio := int64(700)
 	if p.insu == "310" {
 		ratio = 850
 	}
 	fund := total * ratio / 1000
-	b = r.begin(m2304, t, in, r.insuplc(p), op)
+	b := r.begin(m2304, t, in, r.insuplc(p), op)
 	b = append(b, `{"data":{"psn_no":"`...)
 	b = r.w.appendPsnNo(b, p)
 	b = append(b, `","mdtrt_cert_type":"01","med_type":"21","medfee_sumamt":`...)

@@ -825,6 +825,16 @@ func (s *sim) basket(day int, ev event) {
 		p, known = s.w.person(int(ev.ref)), true
 	} else {
 		p, known = s.pickPerson(in, dn)
+		for try := 0; known && s.fr.inStay(p.idx, ev.t) && try < 3; try++ {
+			p, known = s.pickPerson(in, dn) // someone not in hospital
+		}
+	}
+	if known && s.fr.inStay(p.idx, ev.t) {
+		if ev.chronic {
+			s.carry += int(ev.lines) // in hospital: no monthly purchase (nobody buys with the card meanwhile)
+			return
+		}
+		known = false
 	}
 	insured := known && (ev.chronic || !s.r.permille(s.p.SelfPayPermille[in.typ]))
 	nonDrug := !ev.chronic && in.typ == typePharmacy && s.r.permille(s.p.NonDrugBasketPermille)

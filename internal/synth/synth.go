@@ -39,7 +39,7 @@ import (
 )
 
 // Format names the layout and content version of the output.
-const Format = "tracewatch-synth/4"
+const Format = "tracewatch-synth/5"
 
 // Summary describes what Generate wrote; manifest.json holds it.
 type Summary struct {
@@ -211,8 +211,11 @@ func (g *generator) run() (Summary, error) {
 	labels := finishLabels(g.fr.labels, w)
 	if o.SalesOnly {
 		// A split stay is seen only in 2301/2304, which a sales-only province does not
-		// send: the case does not exist in the data.
-		labels = slices.DeleteFunc(labels, func(l *plantLabel) bool { return l.sc == scSplitStay })
+		// send: the case does not exist in the data. Nor does a bed holding or phantom
+		// stay (no stay to hold a purchase elsewhere against).
+		labels = slices.DeleteFunc(labels, func(l *plantLabel) bool {
+			return l.sc == scSplitStay || l.sc == scBedHolding || l.sc == scPhantomStay
+		})
 		for i, l := range labels {
 			l.ID = string(appendPadded([]byte("L"), uint64(i+1), 6))
 		}

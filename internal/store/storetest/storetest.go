@@ -79,6 +79,7 @@ func Run(t *testing.T, open Opener) {
 		{"Workflow", testWorkflow},
 		{"DrugLimitsEmpty", testDrugLimitsEmpty}, {"DrugLimitsRoundTrip", testDrugLimitsRoundTrip}, {"DrugLimitsReload", testDrugLimitsReload},
 		{"ResoldHistories", testResoldHistories},
+		{"StayCares", testStayCares},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
 	}
