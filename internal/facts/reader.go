@@ -56,6 +56,11 @@ type Reader interface {
 	// CoPurchases is a named pruning fact: pairs of persons who bought the same drug at
 	// the same institution within q.Within on q.MinDays days or more.
 	CoPurchases(ctx context.Context, q CoPurchaseQuery, fn func(CoPurchase) error) error
+	// TravelSettlements is a named pruning fact (C9): the standing outpatient and
+	// pharmacy settlements in the window of the persons who settled at two institutions
+	// in different cities (first four digits of the reference data's regions) within
+	// q.Within of each other, ordered by person, time, institution and setl_id.
+	TravelSettlements(ctx context.Context, q TravelQuery, fn func(PersonSettlement) error) error
 }
 
 // LineQuery selects lines for InsuredLines: typed filters a store pushes down, never a
