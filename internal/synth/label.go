@@ -24,6 +24,7 @@ type Label struct {
 	Settlements []string `json:"settlements,omitempty"` // setl_id
 	Receipts    []string `json:"receipts,omitempty"`    // rtal_docno
 	MsgIDs      []string `json:"msgids,omitempty"`      // msgid
+	Region      string   `json:"region,omitempty"`      // the region (admdvs) of a region-wide case (upload_outage)
 	Day         string   `json:"day,omitempty"`         // yyyy-mm-dd of the (first) planted act
 	Note        string   `json:"note,omitempty"`        // what was planted
 }
@@ -61,6 +62,8 @@ const (
 	scSuspended
 	scSplitStay
 	scGang
+	scImpossibleTravel
+	scUploadOutage
 	nScenarios
 )
 
@@ -89,6 +92,8 @@ var Scenarios = []Scenario{
 	scSuspended:           {"suspended_institution", "claims.suspended", tracewatch.SeverityViolation, true, "suspended_institution_permille"},
 	scSplitStay:           {"split_hospitalisation", "claims.split_stay", tracewatch.SeverityHighlySuspicious, true, "split_hospitalisation_per_100k"},
 	scGang:                {"gang", "claims.gang", tracewatch.SeveritySuspicious, true, "gang_per_100k"},
+	scImpossibleTravel:    {"impossible_travel", "claims.impossible_travel", tracewatch.SeveritySuspicious, true, "impossible_travel_per_100k"},
+	scUploadOutage:        {"upload_outage", "trace.access", tracewatch.SeverityNotice, false, "upload_outage_per_100k"},
 }
 
 // plantLabel is a label while the simulation runs.

@@ -138,6 +138,13 @@ type Params struct {
 	SuspendedPermille          int `json:"suspended_institution_permille"`
 	SplitStayPer100k           int `json:"split_hospitalisation_per_100k"`
 	GangPer100k                int `json:"gang_per_100k"`
+	ImpossibleTravelPer100k    int `json:"impossible_travel_per_100k"`
+	UploadOutagePer100k        int `json:"upload_outage_per_100k"`
+
+	// Honest trips (plant_travel.go): a purchase at home, then at a hospital of the
+	// capital or of the neighbouring province 5–8 hours later or the next day, per
+	// 100,000 sale lines (C9's look-alikes; kept with --no-fraud).
+	TravelTripPer100k int `json:"travel_trip_per_100k"`
 }
 
 // NoPlanted turns every planted scenario off (`tracewatch gen --no-fraud`): the output
@@ -168,6 +175,7 @@ func (p *Params) planted() []namedRate {
 		{"over_supply_per_100k", &p.OverSupplyPer100k}, {"high_frequency_per_100k", &p.HighFrequencyPer100k},
 		{"after_death_per_100k", &p.AfterDeathPer100k}, {"suspended_institution_permille", &p.SuspendedPermille},
 		{"split_hospitalisation_per_100k", &p.SplitStayPer100k}, {"gang_per_100k", &p.GangPer100k},
+		{"impossible_travel_per_100k", &p.ImpossibleTravelPer100k}, {"upload_outage_per_100k", &p.UploadOutagePer100k},
 	}
 }
 
@@ -229,6 +237,9 @@ func DefaultParams() Params {
 		SuspendedPermille:          60,
 		SplitStayPer100k:           12,
 		GangPer100k:                12,
+		ImpossibleTravelPer100k:    12,
+		UploadOutagePer100k:        10,
+		TravelTripPer100k:          40,
 	}
 }
 
@@ -348,6 +359,9 @@ func (p *Params) check() error {
 	}
 	if p.StopScanningPermille+p.SuspendedPermille+p.SuspendedHonestPermille > 500 {
 		return fmt.Errorf("stop_scanning_permille, suspended_institution_permille and suspended_honest_permille add up to more than 500")
+	}
+	if p.TravelTripPer100k < 0 || p.TravelTripPer100k > 2000 {
+		return fmt.Errorf("travel_trip_per_100k %d: want 0 to 2000", p.TravelTripPer100k)
 	}
 	if p.InpatientPer100k < 0 || p.InpatientPer100k > 20000 {
 		return fmt.Errorf("inpatient_per_100k %d: want 0 to 20000", p.InpatientPer100k)

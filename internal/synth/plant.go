@@ -85,6 +85,7 @@ type planter struct {
 	billTo  []*drug        // drugs substitutions bill as
 	lines   int            // sale lines written by planted acts
 	stays   *inpatientPlan // inpatient stays
+	trips   *travelPlan    // honest travel, impossible_travel, upload_outage (plant_travel.go)
 }
 
 // rateCount turns a rate per 100,000 sale lines into a number of cases: at least one
@@ -101,6 +102,7 @@ func rateCount(lines, per100k int) int {
 func newPlanter(w *world) *planter {
 	o := &w.o
 	p := &planter{w: w, o: o, r: newRNG(o.Seed, streamPlant), used: map[box]bool{}}
+	p.trips = newTravelPlan(w)
 	n := len(w.insts)
 	p.role, p.from, p.to = make([]uint8, n), make([]int, n), make([]int, n)
 	p.agreement, p.suspLabel = make([]string, n), make([]*plantLabel, n)
@@ -201,6 +203,7 @@ func (p *planter) rates() [nScenarios]int {
 		scGender: pm.GenderRestrictedPer100k, scAge: pm.AgeRestrictedPer100k, scOverSupply: pm.OverSupplyPer100k,
 		scHighFrequency: pm.HighFrequencyPer100k, scAfterDeath: pm.AfterDeathPer100k, scSuspended: pm.SuspendedPermille,
 		scSplitStay: pm.SplitStayPer100k, scGang: pm.GangPer100k,
+		scImpossibleTravel: pm.ImpossibleTravelPer100k, scUploadOutage: pm.UploadOutagePer100k,
 	}
 }
 
@@ -494,7 +497,7 @@ func (s *sim) fakeCarton(in *institution, d *drug, dn int32, n int) *carton {
 // cancelled or returned) and makes it a case where one is due: scanner noise on a line,
 // a line billed as another drug, a pack resold later elsewhere.
 func (p *planter) onBasket(day int, t int64, in *institution, who *person, insured bool, setl, receipt string) {
-	if !p.free(in) {
+	if !p.free(in) || p.offline(in.idx, day) {
 		return
 	}
 	s := p.s
@@ -766,6 +769,11 @@ func (p *planter) attach(s *sim) {
 		}
 	}
 	p.scheduleInpatient()
+	for range p.n[scImpossibleTravel] {
+		p.scheduleTravel()
+	}
+	p.scheduleTrips()
+	p.scheduleOutages() // last: it keeps clear of the acts planned so far
 }
 
 // openingStock puts the packs of the expired-sale cases in stock before the window: the
