@@ -152,27 +152,34 @@ func (p *planter) resumeDay(inst, day int) int {
 // minutes later at one of the neighbouring province (高度可疑).
 func (p *planter) scheduleTravel() {
 	w := p.w
-	who, ok := p.homePerson(20, 80)
-	if !ok {
-		return
-	}
-	rg := w.regions[who.region]
 	otherProvince := p.r.intn(3) == 0
+	var who person
 	var home, away []int
-	for _, in := range w.insts {
-		r := w.regions[in.county]
-		if !p.free(in) || in.typ == typeVillage {
-			continue
+	for try := 0; ; try++ {
+		if try == 20 {
+			return
 		}
-		switch {
-		case r.city == rg.city && in.typ != typeHospital:
-			home = append(home, in.idx)
-		case otherProvince && !r.home, !otherProvince && r.home && r.city != rg.city:
-			away = append(away, in.idx)
+		var ok bool
+		if who, ok = p.homePerson(20, 80); !ok {
+			return
 		}
-	}
-	if len(home) == 0 || len(away) == 0 {
-		return
+		rg := w.regions[who.region]
+		home, away = home[:0], away[:0]
+		for _, in := range w.insts {
+			r := w.regions[in.county]
+			if !p.free(in) || in.typ == typeVillage {
+				continue
+			}
+			switch {
+			case r.city == rg.city && in.typ != typeHospital:
+				home = append(home, in.idx)
+			case otherProvince && !r.home, !otherProvince && r.home && r.city != rg.city:
+				away = append(away, in.idx)
+			}
+		}
+		if len(home) > 0 && len(away) > 0 {
+			break
+		}
 	}
 	a, b := home[p.r.intn(len(home))], away[p.r.intn(len(away))]
 	gap := int64(p.r.between(5, 45)) * 60
