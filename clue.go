@@ -18,6 +18,7 @@ const (
 	SubjectInstitution  SubjectKind = "institution"  // 定点医药机构
 	SubjectPerson       SubjectKind = "person"       // 参保人
 	SubjectPractitioner SubjectKind = "practitioner" // 医保医师 / 药师
+	SubjectRegion       SubjectKind = "region"       // 统筹区 (a county or city: its SubjectID is the region code)
 )
 
 // ClueState is a clue's place in the workflow (DESIGN §8). Detectors create clues in

@@ -11,6 +11,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"tracewatch"
 )
@@ -27,6 +28,7 @@ type Label struct {
 	Receipts    []string `json:"receipts,omitempty"`
 	MsgIDs      []string `json:"msgids,omitempty"`
 	Persons     []string `json:"persons,omitempty"`
+	Region      string   `json:"region,omitempty"` // a region-wide case (upload_outage): matched by region clues
 	Day         string   `json:"day,omitempty"`
 	Note        string   `json:"note,omitempty"`
 }
@@ -259,8 +261,13 @@ func qualifying(l *Label) tracewatch.Severity {
 
 // keysMatch applies the matching rule: the first key kind both sides carry (codes,
 // settlements, receipts, msgids, persons) must intersect; with none shared, the
-// institutions must be equal.
+// institutions must be equal. A clue about a region (tracewatch.SubjectRegion) matches
+// only a label of that region (Region), and, when the label has a day, when one of its
+// evidence days falls within the week from it.
 func keysMatch(c *tracewatch.Clue, l *Label) bool {
+	if c.Subject == tracewatch.SubjectRegion || l.Region != "" {
+		return c.Subject == tracewatch.SubjectRegion && l.Region != "" && string(c.Region) == l.Region && nearDay(c, l.Day)
+	}
 	for _, p := range [][2][]string{{c.Codes, l.Codes}, {c.Settlements, l.Settlements}, {c.Receipts, l.Receipts},
 		{c.MsgIDs, l.MsgIDs}, {c.Persons, l.Persons}} {
 		if len(p[0]) > 0 && len(p[1]) > 0 {
@@ -268,6 +275,21 @@ func keysMatch(c *tracewatch.Clue, l *Label) bool {
 		}
 	}
 	return c.Institution != "" && c.Institution == l.Institution
+}
+
+// nearDay reports whether one of c's evidence days (business time zone) lies within the
+// seven days from day (yyyy-mm-dd); true when day is empty or unreadable.
+func nearDay(c *tracewatch.Clue, day string) bool {
+	d, err := time.ParseInLocation("2006-01-02", day, tracewatch.Beijing)
+	if err != nil {
+		return true
+	}
+	for _, e := range c.Evidence {
+		if t := e.Time.In(tracewatch.Beijing); !t.Before(d) && t.Before(d.AddDate(0, 0, 7)) {
+			return true
+		}
+	}
+	return false
 }
 
 func intersects(a, b []string) bool {

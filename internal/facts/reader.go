@@ -65,6 +65,11 @@ type Reader interface {
 	// in its order) with their fee lines per day and the person's settlements while
 	// admitted (C6, C13).
 	StayCares(ctx context.Context, q StayQuery, fn func(StayCare) error) error
+	// TravelSettlements is a named pruning fact (C9): the standing outpatient and
+	// pharmacy settlements in the window of the persons who settled at two institutions
+	// in different cities (first four digits of the reference data's regions) within
+	// q.Within of each other, ordered by person, time, institution and setl_id.
+	TravelSettlements(ctx context.Context, q TravelQuery, fn func(PersonSettlement) error) error
 }
 
 // LineQuery selects lines for InsuredLines: typed filters a store pushes down, never a

@@ -135,6 +135,7 @@ func Registry() []Rule {
 		NewResaleRing(),
 		NewBaseline(),
 		NewBedHolding(), NewPhantomStay(),
+		NewImpossibleTravel(), NewAccess(),
 	}
 }
 

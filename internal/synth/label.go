@@ -24,6 +24,7 @@ type Label struct {
 	Settlements []string `json:"settlements,omitempty"` // setl_id
 	Receipts    []string `json:"receipts,omitempty"`    // rtal_docno
 	MsgIDs      []string `json:"msgids,omitempty"`      // msgid
+	Region      string   `json:"region,omitempty"`      // the region (admdvs) of a region-wide case (upload_outage)
 	Day         string   `json:"day,omitempty"`         // yyyy-mm-dd of the (first) planted act
 	Note        string   `json:"note,omitempty"`        // what was planted
 }
@@ -65,6 +66,8 @@ const (
 	scResaleRingBox
 	scBedHolding
 	scPhantomStay
+	scImpossibleTravel
+	scUploadOutage
 	nScenarios
 )
 
@@ -97,6 +100,8 @@ var Scenarios = []Scenario{
 	scResaleRingBox:       {"resale_ring_box", "trace.duplicate", tracewatch.SeverityHighlySuspicious, false, "resale_ring_per_100k"},
 	scBedHolding:          {"bed_holding", "claims.bed_holding", tracewatch.SeveritySuspicious, true, "bed_holding_per_100k"},
 	scPhantomStay:         {"phantom_stay", "claims.phantom_stay", tracewatch.SeverityHighlySuspicious, true, "phantom_stay_per_100k"},
+	scImpossibleTravel:    {"impossible_travel", "claims.impossible_travel", tracewatch.SeveritySuspicious, true, "impossible_travel_per_100k"},
+	scUploadOutage:        {"upload_outage", "trace.access", tracewatch.SeverityNotice, false, "upload_outage_per_100k"},
 }
 
 // plantLabel is a label while the simulation runs.

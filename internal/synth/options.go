@@ -140,9 +140,16 @@ type Params struct {
 	GangPer100k                int `json:"gang_per_100k"`
 	// ResaleRingPer100k plants resale rings (C12); each ring's boxes sold again are also
 	// labelled resale_ring_box for T1.
-	ResaleRingPer100k  int `json:"resale_ring_per_100k"`
-	BedHoldingPer100k  int `json:"bed_holding_per_100k"`
-	PhantomStayPer100k int `json:"phantom_stay_per_100k"`
+	ResaleRingPer100k       int `json:"resale_ring_per_100k"`
+	BedHoldingPer100k       int `json:"bed_holding_per_100k"`
+	PhantomStayPer100k      int `json:"phantom_stay_per_100k"`
+	ImpossibleTravelPer100k int `json:"impossible_travel_per_100k"`
+	UploadOutagePer100k     int `json:"upload_outage_per_100k"`
+
+	// Honest trips (plant_travel.go): a purchase at home, then at a hospital of the
+	// capital or of the neighbouring province 5–8 hours later or the next day, per
+	// 100,000 sale lines (C9's look-alikes; kept with --no-fraud).
+	TravelTripPer100k int `json:"travel_trip_per_100k"`
 }
 
 // NoPlanted turns every planted scenario off (`tracewatch gen --no-fraud`): the output
@@ -175,6 +182,7 @@ func (p *Params) planted() []namedRate {
 		{"split_hospitalisation_per_100k", &p.SplitStayPer100k}, {"gang_per_100k", &p.GangPer100k},
 		{"resale_ring_per_100k", &p.ResaleRingPer100k},
 		{"bed_holding_per_100k", &p.BedHoldingPer100k}, {"phantom_stay_per_100k", &p.PhantomStayPer100k},
+		{"impossible_travel_per_100k", &p.ImpossibleTravelPer100k}, {"upload_outage_per_100k", &p.UploadOutagePer100k},
 	}
 }
 
@@ -239,6 +247,9 @@ func DefaultParams() Params {
 		ResaleRingPer100k:          12,
 		BedHoldingPer100k:          12,
 		PhantomStayPer100k:         12,
+		ImpossibleTravelPer100k:    12,
+		UploadOutagePer100k:        10,
+		TravelTripPer100k:          40,
 	}
 }
 
@@ -358,6 +369,9 @@ func (p *Params) check() error {
 	}
 	if p.StopScanningPermille+p.SuspendedPermille+p.SuspendedHonestPermille > 500 {
 		return fmt.Errorf("stop_scanning_permille, suspended_institution_permille and suspended_honest_permille add up to more than 500")
+	}
+	if p.TravelTripPer100k < 0 || p.TravelTripPer100k > 2000 {
+		return fmt.Errorf("travel_trip_per_100k %d: want 0 to 2000", p.TravelTripPer100k)
 	}
 	if p.InpatientPer100k < 0 || p.InpatientPer100k > 20000 {
 		return fmt.Errorf("inpatient_per_100k %d: want 0 to 20000", p.InpatientPer100k)

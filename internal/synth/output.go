@@ -244,6 +244,9 @@ type lateUploads struct {
 	issued    map[string]bool // msgids of the withdrawals and re-uploads
 	late      int             // messages written to a later day's file
 	withdrawn int             // 3505 rows withdrawn and uploaded again
+	// offline reports an institution (fixmedins_code) whose uploads are down on a day
+	// (upload_outage): no withdrawal is made then.
+	offline func(code string, day int) bool
 }
 
 func newLateUploads(o *resolved) *lateUploads {
@@ -271,7 +274,7 @@ func (lu *lateUploads) write(m *messages, b []byte) {
 		}
 		// Withdrawals: a twentieth of the rate, of the sale rows.
 		if bytes.HasPrefix(msg, []byte(infnoHeads[m3505])) && lu.r.permille(max(lu.permille/20, 1)) {
-			if again := file + 1 + lu.r.intn(2); again < lu.days {
+			if again := file + 1 + lu.r.intn(2); again < lu.days && (lu.offline == nil || !lu.offline(string(msg[len(infnoHeads[m3505]):min(len(msg), len(infnoHeads[m3505])+12)]), again)) {
 				msg = lu.withdraw(msg, again)
 			}
 		}

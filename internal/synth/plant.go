@@ -85,6 +85,7 @@ type planter struct {
 	billTo  []*drug        // drugs substitutions bill as
 	lines   int            // sale lines written by planted acts
 	stays   *inpatientPlan // inpatient stays
+	trips   *travelPlan    // honest travel, impossible_travel, upload_outage (plant_travel.go)
 }
 
 // rateCount turns a rate per 100,000 sale lines into a number of cases: at least one
@@ -101,6 +102,7 @@ func rateCount(lines, per100k int) int {
 func newPlanter(w *world) *planter {
 	o := &w.o
 	p := &planter{w: w, o: o, r: newRNG(o.Seed, streamPlant), used: map[box]bool{}}
+	p.trips = newTravelPlan(w)
 	n := len(w.insts)
 	p.role, p.from, p.to = make([]uint8, n), make([]int, n), make([]int, n)
 	p.agreement, p.suspLabel = make([]string, n), make([]*plantLabel, n)
@@ -203,6 +205,7 @@ func (p *planter) rates() [nScenarios]int {
 		scSplitStay: pm.SplitStayPer100k, scGang: pm.GangPer100k,
 		scResaleRing: pm.ResaleRingPer100k,
 		scBedHolding: pm.BedHoldingPer100k, scPhantomStay: pm.PhantomStayPer100k,
+		scImpossibleTravel: pm.ImpossibleTravelPer100k, scUploadOutage: pm.UploadOutagePer100k,
 	}
 }
 
@@ -501,7 +504,7 @@ func (s *sim) fakeCarton(in *institution, d *drug, dn int32, n int) *carton {
 // cancelled or returned) and makes it a case where one is due: scanner noise on a line,
 // a line billed as another drug, a pack resold later elsewhere.
 func (p *planter) onBasket(day int, t int64, in *institution, who *person, insured bool, setl, receipt string) {
-	if !p.free(in) {
+	if !p.free(in) || p.offline(in.idx, day) {
 		return
 	}
 	s := p.s
@@ -774,6 +777,11 @@ func (p *planter) attach(s *sim) {
 	}
 	p.scheduleInpatient()
 	p.scheduleResaleRings()
+	for range p.n[scImpossibleTravel] {
+		p.scheduleTravel()
+	}
+	p.scheduleTrips()
+	p.scheduleOutages() // last: it keeps clear of the acts planned so far
 }
 
 // openingStock puts the packs of the expired-sale cases in stock before the window: the

@@ -33,6 +33,14 @@ type renderer struct {
 	drop  [nInfno]bool
 	cur   int // the interface of the message being rendered
 	start int // where it starts in its ring bucket
+
+	// upload_outage (plant_travel.go): the messages of an institution on a day it is
+	// offline are rendered (so that ids and counters stay as without it) and taken back
+	// out, unless they are a planted act's (keep).
+	offline  func(inst, day int) bool
+	keep     bool
+	curInst  int
+	curLines int // stats.SaleLines when the message began
 }
 
 // stats counts what was written.
@@ -75,6 +83,7 @@ var infnoHeads = func() (h [nInfno]string) {
 func (r *renderer) begin(infno int, t int64, in *institution, insuplc string, op *practitioner) []byte {
 	b := r.out.at(t)
 	r.cur, r.start = infno, len(b)
+	r.curInst, r.curLines = in.idx, r.stats.SaleLines
 	b = append(b, infnoHeads[infno]...)
 	b = append(b, in.code...)
 	b = r.clk.appendStamp(b, t)
@@ -105,6 +114,10 @@ func (r *renderer) end(t int64, b []byte) {
 	if r.drop[r.cur] {
 		b = b[:r.start]
 		r.stats.Messages[r.cur]--
+	} else if !r.keep && r.offline != nil && t >= 0 && r.offline(r.curInst, int(t/86400)) {
+		b = b[:r.start]
+		r.stats.Messages[r.cur]--
+		r.stats.SaleLines = r.curLines
 	}
 	r.out.set(t, b)
 }

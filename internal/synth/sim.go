@@ -255,6 +255,7 @@ func newSim(w *world, out *messages, pkg *fileOut, fr *planter) *sim {
 	}
 	s.fr = fr
 	fr.attach(s)
+	s.rd.offline = fr.offline
 	return s
 }
 
@@ -470,7 +471,9 @@ func (s *sim) plan(day int) {
 					continue
 				}
 				q -= int(lines)
-				s.newEvent(event{t: s.basketTime(day, home), kind: evBasket, inst: int32(home), ref: pi, lines: lines, chronic: true})
+				t := s.basketTime(day, home)
+				s.fr.trips.expectChronic(day, int(pi), home, t)
+				s.newEvent(event{t: t, kind: evBasket, inst: int32(home), ref: pi, lines: lines, chronic: true})
 			}
 		}
 	}
@@ -513,7 +516,19 @@ func (s *sim) handle(day int, ev event) {
 		s.basket(day, ev)
 	case evPlanted:
 		pe := s.fr.planned[day][ev.ref]
+		if next := s.fr.resumeDay(pe.inst, day); next != day {
+			// The institution's uploads are down (upload_outage): an act planned while the
+			// simulation runs (a resale, a reused photo's sale) waits until they are back.
+			if next < s.o.Days {
+				pe.t += int64(next-day) * 86400
+				s.fr.planned[next] = append(s.fr.planned[next], pe)
+			}
+			s.carry += pe.lines
+			return
+		}
+		s.emit(func(r *renderer) { r.keep = true }) // planted acts are uploaded even during an outage
 		written := pe.do(day, ev.t)
+		s.emit(func(r *renderer) { r.keep = false })
 		s.carry += pe.lines - written
 	}
 }
@@ -661,6 +676,14 @@ func (s *sim) sister(in *institution, d *drug) int {
 }
 
 func (s *sim) deliver(day int, t int64, in *institution, o order) {
+	if next := s.fr.resumeDay(in.idx, day); next != day {
+		// Uploads are down (upload_outage): the delivery waits until they are back, so
+		// that no pack arrives unrecorded.
+		if next < s.o.Days {
+			s.orders[next] = append(s.orders[next], o)
+		}
+		return
+	}
 	sl := in.slots[o.slot]
 	sl.onOrder = false
 	if o.from >= 0 && s.transfer(day, t, in, o.slot, s.w.insts[o.from]) {
@@ -828,6 +851,9 @@ func (s *sim) basket(day int, ev event) {
 		for try := 0; known && s.fr.inStay(p.idx, ev.t) && try < 3; try++ {
 			p, known = s.pickPerson(in, dn) // someone not in hospital
 		}
+		if known {
+			p, known = s.honestCustomer(p, in, ev.t, dn) // honest persons travel at honest speed
+		}
 	}
 	if known && s.fr.inStay(p.idx, ev.t) {
 		if ev.chronic {
@@ -835,6 +861,9 @@ func (s *sim) basket(day int, ev event) {
 			return
 		}
 		known = false
+	}
+	if known {
+		s.fr.trips.seen(p.idx, in.idx, ev.t)
 	}
 	insured := known && (ev.chronic || !s.r.permille(s.p.SelfPayPermille[in.typ]))
 	nonDrug := !ev.chronic && in.typ == typePharmacy && s.r.permille(s.p.NonDrugBasketPermille)
@@ -1098,6 +1127,9 @@ func (s *sim) selfPay(day int, t int64, in *institution, p *person, known bool) 
 }
 
 func (s *sim) saleReturn(day int, t int64, in *institution, ret *saleReturn) {
+	if s.fr.offline(in.idx, day) {
+		return // uploads are down: no pack comes back to the shelf unrecorded
+	}
 	sl := in.slots[ret.slot]
 	for _, b := range ret.boxes {
 		sl.putBack(b)
@@ -1106,6 +1138,9 @@ func (s *sim) saleReturn(day int, t int64, in *institution, ret *saleReturn) {
 }
 
 func (s *sim) cancelLater(day int, t int64, in *institution, lc *laterCancel) {
+	if s.fr.offline(in.idx, day) {
+		return // uploads are down: the settlement stands, its packs stay sold
+	}
 	for _, ci := range lc.items {
 		sl := in.slots[ci.slot]
 		for _, b := range ci.boxes {

@@ -196,6 +196,9 @@ func (g *generator) run() (Summary, error) {
 		msgs.late = newLateUploads(o)
 	}
 	s := newSim(w, msgs, pkg, g.fr)
+	if msgs.late != nil {
+		msgs.late.offline = g.fr.offlineCode
+	}
 	g.writePersons(s)
 	if g.err != nil {
 		return Summary{}, g.err

@@ -80,6 +80,7 @@ func Run(t *testing.T, open Opener) {
 		{"DrugLimitsEmpty", testDrugLimitsEmpty}, {"DrugLimitsRoundTrip", testDrugLimitsRoundTrip}, {"DrugLimitsReload", testDrugLimitsReload},
 		{"ResoldHistories", testResoldHistories},
 		{"StayCares", testStayCares},
+		{"TravelSettlements", testTravelSettlements},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
 	}
