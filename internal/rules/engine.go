@@ -108,6 +108,12 @@ func mergeLimits(drugs map[string]tracewatch.Drug, kb []tracewatch.DrugLimit) ma
 		if k.Basis != "" {
 			l.Basis = k.Basis
 		}
+		if k.PriceCeiling > 0 {
+			l.PriceCeiling = k.PriceCeiling
+		}
+		if k.KeyDrug != "" {
+			l.KeyDrug = k.KeyDrug
+		}
 		out[k.DrugCode] = l
 	}
 	return out

@@ -78,6 +78,7 @@ func Run(t *testing.T, open Opener) {
 		{"PackOrdersMove", testPackOrdersMove},
 		{"Workflow", testWorkflow},
 		{"DrugLimitsEmpty", testDrugLimitsEmpty}, {"DrugLimitsRoundTrip", testDrugLimitsRoundTrip}, {"DrugLimitsReload", testDrugLimitsReload},
+		{"DrugLimitsPrice", testDrugLimitsPrice},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
 	}
