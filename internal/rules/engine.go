@@ -139,6 +139,7 @@ func Registry() []Rule {
 		NewDuplicate(), NewSubstitution(), NewNoSource(), NewStockBalance(), NewAnomaly(), NewPackage(), NewCollection(),
 		NewGender(), NewAge(), NewOverSupply(), NewFrequency(), NewSplitStay(), NewAfterDeath(), NewSuspended(), NewGang(),
 		NewBaseline(),
+		NewKeyDrug(), NewOverPrice(),
 	}
 }
 
