@@ -61,6 +61,8 @@ const (
 	scSuspended
 	scSplitStay
 	scGang
+	scKeyDrug
+	scOverPrice
 	nScenarios
 )
 
@@ -89,6 +91,8 @@ var Scenarios = []Scenario{
 	scSuspended:           {"suspended_institution", "claims.suspended", tracewatch.SeverityViolation, true, "suspended_institution_permille"},
 	scSplitStay:           {"split_hospitalisation", "claims.split_stay", tracewatch.SeverityHighlySuspicious, true, "split_hospitalisation_per_100k"},
 	scGang:                {"gang", "claims.gang", tracewatch.SeveritySuspicious, true, "gang_per_100k"},
+	scKeyDrug:             {"key_drug_rise", "claims.key_drug", tracewatch.SeveritySuspicious, true, "key_drug_rise_per_100k"},
+	scOverPrice:           {"over_price", "claims.over_price", tracewatch.SeverityHighlySuspicious, true, "over_price_per_100k"},
 }
 
 // plantLabel is a label while the simulation runs.

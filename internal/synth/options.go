@@ -138,6 +138,14 @@ type Params struct {
 	SuspendedPermille          int `json:"suspended_institution_permille"`
 	SplitStayPer100k           int `json:"split_hospitalisation_per_100k"`
 	GangPer100k                int `json:"gang_per_100k"`
+
+	// Issue 15 (plant_price.go): the planted key-drug rises (C11) and over-priced drugs
+	// (C14), and the honest key-drug rises that look like them: every clinic's seasonal
+	// rise (percent) and the pharmacies (‰) whose key-drug sales grow by 60 % in that month.
+	KeyDrugRisePer100k    int `json:"key_drug_rise_per_100k"`
+	OverPricePer100k      int `json:"over_price_per_100k"`
+	KeyDrugSeasonPercent  int `json:"key_drug_season_percent"`
+	KeyDrugGrowthPermille int `json:"key_drug_growth_permille"`
 }
 
 // NoPlanted turns every planted scenario off (`tracewatch gen --no-fraud`): the output
@@ -168,6 +176,7 @@ func (p *Params) planted() []namedRate {
 		{"over_supply_per_100k", &p.OverSupplyPer100k}, {"high_frequency_per_100k", &p.HighFrequencyPer100k},
 		{"after_death_per_100k", &p.AfterDeathPer100k}, {"suspended_institution_permille", &p.SuspendedPermille},
 		{"split_hospitalisation_per_100k", &p.SplitStayPer100k}, {"gang_per_100k", &p.GangPer100k},
+		{"key_drug_rise_per_100k", &p.KeyDrugRisePer100k}, {"over_price_per_100k", &p.OverPricePer100k},
 	}
 }
 
@@ -229,6 +238,11 @@ func DefaultParams() Params {
 		SuspendedPermille:          60,
 		SplitStayPer100k:           12,
 		GangPer100k:                12,
+
+		KeyDrugRisePer100k:    12,
+		OverPricePer100k:      12,
+		KeyDrugSeasonPercent:  150,
+		KeyDrugGrowthPermille: 100,
 	}
 }
 

@@ -85,6 +85,7 @@ type planter struct {
 	billTo  []*drug        // drugs substitutions bill as
 	lines   int            // sale lines written by planted acts
 	stays   *inpatientPlan // inpatient stays
+	price   *pricePlan     // prices and key drugs (plant_price.go)
 }
 
 // rateCount turns a rate per 100,000 sale lines into a number of cases: at least one
@@ -201,6 +202,7 @@ func (p *planter) rates() [nScenarios]int {
 		scGender: pm.GenderRestrictedPer100k, scAge: pm.AgeRestrictedPer100k, scOverSupply: pm.OverSupplyPer100k,
 		scHighFrequency: pm.HighFrequencyPer100k, scAfterDeath: pm.AfterDeathPer100k, scSuspended: pm.SuspendedPermille,
 		scSplitStay: pm.SplitStayPer100k, scGang: pm.GangPer100k,
+		scKeyDrug: pm.KeyDrugRisePer100k, scOverPrice: pm.OverPricePer100k,
 	}
 }
 
@@ -494,6 +496,7 @@ func (s *sim) fakeCarton(in *institution, d *drug, dn int32, n int) *carton {
 // cancelled or returned) and makes it a case where one is due: scanner noise on a line,
 // a line billed as another drug, a pack resold later elsewhere.
 func (p *planter) onBasket(day int, t int64, in *institution, who *person, insured bool, setl, receipt string) {
+	p.priceBasket(day, in, insured, setl)
 	if !p.free(in) {
 		return
 	}
@@ -766,6 +769,7 @@ func (p *planter) attach(s *sim) {
 		}
 	}
 	p.scheduleInpatient()
+	p.schedulePrice()
 }
 
 // openingStock puts the packs of the expired-sale cases in stock before the window: the
