@@ -157,8 +157,8 @@ func (p *planter) schedulePrice() {
 
 // scheduleOverPrice draws the over_price cases: a busy institution (not a hospital) and
 // one of its most sold coded, reimbursable drugs with a ceiling at or above the retail
-// price, charged 15–40 % above the ceiling from a day in the first two thirds of the
-// window on. Each institution and drug is one case.
+// price, charged 15–40 % above the ceiling from a day in the first third of the window
+// on. Each institution and drug is one case.
 func (p *planter) scheduleOverPrice() {
 	pp, w := p.price, p.w
 	n := p.n[scOverPrice]
@@ -193,7 +193,7 @@ func (p *planter) scheduleOverPrice() {
 		slices.SortStableFunc(slots, func(a, b *slot) int { return cmpInt64(int64(b.perDay), int64(a.perDay)) })
 		sl := slots[r.intn(min(len(slots), 3))]
 		d := sl.d
-		from := r.between(0, max(0, p.o.Days*2/3-1))
+		from := r.between(0, max(0, p.o.Days/3-1))
 		c := &overCase{inst: x, d: d.idx, from: from, markup: r.between(15, 40), ceiling: pp.kb[d.idx].ceiling, setls: map[string]bool{}}
 		c.label = p.newLabel(scOverPrice, int64(from)*86400, in)
 		c.label.need = 1
@@ -203,11 +203,12 @@ func (p *planter) scheduleOverPrice() {
 	}
 }
 
-// keySlots returns in's slots of plain key drugs.
+// keySlots returns in's slots of plain key drugs without a daily dose (extra purchases
+// of a chronic patient's drug would make honest persons hold more than C3 allows).
 func (p *planter) keySlots(in *institution) []int {
 	var out []int
 	for i, sl := range in.slots {
-		if d := sl.d; plain(d) && p.price.kb[d.idx].key != "" {
+		if d := sl.d; plain(d) && d.dose == 0 && p.price.kb[d.idx].key != "" {
 			out = append(out, i)
 		}
 	}
@@ -215,7 +216,7 @@ func (p *planter) keySlots(in *institution) []int {
 }
 
 // scheduleKeyDrug draws the key_drug_rise cases (institutions of a type with enough
-// peers, at most a quarter of each type) and the honest rises, all in the target month.
+// peers, at most a third of each type) and the honest rises, all in the target month.
 // Each is scheduled by an act on the eve of the month, which reads the institution's
 // key-drug sales so far (its baseline B a day) and plans the month's extra baskets: B ×
 // the season's rise at every clinic; B × 60 % at the growing pharmacies; 4 × (B + 40 元)
@@ -225,25 +226,36 @@ func (p *planter) scheduleKeyDrug() {
 	r := newRNG(p.o.Seed, streamKeyDrug)
 	byType := map[uint8][]int{}
 	for i, in := range w.insts {
-		if in.typ != typeHospital && w.regions[in.county].home && len(p.keySlots(in)) > 0 {
+		// Institutions with a role in another scenario (suspended, stopping scanning) keep
+		// their sales as that scenario plants them.
+		if in.typ != typeHospital && w.regions[in.county].home && p.free(in) && len(p.keySlots(in)) > 0 {
 			byType[in.typ] = append(byType[in.typ], i)
 		}
 	}
 	planted := map[int]bool{}
 	n := p.n[scKeyDrug]
+	var all []int
 	for _, typ := range []uint8{typePharmacy, typeClinic, typeVillage} {
 		c := byType[typ]
 		for k := len(c) - 1; k > 0; k-- {
 			j := r.intn(k + 1)
 			c[k], c[j] = c[j], c[k]
 		}
+		all = append(all, c...)
 		if len(c) < 7 {
 			continue // too few peers to be judged
 		}
-		for _, x := range c[:len(c)/4] {
-			if len(planted) < n && p.free(w.insts[x]) {
+		for _, x := range c[:len(c)/3] {
+			if len(planted) < n {
 				planted[x] = true
 			}
+		}
+	}
+	// A province too small for peers (tiny): the cases all the same, which C11 with its
+	// default min_peers leaves unjudged.
+	for _, x := range all[:max(1, len(all)/3)*min(1, len(all))] {
+		if len(planted) < n && len(planted) < max(1, len(all)/3) {
+			planted[x] = true
 		}
 	}
 	growing := map[int]bool{}
@@ -301,16 +313,24 @@ func (p *planter) scheduleKeyDrug() {
 }
 
 // keyBaskets plans insured baskets of in's key drugs over days [from, from+days) worth
-// about total fen, each of one to three lines of one or two packs, bought by persons
-// living near; l (nil: an honest rise) is the case's label.
+// about total fen (at most as many lines as in sells in those days), each of one to
+// three lines of one or two packs, bought by persons living near; l (nil: an honest
+// rise) is the case's label.
 func (p *planter) keyBaskets(r *rng, x, from, days int, total int64, l *plantLabel) {
 	in := p.w.insts[x]
 	slots := p.keySlots(in)
 	if len(slots) == 0 || days <= 0 || total <= 0 {
 		return
 	}
+	// Not in the last two days (planted lines beyond a day's quota come out of the next
+	// days'), and no more lines than the institution sells in those days anyway.
+	days = min(days, p.o.Days-2-from)
+	if days <= 0 {
+		return
+	}
+	maxLines := int(in.daily * uint64(days) / 1000)
 	a, b := p.o.startDay+int32(from), p.o.startDay+int32(from+days)
-	for planned := int64(0); planned < total; {
+	for planned, nLines := int64(0), 0; planned < total && nLines < maxLines; {
 		day := from + r.intn(days)
 		t := int64(day)*86400 + 8*3600 + int64(r.intn(12*3600))
 		var lines []int
@@ -321,9 +341,6 @@ func (p *planter) keyBaskets(r *rng, x, from, days int, total int64, l *plantLab
 				continue
 			}
 			k := 1 + r.intn(2)
-			if in.slots[si].d.dose > 0 {
-				k = 1 // a drug of known daily dose: one pack, never over a month's supply
-			}
 			lines, packs = append(lines, si), append(packs, k)
 			planned += int64(k) * in.slots[si].d.price
 		}
@@ -331,6 +348,7 @@ func (p *planter) keyBaskets(r *rng, x, from, days int, total int64, l *plantLab
 		if !ok {
 			return
 		}
+		nLines += len(lines)
 		p.plan(day, t, x, len(lines), func(day int, t int64) int {
 			s := p.s
 			s.plantStart()
@@ -343,6 +361,8 @@ func (p *planter) keyBaskets(r *rng, x, from, days int, total int64, l *plantLab
 			s.plantSettle(day, t, in, &q)
 			if l != nil {
 				l.got = 1 // the label names the institution: C11's clue is the institution's month
+			} else {
+				p.lines -= len(s.items) // an honest basket: not a planted line
 			}
 			return len(s.items)
 		})

@@ -587,6 +587,7 @@ func TestPlantedDense(t *testing.T) {
 	p.GenderRestrictedPer100k, p.AgeRestrictedPer100k, p.AfterDeathPer100k, p.OverSupplyPer100k = 300, 300, 300, 300
 	p.HighFrequencyPer100k, p.SplitStayPer100k, p.MalformedPer100k, p.PhotoReusePer100k, p.GangPer100k = 200, 300, 300, 200, 200
 	p.InpatientPer100k, p.ReadmitPermille = 5000, 500
+	p.KeyDrugRisePer100k, p.OverPricePer100k = 200, 300
 	dir, sum := generate(t, synth.Options{Seed: 5, SaleLines: 3000, Params: p})
 	for _, sc := range synth.Scenarios {
 		if sum.Counts.Labels[sc.Name] < 2 && sc.Name != "stop_scanning" && sc.Name != "suspended_institution" {
