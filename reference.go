@@ -123,6 +123,33 @@ type DrugLimit struct {
 	InstitutionLevel string   // lowest hosp_lv allowed to prescribe it; "": any
 	Scenes           []string // where it may be paid: outpatient, inpatient, pharmacy; empty: anywhere
 	Basis            string   // 政策依据: the rule or catalog note the limit comes from
+	// PriceCeiling is the drug's price ceiling (挂网价 / 最高销售限价) in fen per sales pack
+	// (the pack of the catalog's pack_content); 0: none known. A 拆零 line is held to
+	// PriceCeiling ÷ pack_content per minimum unit.
+	PriceCeiling Fen
+	// KeyDrug is the drug's key-drug category (重点监测药品): KeyDrugResale, KeyDrugHighValue
+	// or KeyDrugVBPAlternative; "": not a key drug.
+	KeyDrug string
+}
+
+// The key-drug categories of DrugLimit.KeyDrug (重点药品监测, C11).
+const (
+	KeyDrugResale         = "resale"          // 易倒卖: often resold (chronic, insulin, ...)
+	KeyDrugHighValue      = "high_value"      // 高值: high-priced
+	KeyDrugVBPAlternative = "vbp_alternative" // 集采替代: a non-selected product of a drug whose 集采 (VBP) product exists
+)
+
+// KeyDrugChinese names a key-drug category in Chinese ("" when it is none).
+func KeyDrugChinese(c string) string {
+	switch c {
+	case KeyDrugResale:
+		return "易倒卖"
+	case KeyDrugHighValue:
+		return "高值"
+	case KeyDrugVBPAlternative:
+		return "集采替代"
+	}
+	return c
 }
 
 // CodeMapping maps the product identifier inside a trace code (7-digit 药品标识码 or GTIN)

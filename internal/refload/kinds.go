@@ -55,7 +55,8 @@ var specs = map[Kind]spec{
 	KindDrugLimits: {
 		key:      "med_list_codg",
 		required: []string{"med_list_codg"},
-		optional: []string{"gend", "min_age", "max_age", "max_days", "daily_dose", "max_qty", "period_days", "hosp_lv", "scenes", "basis"},
+		optional: []string{"gend", "min_age", "max_age", "max_days", "daily_dose", "max_qty", "period_days", "hosp_lv", "scenes", "basis",
+			"price_ceiling", "key_drug"},
 	},
 }
 
@@ -71,6 +72,7 @@ const (
 	maxPackContent     = 1_000_000
 	maxDailyDose       = 1_000_000  // minimum units a day (drug_limits.daily_dose)
 	maxLimitQty        = 10_000_000 // minimum units per period (drug_limits.max_qty)
+	maxPriceCeiling    = 10_000_000 // yuan a pack (drug_limits.price_ceiling), as nhsa's MaxPrice
 )
 
 // ---- regions ----
@@ -451,6 +453,8 @@ func parseDrugLimit(r *row) (tracewatch.DrugLimit, string) {
 		InstitutionLevel: r.text("hosp_lv", false, maxShort, false),
 		Scenes:           r.scenes("scenes"),
 		Basis:            r.text("basis", false, maxRestriction, true),
+		PriceCeiling:     r.yuan("price_ceiling", maxPriceCeiling),
+		KeyDrug:          r.enum("key_drug", false, keyDrugs, "resale, high_value, vbp_alternative (易倒卖, 高值, 集采替代) or empty"),
 	}
 	if l.MinAge > 0 && l.MaxAge > 0 && l.MaxAge < l.MinAge {
 		r.fail("max_age", "%d is less than min_age %d", l.MaxAge, l.MinAge)
@@ -459,6 +463,34 @@ func parseDrugLimit(r *row) (tracewatch.DrugLimit, string) {
 		r.fail("period_days", "is required when max_qty is given: the period of the maximum quantity, at least one day")
 	}
 	return l, l.DrugCode
+}
+
+// keyDrugs are the key-drug categories of drug_limits.key_drug (重点监测药品).
+var keyDrugs = map[string]string{
+	tracewatch.KeyDrugResale: tracewatch.KeyDrugResale, "易倒卖": tracewatch.KeyDrugResale,
+	tracewatch.KeyDrugHighValue: tracewatch.KeyDrugHighValue, "高值": tracewatch.KeyDrugHighValue,
+	tracewatch.KeyDrugVBPAlternative: tracewatch.KeyDrugVBPAlternative, "集采替代": tracewatch.KeyDrugVBPAlternative,
+}
+
+// yuan returns a non-negative amount in yuan (at most two decimals) of at most max yuan,
+// in fen; 0 when empty.
+func (r *row) yuan(col string, max int64) tracewatch.Fen {
+	v := r.value(col)
+	if v == "" {
+		return 0
+	}
+	f, err := tracewatch.ParseYuan(v)
+	switch {
+	case err != nil:
+		r.fail(col, "%s is not an amount in yuan with at most two decimals", show(v))
+	case f < 0:
+		r.fail(col, "%s is negative", show(v))
+	case f > tracewatch.Fen(max)*100:
+		r.fail(col, "%s is more than %d yuan", show(v), max)
+	default:
+		return f
+	}
+	return 0
 }
 
 // qty returns a non-negative decimal quantity (at most 4 decimals) of at most max whole

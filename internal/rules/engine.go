@@ -108,6 +108,12 @@ func mergeLimits(drugs map[string]tracewatch.Drug, kb []tracewatch.DrugLimit) ma
 		if k.Basis != "" {
 			l.Basis = k.Basis
 		}
+		if k.PriceCeiling > 0 {
+			l.PriceCeiling = k.PriceCeiling
+		}
+		if k.KeyDrug != "" {
+			l.KeyDrug = k.KeyDrug
+		}
 		out[k.DrugCode] = l
 	}
 	return out
@@ -126,16 +132,14 @@ func (env *Env) limitedDrugs(keep func(tracewatch.DrugLimit) bool) []string {
 }
 
 // Registry returns a fresh instance of every rule with its default parameters, in the
-// canonical order: the trace rules T1–T6, T3C, the claims rules C1, C2, C3, C4, C5, C7,
-// C8, C10 and C12, then the naive baseline B0 (optional: not run by default).
+// canonical order: the trace rules T1–T6 (T3C after T3, T6A after T6), the claims rules
+// C1–C14, then the naive baseline B0 (optional: not run by default).
 func Registry() []Rule {
 	return []Rule{
-		NewDuplicate(), NewSubstitution(), NewNoSource(), NewStockBalance(), NewAnomaly(), NewPackage(), NewCollection(),
-		NewGender(), NewAge(), NewOverSupply(), NewFrequency(), NewSplitStay(), NewAfterDeath(), NewSuspended(), NewGang(),
-		NewResaleRing(),
+		NewDuplicate(), NewSubstitution(), NewNoSource(), NewStockBalance(), NewAnomaly(), NewPackage(), NewCollection(), NewAccess(),
+		NewGender(), NewAge(), NewOverSupply(), NewFrequency(), NewSplitStay(), NewBedHolding(), NewAfterDeath(), NewSuspended(),
+		NewImpossibleTravel(), NewGang(), NewKeyDrug(), NewResaleRing(), NewPhantomStay(), NewOverPrice(),
 		NewBaseline(),
-		NewBedHolding(), NewPhantomStay(),
-		NewImpossibleTravel(), NewAccess(),
 	}
 }
 

@@ -68,6 +68,8 @@ const (
 	scPhantomStay
 	scImpossibleTravel
 	scUploadOutage
+	scKeyDrug
+	scOverPrice
 	nScenarios
 )
 
@@ -102,6 +104,8 @@ var Scenarios = []Scenario{
 	scPhantomStay:         {"phantom_stay", "claims.phantom_stay", tracewatch.SeverityHighlySuspicious, true, "phantom_stay_per_100k"},
 	scImpossibleTravel:    {"impossible_travel", "claims.impossible_travel", tracewatch.SeveritySuspicious, true, "impossible_travel_per_100k"},
 	scUploadOutage:        {"upload_outage", "trace.access", tracewatch.SeverityNotice, false, "upload_outage_per_100k"},
+	scKeyDrug:             {"key_drug_rise", "claims.key_drug", tracewatch.SeveritySuspicious, true, "key_drug_rise_per_100k"},
+	scOverPrice:           {"over_price", "claims.over_price", tracewatch.SeverityHighlySuspicious, true, "over_price_per_100k"},
 }
 
 // plantLabel is a label while the simulation runs.

@@ -150,6 +150,14 @@ type Params struct {
 	// capital or of the neighbouring province 5–8 hours later or the next day, per
 	// 100,000 sale lines (C9's look-alikes; kept with --no-fraud).
 	TravelTripPer100k int `json:"travel_trip_per_100k"`
+
+	// Issue 15 (plant_price.go): the planted key-drug rises (C11) and over-priced drugs
+	// (C14), and the honest key-drug rises that look like them: every clinic's seasonal
+	// rise (percent) and the pharmacies (‰) whose key-drug sales grow by 60 % in that month.
+	KeyDrugRisePer100k    int `json:"key_drug_rise_per_100k"`
+	OverPricePer100k      int `json:"over_price_per_100k"`
+	KeyDrugSeasonPercent  int `json:"key_drug_season_percent"`
+	KeyDrugGrowthPermille int `json:"key_drug_growth_permille"`
 }
 
 // NoPlanted turns every planted scenario off (`tracewatch gen --no-fraud`): the output
@@ -183,6 +191,7 @@ func (p *Params) planted() []namedRate {
 		{"resale_ring_per_100k", &p.ResaleRingPer100k},
 		{"bed_holding_per_100k", &p.BedHoldingPer100k}, {"phantom_stay_per_100k", &p.PhantomStayPer100k},
 		{"impossible_travel_per_100k", &p.ImpossibleTravelPer100k}, {"upload_outage_per_100k", &p.UploadOutagePer100k},
+		{"key_drug_rise_per_100k", &p.KeyDrugRisePer100k}, {"over_price_per_100k", &p.OverPricePer100k},
 	}
 }
 
@@ -250,6 +259,11 @@ func DefaultParams() Params {
 		ImpossibleTravelPer100k:    12,
 		UploadOutagePer100k:        10,
 		TravelTripPer100k:          40,
+
+		KeyDrugRisePer100k:    12,
+		OverPricePer100k:      12,
+		KeyDrugSeasonPercent:  150,
+		KeyDrugGrowthPermille: 100,
 	}
 }
 

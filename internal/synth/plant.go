@@ -86,6 +86,7 @@ type planter struct {
 	lines   int            // sale lines written by planted acts
 	stays   *inpatientPlan // inpatient stays
 	trips   *travelPlan    // honest travel, impossible_travel, upload_outage (plant_travel.go)
+	price   *pricePlan     // prices and key drugs (plant_price.go)
 }
 
 // rateCount turns a rate per 100,000 sale lines into a number of cases: at least one
@@ -206,6 +207,7 @@ func (p *planter) rates() [nScenarios]int {
 		scResaleRing: pm.ResaleRingPer100k,
 		scBedHolding: pm.BedHoldingPer100k, scPhantomStay: pm.PhantomStayPer100k,
 		scImpossibleTravel: pm.ImpossibleTravelPer100k, scUploadOutage: pm.UploadOutagePer100k,
+		scKeyDrug: pm.KeyDrugRisePer100k, scOverPrice: pm.OverPricePer100k,
 	}
 }
 
@@ -504,6 +506,7 @@ func (s *sim) fakeCarton(in *institution, d *drug, dn int32, n int) *carton {
 // cancelled or returned) and makes it a case where one is due: scanner noise on a line,
 // a line billed as another drug, a pack resold later elsewhere.
 func (p *planter) onBasket(day int, t int64, in *institution, who *person, insured bool, setl, receipt string) {
+	p.priceBasket(day, in, insured, setl)
 	if !p.free(in) || p.offline(in.idx, day) {
 		return
 	}
@@ -782,6 +785,7 @@ func (p *planter) attach(s *sim) {
 	}
 	p.scheduleTrips()
 	p.scheduleOutages() // last: it keeps clear of the acts planned so far
+	p.schedulePrice()
 }
 
 // openingStock puts the packs of the expired-sale cases in stock before the window: the

@@ -653,6 +653,7 @@ func TestPlantedDense(t *testing.T) {
 	p.ResaleRingPer100k = 200
 	p.BedHoldingPer100k, p.PhantomStayPer100k = 200, 200
 	p.ImpossibleTravelPer100k = 200
+	p.KeyDrugRisePer100k, p.OverPricePer100k = 200, 300
 	dir, sum := generate(t, synth.Options{Seed: 5, SaleLines: 3000, Params: p})
 	for _, sc := range synth.Scenarios {
 		// upload_outage needs counties with two daily uploaders: a tiny province has none.

@@ -994,6 +994,7 @@ func (s *sim) pickItem(day int, t int64, in *institution, p *person, known, insu
 		}
 		it.scanned = d.coded && (insured || s.r.permille(in.collect)) && !s.fr.scanOff(in, day)
 		it.dup = it.scanned && s.r.permille(s.p.DoubleScanPermille)
+		s.fr.priceItem(day, in, &it)
 		s.items = append(s.items, it)
 		if tracked {
 			units := int64(it.qty)

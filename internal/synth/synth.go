@@ -380,6 +380,7 @@ func (g *generator) writeReference() {
 const (
 	basisCatalog = "医保药品目录限定支付范围：" // followed by the catalog's restriction
 	basisChronic = "门诊慢特病用药处方量原则上不超过4周（长处方不超过12周），按日剂量计算用药天数"
+	basisPrice   = "药品集中采购平台挂网价（元/盒，拆零按最小单位折算）"
 )
 
 // writeDrugLimits writes the knowledge base of drug limits (drug_limits.csv): every drug
@@ -389,10 +390,12 @@ const (
 // daily dose is not modelled, and a limit of days without a dose cannot be judged.
 func (g *generator) writeDrugLimits() {
 	g.writeCSV("drug_limits", []string{"med_list_codg", "gend", "min_age", "max_age", "max_days", "daily_dose", "max_qty",
-		"period_days", "hosp_lv", "scenes", "basis"}, func(emit func(...string)) {
+		"period_days", "hosp_lv", "scenes", "basis", "price_ceiling", "key_drug"}, func(emit func(...string)) {
+		kb := priceKB(g.w.o.Seed, g.w.cat)
 		for _, d := range g.w.cat.drugs {
 			limited := d.gender != 0 || d.minAge > 0 || d.maxAge > 0
-			if !limited && d.chronic == 0 {
+			ceiling, key := priceLimits(kb, d)
+			if !limited && d.chronic == 0 && ceiling == "" && key == "" {
 				continue
 			}
 			var gl, maxDays, dose string
@@ -407,7 +410,10 @@ func (g *generator) writeDrugLimits() {
 				maxDays, dose = strconv.Itoa(monthDays), d.dose.String()
 				basis = append(basis, basisChronic)
 			}
-			emit(d.code, gl, zeroEmpty(d.minAge), zeroEmpty(d.maxAge), maxDays, dose, "", "", "", "", strings.Join(basis, "；"))
+			if ceiling != "" {
+				basis = append(basis, basisPrice)
+			}
+			emit(d.code, gl, zeroEmpty(d.minAge), zeroEmpty(d.maxAge), maxDays, dose, "", "", "", "", strings.Join(basis, "；"), ceiling, key)
 		}
 	})
 }

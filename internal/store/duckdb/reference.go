@@ -229,12 +229,20 @@ func (s *Store) UpsertDrugLimits(ctx context.Context, rows []tracewatch.DrugLimi
 	for i, r := range rows {
 		vals[i] = []driver.Value{r.DrugCode, nullStr(r.Gender), nullInt(r.MinAge), nullInt(r.MaxAge), nullInt(r.MaxDays),
 			nullQty(r.DailyDose), nullQty(r.MaxQty), nullInt(r.PeriodDays), nullStr(r.InstitutionLevel),
-			nullStr(strings.Join(r.Scenes, "|")), nullStr(r.Basis)}
+			nullStr(strings.Join(r.Scenes, "|")), nullStr(r.Basis), nullFen(r.PriceCeiling), nullStr(r.KeyDrug)}
 	}
 	return s.upsert(ctx, "duckdb.UpsertDrugLimits", "drug_limits", []string{"med_list_codg"}, strings.Split(drugLimitCols, ", "), vals)
 }
 
-const drugLimitCols = `med_list_codg, gender, min_age, max_age, max_days, daily_dose, max_qty, period_days, hosp_lv, scenes, basis`
+const drugLimitCols = `med_list_codg, gender, min_age, max_age, max_days, daily_dose, max_qty, period_days, hosp_lv, scenes, basis, price_ceiling, key_drug`
+
+// nullFen stores an amount of 0 (none known) as NULL.
+func nullFen(f tracewatch.Fen) driver.Value {
+	if f == 0 {
+		return nil
+	}
+	return int64(f)
+}
 
 func nullQty(q tracewatch.Qty) driver.Value {
 	if q == 0 {
@@ -254,14 +262,15 @@ func (s *Store) DrugLimits(ctx context.Context) ([]tracewatch.DrugLimit, error) 
 	var out []tracewatch.DrugLimit
 	for rows.Next() {
 		var l tracewatch.DrugLimit
-		var gender, level, scenes, basis sql.NullString
-		var minAge, maxAge, maxDays, period, dose, qty sql.NullInt64
-		if err := rows.Scan(&l.DrugCode, &gender, &minAge, &maxAge, &maxDays, &dose, &qty, &period, &level, &scenes, &basis); err != nil {
+		var gender, level, scenes, basis, key sql.NullString
+		var minAge, maxAge, maxDays, period, dose, qty, ceiling sql.NullInt64
+		if err := rows.Scan(&l.DrugCode, &gender, &minAge, &maxAge, &maxDays, &dose, &qty, &period, &level, &scenes, &basis, &ceiling, &key); err != nil {
 			return nil, tracewatch.E(op, tracewatch.KindInternal, err)
 		}
 		l.Gender, l.InstitutionLevel, l.Basis = gender.String, level.String, basis.String
 		l.MinAge, l.MaxAge, l.MaxDays, l.PeriodDays = int(minAge.Int64), int(maxAge.Int64), int(maxDays.Int64), int(period.Int64)
 		l.DailyDose, l.MaxQty = tracewatch.Qty(dose.Int64), tracewatch.Qty(qty.Int64)
+		l.PriceCeiling, l.KeyDrug = tracewatch.Fen(ceiling.Int64), key.String
 		if scenes.String != "" {
 			l.Scenes = strings.Split(scenes.String, "|")
 		}

@@ -81,6 +81,7 @@ func Run(t *testing.T, open Opener) {
 		{"ResoldHistories", testResoldHistories},
 		{"StayCares", testStayCares},
 		{"TravelSettlements", testTravelSettlements},
+		{"DrugLimitsPrice", testDrugLimitsPrice},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
 	}
