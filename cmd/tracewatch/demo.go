@@ -89,7 +89,7 @@ func runDemo(e env) int {
 	fmt.Fprintf(e.stdout, "      %d messages, %d sale lines, %d codes in the ledger, %d quarantined\n",
 		stats.Tables["messages"], stats.Tables["sale_lines"], stats.LedgerCodes, stats.Quarantined)
 
-	done = step(4, "screening (T1–T6, T3C, C1–C5, C7, C8, C10)")
+	done = step(4, "screening (T1–T6, T3C, T6A, C1–C14)")
 	ds, _ := rules.Select(nil)
 	var progress bytes.Buffer
 	// As a province runs it: a screen at the end of each month has looked at the days

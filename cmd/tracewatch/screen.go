@@ -145,7 +145,7 @@ func runScreen(e env) int {
 	dir := dataDirFlag(fs)
 	wf := addWindowFlags(fs)
 	var dets, params listFlag
-	fs.Var(&dets, "detector", "detectors to run (T1…T6, T3C, C1, C2, C4, C5, C7, C8, C10, B0, or names such as trace.duplicate); repeatable or comma-separated; default all but B0")
+	fs.Var(&dets, "detector", "detectors to run (T1…T6, T3C, T6A, C1…C14, B0, or names such as trace.duplicate); repeatable or comma-separated; default all but B0")
 	fs.Var(&params, "param", "set a detector parameter, detector.param=value (docs/detectors.md); repeatable")
 	rulesFile := rulesFlag(fs)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
