@@ -18,10 +18,7 @@ import (
 // sale selects nothing.
 func testResoldHistories(t *testing.T, s tracewatch.Store) {
 	ctx := context.Background()
-	r, ok := s.(facts.Reader)
-	if !ok {
-		t.Skip("the store implements no fact reads (facts.Reader)")
-	}
+	r := factReader(t, s)
 	scenario(t, s)
 	collect := func(read func(context.Context, tracewatch.Window, func(*facts.CodeHistory) error) error, w tracewatch.Window) map[string]facts.CodeHistory {
 		out := map[string]facts.CodeHistory{}

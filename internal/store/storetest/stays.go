@@ -17,10 +17,7 @@ import (
 // left out), a cancelled stay left out, a stay without fee lines read with none.
 func testStayCares(t *testing.T, s tracewatch.Store) {
 	ctx := context.Background()
-	src, ok := s.(facts.Reader)
-	if !ok {
-		t.Skip("the store reads no facts")
-	}
+	src := factReader(t, s)
 	const hosp = "H36010200005"
 	in := func(ev tracewatch.Event, setting tracewatch.Setting) tracewatch.Event {
 		ev.Setting = setting

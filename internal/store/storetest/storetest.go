@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tracewatch"
+	"tracewatch/internal/facts"
 )
 
 // Opener opens the store kept in dir (a fresh directory gives an empty store).
@@ -85,6 +86,16 @@ func Run(t *testing.T, open Opener) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
 	}
+}
+
+// factReader returns s's fact reads (facts.Reader), or skips the test when s has none.
+func factReader(t *testing.T, s tracewatch.Store) facts.Reader {
+	t.Helper()
+	r, ok := s.(facts.Reader)
+	if !ok {
+		t.Skip("the store implements no fact reads (facts.Reader)")
+	}
+	return r
 }
 
 func fresh(t *testing.T, open Opener) tracewatch.Store {

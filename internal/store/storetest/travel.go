@@ -16,10 +16,7 @@ import (
 // an institution of unknown region or further apart are left out.
 func testTravelSettlements(t *testing.T, s tracewatch.Store) {
 	ctx := context.Background()
-	r, ok := s.(facts.Reader)
-	if !ok {
-		t.Skip("the store does not implement facts.Reader")
-	}
+	r := factReader(t, s)
 	loadReference(t, s)
 	const instR = "H36040300001" // 九江市浔阳区, another city than instP and instQ (南昌市)
 	must(t, s.UpsertInstitutions(ctx, []tracewatch.Institution{{Code: instR, Name: "浔阳区人民医院", Type: tracewatch.InstitutionHospital, Region: "360403"}}))
