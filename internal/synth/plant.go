@@ -487,6 +487,7 @@ func (s *sim) plantSettle(day int, t int64, in *institution, p *person) (setl, r
 		s.sale(t+8+int64(i), in, p, true, &s.items[i], i+1, receipt, mdtrt, setl, ph)
 	}
 	s.fr.lines += len(s.items)
+	s.fr.keySpent(day, in) // planted acts are uploaded even in an outage
 	return setl, receipt
 }
 

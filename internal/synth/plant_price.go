@@ -111,22 +111,39 @@ func (p *planter) priceItem(day int, in *institution, it *item) {
 }
 
 // priceBasket looks at an honest basket about to be rendered: it adds the key-drug sales
-// of an insured one to its institution's history and names the settlement of a line an
-// over_price case charged.
+// of an insured one to its institution's history (unless its uploads are down that day:
+// C11 never sees those) and names the settlement of a line an over_price case charged.
 func (p *planter) priceBasket(day int, in *institution, insured bool, setl string) {
 	pp := p.price
 	if pp == nil || !insured {
 		return
 	}
+	if !p.offline(in.idx, day) {
+		p.keySpent(day, in)
+	}
 	for i := range p.s.items {
 		it := &p.s.items[i]
-		if pp.kb[it.d.idx].key != "" && (pp.target < 0 || day < pp.target) {
-			pp.keySpend[in.idx] += it.amount
-		}
 		if c := pp.over[[2]int{in.idx, it.d.idx}]; c != nil && day >= c.from && setl != "" && !c.setls[setl] {
 			c.setls[setl] = true
 			c.label.Settlements = append(c.label.Settlements, setl)
 			c.label.got = 1
+		}
+	}
+}
+
+// keySpent adds the key-drug lines of the basket about to be rendered (honest, or
+// another scenario's planted one: a ring's purchases of resellable drugs, a gang's
+// insulin, …) to in's key-drug sales before the target month: the history C11 judges a
+// key_drug_rise case against is all of them, so the case's rise is planned on top of it.
+func (p *planter) keySpent(day int, in *institution) {
+	pp := p.price
+	if pp == nil || (pp.target >= 0 && day >= pp.target) {
+		return
+	}
+	for i := range p.s.items {
+		it := &p.s.items[i]
+		if pp.kb[it.billed().idx].key != "" {
+			pp.keySpend[in.idx] += it.amount
 		}
 	}
 }
@@ -251,11 +268,14 @@ func (p *planter) scheduleKeyDrug() {
 			}
 		}
 	}
-	// A province too small for peers (tiny): the cases all the same, which C11 with its
-	// default min_peers leaves unjudged.
-	for _, x := range all[:max(1, len(all)/3)*min(1, len(all))] {
-		if len(planted) < n && len(planted) < max(1, len(all)/3) {
-			planted[x] = true
+	// A province too small for peers (tiny: no type has enough): the cases all the same,
+	// which C11 with its default min_peers leaves unjudged. Where a type has peers, no
+	// more than a third of it rises: its peers must be mostly honest for C11 to judge.
+	if len(planted) == 0 {
+		for _, x := range all[:max(1, len(all)/3)*min(1, len(all))] {
+			if len(planted) < n && len(planted) < max(1, len(all)/3) {
+				planted[x] = true
+			}
 		}
 	}
 	growing := map[int]bool{}
