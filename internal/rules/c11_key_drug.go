@@ -58,7 +58,7 @@ func (k *KeyDrug) Spec() Spec {
 			IntParam("history_months", &k.HistoryMonths, 6, 1, 36, "月", "months before the month judged that give its own baseline"),
 			IntParam("min_history", &k.MinHistory, 2, 1, 36, "月", "months with uploads among them needed to judge a month (fewer: no clue)"),
 			IntParam("min_peers", &k.MinPeers, 5, 2, 10000, "家", "peers of the same type (in the city, else the province) with a history needed to judge a month (fewer: no clue)"),
-			FloatParam("ratio", &k.Ratio, 2, 1, 100, "倍", "the month's daily key-drug spending must be at least ratio × its own median"),
+			FloatParam("ratio", &k.Ratio, 2.5, 1, 100, "倍", "the month's daily key-drug spending must be at least ratio × its own median"),
 			FloatParam("z", &k.Z, 3.5, 1, 100, "", "robust deviations (1.4826 × MAD) the month must stand above its own history, and its rise above the peers' rises"),
 			Int64Param("min_amount", &k.MinAmount, 1000, 0, 100_000_000, "元", "spending above the baseline over the month below which nothing is flagged"),
 		},
