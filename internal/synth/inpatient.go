@@ -73,13 +73,14 @@ type stay struct {
 	// How its fee lines are billed (plant_inpatient.go): the days (offsets from the
 	// admission day, [from, to)) without any line, the discharge day billed or not,
 	// every per-day item billed at the admission in one go, fees settled beyond the
-	// lines (fen), no 2301 at all.
-	empty    [2]int
-	billLast bool
-	oneGo    bool
-	extra    int64
-	noLines  bool
-	label2   *plantLabel // a bed_holding or phantom_stay case of the stay
+	// lines (fen, or extraTenths/10 times the lines' sum when set), no 2301 at all.
+	empty       [2]int
+	billLast    bool
+	oneGo       bool
+	extra       int64
+	extraTenths int
+	noLines     bool
+	label2      *plantLabel // a bed_holding or phantom_stay case of the stay
 }
 
 // inpatientPlan holds the stays planned, by person (to keep honest stays of one
@@ -346,6 +347,16 @@ func (s *sim) discharge(day int, t int64, st *stay) {
 	dx := &diagnoses[st.dx]
 	adm := st.adm
 	extra, noLines := st.extra, st.noLines
+	if st.extraTenths > 0 {
+		var sum int64
+		for _, ln := range lines {
+			sum += ln.amount
+		}
+		extra = sum*int64(st.extraTenths)/10 - sum
+		if st.label2 != nil {
+			st.label2.Note += fmt.Sprintf(" settled with %.2f yuan beyond its fee lines (%.1f times them)", float64(extra)/100, float64(st.extraTenths)/10)
+		}
+	}
 	s.emit(func(rd *renderer) { rd.inpatient(t, in, &pp, lines, mdtrt, setl, adm, dx, dr, op, extra, noLines) })
 }
 

@@ -322,14 +322,10 @@ func (p *planter) scheduleStayCases(hosps []int, plan *inpatientPlan, pick func(
 			st.oneGo = true
 			l.Note = fmt.Sprintf("stay at %s from %s to %s (%d days) billed on the admission day only", w.insts[st.hosp].code, p.date(first), p.date(last), last-first+1)
 		} else {
-			per := int64(0)
-			for _, it := range serviceItems {
-				if it.perDay {
-					per += it.price
-				}
-			}
-			st.extra = per * int64(los+1) * int64(r.between(20, 30)) / 10
-			l.Note = fmt.Sprintf("stay at %s from %s to %s settled with %.2f yuan beyond its fee lines", w.insts[st.hosp].code, p.date(first), p.date(last), float64(st.extra)/100)
+			// Settled at 2–3 times its fee lines: the fees beyond them are worked out
+			// when the stay is billed (settle), from the lines it has.
+			st.extraTenths = r.between(20, 30)
+			l.Note = fmt.Sprintf("stay at %s from %s to %s", w.insts[st.hosp].code, p.date(first), p.date(last))
 		}
 		st.label2 = l
 		add(st)
