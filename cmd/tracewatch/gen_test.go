@@ -92,7 +92,8 @@ func TestGenTiny(t *testing.T) {
 		t.Errorf("manifest counts: %+v", m.Counts)
 	}
 	for _, sc := range synth.Scenarios {
-		if m.Counts.Labels[sc.Name] != perScenario[sc.Name] || perScenario[sc.Name] == 0 {
+		// upload_outage needs counties with two daily uploaders: the tiny province has none.
+		if m.Counts.Labels[sc.Name] != perScenario[sc.Name] || (perScenario[sc.Name] == 0 && sc.Name != "upload_outage") {
 			t.Errorf("%s: %d labels, manifest says %d", sc.Name, perScenario[sc.Name], m.Counts.Labels[sc.Name])
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -176,13 +177,15 @@ func checkReportXLSX(t *testing.T, path string, rep report.Report) {
 			overview[r[0]] = r[1]
 		}
 	}
-	if got := num(overview["追溯码采集率"]); got != *rep.Rates.Collection {
+	// A cell keeps a number to Excel's 15 significant digits.
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-13*math.Max(1, math.Abs(b)) }
+	if got := num(overview["追溯码采集率"]); !near(got, *rep.Rates.Collection) {
 		t.Errorf("概览 采集率 %v, want %v", got, *rep.Rates.Collection)
 	}
 	if got := num(overview["医保药品销售行"]); got != float64(rep.Rates.Lines) {
 		t.Errorf("概览 销售行 %v, want %d", got, rep.Rates.Lines)
 	}
-	if got := num(overview["接入率"]); got != *rep.Rates.Access {
+	if got := num(overview["接入率"]); !near(got, *rep.Rates.Access) {
 		t.Errorf("概览 接入率 %v, want %v", got, *rep.Rates.Access)
 	}
 	for i, r := range rows("概览") {
