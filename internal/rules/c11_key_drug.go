@@ -265,11 +265,9 @@ func (env *Env) regionName(r tracewatch.Region) string {
 	return string(r)
 }
 
-// keyLines streams the insured lines of the drugs in w, each sale once (as pricedLines).
+// keyLines streams the insured lines of the drugs in w, each sale once (as saleLines).
 func keyLines(ctx context.Context, env *Env, w tracewatch.Window, drugs []string, fn func(*tracewatch.TimelineEntry)) error {
-	sub := *env
-	sub.Window = w
-	lines, err := pricedLines(ctx, &sub, drugs)
+	lines, err := saleLines(ctx, env, w, drugs, nil)
 	if err != nil {
 		return err
 	}

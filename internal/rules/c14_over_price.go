@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"tracewatch"
-	"tracewatch/internal/facts"
 )
 
 // OverPrice is C14, 超标准收费: insured sale lines of a drug priced above the knowledge
@@ -61,7 +60,7 @@ type pricedLine struct {
 // Eval implements Rule.
 func (o *OverPrice) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	drugs := env.limitedDrugs(func(l tracewatch.DrugLimit) bool { return l.PriceCeiling > 0 })
-	lines, err := pricedLines(ctx, env, drugs)
+	lines, err := saleLines(ctx, env, env.Window, drugs, nil)
 	if err != nil {
 		return err
 	}
@@ -109,48 +108,6 @@ func (o *OverPrice) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clu
 		o.emit(env, k.inst, k.drug, k.month, g.over, g.lines, emit)
 	}
 	return nil
-}
-
-// pricedLines reads the window's insured lines of the drugs given, each sale once: a
-// sale both a 3505 row and a fee line report (one institution, settlement and drug)
-// counts by its 3505 rows, which state whether it was 拆零; a fee line re-sent under the
-// same visit and fee line number counts once.
-func pricedLines(ctx context.Context, env *Env, drugs []string) ([]tracewatch.TimelineEntry, error) {
-	type sale struct{ inst, setl, drug string }
-	type feeLine struct{ inst, visit, line, drug string }
-	var all []tracewatch.TimelineEntry
-	reported := map[sale]bool{}
-	err := env.Src.InsuredLines(ctx, facts.LineQuery{Window: env.Window, Drugs: drugs}, func(l *tracewatch.TimelineEntry, _ tracewatch.Person) error {
-		if l.Time.IsZero() || l.Qty <= 0 {
-			return ctx.Err()
-		}
-		if l.Kind == tracewatch.EventSale && l.Settlement != "" {
-			reported[sale{l.Institution, l.Settlement, l.DrugCode}] = true
-		}
-		all = append(all, *l)
-		return ctx.Err()
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	seenFee := map[feeLine]bool{}
-	for _, l := range all {
-		if l.Kind == tracewatch.EventFeeLine {
-			if reported[sale{l.Institution, l.Settlement, l.DrugCode}] {
-				continue
-			}
-			if l.Visit != "" && l.FeeLine != "" {
-				fk := feeLine{l.Institution, l.Visit, l.FeeLine, l.DrugCode}
-				if seenFee[fk] {
-					continue
-				}
-				seenFee[fk] = true
-			}
-		}
-		out = append(out, l)
-	}
-	return out, nil
 }
 
 // judge prices a line on the ceiling's basis; ok is false when the line cannot be judged.

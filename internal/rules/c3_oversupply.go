@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"tracewatch"
-	"tracewatch/internal/facts"
 )
 
 // OverSupply is C3, 超量开药: a person holding more of a drug than the knowledge base
@@ -67,42 +66,15 @@ func (o *OverSupply) Eval(ctx context.Context, env *Env, emit func(tracewatch.Cl
 	type key struct{ person, drug string }
 	byKey := map[key][]supplyLine{}
 	var keys []key
-	// One purchase, counted once: a sale both a 3505 row and a 2204 fee line report (one
-	// institution, settlement and drug) counts by its 3505 rows, which state whether it
-	// was 拆零; a fee line re-sent under the same visit and fee line number (a basket
-	// cancelled and settled again) counts once.
-	type sale struct{ inst, setl, drug string }
-	type feeLine struct{ inst, visit, line, drug string }
-	var all []tracewatch.TimelineEntry
-	reported := map[sale]bool{}
-	err := env.Src.InsuredLines(ctx, facts.LineQuery{Window: w, Drugs: drugs}, func(l *tracewatch.TimelineEntry, _ tracewatch.Person) error {
-		if l.Person == "" || l.Time.IsZero() || l.Setting == tracewatch.SettingInpatient || l.Qty <= 0 {
-			return ctx.Err()
-		}
-		if l.Kind == tracewatch.EventSale && l.Settlement != "" {
-			reported[sale{l.Institution, l.Settlement, l.DrugCode}] = true
-		}
-		all = append(all, *l)
-		return ctx.Err()
+	// One purchase, counted once (saleLines); inpatient lines and lines of no person left out.
+	all, err := saleLines(ctx, env, w, drugs, func(l *tracewatch.TimelineEntry) bool {
+		return l.Person != "" && l.Setting != tracewatch.SettingInpatient
 	})
 	if err != nil {
 		return err
 	}
-	seenFee := map[feeLine]bool{}
 	for i := range all {
 		l := &all[i]
-		if l.Kind == tracewatch.EventFeeLine {
-			if reported[sale{l.Institution, l.Settlement, l.DrugCode}] {
-				continue
-			}
-			if l.Visit != "" && l.FeeLine != "" {
-				fk := feeLine{l.Institution, l.Visit, l.FeeLine, l.DrugCode}
-				if seenFee[fk] {
-					continue
-				}
-				seenFee[fk] = true
-			}
-		}
 		days, ok := supplyDays(env, l)
 		if !ok {
 			continue

@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"time"
+	"tracewatch/internal/facts"
 
 	"tracewatch"
 )
@@ -146,3 +148,47 @@ func settlementText(l *tracewatch.TimelineEntry) string {
 }
 
 // --- C1 ---
+
+// saleLines reads the insured lines of w of the drugs given (nil: all) that keep accepts
+// (nil: all), those with a time and a positive quantity, each purchase once: a sale both a
+// 3505 row and a 2204/2301 fee line report (one institution, settlement and drug) counts
+// by its 3505 rows, which state whether it was 拆零; a fee line re-sent under the same
+// visit and fee line number (a basket cancelled and settled again) counts once. The
+// lines stay in InsuredLines' order (time).
+func saleLines(ctx context.Context, env *Env, w tracewatch.Window, drugs []string, keep func(*tracewatch.TimelineEntry) bool) ([]tracewatch.TimelineEntry, error) {
+	type sale struct{ inst, setl, drug string }
+	type feeLine struct{ inst, visit, line, drug string }
+	var all []tracewatch.TimelineEntry
+	reported := map[sale]bool{}
+	err := env.Src.InsuredLines(ctx, facts.LineQuery{Window: w, Drugs: drugs}, func(l *tracewatch.TimelineEntry, _ tracewatch.Person) error {
+		if l.Time.IsZero() || l.Qty <= 0 || (keep != nil && !keep(l)) {
+			return ctx.Err()
+		}
+		if l.Kind == tracewatch.EventSale && l.Settlement != "" {
+			reported[sale{l.Institution, l.Settlement, l.DrugCode}] = true
+		}
+		all = append(all, *l)
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	seenFee := map[feeLine]bool{}
+	for _, l := range all {
+		if l.Kind == tracewatch.EventFeeLine {
+			if reported[sale{l.Institution, l.Settlement, l.DrugCode}] {
+				continue
+			}
+			if l.Visit != "" && l.FeeLine != "" {
+				fk := feeLine{l.Institution, l.Visit, l.FeeLine, l.DrugCode}
+				if seenFee[fk] {
+					continue
+				}
+				seenFee[fk] = true
+			}
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
