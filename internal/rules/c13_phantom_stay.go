@@ -57,7 +57,7 @@ func (p *PhantomStay) Eval(ctx context.Context, env *Env, emit func(tracewatch.C
 	dated := datedInstitutions(stays, p.DatedShare)
 	for i := range stays {
 		st := &stays[i]
-		if !env.Window.Contains(st.Admitted) || !st.Discharged.After(st.Admitted) || st.Lines == 0 {
+		if !judgeable(env, st) || st.Lines == 0 {
 			continue
 		}
 		c := newCareDays(st)

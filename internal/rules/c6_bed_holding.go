@@ -59,7 +59,7 @@ func (b *BedHolding) Eval(ctx context.Context, env *Env, emit func(tracewatch.Cl
 	dated := datedInstitutions(stays, b.DatedShare)
 	for i := range stays {
 		st := &stays[i]
-		if !env.Window.Contains(st.Admitted) || !st.Discharged.After(st.Admitted) {
+		if !judgeable(env, st) {
 			continue
 		}
 		c := newCareDays(st)

@@ -19,6 +19,18 @@ import (
 // without any care line, settlements elsewhere while admitted). C6's phantom_* parameters
 // restate C13's thresholds so that one planted case raises one clue.
 
+// maxStayDays bounds the stays C6 and C13 judge: a 2304 whose admission lies more than a
+// year before its discharge is a data error (a mistyped year), not a stay, and its empty
+// days say nothing about care (unknown is not suspicious).
+const maxStayDays = 366
+
+// judgeable reports whether st is a stay C6 and C13 judge in env's window: admitted in
+// it, discharged after the admission, at most maxStayDays long.
+func judgeable(env *Env, st *facts.StayCare) bool {
+	return env.Window.Contains(st.Admitted) && st.Discharged.After(st.Admitted) &&
+		st.Discharged.Sub(st.Admitted) <= maxStayDays*24*time.Hour
+}
+
 // stayDay is a business day (Asia/Shanghai) as a day number.
 func stayDay(t time.Time) int {
 	y, m, d := t.In(cst).Date()
