@@ -152,8 +152,9 @@ type Params struct {
 	TravelTripPer100k int `json:"travel_trip_per_100k"`
 
 	// Issue 15 (plant_price.go): the planted key-drug rises (C11) and over-priced drugs
-	// (C14), and the honest key-drug rises that look like them: every clinic's seasonal
-	// rise (percent) and the pharmacies (‰) whose key-drug sales grow by 60 % in that month.
+	// (C14), and the honest key-drug rises that look like them: the seasonal rise (percent)
+	// of the clinics of one city and the pharmacies (‰) whose key-drug sales grow by 60 %
+	// in that month.
 	KeyDrugRisePer100k    int `json:"key_drug_rise_per_100k"`
 	OverPricePer100k      int `json:"over_price_per_100k"`
 	KeyDrugSeasonPercent  int `json:"key_drug_season_percent"`

@@ -86,6 +86,7 @@ type planter struct {
 	lines   int            // sale lines written by planted acts
 	stays   *inpatientPlan // inpatient stays
 	trips   *travelPlan    // honest travel, impossible_travel, upload_outage (plant_travel.go)
+	actT    int64          // while a planted act runs: its time + 1 (personNear's travel check)
 	price   *pricePlan     // prices and key drugs (plant_price.go)
 }
 
@@ -359,6 +360,9 @@ func (p *planter) personNearWith(r *rng, in *institution, a, b int32, ok func(q 
 			continue
 		}
 		q := w.person(lo + r.intn(hi-lo))
+		if p.actT > 0 && p.trips.clash(w, q.idx, in.idx, p.actT-1) {
+			continue // drawn while an act runs: someone who can be here now
+		}
 		if q.alive(a) && q.alive(b) && (ok == nil || ok(&q)) {
 			return q, true
 		}
@@ -488,6 +492,7 @@ func (s *sim) plantSettle(day int, t int64, in *institution, p *person) (setl, r
 	}
 	s.fr.lines += len(s.items)
 	s.fr.keySpent(day, in) // planted acts are uploaded even in an outage
+	s.fr.trips.seen(p.idx, in.idx, t)
 	return setl, receipt
 }
 
@@ -1520,7 +1525,9 @@ func (p *planter) scheduleGang() {
 			l.t = base
 		}
 		for mi, m := range members {
-			p.plan(day, base+int64(p.r.intn(3600)), x, len(ds), func(day int, t int64) int {
+			tm := base + int64(p.r.intn(3600))
+			p.trips.reserve(m.idx, x, tm)
+			p.plan(day, tm, x, len(ds), func(day int, t int64) int {
 				s := p.s
 				s.plantStart()
 				var got uint8

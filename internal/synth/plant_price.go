@@ -232,12 +232,20 @@ func (p *planter) keySlots(in *institution) []int {
 	return out
 }
 
+// keyCityMin is the least number of institutions of a type in a city that C11 (with its
+// default min_peers, 5) judges against each other, with a margin; keySeasonMin the
+// clinics of a city needed for its season.
+const (
+	keyCityMin   = 8
+	keySeasonMin = 8
+)
+
 // scheduleKeyDrug draws the key_drug_rise cases (institutions of a type with enough
-// peers, at most a third of each type) and the honest rises, all in the target month.
-// Each is scheduled by an act on the eve of the month, which reads the institution's
-// key-drug sales so far (its baseline B a day) and plans the month's extra baskets: B ×
-// the season's rise at every clinic; B × 60 % at the growing pharmacies; 4 × (B + 40 元)
-// a day more at a planted institution, on top of its season.
+// peers, at most a quarter of a type in a city) and the honest rises, all in the target
+// month. Each is scheduled by an act on the eve of the month, which reads the
+// institution's key-drug sales so far (its baseline B a day) and plans the month's extra
+// baskets: B × the season's rise at the clinics of the season's city; B × 60 % at the
+// growing pharmacies; 4 × (B + 40 元) a day more at a planted institution.
 func (p *planter) scheduleKeyDrug() {
 	pp, w, pm := p.price, p.w, &p.o.params
 	r := newRNG(p.o.Seed, streamKeyDrug)
@@ -249,6 +257,26 @@ func (p *planter) scheduleKeyDrug() {
 			byType[in.typ] = append(byType[in.typ], i)
 		}
 	}
+	// The season: the clinics of one city (the one with the most, if it has enough for
+	// C11 to judge them against each other) all sell more key drugs that month.
+	seasonCity := -1
+	clinics := map[int]int{} // city → clinics
+	for _, x := range byType[typeClinic] {
+		clinics[w.regions[w.insts[x].county].city]++
+	}
+	for c, k := range clinics {
+		if k >= keySeasonMin && (seasonCity < 0 || k > clinics[seasonCity] || k == clinics[seasonCity] && c < seasonCity) {
+			seasonCity = c
+		}
+	}
+	inSeason := func(in *institution) bool {
+		return in.typ == typeClinic && seasonCity >= 0 && w.regions[in.county].city == seasonCity && pm.KeyDrugSeasonPercent > 0
+	}
+	// The cases: C11 judges an institution against its type in its city (else in the
+	// province), so no more than a quarter of a city's institutions of a type rise, and
+	// no more than a quarter of those of the cities too small to judge alone (a larger
+	// share widens the peers' spread the case is measured by); never in the season's
+	// city (its clinics' rise is shared).
 	planted := map[int]bool{}
 	n := p.n[scKeyDrug]
 	var all []int
@@ -262,18 +290,37 @@ func (p *planter) scheduleKeyDrug() {
 		if len(c) < 7 {
 			continue // too few peers to be judged
 		}
-		for _, x := range c[:len(c)/3] {
-			if len(planted) < n {
+		byCity := map[int]int{}
+		for _, x := range c {
+			byCity[w.regions[w.insts[x].county].city]++
+		}
+		small := 0 // institutions of the cities too small to judge alone
+		for _, k := range byCity {
+			if k < keyCityMin {
+				small += k
+			}
+		}
+		got := map[int]int{}
+		smallGot := 0
+		for _, x := range c {
+			in := w.insts[x]
+			city := w.regions[in.county].city
+			switch {
+			case len(planted) >= n || inSeason(in):
+			case byCity[city] >= keyCityMin && got[city] < byCity[city]/4:
 				planted[x] = true
+				got[city]++
+			case byCity[city] < keyCityMin && smallGot < small/4:
+				planted[x] = true
+				smallGot++
 			}
 		}
 	}
 	// A province too small for peers (tiny: no type has enough): the cases all the same,
-	// which C11 with its default min_peers leaves unjudged. Where a type has peers, no
-	// more than a third of it rises: its peers must be mostly honest for C11 to judge.
+	// which C11 with its default min_peers leaves unjudged.
 	if len(planted) == 0 {
-		for _, x := range all[:max(1, len(all)/3)*min(1, len(all))] {
-			if len(planted) < n && len(planted) < max(1, len(all)/3) {
+		for _, x := range all {
+			if len(planted) < n && len(planted) < max(1, len(all)/3) && !inSeason(w.insts[x]) {
 				planted[x] = true
 			}
 		}
@@ -302,7 +349,7 @@ func (p *planter) scheduleKeyDrug() {
 	for _, x := range insts {
 		in := w.insts[x]
 		season := 0
-		if in.typ == typeClinic {
+		if inSeason(in) {
 			season = pm.KeyDrugSeasonPercent
 		}
 		grow := 0
@@ -368,6 +415,7 @@ func (p *planter) keyBaskets(r *rng, x, from, days int, total int64, l *plantLab
 		if !ok {
 			return
 		}
+		p.trips.reserve(q.idx, x, t)
 		nLines += len(lines)
 		p.plan(day, t, x, len(lines), func(day int, t int64) int {
 			s := p.s

@@ -156,6 +156,7 @@ func (p *planter) scheduleResaleRing(r *rng, taken map[int]bool) {
 			if j > 0 {
 				reseller = resellers[r.intn(len(resellers))]
 			}
+			p.trips.reserve(m.idx, x, t)
 			p.plan(day, t, x, 1, func(day int, t int64) int {
 				s := p.s
 				dn := p.o.startDay + int32(day)

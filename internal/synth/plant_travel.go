@@ -12,10 +12,11 @@ import (
 // (upload_outage), and the honest flows they must not confuse with fraud.
 //
 //   - Honest persons travel at honest speed: a basket never goes to a person whose last
-//     settlement (or planned chronic purchase that day) was in another city less than
-//     honestCityGap before, or in another province less than honestProvinceGap (the
-//     customer is then drawn again among the institution's county, from a stream of its
-//     own, so that the simulation's draws stay as they were).
+//     settlement (or planned chronic purchase that day, or planted purchase ahead) is in
+//     another city less than honestCityGap away, or in another province less than
+//     honestProvinceGap (the customer is then drawn again among the institution's
+//     county, from a stream of its own, so that the simulation's draws stay as they
+//     were). Every planted purchase counts as a settlement made.
 //   - Honest trips (TravelTripPer100k, kept with --no-fraud): a person buys at home, then
 //     at a hospital of 南昌 (the capital) or of the neighbouring province 5 to 8 hours
 //     later or the next day: the look-alikes of an impossible trip.
@@ -46,6 +47,7 @@ type travelPlan struct {
 	lastT    []int64 // per person: time of its latest purchase (0: none yet), +1 so that 0 stays free
 	lastInst []int32
 	expect   map[int][2]int64 // today's planned chronic purchases: person → {time + 1, institution}
+	resv     map[int][]resv   // planted purchases planned for a person ahead (reserve)
 	expDay   int
 	offline  [][]bool       // per institution, per day: uploads suppressed
 	byCode   map[string]int // institution index by code (offlineCode)
@@ -53,7 +55,23 @@ type travelPlan struct {
 
 func newTravelPlan(w *world) *travelPlan {
 	return &travelPlan{r: newRNG(w.o.Seed, streamTravel), tripR: newRNG(w.o.Seed, streamTrips),
-		lastT: make([]int64, w.persons), lastInst: make([]int32, w.persons), expect: map[int][2]int64{}, expDay: -1}
+		lastT: make([]int64, w.persons), lastInst: make([]int32, w.persons), expect: map[int][2]int64{}, expDay: -1,
+		resv: map[int][]resv{}}
+}
+
+// resv is a purchase planned for a person: where and when.
+type resv struct {
+	t    int64
+	inst int32
+}
+
+// reserve records that person q is to buy at inst at time t (a planted act whose buyer
+// is known when it is scheduled): honest baskets keep clear of it, as of a settlement
+// already made.
+func (tp *travelPlan) reserve(q, inst int, t int64) {
+	if q >= 0 {
+		tp.resv[q] = append(tp.resv[q], resv{t: t, inst: int32(inst)})
+	}
 }
 
 // tooClose reports whether purchases at a (time ta) and b (time tb) are closer than an
@@ -77,6 +95,11 @@ func (tp *travelPlan) clash(w *world, q int, inst int, t int64) bool {
 	}
 	if e, ok := tp.expect[q]; ok && w.tooClose(int(e[1]), e[0]-1, inst, t) {
 		return true
+	}
+	for _, r := range tp.resv[q] {
+		if w.tooClose(int(r.inst), r.t, inst, t) {
+			return true
+		}
 	}
 	return false
 }
@@ -200,6 +223,7 @@ func (p *planter) scheduleTravel() {
 		t    int64
 	}{{a, ta}, {b, tb}} {
 		in := w.insts[x.inst]
+		p.trips.reserve(who.idx, x.inst, x.t)
 		p.plan(day, x.t, x.inst, 1, func(day int, t int64) int {
 			s := p.s
 			dn := p.o.startDay + int32(day)
@@ -280,6 +304,7 @@ func (p *planter) scheduleTrips() {
 		}{{a, ta}, {b, tb}} {
 			in := w.insts[x.inst]
 			d := int(x.t / 86400)
+			p.trips.reserve(q.idx, x.inst, x.t)
 			p.plan(d, x.t, x.inst, 1, func(day int, t int64) int {
 				s := p.s
 				dn := p.o.startDay + int32(day)

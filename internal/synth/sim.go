@@ -527,7 +527,9 @@ func (s *sim) handle(day int, ev event) {
 			return
 		}
 		s.emit(func(r *renderer) { r.keep = true }) // planted acts are uploaded even during an outage
+		s.fr.actT = ev.t + 1
 		written := pe.do(day, ev.t)
+		s.fr.actT = 0
 		s.emit(func(r *renderer) { r.keep = false })
 		s.carry += pe.lines - written
 	}
@@ -861,6 +863,10 @@ func (s *sim) basket(day int, ev event) {
 			return
 		}
 		known = false
+	}
+	if ev.chronic && s.fr.trips.clash(s.w, p.idx, int(ev.inst), ev.t) {
+		s.carry += int(ev.lines) // just bought in another city: no monthly purchase today
+		return
 	}
 	if known {
 		s.fr.trips.seen(p.idx, in.idx, ev.t)

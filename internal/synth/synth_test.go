@@ -846,6 +846,8 @@ func TestSmall(t *testing.T) {
 			want = 5
 		case sc.Name == "upload_outage": // a few per county, the small province has about ten fit
 			want = 10
+		case sc.Name == "key_drug_rise": // at most a quarter of a type in a city (C11's peers)
+			want = 5
 		case sc.Claims:
 			want = 10
 		}
