@@ -1220,9 +1220,14 @@ func (p *planter) scheduleOverSupply() {
 	}
 	var ds []*drug
 	for _, d := range w.cat.drugs {
-		if d.chronic != 0 && plain(d) {
+		// Not a drug the person takes already: a case that the shelves leave with one
+		// purchase is then a month's supply, which the person holds honestly.
+		if d.chronic != 0 && plain(d) && d.chronic&who.chronic == 0 {
 			ds = append(ds, d)
 		}
+	}
+	if len(ds) == 0 {
+		return
 	}
 	var d *drug
 	var at []int
