@@ -510,7 +510,9 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 // RemovedLines streams the sale lines of codes whose last movement at their seller before
 // the sale was a removal: returned to the supplier, transferred out, lost, destroyed or
 // otherwise removed, and not received again since (a box transferred out and back in is
-// the seller's again).
+// the seller's again). A box that another institution transferred out after the
+// removal may have come back by that transfer, its receipt unscanned: unknown, so not a
+// removal sold again.
 func (s *Store) RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
@@ -526,7 +528,12 @@ back AS (
     FROM event_codes c JOIN events e ON e.event_id = c.event_id
     WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
        OR (c.event_kind = 'stock_change' AND e.change_type IN (` + inboundChangeList + `))) AND e.withdrawn_by IS NULL
-      AND (c.code_id, c.fixmedins_code) IN (SELECT code_id, fixmedins_code FROM rem)),
+      AND (c.code_id, c.fixmedins_code) IN (SELECT code_id, fixmedins_code FROM rem)
+    UNION ALL
+    SELECT c.code_id, rem.fixmedins_code, c.event_time AS t
+    FROM event_codes c JOIN events e ON e.event_id = c.event_id
+    JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code <> c.fixmedins_code
+    WHERE c.event_kind = 'stock_change' AND e.change_type = '` + tracewatch.ChangeTransferOut + `' AND e.withdrawn_by IS NULL),
 still AS (
     SELECT DISTINCT c.event_id, c.code_id FROM event_codes c
     JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < c.event_time
