@@ -930,8 +930,10 @@ func (p *planter) photoPurchase(day int, t int64, x int) {
 		}
 		p.plan(dd, tt, x, 1, func(day int, t int64) int {
 			dn := p.o.startDay + int32(day)
+			// Not a patient who takes the drug every month: 2–5 more packs would make
+			// the photo's buyer look over-supplied (C3) besides.
 			who, ok := p.personNear(in, dn, dn, func(q *person) bool {
-				return allowed(d, q, dn) && (bill == nil || allowed(bill, q, dn))
+				return allowed(d, q, dn) && (bill == nil || allowed(bill, q, dn)) && d.chronic&q.chronic == 0
 			})
 			if !ok {
 				return 0
