@@ -321,7 +321,8 @@ func sold(r *row, ev *tracewatch.Event) {
 	ev.Time = r.datetime("sel_retn_time", true)
 	ev.SettleType = r.oneOf("mdtrt_setl_type", false, msgSettleType, "1", "2")
 	if ev.SettleType == "1" && ev.Settlement == "" {
-		if _, ok := textOf(r.fields["setl_id"]); ok {
+		// Missing, not rejected: a setl_id that failed its own check is reported once.
+		if s, ok := textOf(r.fields["setl_id"]); ok && s == "" {
 			r.fail("setl_id", msgRequiredSet)
 		}
 	}
