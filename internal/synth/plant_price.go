@@ -390,12 +390,16 @@ func (p *planter) keyBaskets(r *rng, x, from, days int, total int64, l *plantLab
 		return
 	}
 	// Not in the last two days (planted lines beyond a day's quota come out of the next
-	// days'), and no more lines than the institution sells in those days anyway.
+	// days'), and no more lines than the institution sells in those days anyway (three
+	// times as many for a case: a small shop's rise must fit).
 	days = min(days, p.o.Days-2-from)
 	if days <= 0 {
 		return
 	}
 	maxLines := int(in.daily * uint64(days) / 1000)
+	if l != nil {
+		maxLines *= 3 // a reseller's counter may triple its lines: room for the whole rise
+	}
 	a, b := p.o.startDay+int32(from), p.o.startDay+int32(from+days)
 	for planned, nLines := int64(0), 0; planned < total && nLines < maxLines; {
 		day := from + r.intn(days)
