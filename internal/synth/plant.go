@@ -496,6 +496,24 @@ func (s *sim) plantSettle(day int, t int64, in *institution, p *person) (setl, r
 	return setl, receipt
 }
 
+// plantOnePack sells who one whole pack of a reimbursable drug off in's shelf (one who
+// may take, not for inpatients only) and settles it with the insurance; false when no
+// shelf has such a pack.
+func (p *planter) plantOnePack(day int, t int64, in *institution, who *person) (setl string, ok bool) {
+	s := p.s
+	dn := p.o.startDay + int32(day)
+	si := p.pickSlot(in, func(sl *slot) bool { return sl.d.reimb && sl.whole > 0 && allowed(sl.d, who, dn) && !sl.d.hospOnly })
+	if si < 0 {
+		return "", false
+	}
+	s.plantStart()
+	if !s.plantTake(day, t, in, si, 1) {
+		return "", false
+	}
+	setl, _ = s.plantSettle(day, t, in, who)
+	return setl, true
+}
+
 // fakeCarton makes the lot of n fabricated packs of d at in: serials no carton holds.
 func (s *sim) fakeCarton(in *institution, d *drug, dn int32, n int) *carton {
 	manu, expiry := s.lotFor(d, dn, false)
@@ -1345,17 +1363,10 @@ func (p *planter) scheduleHighFrequency() {
 		in := w.insts[x]
 		day := day0 + p.r.intn(7)
 		p.plan(day, p.timeAt(day, x), x, 1, func(day int, t int64) int {
-			s := p.s
-			dn := p.o.startDay + int32(day)
-			si := p.pickSlot(in, func(sl *slot) bool { return sl.d.reimb && sl.whole > 0 && allowed(sl.d, &who, dn) && !sl.d.hospOnly })
-			if si < 0 {
+			setl, ok := p.plantOnePack(day, t, in, &who)
+			if !ok {
 				return 0
 			}
-			s.plantStart()
-			if !s.plantTake(day, t, in, si, 1) {
-				return 0
-			}
-			setl, _ := s.plantSettle(day, t, in, &who)
 			l.Settlements = append(l.Settlements, setl)
 			l.got++
 			return 1

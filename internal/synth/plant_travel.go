@@ -225,18 +225,10 @@ func (p *planter) scheduleTravel() {
 		in := w.insts[x.inst]
 		p.trips.reserve(who.idx, x.inst, x.t)
 		p.plan(day, x.t, x.inst, 1, func(day int, t int64) int {
-			s := p.s
-			dn := p.o.startDay + int32(day)
-			si := p.pickSlot(in, func(sl *slot) bool { return sl.d.reimb && sl.whole > 0 && allowed(sl.d, &who, dn) && !sl.d.hospOnly })
-			if si < 0 {
+			setl, ok := p.plantOnePack(day, t, in, &who)
+			if !ok {
 				return 0
 			}
-			s.plantStart()
-			if !s.plantTake(day, t, in, si, 1) {
-				return 0
-			}
-			setl, _ := s.plantSettle(day, t, in, &who)
-			p.trips.seen(who.idx, in.idx, t)
 			l.Settlements = append(l.Settlements, setl)
 			l.got++
 			return 1
@@ -306,21 +298,13 @@ func (p *planter) scheduleTrips() {
 			d := int(x.t / 86400)
 			p.trips.reserve(q.idx, x.inst, x.t)
 			p.plan(d, x.t, x.inst, 1, func(day int, t int64) int {
-				s := p.s
 				dn := p.o.startDay + int32(day)
 				if !q.alive(dn) {
 					return 0
 				}
-				si := p.pickSlot(in, func(sl *slot) bool { return sl.d.reimb && sl.whole > 0 && allowed(sl.d, &q, dn) && !sl.d.hospOnly })
-				if si < 0 {
+				if _, ok := p.plantOnePack(day, t, in, &q); !ok {
 					return 0
 				}
-				s.plantStart()
-				if !s.plantTake(day, t, in, si, 1) {
-					return 0
-				}
-				s.plantSettle(day, t, in, &q)
-				p.trips.seen(q.idx, in.idx, t)
 				return 1
 			})
 		}
