@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"syscall"
@@ -32,35 +30,13 @@ func runBenchGang(e env) int {
 	if code, ok := parseFlagsOnly(fs, e.args, e.stderr); !ok {
 		return code
 	}
-	work := *dir
-	if work == "" {
-		d, err := os.MkdirTemp("", "tracewatch-bench-gang-")
-		if err != nil {
-			return fail(e.stderr, "bench gang", err)
-		}
-		defer os.RemoveAll(d)
-		work = d
-	}
 	ctx := context.Background()
-	st, err := duckdb.Open(ctx, filepath.Join(work, "data"), duckdb.Options{MemoryLimit: *mem})
+	st, stats, done, err := openBenchStore(ctx, e, "gang", *dir, *mem, "events", fmt.Sprintf("%d insured settlements", *n),
+		func(st *duckdb.Store) error { return st.FillGangLoad(ctx, *n) })
 	if err != nil {
 		return fail(e.stderr, "bench gang", err)
 	}
-	defer st.Close()
-	stats, err := st.Stats(ctx)
-	if err != nil {
-		return fail(e.stderr, "bench gang", err)
-	}
-	if stats.Tables["events"] == 0 {
-		start := time.Now()
-		if err := st.FillGangLoad(ctx, *n); err != nil {
-			return fail(e.stderr, "bench gang", err)
-		}
-		fmt.Fprintf(e.stdout, "filled a store of %d insured settlements in %s\n", *n, time.Since(start).Round(time.Millisecond))
-		if stats, err = st.Stats(ctx); err != nil {
-			return fail(e.stderr, "bench gang", err)
-		}
-	}
+	defer done()
 	rings := duckdb.GangLoadRings(*n)
 	fmt.Fprintf(e.stdout, "store: %d events, %d planted rings of 3–50 persons (GOMAXPROCS %d)\n", stats.Tables["events"], len(rings), runtime.GOMAXPROCS(0))
 	env, err := rules.NewEnv(ctx, st, tracewatch.Window{}, time.Date(2025, 10, 1, 0, 0, 0, 0, time.UTC))

@@ -18,6 +18,38 @@ func init() {
 	benchCommands["screen"] = runBenchScreen
 }
 
+// openBenchStore opens the store of a bench under dir (default: a temporary directory,
+// removed by done) and, when its table is empty, fills it with fill, printing how long
+// that took; a filled store there is reused.
+func openBenchStore(ctx context.Context, e env, name, dir, mem, table, what string, fill func(*duckdb.Store) error) (
+	st *duckdb.Store, stats tracewatch.Stats, done func(), err error) {
+	work, rm := dir, func() {}
+	if work == "" {
+		d, err := os.MkdirTemp("", "tracewatch-bench-"+name+"-")
+		if err != nil {
+			return nil, stats, nil, err
+		}
+		work, rm = d, func() { os.RemoveAll(d) }
+	}
+	if st, err = duckdb.Open(ctx, filepath.Join(work, "data"), duckdb.Options{MemoryLimit: mem}); err != nil {
+		rm()
+		return nil, stats, nil, err
+	}
+	closeAll := func() { st.Close(); rm() }
+	if stats, err = st.Stats(ctx); err == nil && stats.Tables[table] == 0 {
+		start := time.Now()
+		if err = fill(st); err == nil {
+			fmt.Fprintf(e.stdout, "filled a store of %s in %s\n", what, time.Since(start).Round(time.Millisecond))
+			stats, err = st.Stats(ctx)
+		}
+	}
+	if err != nil {
+		closeAll()
+		return nil, stats, nil, err
+	}
+	return st, stats, closeAll, nil
+}
+
 // runBenchScreen measures P2: T1–T5 over a store of N sale lines against the naive
 // baseline query on the same store in the same run.
 func runBenchScreen(e env) int {
@@ -28,35 +60,13 @@ func runBenchScreen(e env) int {
 	if code, ok := parseFlags(fs, e.args, e.stderr); !ok {
 		return code
 	}
-	work := *dir
-	if work == "" {
-		d, err := os.MkdirTemp("", "tracewatch-bench-screen-")
-		if err != nil {
-			return fail(e.stderr, "bench screen", err)
-		}
-		defer os.RemoveAll(d)
-		work = d
-	}
 	ctx := context.Background()
-	st, err := duckdb.Open(ctx, filepath.Join(work, "data"), duckdb.Options{MemoryLimit: *mem})
+	st, stats, done, err := openBenchStore(ctx, e, "screen", *dir, *mem, "sale_lines", fmt.Sprintf("%d sale lines", *lines),
+		func(st *duckdb.Store) error { return st.FillScreenLoad(ctx, *lines) })
 	if err != nil {
 		return fail(e.stderr, "bench screen", err)
 	}
-	defer st.Close()
-	stats, err := st.Stats(ctx)
-	if err != nil {
-		return fail(e.stderr, "bench screen", err)
-	}
-	if stats.Tables["sale_lines"] == 0 {
-		start := time.Now()
-		if err := st.FillScreenLoad(ctx, *lines); err != nil {
-			return fail(e.stderr, "bench screen", err)
-		}
-		fmt.Fprintf(e.stdout, "filled a store of %d sale lines in %s\n", *lines, time.Since(start).Round(time.Millisecond))
-		if stats, err = st.Stats(ctx); err != nil {
-			return fail(e.stderr, "bench screen", err)
-		}
-	}
+	defer done()
 	n := stats.Tables["sale_lines"]
 	fmt.Fprintf(e.stdout, "store: %d sale lines, %d event codes, %d codes in the ledger (GOMAXPROCS %d)\n",
 		n, stats.Tables["event_codes"], stats.LedgerCodes, runtime.GOMAXPROCS(0))
