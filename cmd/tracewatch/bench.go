@@ -82,6 +82,7 @@ func runBenchIngest(e env) int {
 		pprof.StartCPUProfile(pf)
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
+	defer bulkGC()()
 	ingestStart := time.Now()
 	s, err := in.IngestFile(ctx, st, f, ingest.FileOptions{Name: "sales-3505.jsonl", BatchLines: *batch})
 	f.Close()

@@ -25,7 +25,7 @@ var now = time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC)
 
 func open(t *testing.T) *duckdb.Store { return openWith(t, duckdb.Options{Threads: 2}) }
 
-func openWith(t *testing.T, o duckdb.Options) *duckdb.Store {
+func openWith(t testing.TB, o duckdb.Options) *duckdb.Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := duckdb.Open(ctx, t.TempDir(), o)
@@ -40,7 +40,7 @@ func openWith(t *testing.T, o duckdb.Options) *duckdb.Store {
 	return st
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -153,7 +153,7 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 	var elems []json.RawMessage
 	var paths []string
 	for _, node := range sp.nodes {
-		raw := in[node]
+		raw := in.get(node)
 		if isNull(raw) {
 			continue
 		}
@@ -209,7 +209,7 @@ func fillTime(events []tracewatch.Event, req Request) {
 
 // inputObject decodes the input object, which may also arrive as a JSON string holding
 // it. It returns the reason when the input is missing or malformed.
-func inputObject(raw json.RawMessage) (map[string]json.RawMessage, string) {
+func inputObject(raw json.RawMessage) (members, string) {
 	t := bytes.TrimSpace(raw)
 	if len(t) > 0 && t[0] == '"' {
 		var s string
@@ -322,7 +322,7 @@ func sold(r *row, ev *tracewatch.Event) {
 	ev.SettleType = r.oneOf("mdtrt_setl_type", false, msgSettleType, "1", "2")
 	if ev.SettleType == "1" && ev.Settlement == "" {
 		// Missing, not rejected: a setl_id that failed its own check is reported once.
-		if s, ok := textOf(r.fields["setl_id"]); ok && s == "" {
+		if s, ok := textOf(r.fields.get("setl_id")); ok && s == "" {
 			r.fail("setl_id", msgRequiredSet)
 		}
 	}
@@ -361,8 +361,8 @@ func settlementCancel(r *row, ev *tracewatch.Event) {
 }
 
 // settlement decodes a 2207 / 2304 message; see Decode.
-func settlement(in map[string]json.RawMessage, base tracewatch.Event, notAfter time.Time, invalid func(field, msg string) error) ([]tracewatch.Event, []RowError, error) {
-	raw := in["data"]
+func settlement(in members, base tracewatch.Event, notAfter time.Time, invalid func(field, msg string) error) ([]tracewatch.Event, []RowError, error) {
+	raw := in.get("data")
 	if isNull(raw) {
 		return nil, nil, invalid("data", "missing input node or no rows")
 	}
@@ -402,7 +402,7 @@ func settlement(in map[string]json.RawMessage, base tracewatch.Event, notAfter t
 	for _, at := range []struct {
 		raw  json.RawMessage
 		path string
-	}{{in["drug_trac_info"], "drug_trac_info"}, {obj["drug_trac_info"], paths[0] + ".drug_trac_info"}} {
+	}{{in.get("drug_trac_info"), "drug_trac_info"}, {obj.get("drug_trac_info"), paths[0] + ".drug_trac_info"}} {
 		if isNull(at.raw) {
 			continue
 		}

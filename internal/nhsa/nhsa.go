@@ -106,13 +106,13 @@ func DecodeRequest(body []byte) (Request, error) {
 		{"opter_name", &req.OpterName}, {"inf_time", &req.InfTime}, {"fixmedins_code", &req.FixmedinsCode},
 		{"fixmedins_name", &req.FixmedinsName}, {"sign_no", &req.SignNo}, {"enc_type", &req.EncType},
 	} {
-		s, ok := textOf(fields[f.name])
+		s, ok := textOf(fields.get(f.name))
 		if !ok {
-			return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "%s", textProblem(fields[f.name])).WithField(f.name)
+			return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "%s", textProblem(fields.get(f.name))).WithField(f.name)
 		}
 		*f.dst = s
 	}
-	if in := bytes.TrimSpace(fields["input"]); len(in) > 0 && !bytes.Equal(in, []byte("null")) {
+	if in := bytes.TrimSpace(fields.get("input")); len(in) > 0 && !bytes.Equal(in, []byte("null")) {
 		req.Input = json.RawMessage(in)
 	}
 	if field, msg := checkEnvelope(&req); field != "" {

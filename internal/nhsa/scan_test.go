@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // FuzzObjectMatchesEncodingJSON: on valid JSON, the single-pass scanner reads the same
@@ -30,25 +31,53 @@ func FuzzObjectMatchesEncodingJSON(f *testing.F) {
 		if !ok {
 			t.Fatalf("object(%q) refused a valid object", b)
 		}
-		if len(got) != len(want) {
-			t.Fatalf("object(%q): %d members, encoding/json %d", b, len(got), len(want))
+		names := map[string]bool{}
+		for _, m := range got {
+			names[string(m.name)] = true
+		}
+		if len(names) != len(want) {
+			t.Fatalf("object(%q): %d members, encoding/json %d", b, len(names), len(want))
 		}
 		for k, w := range want {
 			var g, x bytes.Buffer
-			json.Compact(&g, got[k])
+			json.Compact(&g, got.get(k))
 			json.Compact(&x, w)
 			if g.String() != x.String() {
 				t.Fatalf("object(%q)[%q] = %s, encoding/json %s", b, k, g.Bytes(), x.Bytes())
 			}
 			// Text values read the same as through encoding/json.
-			s1, ok1 := textOf(got[k])
+			s1, ok1 := textOf(got.get(k))
 			var s2 string
 			err := json.Unmarshal(w, &s2)
 			if ok1 && err == nil && len(bytes.TrimSpace(w)) > 0 && bytes.TrimSpace(w)[0] == '"' && s1 != trimSpace(s2) {
-				t.Fatalf("textOf(%s) = %q, encoding/json %q", got[k], s1, s2)
+				t.Fatalf("textOf(%s) = %q, encoding/json %q", got.get(k), s1, s2)
 			}
 		}
 	})
 }
 
 func trimSpace(s string) string { return string(bytes.TrimSpace([]byte(s))) }
+
+// FuzzParseTimeFast: the fast path accepts only what time.Parse accepts, with the same
+// time.
+func FuzzParseTimeFast(f *testing.F) {
+	for _, s := range []string{"2025-03-01 09:30:05", "2025-03-01T09:30:05", "2025-03-01", "2025-02-29", "2024-02-29 23:59:59",
+		"2025-13-01", "2025-03-01 24:00:00", "2025-03-01 09:60:00", "0000-01-01", "2025-3-01", "2025-03-01x09:30:05", "+025-03-01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseTimeFast(s)
+		if !ok {
+			return
+		}
+		for _, l := range timeLayouts {
+			if want, err := time.ParseInLocation(l, s, CST); err == nil {
+				if !got.Equal(want) || got.Location() != want.Location() {
+					t.Fatalf("parseTimeFast(%q) = %v, time.Parse %v", s, got, want)
+				}
+				return
+			}
+		}
+		t.Fatalf("parseTimeFast(%q) = %v, time.Parse refuses it", s, got)
+	})
+}

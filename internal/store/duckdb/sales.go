@@ -97,7 +97,8 @@ func saleFact(e *tracewatch.Event) saleVal {
 }
 
 // effect records what a standing (not withdrawn) event e does to one of its codes.
-func (w *writer) effect(ch *saleChanges, e *tracewatch.Event, code tracewatch.CodeID, codeDrug string) {
+// sale caches e's sale id across its codes ("" until needed).
+func (w *writer) effect(ch *saleChanges, e *tracewatch.Event, sale *string, code tracewatch.CodeID, codeDrug string) {
 	drug := codeDrug
 	if drug == "" {
 		drug = e.DrugCode
@@ -106,7 +107,10 @@ func (w *writer) effect(ch *saleChanges, e *tracewatch.Event, code tracewatch.Co
 	case e.Inbound():
 		ch.received[code]++
 	case e.SaleSide() > 0 || e.Kind == tracewatch.EventSaleReturn:
-		k := saleKey{code, tracewatch.SaleOf(e).String()}
+		if *sale == "" {
+			*sale = tracewatch.SaleOf(e).String()
+		}
+		k := saleKey{code, *sale}
 		v := saleFact(e)
 		if old, ok := ch.rows[k]; ok {
 			v = old.merge(v)

@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -515,13 +514,14 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 		o, carried := owner[k]
 		return !carried || fresh[k] && o[0] == bi
 	}
-	seenLine := map[string]bool{}
+	type lineKey struct {
+		msg  msgKey
+		line int
+	}
+	seenLine := map[lineKey]bool{}
 	keepEvent := func(bi int, e *tracewatch.Event) bool {
-		if !keep(bi, msgKey{Institution: e.Institution, MsgID: e.MsgID}) {
-			return false
-		}
-		k := e.Institution + "\x00" + e.MsgID + "\x00" + strconv.Itoa(e.Line)
-		if seenLine[k] {
+		k := lineKey{msgKey{Institution: e.Institution, MsgID: e.MsgID}, e.Line}
+		if !keep(bi, k.msg) || seenLine[k] {
 			return false
 		}
 		seenLine[k] = true
@@ -608,6 +608,7 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 				cancels = append(cancels, e)
 			}
 			live := by == ""
+			sale := ""
 			for _, c := range e.Codes {
 				var cid, parent driver.Value
 				var code tracewatch.CodeID
@@ -624,7 +625,7 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 				}
 				results[bi].Codes++
 				if c.Key != "" && live {
-					w.effect(ch, e, code, c.DrugCode)
+					w.effect(ch, e, &sale, code, c.DrugCode)
 				}
 			}
 		}
