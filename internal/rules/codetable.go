@@ -1,0 +1,388 @@
+package rules
+
+import (
+	"encoding/binary"
+	"slices"
+
+	"tracewatch"
+)
+
+// codeTable is the check index's state per packed code id (tracewatch.PackedCodeID):
+// who holds the box (its holding) and who received it, in one compact open-addressing
+// table without pointers, so that 10^8 codes take a few GB the garbage collector never
+// scans (docs/BENCHMARKS.md, P3 memory).
+//
+// The ids are split into 2^shardBits shards by the top bits of a bijective mix of the id;
+// a slot stores only the other 52 bits of the mix (the shard names the rest), so a slot
+// is 26 bytes:
+//
+//	[0:8]   rem (bits 0–51) | units in whole minimum units (52–62) | others (63)
+//	[8:13]  holder (bits 0–19) | receiver (20–39): institution index + 1, 0 none
+//	[13:17] last sale, seconds since tableEpoch
+//	[17:20] receipt, [20:23] person, [23:26] settlement: 24-bit identity hashes (idHash)
+//
+// A slot is free when it has neither holder nor receiver. Each shard is a Robin Hood
+// linear-probing table of any size (not a power of two), grown by about an eighth when
+// it passes loadMax, so the whole table stays between loadMin and loadMax full whatever
+// the number of codes, and a growth rehashes one shard (about 24,000 codes at 10^8): no
+// long pause and no second copy of the table. A shard's slots take the whole size class
+// or pages the allocator gives them, so that nothing is lost to rounding. A holding a slot cannot carry exactly (units
+// that are not whole minimum units or exceed unitMax, a time outside the epoch's range,
+// an institution index beyond instMax) is kept whole in a Go map instead, and so is
+// such a receiver; the slot then says so (instSpilled).
+type codeTable struct {
+	shards    []tableShard // nil until the first insert
+	held      int          // codes with a holding
+	recv      int          // codes with a receiver
+	spill     map[tracewatch.CodeID]holding
+	recvSpill map[tracewatch.CodeID]int32
+}
+
+const (
+	shardBits   = 12
+	remBits     = 64 - shardBits
+	remMask     = 1<<remBits - 1
+	slotSize    = 26
+	instBits    = 20
+	instMask    = 1<<instBits - 1
+	instSpilled = instMask     // the holder or receiver is in the table's spill maps
+	instMax     = instMask - 2 // the largest institution index a slot carries (as index + 1)
+	unitMax     = 1<<11 - 1    // the most whole minimum units a slot carries
+	othersBit   = uint64(1) << 63
+	tableEpoch  = 946684800 // 2000-01-01T00:00:00Z: slots carry times up to 2136
+	// Load factor band of a shard: grown past loadMax to about loadMin.
+	loadMaxNum, loadMaxDen = 15, 16 // 0.9375
+	loadMin                = 0.84
+)
+
+// tableShard is one Robin Hood table of slotSize-byte slots.
+type tableShard struct {
+	slots []byte
+	n     int // occupied slots
+}
+
+// mix64 is a bijection of uint64 (the SplitMix64 finalizer): the table's hash, whose
+// top shardBits pick the shard and whose other bits are stored.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+func splitID(id tracewatch.CodeID) (shard uint32, rem uint64) {
+	h := mix64(uint64(id))
+	return uint32(h >> remBits), h & remMask
+}
+
+// idHash is the 24-bit identity hash of a receipt, person or settlement a slot keeps:
+// FNV-1a folded to 24 bits, odd for a non-empty string, 0 for "".
+func idHash(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return (h>>24^h)&0xffffff | 1
+}
+
+// field reads the n-byte little-endian field of b that ends at end (end ≥ 8).
+func field(b []byte, end, n int) uint64 {
+	return binary.LittleEndian.Uint64(b[end-8:end]) >> (64 - 8*n)
+}
+
+// setField writes the n-byte little-endian field of b that ends at end (end ≥ 8).
+func setField(b []byte, end, n int, x uint64) {
+	sh := 64 - 8*n
+	v := binary.LittleEndian.Uint64(b[end-8 : end])
+	binary.LittleEndian.PutUint64(b[end-8:end], v&(1<<sh-1)|x<<sh)
+}
+
+func slotWord(b []byte) uint64        { return binary.LittleEndian.Uint64(b[0:8]) }
+func setSlotWord(b []byte, w uint64)  { binary.LittleEndian.PutUint64(b[0:8], w) }
+func slotInsts(b []byte) uint64       { return field(b, 13, 5) }
+func setSlotInsts(b []byte, v uint64) { setField(b, 13, 5, v) }
+func slotHolder(b []byte) uint64      { return slotInsts(b) & instMask }
+func slotReceiver(b []byte) uint64    { return slotInsts(b) >> instBits }
+func slotFree(b []byte) bool          { return slotInsts(b) == 0 }
+func slotRem(b []byte) uint64         { return slotWord(b) & remMask }
+
+// homeOf is where rem's probe starts in a shard of size slots.
+func homeOf(rem uint64, size int) int { return int(((rem >> (remBits - 32)) * uint64(size)) >> 32) }
+
+func nextSlot(i, size int) int {
+	if i++; i == size {
+		return 0
+	}
+	return i
+}
+
+// probeDist is how far slot i is from home.
+func probeDist(i, home, size int) int {
+	if d := i - home; d >= 0 {
+		return d
+	}
+	return i - home + size
+}
+
+func (s *tableShard) size() int { return len(s.slots) / slotSize }
+
+func (s *tableShard) slot(i int) []byte {
+	return s.slots[i*slotSize : i*slotSize+slotSize : i*slotSize+slotSize]
+}
+
+// find returns the slot of rem, or -1.
+func (s *tableShard) find(rem uint64) int {
+	size := s.size()
+	if size == 0 {
+		return -1
+	}
+	i := homeOf(rem, size)
+	for d := 0; ; d++ {
+		b := s.slot(i)
+		if slotFree(b) {
+			return -1
+		}
+		if slotRem(b) == rem {
+			return i
+		}
+		if probeDist(i, homeOf(slotRem(b), size), size) < d {
+			return -1 // a Robin Hood table would have placed rem before this slot
+		}
+		i = nextSlot(i, size)
+	}
+}
+
+// insert adds a slot whose rem is not in the shard (it has a holder or a receiver), and
+// returns where it went.
+func (s *tableShard) insert(src []byte) int {
+	if (s.n+1)*loadMaxDen > s.size()*loadMaxNum {
+		s.grow()
+	}
+	s.n++
+	return s.place(src)
+}
+
+// place puts src in the table (not full) by Robin Hood: it takes the slot of any
+// entry nearer its home than src is to its own, which moves on.
+func (s *tableShard) place(src []byte) int {
+	var cur, tmp [slotSize]byte
+	copy(cur[:], src)
+	size := s.size()
+	i := homeOf(slotRem(cur[:]), size)
+	at := -1
+	for d := 0; ; d++ {
+		b := s.slot(i)
+		if slotFree(b) {
+			copy(b, cur[:])
+			if at < 0 {
+				at = i
+			}
+			return at
+		}
+		if od := probeDist(i, homeOf(slotRem(b), size), size); od < d {
+			copy(tmp[:], b)
+			copy(b, cur[:])
+			cur = tmp
+			if at < 0 {
+				at = i
+			}
+			d = od
+		}
+		i = nextSlot(i, size)
+	}
+}
+
+// grow rehashes the shard into about n/loadMin slots.
+func (s *tableShard) grow() {
+	old := s.slots
+	size := max(int(float64(s.n+1)/loadMin)+1, s.size()+s.size()/16+1, 4)
+	b := slices.Grow([]byte(nil), size*slotSize) // capacity rounded up to what is allocated
+	b = b[:cap(b)/slotSize*slotSize]
+	clear(b)
+	s.slots = b
+	for off := 0; off < len(old); off += slotSize {
+		if b := old[off : off+slotSize]; !slotFree(b) {
+			s.place(b)
+		}
+	}
+}
+
+// remove frees slot i, shifting the entries after it back (no tombstones).
+func (s *tableShard) remove(i int) {
+	size := s.size()
+	for {
+		j := nextSlot(i, size)
+		nb := s.slot(j)
+		if slotFree(nb) || probeDist(j, homeOf(slotRem(nb), size), size) == 0 {
+			break
+		}
+		copy(s.slot(i), nb)
+		i = j
+	}
+	clear(s.slot(i))
+	s.n--
+}
+
+// lookup returns the shard of id, its slot (nil when absent) and the slot's index.
+func (t *codeTable) lookup(id tracewatch.CodeID) (s *tableShard, b []byte, i int, rem uint64) {
+	shard, rem := splitID(id)
+	if t.shards == nil {
+		return nil, nil, -1, rem
+	}
+	s = &t.shards[shard]
+	if i = s.find(rem); i >= 0 {
+		return s, s.slot(i), i, rem
+	}
+	return s, nil, -1, rem
+}
+
+// add inserts an empty entry for id (not in the table) and returns its slot; the
+// caller sets a holder or receiver before anything else probes the shard.
+func (t *codeTable) add(s *tableShard, id tracewatch.CodeID, rem uint64, insts uint64) []byte {
+	if t.shards == nil {
+		t.shards = make([]tableShard, 1<<shardBits)
+		shard, _ := splitID(id)
+		s = &t.shards[shard]
+	}
+	var b [slotSize]byte
+	setSlotWord(b[:], rem)
+	setSlotInsts(b[:], insts)
+	return s.slot(s.insert(b[:]))
+}
+
+// holding returns the holding of id.
+func (t *codeTable) holding(id tracewatch.CodeID) (holding, bool) {
+	_, b, _, _ := t.lookup(id)
+	if b == nil {
+		return holding{}, false
+	}
+	hv := slotHolder(b)
+	switch hv {
+	case 0:
+		return holding{}, false
+	case instSpilled:
+		h, ok := t.spill[id]
+		return h, ok
+	}
+	w := slotWord(b)
+	return holding{
+		inst:    int32(hv - 1),
+		units:   tracewatch.Qty(w>>remBits&unitMax) * tracewatch.QtyScale,
+		last:    int64(binary.LittleEndian.Uint32(b[13:17])) + tableEpoch,
+		receipt: uint32(field(b, 20, 3)),
+		person:  uint32(field(b, 23, 3)),
+		setl:    uint32(field(b, 26, 3)),
+		others:  w&othersBit != 0,
+	}, true
+}
+
+// fits reports whether a slot carries h exactly.
+func (h *holding) fits() bool {
+	return h.inst <= instMax && h.units >= 0 && h.units%tracewatch.QtyScale == 0 && h.units/tracewatch.QtyScale <= unitMax &&
+		h.last >= tableEpoch && h.last-tableEpoch <= 1<<32-1
+}
+
+// setHolding makes h the holding of id; h.inst < 0 removes it.
+func (t *codeTable) setHolding(id tracewatch.CodeID, h holding) {
+	s, b, i, rem := t.lookup(id)
+	if b != nil && slotHolder(b) == instSpilled {
+		delete(t.spill, id)
+	}
+	if h.inst < 0 {
+		if b == nil || slotHolder(b) == 0 {
+			return
+		}
+		t.held--
+		if slotReceiver(b) == 0 {
+			s.remove(i)
+			return
+		}
+		setSlotWord(b, rem)
+		setSlotInsts(b, slotInsts(b)&^instMask)
+		clear(b[13:])
+		return
+	}
+	hv := uint64(instSpilled)
+	if h.fits() {
+		hv = uint64(h.inst) + 1
+	} else {
+		if t.spill == nil {
+			t.spill = map[tracewatch.CodeID]holding{}
+		}
+		t.spill[id] = h
+	}
+	switch {
+	case b == nil:
+		b = t.add(s, id, rem, hv)
+		t.held++
+	case slotHolder(b) == 0:
+		setSlotInsts(b, slotInsts(b)|hv)
+		t.held++
+	default:
+		setSlotInsts(b, slotInsts(b)&^instMask|hv)
+	}
+	if hv == instSpilled {
+		setSlotWord(b, rem)
+		clear(b[13:])
+		return
+	}
+	w := rem | uint64(h.units/tracewatch.QtyScale)<<remBits
+	if h.others {
+		w |= othersBit
+	}
+	setSlotWord(b, w)
+	binary.LittleEndian.PutUint32(b[13:17], uint32(h.last-tableEpoch))
+	setField(b, 20, 3, uint64(h.receipt))
+	setField(b, 23, 3, uint64(h.person))
+	setField(b, 26, 3, uint64(h.setl))
+}
+
+// receiver returns the institution that received id.
+func (t *codeTable) receiver(id tracewatch.CodeID) (int32, bool) {
+	_, b, _, _ := t.lookup(id)
+	if b == nil {
+		return 0, false
+	}
+	switch rv := slotReceiver(b); rv {
+	case 0:
+		return 0, false
+	case instSpilled:
+		in, ok := t.recvSpill[id]
+		return in, ok
+	default:
+		return int32(rv - 1), true
+	}
+}
+
+// setReceiver makes in (≥ 0) the institution that received id.
+func (t *codeTable) setReceiver(id tracewatch.CodeID, in int32) {
+	s, b, _, rem := t.lookup(id)
+	rv := uint64(instSpilled)
+	if in <= instMax {
+		rv = uint64(in) + 1
+		if b != nil && slotReceiver(b) == instSpilled {
+			delete(t.recvSpill, id)
+		}
+	} else {
+		if t.recvSpill == nil {
+			t.recvSpill = map[tracewatch.CodeID]int32{}
+		}
+		t.recvSpill[id] = in
+	}
+	switch {
+	case b == nil:
+		t.add(s, id, rem, rv<<instBits)
+		t.recv++
+	case slotReceiver(b) == 0:
+		setSlotInsts(b, slotInsts(b)|rv<<instBits)
+		t.recv++
+	default:
+		setSlotInsts(b, slotInsts(b)&instMask|rv<<instBits)
+	}
+}
