@@ -188,18 +188,35 @@ func (x *Index) build(ctx context.Context, src IndexSource) error {
 	for in, v := range sums {
 		x.coverage[in] = v.rate()
 	}
+	// Packed codes are staged per shard of the table and put in shard by shard.
+	var load tableLoad
 	err = src.Holdings(ctx, func(key string, h facts.Holding) error {
-		x.setHolding(key, holding{inst: x.inst(h.Institution), units: h.Units, last: h.Last.Unix(), receipt: idHash(h.Receipt),
-			person: idHash(h.Person), setl: idHash(h.Settlement), others: h.Others})
+		hd := holding{inst: x.inst(h.Institution), units: h.Units, last: h.Last.Unix(), receipt: idHash(h.Receipt),
+			person: idHash(h.Person), setl: idHash(h.Settlement), others: h.Others}
+		if id, ok := tracewatch.PackedCodeID(key); ok {
+			load.holding(id, hd)
+		} else {
+			x.setHolding(key, hd)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return src.Receipts(ctx, func(key, in string) error {
-		x.addReceipt(key, x.inst(in))
+	load.flushHoldings(&x.codes)
+	err = src.Receipts(ctx, func(key, in string) error {
+		if id, ok := tracewatch.PackedCodeID(key); ok {
+			load.receipt(id, x.inst(in))
+		} else {
+			x.addReceipt(key, x.inst(in))
+		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	load.flushReceipts(x.addPackedReceipt)
+	return nil
 }
 
 func (x *Index) holdingOf(key string) (holding, bool) {
@@ -224,11 +241,7 @@ func (x *Index) setHolding(key string, h holding) {
 
 func (x *Index) addReceipt(key string, in int32) {
 	if id, ok := tracewatch.PackedCodeID(key); ok {
-		if old, ok := x.codes.receiver(id); ok && old != in {
-			x.recvMany[key] = appendUnique(x.recvMany[key], old, in)
-			return
-		}
-		x.codes.setReceiver(id, in)
+		x.addPackedReceipt(id, in)
 		return
 	}
 	if old, ok := x.recvKey[key]; ok && old != in {
@@ -236,6 +249,16 @@ func (x *Index) addReceipt(key string, in int32) {
 		return
 	}
 	x.recvKey[key] = in
+}
+
+// addPackedReceipt records that institution in received the code of packed id.
+func (x *Index) addPackedReceipt(id tracewatch.CodeID, in int32) {
+	if old, ok := x.codes.receiver(id); ok && old != in {
+		key, _ := tracewatch.KeyOfPackedID(id)
+		x.recvMany[key] = appendUnique(x.recvMany[key], old, in)
+		return
+	}
+	x.codes.setReceiver(id, in)
 }
 
 func appendUnique(s []int32, vs ...int32) []int32 {
