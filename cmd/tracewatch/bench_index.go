@@ -62,9 +62,10 @@ func (l indexLoad) Holdings(ctx context.Context, fn func(key string, h facts.Hol
 		persons[i] = "PSN" + strconv.FormatInt(int64(i), 36)
 	}
 	var receipt string
+	var buf [24]byte
 	for i := range l.codes {
 		if i%2 == 0 {
-			receipt = "R" + strconv.FormatInt(i/2, 36)
+			receipt = string(strconv.AppendInt(append(buf[:0], 'R'), i/2, 10))
 		}
 		h := facts.Holding{Institution: insts[i%int64(l.insts)], Units: tracewatch.QtyScale,
 			Last: t0.Add(time.Duration(i%(90*86400)) * time.Second), Receipt: receipt, Person: persons[i%2_000_000]}

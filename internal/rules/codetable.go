@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/binary"
+	"iter"
 	"slices"
 
 	"tracewatch"
@@ -139,21 +140,30 @@ func (s *tableShard) slot(i int) []byte {
 
 // find returns the slot of rem, or -1.
 func (s *tableShard) find(rem uint64) int {
+	if i, _, ok := s.probe(rem); ok {
+		return i
+	}
+	return -1
+}
+
+// probe returns the slot of rem, or where its probe stopped (the slot rem would take)
+// and how far that is from rem's home.
+func (s *tableShard) probe(rem uint64) (i, d int, found bool) {
 	size := s.size()
 	if size == 0 {
-		return -1
+		return 0, 0, false
 	}
-	i := homeOf(rem, size)
-	for d := 0; ; d++ {
+	i = homeOf(rem, size)
+	for d = 0; ; d++ {
 		b := s.slot(i)
 		if slotFree(b) {
-			return -1
+			return i, d, false
 		}
 		if slotRem(b) == rem {
-			return i
+			return i, d, true
 		}
 		if probeDist(i, homeOf(slotRem(b), size), size) < d {
-			return -1 // a Robin Hood table would have placed rem before this slot
+			return i, d, false // a Robin Hood table would have placed rem before this slot
 		}
 		i = nextSlot(i, size)
 	}
@@ -172,24 +182,26 @@ func (s *tableShard) insert(src []byte) int {
 // place puts src in the table (not full) by Robin Hood: it takes the slot of any
 // entry nearer its home than src is to its own, which moves on.
 func (s *tableShard) place(src []byte) int {
-	var cur, tmp [slotSize]byte
-	copy(cur[:], src)
+	return s.placeFrom(src, homeOf(slotRem(src), s.size()), 0)
+}
+
+// placeFrom is place starting at slot i, d slots from src's home, where a probe for
+// src stopped.
+func (s *tableShard) placeFrom(src []byte, i, d int) int {
+	cur := [slotSize]byte(src)
 	size := s.size()
-	i := homeOf(slotRem(cur[:]), size)
 	at := -1
-	for d := 0; ; d++ {
+	for ; ; d++ {
 		b := s.slot(i)
 		if slotFree(b) {
-			copy(b, cur[:])
+			*(*[slotSize]byte)(b) = cur
 			if at < 0 {
 				at = i
 			}
 			return at
 		}
 		if od := probeDist(i, homeOf(slotRem(b), size), size); od < d {
-			copy(tmp[:], b)
-			copy(b, cur[:])
-			cur = tmp
+			cur, *(*[slotSize]byte)(b) = [slotSize]byte(b), cur
 			if at < 0 {
 				at = i
 			}
@@ -227,43 +239,57 @@ func (s *tableShard) remove(i int) {
 		if slotFree(nb) || probeDist(j, homeOf(slotRem(nb), size), size) == 0 {
 			break
 		}
-		copy(s.slot(i), nb)
+		*(*[slotSize]byte)(s.slot(i)) = [slotSize]byte(nb)
 		i = j
 	}
 	clear(s.slot(i))
 	s.n--
 }
 
-// lookup returns the shard of id, its slot (nil when absent) and the slot's index.
-func (t *codeTable) lookup(id tracewatch.CodeID) (s *tableShard, b []byte, i int, rem uint64) {
-	shard, rem := splitID(id)
-	if t.shards == nil {
-		return nil, nil, -1, rem
-	}
-	s = &t.shards[shard]
-	if i = s.find(rem); i >= 0 {
-		return s, s.slot(i), i, rem
-	}
-	return s, nil, -1, rem
+// spot is where a lookup of an id ended.
+type spot struct {
+	s     *tableShard // nil while the table is empty
+	b     []byte      // the id's slot, nil when it is absent
+	i, d  int         // the slot, or where the probe stopped and its distance from home
+	shard uint32
+	rem   uint64
 }
 
-// add inserts an empty entry for id (not in the table) and returns its slot; the
-// caller sets a holder or receiver before anything else probes the shard.
-func (t *codeTable) add(s *tableShard, id tracewatch.CodeID, rem uint64, insts uint64) []byte {
+// lookup finds id.
+func (t *codeTable) lookup(id tracewatch.CodeID) spot {
+	shard, rem := splitID(id)
+	if t.shards == nil {
+		return spot{shard: shard, rem: rem}
+	}
+	s := &t.shards[shard]
+	i, d, ok := s.probe(rem)
+	if ok {
+		return spot{s: s, b: s.slot(i), i: i, d: d, shard: shard, rem: rem}
+	}
+	return spot{s: s, i: i, d: d, shard: shard, rem: rem}
+}
+
+// add inserts an entry for an id found absent at sp, with a holder or receiver (insts),
+// and returns its slot.
+func (t *codeTable) add(sp spot, insts uint64) []byte {
 	if t.shards == nil {
 		t.shards = make([]tableShard, 1<<shardBits)
-		shard, _ := splitID(id)
-		s = &t.shards[shard]
+		sp.s = &t.shards[sp.shard]
 	}
+	s := sp.s
 	var b [slotSize]byte
-	setSlotWord(b[:], rem)
+	setSlotWord(b[:], sp.rem)
 	setSlotInsts(b[:], insts)
-	return s.slot(s.insert(b[:]))
+	if (s.n+1)*loadMaxDen > s.size()*loadMaxNum {
+		return s.slot(s.insert(b[:])) // grows: the probe's stop no longer holds
+	}
+	s.n++
+	return s.slot(s.placeFrom(b[:], sp.i, sp.d))
 }
 
 // holding returns the holding of id.
 func (t *codeTable) holding(id tracewatch.CodeID) (holding, bool) {
-	_, b, _, _ := t.lookup(id)
+	b := t.lookup(id).b
 	if b == nil {
 		return holding{}, false
 	}
@@ -295,7 +321,8 @@ func (h *holding) fits() bool {
 
 // setHolding makes h the holding of id; h.inst < 0 removes it.
 func (t *codeTable) setHolding(id tracewatch.CodeID, h holding) {
-	s, b, i, rem := t.lookup(id)
+	sp := t.lookup(id)
+	b, rem := sp.b, sp.rem
 	if b != nil && slotHolder(b) == instSpilled {
 		delete(t.spill, id)
 	}
@@ -305,7 +332,7 @@ func (t *codeTable) setHolding(id tracewatch.CodeID, h holding) {
 		}
 		t.held--
 		if slotReceiver(b) == 0 {
-			s.remove(i)
+			sp.s.remove(sp.i)
 			return
 		}
 		setSlotWord(b, rem)
@@ -324,7 +351,7 @@ func (t *codeTable) setHolding(id tracewatch.CodeID, h holding) {
 	}
 	switch {
 	case b == nil:
-		b = t.add(s, id, rem, hv)
+		b = t.add(sp, hv)
 		t.held++
 	case slotHolder(b) == 0:
 		setSlotInsts(b, slotInsts(b)|hv)
@@ -350,7 +377,7 @@ func (t *codeTable) setHolding(id tracewatch.CodeID, h holding) {
 
 // receiver returns the institution that received id.
 func (t *codeTable) receiver(id tracewatch.CodeID) (int32, bool) {
-	_, b, _, _ := t.lookup(id)
+	b := t.lookup(id).b
 	if b == nil {
 		return 0, false
 	}
@@ -367,7 +394,29 @@ func (t *codeTable) receiver(id tracewatch.CodeID) (int32, bool) {
 
 // setReceiver makes in (≥ 0) the institution that received id.
 func (t *codeTable) setReceiver(id tracewatch.CodeID, in int32) {
-	s, b, _, rem := t.lookup(id)
+	t.setReceiverAt(t.lookup(id), id, in)
+}
+
+// addReceiver makes in (≥ 0) the institution that received id unless another one did:
+// then it returns that one and changes nothing.
+func (t *codeTable) addReceiver(id tracewatch.CodeID, in int32) (other int32, ok bool) {
+	sp := t.lookup(id)
+	if sp.b != nil {
+		switch rv := slotReceiver(sp.b); {
+		case rv == instSpilled:
+			if old := t.recvSpill[id]; old != in {
+				return old, true
+			}
+		case rv != 0 && int32(rv-1) != in:
+			return int32(rv - 1), true
+		}
+	}
+	t.setReceiverAt(sp, id, in)
+	return 0, false
+}
+
+func (t *codeTable) setReceiverAt(sp spot, id tracewatch.CodeID, in int32) {
+	b := sp.b
 	rv := uint64(instSpilled)
 	if in <= instMax {
 		rv = uint64(in) + 1
@@ -382,7 +431,7 @@ func (t *codeTable) setReceiver(id tracewatch.CodeID, in int32) {
 	}
 	switch {
 	case b == nil:
-		t.add(s, id, rem, rv<<instBits)
+		t.add(sp, rv<<instBits)
 		t.recv++
 	case slotReceiver(b) == 0:
 		setSlotInsts(b, slotInsts(b)|rv<<instBits)
@@ -456,10 +505,8 @@ func (l *tableLoad) flushHoldings(t *codeTable) {
 		for si := g << (shardBits - stageBits); si < (g+1)<<(shardBits-stageBits); si++ {
 			t.reserve(uint32(si), int(l.count[si]))
 		}
-		for _, part := range c.parts {
-			for i := range part {
-				t.setHolding(part[i].id, part[i].h)
-			}
+		for v := range c.all() {
+			t.setHolding(v.id, v.h)
 		}
 		*c = chunks[stagedHolding]{}
 	}
@@ -470,10 +517,8 @@ func (l *tableLoad) flushHoldings(t *codeTable) {
 func (l *tableLoad) flushReceipts(add func(id tracewatch.CodeID, in int32)) {
 	for g := range l.recv {
 		c := &l.recv[g]
-		for _, part := range c.parts {
-			for _, r := range part {
-				add(r.id, r.in)
-			}
+		for r := range c.all() {
+			add(r.id, r.in)
 		}
 		*c = chunks[stagedReceipt]{}
 	}
@@ -481,23 +526,38 @@ func (l *tableLoad) flushReceipts(add func(id tracewatch.CodeID, in int32)) {
 }
 
 // chunks is an append-only list kept in chunks that double up to chunkMax values:
-// appending never copies what is there.
+// appending never copies what is there, and touches only the list and the end of the
+// chunk being filled.
 type chunks[T any] struct {
-	parts [][]T
+	cur   []T   // the chunk being filled
+	parts [][]T // the full ones before it
 	n     int
 }
 
 const chunkMax = 1024
 
 func (c *chunks[T]) add(v T) {
-	if k := len(c.parts); k == 0 || len(c.parts[k-1]) == cap(c.parts[k-1]) {
+	if len(c.cur) == cap(c.cur) {
 		size := 16
-		if k > 0 {
-			size = min(2*cap(c.parts[k-1]), chunkMax)
+		if c.cur != nil {
+			c.parts = append(c.parts, c.cur)
+			size = min(2*cap(c.cur), chunkMax)
 		}
-		c.parts = append(c.parts, make([]T, 0, size))
+		c.cur = make([]T, 0, size)
 	}
-	k := len(c.parts) - 1
-	c.parts[k] = append(c.parts[k], v)
+	c.cur = append(c.cur, v)
 	c.n++
+}
+
+// all returns the values in the order they were added.
+func (c *chunks[T]) all() iter.Seq[*T] {
+	return func(yield func(*T) bool) {
+		for _, part := range append(c.parts, c.cur) {
+			for i := range part {
+				if !yield(&part[i]) {
+					return
+				}
+			}
+		}
+	}
 }

@@ -350,3 +350,24 @@ func BenchmarkCodeTable(b *testing.B) {
 		}
 	})
 }
+
+// TestCodeTableAddReceiver: the first receiver of a code sticks; another one is
+// reported, not recorded; the same one again is no conflict; spilled receivers too.
+func TestCodeTableAddReceiver(t *testing.T) {
+	for _, base := range []int32{3, instMax + 1} {
+		var c codeTable
+		id := tracewatch.CodeID(42)
+		if old, ok := c.addReceiver(id, base); ok {
+			t.Fatalf("first receiver: conflict with %d", old)
+		}
+		if old, ok := c.addReceiver(id, base); ok {
+			t.Fatalf("the same receiver again: conflict with %d", old)
+		}
+		if old, ok := c.addReceiver(id, base+1); !ok || old != base {
+			t.Fatalf("another receiver: %d, %v; want the conflict with %d", old, ok, base)
+		}
+		if in, _ := c.receiver(id); in != base || c.recv != 1 {
+			t.Fatalf("receiver %d (count %d) after a conflict; want %d kept", in, c.recv, base)
+		}
+	}
+}

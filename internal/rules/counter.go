@@ -253,12 +253,10 @@ func (x *Index) addReceipt(key string, in int32) {
 
 // addPackedReceipt records that institution in received the code of packed id.
 func (x *Index) addPackedReceipt(id tracewatch.CodeID, in int32) {
-	if old, ok := x.codes.receiver(id); ok && old != in {
+	if old, ok := x.codes.addReceiver(id, in); ok {
 		key, _ := tracewatch.KeyOfPackedID(id)
 		x.recvMany[key] = appendUnique(x.recvMany[key], old, in)
-		return
 	}
-	x.codes.setReceiver(id, in)
 }
 
 func appendUnique(s []int32, vs ...int32) []int32 {
