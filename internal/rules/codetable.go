@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"iter"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"tracewatch"
 )
@@ -27,16 +29,14 @@ import (
 // it passes loadMax, so the whole table stays between loadMin and loadMax full whatever
 // the number of codes, and a growth rehashes one shard (about 24,000 codes at 10^8): no
 // long pause and no second copy of the table. A shard's slots take the whole size class
-// or pages the allocator gives them, so that nothing is lost to rounding. A holding a slot cannot carry exactly (units
-// that are not whole minimum units or exceed unitMax, a time outside the epoch's range,
-// an institution index beyond instMax) is kept whole in a Go map instead, and so is
-// such a receiver; the slot then says so (instSpilled).
+// or pages the allocator gives them, so that nothing is lost to rounding. A holding a
+// slot cannot carry exactly (units that are not whole minimum units or exceed unitMax,
+// a time outside the epoch's range, an institution index beyond instMax) is kept whole
+// in its shard's Go map instead, and so is such a receiver; the slot then says so
+// (instSpilled). Nothing is shared between shards, so that different shards may be
+// written at the same time (tableLoad).
 type codeTable struct {
-	shards    []tableShard // nil until the first insert
-	held      int          // codes with a holding
-	recv      int          // codes with a receiver
-	spill     map[tracewatch.CodeID]holding
-	recvSpill map[tracewatch.CodeID]int32
+	shards []tableShard // nil until the first insert
 }
 
 const (
@@ -59,8 +59,21 @@ const (
 
 // tableShard is one Robin Hood table of slotSize-byte slots.
 type tableShard struct {
-	slots []byte
-	n     int // occupied slots
+	slots     []byte
+	n         int // occupied slots
+	held      int // codes with a holding
+	recv      int // codes with a receiver
+	spill     map[tracewatch.CodeID]holding
+	recvSpill map[tracewatch.CodeID]int32
+}
+
+// counts returns the number of codes with a holding and with a receiver.
+func (t *codeTable) counts() (held, recv int) {
+	for i := range t.shards {
+		held += t.shards[i].held
+		recv += t.shards[i].recv
+	}
+	return held, recv
 }
 
 // mix64 is a bijection of uint64 (the SplitMix64 finalizer): the table's hash, whose
@@ -269,14 +282,21 @@ func (t *codeTable) lookup(id tracewatch.CodeID) spot {
 	return spot{s: s, i: i, d: d, shard: shard, rem: rem}
 }
 
+// writable makes sure sp has its shard, making the table's shards if need be.
+func (t *codeTable) writable(sp *spot) *tableShard {
+	if sp.s == nil {
+		if t.shards == nil {
+			t.shards = make([]tableShard, 1<<shardBits)
+		}
+		sp.s = &t.shards[sp.shard]
+	}
+	return sp.s
+}
+
 // add inserts an entry for an id found absent at sp, with a holder or receiver (insts),
 // and returns its slot.
 func (t *codeTable) add(sp spot, insts uint64) []byte {
-	if t.shards == nil {
-		t.shards = make([]tableShard, 1<<shardBits)
-		sp.s = &t.shards[sp.shard]
-	}
-	s := sp.s
+	s := t.writable(&sp)
 	var b [slotSize]byte
 	setSlotWord(b[:], sp.rem)
 	setSlotInsts(b[:], insts)
@@ -289,7 +309,8 @@ func (t *codeTable) add(sp spot, insts uint64) []byte {
 
 // holding returns the holding of id.
 func (t *codeTable) holding(id tracewatch.CodeID) (holding, bool) {
-	b := t.lookup(id).b
+	sp := t.lookup(id)
+	b := sp.b
 	if b == nil {
 		return holding{}, false
 	}
@@ -298,7 +319,7 @@ func (t *codeTable) holding(id tracewatch.CodeID) (holding, bool) {
 	case 0:
 		return holding{}, false
 	case instSpilled:
-		h, ok := t.spill[id]
+		h, ok := sp.s.spill[id]
 		return h, ok
 	}
 	w := slotWord(b)
@@ -324,13 +345,13 @@ func (t *codeTable) setHolding(id tracewatch.CodeID, h holding) {
 	sp := t.lookup(id)
 	b, rem := sp.b, sp.rem
 	if b != nil && slotHolder(b) == instSpilled {
-		delete(t.spill, id)
+		delete(sp.s.spill, id)
 	}
 	if h.inst < 0 {
 		if b == nil || slotHolder(b) == 0 {
 			return
 		}
-		t.held--
+		sp.s.held--
 		if slotReceiver(b) == 0 {
 			sp.s.remove(sp.i)
 			return
@@ -340,22 +361,23 @@ func (t *codeTable) setHolding(id tracewatch.CodeID, h holding) {
 		clear(b[13:])
 		return
 	}
+	s := t.writable(&sp)
 	hv := uint64(instSpilled)
 	if h.fits() {
 		hv = uint64(h.inst) + 1
 	} else {
-		if t.spill == nil {
-			t.spill = map[tracewatch.CodeID]holding{}
+		if s.spill == nil {
+			s.spill = map[tracewatch.CodeID]holding{}
 		}
-		t.spill[id] = h
+		s.spill[id] = h
 	}
 	switch {
 	case b == nil:
 		b = t.add(sp, hv)
-		t.held++
+		s.held++
 	case slotHolder(b) == 0:
 		setSlotInsts(b, slotInsts(b)|hv)
-		t.held++
+		s.held++
 	default:
 		setSlotInsts(b, slotInsts(b)&^instMask|hv)
 	}
@@ -377,7 +399,8 @@ func (t *codeTable) setHolding(id tracewatch.CodeID, h holding) {
 
 // receiver returns the institution that received id.
 func (t *codeTable) receiver(id tracewatch.CodeID) (int32, bool) {
-	b := t.lookup(id).b
+	sp := t.lookup(id)
+	b := sp.b
 	if b == nil {
 		return 0, false
 	}
@@ -385,7 +408,7 @@ func (t *codeTable) receiver(id tracewatch.CodeID) (int32, bool) {
 	case 0:
 		return 0, false
 	case instSpilled:
-		in, ok := t.recvSpill[id]
+		in, ok := sp.s.recvSpill[id]
 		return in, ok
 	default:
 		return int32(rv - 1), true
@@ -404,7 +427,7 @@ func (t *codeTable) addReceiver(id tracewatch.CodeID, in int32) (other int32, ok
 	if sp.b != nil {
 		switch rv := slotReceiver(sp.b); {
 		case rv == instSpilled:
-			if old := t.recvSpill[id]; old != in {
+			if old := sp.s.recvSpill[id]; old != in {
 				return old, true
 			}
 		case rv != 0 && int32(rv-1) != in:
@@ -416,36 +439,34 @@ func (t *codeTable) addReceiver(id tracewatch.CodeID, in int32) (other int32, ok
 }
 
 func (t *codeTable) setReceiverAt(sp spot, id tracewatch.CodeID, in int32) {
-	b := sp.b
+	b, s := sp.b, t.writable(&sp)
 	rv := uint64(instSpilled)
 	if in <= instMax {
 		rv = uint64(in) + 1
 		if b != nil && slotReceiver(b) == instSpilled {
-			delete(t.recvSpill, id)
+			delete(s.recvSpill, id)
 		}
 	} else {
-		if t.recvSpill == nil {
-			t.recvSpill = map[tracewatch.CodeID]int32{}
+		if s.recvSpill == nil {
+			s.recvSpill = map[tracewatch.CodeID]int32{}
 		}
-		t.recvSpill[id] = in
+		s.recvSpill[id] = in
 	}
 	switch {
 	case b == nil:
 		t.add(sp, rv<<instBits)
-		t.recv++
+		s.recv++
 	case slotReceiver(b) == 0:
 		setSlotInsts(b, slotInsts(b)|rv<<instBits)
-		t.recv++
+		s.recv++
 	default:
 		setSlotInsts(b, slotInsts(b)&instMask|rv<<instBits)
 	}
 }
 
-// reserve sizes shard si for n more entries at about loadFit, at once.
+// reserve sizes shard si (the table's shards made) for n more entries at about
+// loadFit, at once.
 func (t *codeTable) reserve(si uint32, n int) {
-	if t.shards == nil {
-		t.shards = make([]tableShard, 1<<shardBits)
-	}
 	s := &t.shards[si]
 	if want := int(float64(s.n+n) / loadFit); want > s.size() {
 		s.resize(want)
@@ -495,12 +516,19 @@ func (l *tableLoad) receipt(id tracewatch.CodeID, in int32) {
 	l.recv[si>>(shardBits-stageBits)].add(stagedReceipt{id, in})
 }
 
-// flushHoldings sets the staged holdings in t, group by group, and drops them.
-func (l *tableLoad) flushHoldings(t *codeTable) {
-	for g := range l.held {
+// flushHoldings sets the staged holdings in t, group by group on workers goroutines
+// (the groups' shards are disjoint), and drops them.
+func (l *tableLoad) flushHoldings(t *codeTable, workers int) {
+	if l.held == nil {
+		return
+	}
+	if t.shards == nil {
+		t.shards = make([]tableShard, 1<<shardBits)
+	}
+	eachGroup(workers, func(g int) {
 		c := &l.held[g]
 		if c.n == 0 {
-			continue
+			return
 		}
 		for si := g << (shardBits - stageBits); si < (g+1)<<(shardBits-stageBits); si++ {
 			t.reserve(uint32(si), int(l.count[si]))
@@ -509,20 +537,42 @@ func (l *tableLoad) flushHoldings(t *codeTable) {
 			t.setHolding(v.id, v.h)
 		}
 		*c = chunks[stagedHolding]{}
-	}
+	})
 	l.held, l.count = nil, nil
 }
 
-// flushReceipts calls add for each staged receipt, group by group, and drops them.
-func (l *tableLoad) flushReceipts(add func(id tracewatch.CodeID, in int32)) {
-	for g := range l.recv {
+// flushReceipts calls add for each staged receipt, group by group on workers
+// goroutines, and drops them: add, which records the receipt in t, may run for codes
+// of different groups (of different shards) at the same time.
+func (l *tableLoad) flushReceipts(t *codeTable, workers int, add func(id tracewatch.CodeID, in int32)) {
+	if l.recv == nil {
+		return
+	}
+	if t.shards == nil {
+		t.shards = make([]tableShard, 1<<shardBits) // before the workers write
+	}
+	eachGroup(workers, func(g int) {
 		c := &l.recv[g]
 		for r := range c.all() {
 			add(r.id, r.in)
 		}
 		*c = chunks[stagedReceipt]{}
-	}
+	})
 	l.recv = nil
+}
+
+// eachGroup calls fn for every staging group, on workers goroutines.
+func eachGroup(workers int, fn func(g int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for g := int(next.Add(1) - 1); g < 1<<stageBits; g = int(next.Add(1) - 1) {
+				fn(g)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // chunks is an append-only list kept in chunks that double up to chunkMax values:

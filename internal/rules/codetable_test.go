@@ -3,6 +3,8 @@ package rules
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 
 	"tracewatch"
@@ -50,9 +52,24 @@ func checkShards(t *testing.T, c *codeTable) {
 			t.Fatalf("shard %d is %d/%d full, past the load limit", si, s.n, s.size())
 		}
 	}
-	if held != c.held || recv != c.recv {
-		t.Fatalf("slots say %d held and %d received, the table counts %d and %d", held, recv, c.held, c.recv)
+	if ch, cr := c.counts(); held != ch || recv != cr {
+		t.Fatalf("slots say %d held and %d received, the table counts %d and %d", held, recv, ch, cr)
 	}
+}
+
+// spilled and recvSpilled count the holdings and receivers kept in spill maps.
+func spilled(c *codeTable) (n int) {
+	for i := range c.shards {
+		n += len(c.shards[i].spill)
+	}
+	return n
+}
+
+func recvSpilled(c *codeTable) (n int) {
+	for i := range c.shards {
+		n += len(c.shards[i].recvSpill)
+	}
+	return n
 }
 
 func TestCodeTableInsertUpdateDelete(t *testing.T) {
@@ -65,8 +82,8 @@ func TestCodeTableInsertUpdateDelete(t *testing.T) {
 		t.Fatal("an empty table has a receiver")
 	}
 	c.setHolding(id, holding{inst: -1}) // removing what is not there
-	if c.held != 0 || c.shards != nil {
-		t.Fatalf("removing an absent holding changed the table: held %d", c.held)
+	if c.shards != nil {
+		t.Fatal("removing an absent holding made the table")
 	}
 	h := sampleHolding(7)
 	c.setHolding(id, h)
@@ -96,8 +113,8 @@ func TestCodeTableInsertUpdateDelete(t *testing.T) {
 	if in, ok := c.receiver(id); !ok || in != 4 {
 		t.Fatalf("removing the holding lost the receiver: %d, %v", in, ok)
 	}
-	if c.held != 0 || c.recv != 1 {
-		t.Fatalf("counts %d held, %d received; want 0 and 1", c.held, c.recv)
+	if held, recv := c.counts(); held != 0 || recv != 1 {
+		t.Fatalf("counts %d held, %d received; want 0 and 1", held, recv)
 	}
 	// A code with neither holder nor receiver left frees its slot.
 	c.setHolding(id, h)
@@ -172,8 +189,8 @@ func TestCodeTableSpill(t *testing.T) {
 			t.Errorf("spilled receiver %d = %d, %v", i, in, ok)
 		}
 	}
-	if len(c.spill) != len(odd) || len(c.recvSpill) != len(odd) {
-		t.Fatalf("spill maps hold %d and %d; want %d each", len(c.spill), len(c.recvSpill), len(odd))
+	if spilled(&c) != len(odd) || recvSpilled(&c) != len(odd) {
+		t.Fatalf("spill maps hold %d and %d; want %d each", spilled(&c), recvSpilled(&c), len(odd))
 	}
 	// Back to values a slot carries: the spill maps empty.
 	for i := range odd {
@@ -184,14 +201,14 @@ func TestCodeTableSpill(t *testing.T) {
 			t.Errorf("holding %d back in its slot = %+v", i, got)
 		}
 	}
-	if len(c.spill) != 0 || len(c.recvSpill) != 0 {
-		t.Fatalf("spill maps still hold %d and %d", len(c.spill), len(c.recvSpill))
+	if spilled(&c) != 0 || recvSpilled(&c) != 0 {
+		t.Fatalf("spill maps still hold %d and %d", spilled(&c), recvSpilled(&c))
 	}
 	// Removing a spilled holding removes it from the map.
 	c.setHolding(5000, odd[0])
 	c.setHolding(5000, holding{inst: -1})
-	if _, ok := c.holding(5000); ok || len(c.spill) != 0 {
-		t.Fatalf("a removed spilled holding remains (%d spilled)", len(c.spill))
+	if _, ok := c.holding(5000); ok || spilled(&c) != 0 {
+		t.Fatalf("a removed spilled holding remains (%d spilled)", spilled(&c))
 	}
 	checkShards(t, &c)
 }
@@ -265,8 +282,8 @@ func TestCodeTableRandom(t *testing.T) {
 			recv[id] = in
 		}
 	}
-	if c.held != len(held) || c.recv != len(recv) {
-		t.Fatalf("table counts %d held, %d received; the maps %d and %d", c.held, c.recv, len(held), len(recv))
+	if ch, cr := c.counts(); ch != len(held) || cr != len(recv) {
+		t.Fatalf("table counts %d held, %d received; the maps %d and %d", ch, cr, len(held), len(recv))
 	}
 	for _, id := range ids {
 		h, ok := c.holding(id)
@@ -366,8 +383,95 @@ func TestCodeTableAddReceiver(t *testing.T) {
 		if old, ok := c.addReceiver(id, base+1); !ok || old != base {
 			t.Fatalf("another receiver: %d, %v; want the conflict with %d", old, ok, base)
 		}
-		if in, _ := c.receiver(id); in != base || c.recv != 1 {
-			t.Fatalf("receiver %d (count %d) after a conflict; want %d kept", in, c.recv, base)
+		if in, _ := c.receiver(id); in != base {
+			t.Fatalf("receiver %d after a conflict; want %d kept", in, base)
+		}
+		if _, recv := c.counts(); recv != 1 {
+			t.Fatalf("%d codes received; want 1", recv)
 		}
 	}
+}
+
+// TestTableLoad: a staged load, flushed on several goroutines, ends as the same rows
+// applied one by one: a code's later holding wins, a second receiver is reported.
+func TestTableLoad(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var load tableLoad
+	var want codeTable
+	ids := make([]tracewatch.CodeID, 50_000)
+	for i := range ids {
+		ids[i] = tracewatch.CodeID(r.Int64())
+	}
+	for i := range 100_000 {
+		id, h := ids[r.IntN(len(ids))], sampleHolding(i)
+		if i%10 == 0 {
+			h.units = 1 // spilled
+		}
+		load.holding(id, h)
+		want.setHolding(id, h)
+	}
+	wantMany := map[tracewatch.CodeID][]int32{}
+	for range 100_000 {
+		id, in := ids[r.IntN(len(ids))], int32(r.IntN(3))
+		load.receipt(id, in)
+		if old, ok := want.addReceiver(id, in); ok {
+			wantMany[id] = append(wantMany[id], old, in)
+		}
+	}
+	var got codeTable
+	load.flushHoldings(&got, 4)
+	var mu sync.Mutex
+	gotMany := map[tracewatch.CodeID][]int32{}
+	load.flushReceipts(&got, 4, func(id tracewatch.CodeID, in int32) {
+		if old, ok := got.addReceiver(id, in); ok {
+			mu.Lock()
+			gotMany[id] = append(gotMany[id], old, in)
+			mu.Unlock()
+		}
+	})
+	for _, id := range ids {
+		wh, wok := want.holding(id)
+		gh, gok := got.holding(id)
+		if wh != gh || wok != gok {
+			t.Fatalf("holding of %d = %+v, %v; want %+v, %v", id, gh, gok, wh, wok)
+		}
+		wi, wok := want.receiver(id)
+		gi, gok := got.receiver(id)
+		if wi != gi || wok != gok {
+			t.Fatalf("receiver of %d = %d, %v; want %d, %v", id, gi, gok, wi, wok)
+		}
+	}
+	if len(gotMany) != len(wantMany) || len(wantMany) == 0 {
+		t.Fatalf("%d codes with a second receiver; want %d (and some)", len(gotMany), len(wantMany))
+	}
+	for id, w := range wantMany {
+		if g := gotMany[id]; !slices.Equal(g, w) {
+			t.Fatalf("receivers reported for %d: %v; want %v", id, g, w)
+		}
+	}
+	if load.held != nil || load.recv != nil {
+		t.Fatal("the staged rows are kept after the flush")
+	}
+	checkShards(t, &got)
+}
+
+// TestTableLoadReceiptsOnly: receipts flushed into an empty table on several
+// goroutines (run with -race: the table's shards are made before the workers start).
+func TestTableLoadReceiptsOnly(t *testing.T) {
+	var load tableLoad
+	for i := range 10_000 {
+		load.receipt(tracewatch.CodeID(i), int32(i%7))
+	}
+	var c codeTable
+	load.flushReceipts(&c, 4, func(id tracewatch.CodeID, in int32) {
+		if old, ok := c.addReceiver(id, in); ok {
+			t.Errorf("code %d: a second receiver %d after %d", id, in, old)
+		}
+	})
+	for i := range 10_000 {
+		if in, ok := c.receiver(tracewatch.CodeID(i)); !ok || in != int32(i%7) {
+			t.Fatalf("receiver of %d = %d, %v; want %d", i, in, ok, i%7)
+		}
+	}
+	checkShards(t, &c)
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -116,7 +117,8 @@ func (x *Index) Ready() bool {
 func (x *Index) Size() (held, received int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.codes.held + len(x.heldKey), x.codes.recv + len(x.recvKey)
+	held, received = x.codes.counts()
+	return held + len(x.heldKey), received + len(x.recvKey)
 }
 
 func (x *Index) inst(code string) int32 {
@@ -188,7 +190,8 @@ func (x *Index) build(ctx context.Context, src IndexSource) error {
 	for in, v := range sums {
 		x.coverage[in] = v.rate()
 	}
-	// Packed codes are staged per shard of the table and put in shard by shard.
+	// Packed codes are staged per group of the table's shards, then put in group by
+	// group, on as many goroutines as the process may run (tableLoad).
 	var load tableLoad
 	err = src.Holdings(ctx, func(key string, h facts.Holding) error {
 		hd := holding{inst: x.inst(h.Institution), units: h.Units, last: h.Last.Unix(), receipt: idHash(h.Receipt),
@@ -203,7 +206,8 @@ func (x *Index) build(ctx context.Context, src IndexSource) error {
 	if err != nil {
 		return err
 	}
-	load.flushHoldings(&x.codes)
+	workers := runtime.GOMAXPROCS(0)
+	load.flushHoldings(&x.codes, workers)
 	err = src.Receipts(ctx, func(key, in string) error {
 		if id, ok := tracewatch.PackedCodeID(key); ok {
 			load.receipt(id, x.inst(in))
@@ -215,7 +219,14 @@ func (x *Index) build(ctx context.Context, src IndexSource) error {
 	if err != nil {
 		return err
 	}
-	load.flushReceipts(x.addPackedReceipt)
+	var many sync.Mutex // recvMany, for the flush's workers
+	load.flushReceipts(&x.codes, workers, func(id tracewatch.CodeID, in int32) {
+		if old, ok := x.codes.addReceiver(id, in); ok {
+			many.Lock()
+			x.addMany(id, old, in)
+			many.Unlock()
+		}
+	})
 	return nil
 }
 
@@ -254,9 +265,14 @@ func (x *Index) addReceipt(key string, in int32) {
 // addPackedReceipt records that institution in received the code of packed id.
 func (x *Index) addPackedReceipt(id tracewatch.CodeID, in int32) {
 	if old, ok := x.codes.addReceiver(id, in); ok {
-		key, _ := tracewatch.KeyOfPackedID(id)
-		x.recvMany[key] = appendUnique(x.recvMany[key], old, in)
+		x.addMany(id, old, in)
 	}
+}
+
+// addMany records old and in as receivers of the code of packed id.
+func (x *Index) addMany(id tracewatch.CodeID, old, in int32) {
+	key, _ := tracewatch.KeyOfPackedID(id)
+	x.recvMany[key] = appendUnique(x.recvMany[key], old, in)
 }
 
 func appendUnique(s []int32, vs ...int32) []int32 {
