@@ -40,8 +40,8 @@ func (l indexLoad) key(i int64) string {
 	return string(b[:])
 }
 
-// institutions returns the institutions' codes, made once (a store interns nothing,
-// but formatting one per row would be most of the generator's time).
+// institutions returns the institutions' codes, made once: formatting one per row
+// would be most of the generator's time (the index looks them up by value).
 func (l indexLoad) institutions() []string {
 	out := make([]string, l.insts)
 	for i := range out {
@@ -52,8 +52,8 @@ func (l indexLoad) institutions() []string {
 
 // Holdings gives each code a fresh key string, as a store's row does; the receipt
 // (shared by two codes) and the person (one of 2,000,000) are made once each and
-// shared, as a store's dictionary-encoded columns can hand them out, so that the
-// generator's garbage does not dominate the load it measures.
+// shared, where a store would hand out a fresh string per row (the index only hashes
+// them), so that the generator's garbage does not weigh on the load it measures.
 func (l indexLoad) Holdings(ctx context.Context, fn func(key string, h facts.Holding) error) error {
 	t0 := time.Date(2025, 1, 1, 8, 0, 0, 0, time.UTC)
 	insts := l.institutions()

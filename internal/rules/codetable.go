@@ -46,7 +46,7 @@ const (
 	slotSize    = 26
 	instBits    = 20
 	instMask    = 1<<instBits - 1
-	instSpilled = instMask     // the holder or receiver is in the table's spill maps
+	instSpilled = instMask     // the holder or receiver is in its shard's spill maps
 	instMax     = instMask - 2 // the largest institution index a slot carries (as index + 1)
 	unitMax     = 1<<11 - 1    // the most whole minimum units a slot carries
 	othersBit   = uint64(1) << 63
@@ -476,8 +476,8 @@ func (t *codeTable) reserve(si uint32, n int) {
 // tableLoad stages a bulk load of a codeTable: holdings and receipts gathered in
 // 2^stageBits groups of shards as they come, then applied one group at a time, so that
 // the load writes a few shards while their slots are in cache and sizes each once,
-// instead of touching the whole table at random (a cache and TLB miss per code: three
-// quarters of the load time at 10^7). Fewer groups than shards keep the groups' tails,
+// instead of touching the whole table at random (a cache and TLB miss per code: at 10^7
+// the load took 17.9 s so, 7.9 s staged). Fewer groups than shards keep the groups' tails,
 // where the codes are appended, within the TLB's reach. Each code's holdings and
 // receipts keep their order.
 type tableLoad struct {
