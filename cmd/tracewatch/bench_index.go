@@ -29,22 +29,46 @@ type indexLoad struct {
 	insts int
 }
 
+// key returns code i's 20-digit key: a fresh string, as a store's row gives it.
 func (l indexLoad) key(i int64) string {
-	b := make([]byte, 0, 20)
-	b = append(b, "8385793"...)
-	s := strconv.FormatInt(i, 10)
-	for range 13 - len(s) {
-		b = append(b, '0')
+	var b [20]byte
+	copy(b[:], "8385793")
+	for j := 19; j >= 7; j-- {
+		b[j] = byte('0' + i%10)
+		i /= 10
 	}
-	return string(append(b, s...))
+	return string(b[:])
 }
 
+// institutions returns the institutions' codes, made once: formatting one per row
+// would be most of the generator's time (the index looks them up by value).
+func (l indexLoad) institutions() []string {
+	out := make([]string, l.insts)
+	for i := range out {
+		out[i] = benchInstitutionCode(i)
+	}
+	return out
+}
+
+// Holdings gives each code a fresh key string, as a store's row does; the receipt
+// (shared by two codes) and the person (one of 2,000,000) are made once each and
+// shared, where a store would hand out a fresh string per row (the index only hashes
+// them), so that the generator's garbage does not weigh on the load it measures.
 func (l indexLoad) Holdings(ctx context.Context, fn func(key string, h facts.Holding) error) error {
 	t0 := time.Date(2025, 1, 1, 8, 0, 0, 0, time.UTC)
+	insts := l.institutions()
+	persons := make([]string, min(l.codes, 2_000_000))
+	for i := range persons {
+		persons[i] = "PSN" + strconv.FormatInt(int64(i), 36)
+	}
+	var receipt string
+	var buf [24]byte
 	for i := range l.codes {
-		h := facts.Holding{Institution: benchInstitutionCode(int(i % int64(l.insts))), Units: tracewatch.QtyScale,
-			Last: t0.Add(time.Duration(i%(90*86400)) * time.Second), Receipt: "R" + strconv.FormatInt(i/2, 36),
-			Person: "PSN" + strconv.FormatInt(i%2_000_000, 36)}
+		if i%2 == 0 {
+			receipt = string(strconv.AppendInt(append(buf[:0], 'R'), i/2, 10))
+		}
+		h := facts.Holding{Institution: insts[i%int64(l.insts)], Units: tracewatch.QtyScale,
+			Last: t0.Add(time.Duration(i%(90*86400)) * time.Second), Receipt: receipt, Person: persons[i%2_000_000]}
 		if err := fn(l.key(i), h); err != nil {
 			return err
 		}
@@ -53,8 +77,9 @@ func (l indexLoad) Holdings(ctx context.Context, fn func(key string, h facts.Hol
 }
 
 func (l indexLoad) Receipts(ctx context.Context, fn func(key, institution string) error) error {
+	insts := l.institutions()
 	for i := range l.codes {
-		if err := fn(l.key(i), benchInstitutionCode(int(i%int64(l.insts)))); err != nil {
+		if err := fn(l.key(i), insts[i%int64(l.insts)]); err != nil {
 			return err
 		}
 	}

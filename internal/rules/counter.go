@@ -2,7 +2,7 @@ package rules
 
 import (
 	"context"
-	"hash/fnv"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -53,8 +53,8 @@ type Violation struct {
 type holding struct {
 	inst    int32 // institution index; -1: nobody
 	units   tracewatch.Qty
-	last    int64 // unix seconds of the last sale
-	receipt uint32
+	last    int64  // unix seconds of the last sale
+	receipt uint32 // idHash of the receipt, person and settlement of the last sale
 	person  uint32
 	setl    uint32
 	others  bool // sold at more than one institution with a positive net
@@ -66,9 +66,8 @@ type Index struct {
 	mu       sync.RWMutex
 	insts    []string
 	instIdx  map[string]int32
-	held     map[tracewatch.CodeID]holding
+	codes    codeTable          // holder and receiver per packed code id
 	heldKey  map[string]holding // codes without a packed id
-	recv     map[tracewatch.CodeID]int32
 	recvKey  map[string]int32
 	recvMany map[string][]int32 // key → every receiver, when more than one
 	content  map[string]int64   // drug → pack content
@@ -100,8 +99,8 @@ func NewIndex() *Index {
 
 // newIndex returns an empty index without rules.
 func newIndex() *Index {
-	return &Index{instIdx: map[string]int32{}, held: map[tracewatch.CodeID]holding{}, heldKey: map[string]holding{},
-		recv: map[tracewatch.CodeID]int32{}, recvKey: map[string]int32{}, recvMany: map[string][]int32{},
+	return &Index{instIdx: map[string]int32{}, heldKey: map[string]holding{},
+		recvKey: map[string]int32{}, recvMany: map[string][]int32{},
 		content: map[string]int64{}, mapping: map[string]tracewatch.CodeMapping{}, goods: map[string]tracewatch.CodeMapping{},
 		coverage: map[string]float64{}, env: &Env{Institutions: map[string]tracewatch.Institution{}, Drugs: map[string]tracewatch.Drug{},
 			Regions: map[tracewatch.Region]tracewatch.RegionInfo{}}}
@@ -118,16 +117,8 @@ func (x *Index) Ready() bool {
 func (x *Index) Size() (held, received int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.held) + len(x.heldKey), len(x.recv) + len(x.recvKey)
-}
-
-func hash32(s string) uint32 {
-	if s == "" {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return h.Sum32() | 1
+	held, received = x.codes.counts()
+	return held + len(x.heldKey), received + len(x.recvKey)
 }
 
 func (x *Index) inst(code string) int32 {
@@ -159,8 +150,8 @@ func (x *Index) Load(ctx context.Context, src IndexSource) error {
 		}
 		return err
 	}
-	x.insts, x.instIdx, x.held, x.heldKey = nx.insts, nx.instIdx, nx.held, nx.heldKey
-	x.recv, x.recvKey, x.recvMany = nx.recv, nx.recvKey, nx.recvMany
+	x.insts, x.instIdx, x.codes, x.heldKey = nx.insts, nx.instIdx, nx.codes, nx.heldKey
+	x.recvKey, x.recvMany = nx.recvKey, nx.recvMany
 	x.content, x.mapping, x.goods, x.env, x.coverage = nx.content, nx.mapping, nx.goods, nx.env, nx.coverage
 	pending := x.pending
 	x.pending = nil
@@ -199,24 +190,49 @@ func (x *Index) build(ctx context.Context, src IndexSource) error {
 	for in, v := range sums {
 		x.coverage[in] = v.rate()
 	}
+	// Packed codes are staged per group of the table's shards, then put in group by
+	// group, on as many goroutines as the process may run (tableLoad).
+	var load tableLoad
 	err = src.Holdings(ctx, func(key string, h facts.Holding) error {
-		x.setHolding(key, holding{inst: x.inst(h.Institution), units: h.Units, last: h.Last.Unix(), receipt: hash32(h.Receipt),
-			person: hash32(h.Person), setl: hash32(h.Settlement), others: h.Others})
+		hd := holding{inst: x.inst(h.Institution), units: h.Units, last: h.Last.Unix(), receipt: idHash(h.Receipt),
+			person: idHash(h.Person), setl: idHash(h.Settlement), others: h.Others}
+		if id, ok := tracewatch.PackedCodeID(key); ok {
+			load.holding(id, hd)
+		} else {
+			x.setHolding(key, hd)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return src.Receipts(ctx, func(key, in string) error {
-		x.addReceipt(key, x.inst(in))
+	workers := runtime.GOMAXPROCS(0)
+	load.flushHoldings(&x.codes, workers)
+	err = src.Receipts(ctx, func(key, in string) error {
+		if id, ok := tracewatch.PackedCodeID(key); ok {
+			load.receipt(id, x.inst(in))
+		} else {
+			x.addReceipt(key, x.inst(in))
+		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	var many sync.Mutex // recvMany, for the flush's workers
+	load.flushReceipts(&x.codes, workers, func(id tracewatch.CodeID, in int32) {
+		if old, ok := x.codes.addReceiver(id, in); ok {
+			many.Lock()
+			x.addMany(id, old, in)
+			many.Unlock()
+		}
+	})
+	return nil
 }
 
 func (x *Index) holdingOf(key string) (holding, bool) {
 	if id, ok := tracewatch.PackedCodeID(key); ok {
-		h, ok := x.held[id]
-		return h, ok
+		return x.codes.holding(id)
 	}
 	h, ok := x.heldKey[key]
 	return h, ok
@@ -224,11 +240,7 @@ func (x *Index) holdingOf(key string) (holding, bool) {
 
 func (x *Index) setHolding(key string, h holding) {
 	if id, ok := tracewatch.PackedCodeID(key); ok {
-		if h.inst < 0 {
-			delete(x.held, id)
-			return
-		}
-		x.held[id] = h
+		x.codes.setHolding(id, h)
 		return
 	}
 	if h.inst < 0 {
@@ -240,11 +252,7 @@ func (x *Index) setHolding(key string, h holding) {
 
 func (x *Index) addReceipt(key string, in int32) {
 	if id, ok := tracewatch.PackedCodeID(key); ok {
-		if old, ok := x.recv[id]; ok && old != in {
-			x.recvMany[key] = appendUnique(x.recvMany[key], old, in)
-			return
-		}
-		x.recv[id] = in
+		x.addPackedReceipt(id, in)
 		return
 	}
 	if old, ok := x.recvKey[key]; ok && old != in {
@@ -252,6 +260,19 @@ func (x *Index) addReceipt(key string, in int32) {
 		return
 	}
 	x.recvKey[key] = in
+}
+
+// addPackedReceipt records that institution in received the code of packed id.
+func (x *Index) addPackedReceipt(id tracewatch.CodeID, in int32) {
+	if old, ok := x.codes.addReceiver(id, in); ok {
+		x.addMany(id, old, in)
+	}
+}
+
+// addMany records old and in as receivers of the code of packed id.
+func (x *Index) addMany(id tracewatch.CodeID, old, in int32) {
+	key, _ := tracewatch.KeyOfPackedID(id)
+	x.recvMany[key] = appendUnique(x.recvMany[key], old, in)
 }
 
 func appendUnique(s []int32, vs ...int32) []int32 {
@@ -272,7 +293,7 @@ func appendUnique(s []int32, vs ...int32) []int32 {
 
 func (x *Index) received(key string, in int32) bool {
 	if id, ok := tracewatch.PackedCodeID(key); ok {
-		if r, ok := x.recv[id]; ok && r == in {
+		if r, ok := x.codes.receiver(id); ok && r == in {
 			return true
 		}
 	} else if r, ok := x.recvKey[key]; ok && r == in {
@@ -343,8 +364,8 @@ func (x *Index) applyLocked(events []tracewatch.Event) {
 				}
 				// The same sale reported twice (a 3505 and its 2207, by setl_id; a code
 				// listed twice on one receipt) counts once, with the larger quantity.
-				same := h.inst == in && ((e.Settlement != "" && h.setl == hash32(e.Settlement)) ||
-					(e.Receipt != "" && h.receipt == hash32(e.Receipt)))
+				same := h.inst == in && ((e.Settlement != "" && h.setl == idHash(e.Settlement)) ||
+					(e.Receipt != "" && h.receipt == idHash(e.Receipt)))
 				switch {
 				case !same:
 					h.units += q
@@ -352,14 +373,14 @@ func (x *Index) applyLocked(events []tracewatch.Event) {
 					h.units = q // the 3505 brings the quantity its 2207 lacked
 				}
 				if e.Settlement != "" {
-					h.setl = hash32(e.Settlement)
+					h.setl = idHash(e.Settlement)
 				}
 				h.inst, h.last = in, e.Time.Unix()
 				if e.Receipt != "" {
-					h.receipt = hash32(e.Receipt)
+					h.receipt = idHash(e.Receipt)
 				}
 				if e.Person != "" {
-					h.person = hash32(e.Person)
+					h.person = idHash(e.Person)
 				}
 			} else if h.inst == in {
 				h.units -= q
@@ -553,7 +574,7 @@ func (x *Index) Check(req CheckRequest) []Violation {
 				}
 				if h, ok := x.holdingOf(code.Key); ok && h.inst >= 0 && h.units > 0 {
 					s.Held, s.Holder, s.HeldUnits, s.HeldAt = true, x.insts[h.inst], h.units, time.Unix(h.last, 0)
-					s.SameSale = (req.Receipt != "" && hash32(req.Receipt) == h.receipt) || (req.Person != "" && hash32(req.Person) == h.person)
+					s.SameSale = (req.Receipt != "" && idHash(req.Receipt) == h.receipt) || (req.Person != "" && idHash(req.Person) == h.person)
 				}
 				s.Received = known && x.received(code.Key, in)
 			}
