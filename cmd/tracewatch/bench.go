@@ -46,6 +46,8 @@ func runBenchIngest(e env) int {
 		}
 		defer os.RemoveAll(d)
 		work = d
+	} else if err := os.MkdirAll(work, 0o750); err != nil {
+		return fail(e.stderr, "bench ingest", err)
 	}
 	file := filepath.Join(work, "sales-3505.jsonl")
 	start := time.Now()

@@ -38,7 +38,9 @@ func (s *Store) Message(ctx context.Context, institution, msgid string) (tracewa
 	}
 	var m tracewatch.MessageRecord
 	var resp string
-	err := s.db.QueryRowContext(ctx, `SELECT msgid, infno, fixmedins_code, source, received_at, accepted, rejected, response FROM messages WHERE fixmedins_code = ? AND msgid = ?`, k.Institution, k.MsgID).
+	h, _ := messageHash(k, nil)
+	err := s.db.QueryRowContext(ctx, `SELECT msgid, infno, fixmedins_code, source, received_at, accepted, rejected, response FROM messages
+WHERE key_hash = ? AND fixmedins_code = ? AND msgid = ?`, h, k.Institution, k.MsgID).
 		Scan(&m.MsgID, &m.Infno, &m.Institution, &m.Source, &m.Received, &m.Accepted, &m.Rejected, &resp)
 	if err != nil {
 		return m, notFound("duckdb.Message", "message "+k.MsgID, err)
@@ -157,11 +159,12 @@ UPDATE events SET withdrawn_by = m.wby FROM (` + withdrawSQL + `) m WHERE events
 DELETE FROM sale_codes;
 INSERT INTO sale_codes ` + saleFactsSQL("") + `;
 INSERT INTO sale_codes
-SELECT s.code_id, ` + saleIDText(tracewatch.SaleCancel, "e.fixmedins_code", "e.setl_id", "") + `, min(s.fixmedins_code), min(e.event_time), -max(s.whole), -max(s.split_qty)
-FROM events e JOIN sale_codes s ON s.sale_id = ` + saleIDText(tracewatch.SaleBySettlement, "e.fixmedins_code", "e.setl_id", "") + `
-WHERE e.kind = 'settlement_cancel'
-GROUP BY 1, 2
-ON CONFLICT DO NOTHING;
+SELECT * FROM (
+    SELECT s.code_id, ` + saleIDText(tracewatch.SaleCancel, "e.fixmedins_code", "e.setl_id", "") + ` AS sale_id, min(s.fixmedins_code), min(e.event_time), -max(s.whole), -max(s.split_qty)
+    FROM events e JOIN sale_codes s ON s.sale_id = ` + saleIDText(tracewatch.SaleBySettlement, "e.fixmedins_code", "e.setl_id", "") + `
+    WHERE e.kind = 'settlement_cancel'
+    GROUP BY 1, 2) c
+WHERE NOT EXISTS (SELECT 1 FROM sale_codes x WHERE x.code_id = c.code_id AND x.sale_id = c.sale_id);
 DELETE FROM ledger;
 INSERT INTO ledger
 WITH ` + ledgerSalesSQL("") + `,

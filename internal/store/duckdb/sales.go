@@ -349,69 +349,20 @@ func compareKeys(a, b saleKey) int {
 	return strings.Compare(a.sale, b.sale)
 }
 
-// insertNew inserts the rows of keys that sale_codes does not hold yet (the common
-// case: a new sale) and returns the keys it inserted.
-func (w *writer) insertNew(ctx context.Context, keys []saleKey, rows map[saleKey]saleVal) (map[saleKey]bool, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	vals := make([]*saleVal, len(keys))
-	for i, k := range keys {
-		v := rows[k]
-		vals[i] = &v
-	}
-	if err := w.stageSales(keys, vals); err != nil {
-		return nil, err
-	}
-	res, err := w.conn.QueryContext(ctx, `INSERT INTO sale_codes SELECT * FROM stage_sales ON CONFLICT DO NOTHING RETURNING code_id, sale_id`)
-	if err != nil {
-		return nil, err
-	}
-	done := map[saleKey]bool{}
-	for res.Next() {
-		var id int64
-		var sale string
-		if err := res.Scan(&id, &sale); err != nil {
-			res.Close()
-			return nil, err
-		}
-		done[saleKey{tracewatch.CodeID(id), sale}] = true
-	}
-	res.Close()
-	if err := res.Err(); err != nil {
-		return nil, err
-	}
-	_, err = w.conn.ExecContext(ctx, `DELETE FROM stage_sales`)
-	return done, err
-}
-
-// applySales computes the commit's changes to sale_codes (ch.changes) and writes them.
-// New sales are inserted at once; a sale stored before (the same sale reported again: a
-// 2207 after its 3505) is merged with it, and the keys of withdrawn rows are recomputed
-// from the standing facts.
+// applySales computes the commit's changes to sale_codes (ch.changes) and writes them
+// (writeSales). The stored rows of the commit's keys are read in one join: a new sale
+// has none; a sale stored before (the same sale reported again: a 2207 after its 3505)
+// is merged with it, and the keys of withdrawn rows are recomputed from the standing
+// facts.
 func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
-	newKeys := make([]saleKey, 0, len(ch.rows))
+	keys := make([]saleKey, 0, len(ch.rows)+len(ch.recompute)) // the keys whose stored row is read
 	for k := range ch.rows {
-		if !ch.recompute[k] {
-			newKeys = append(newKeys, k)
-		}
-	}
-	slices.SortFunc(newKeys, compareKeys)
-	inserted, err := w.insertNew(ctx, newKeys, ch.rows)
-	if err != nil {
-		return err
-	}
-	var keys []saleKey // the keys whose stored row is read, merged or recomputed
-	for _, k := range newKeys {
-		if inserted[k] {
-			v := ch.rows[k]
-			ch.changes = append(ch.changes, saleChange{key: k, new: &v})
-		} else {
-			keys = append(keys, k)
-		}
+		keys = append(keys, k)
 	}
 	for k := range ch.recompute {
-		keys = append(keys, k)
+		if _, ok := ch.rows[k]; !ok {
+			keys = append(keys, k)
+		}
 	}
 	slices.SortFunc(keys, compareKeys)
 	old, err := w.storedSales(ctx, keys)
@@ -440,7 +391,6 @@ func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
 			return err
 		}
 	}
-	written := len(ch.changes) // the inserted rows are written
 	for _, k := range keys {
 		var o, n *saleVal
 		if v, ok := old[k]; ok {
@@ -533,23 +483,62 @@ func (w *writer) applySales(ctx context.Context, ch *saleChanges) error {
 		}
 	}
 
-	// Write the other changes: upserts, then deletes.
-	var upKeys, delKeys []saleKey
+	return w.writeSales(ctx, ch.changes)
+}
+
+// writeSales writes changes to sale_codes: the rows of new keys are appended, the
+// others updated or deleted through a join with their staged keys. (A key changed twice
+// takes its last value; whether it is stored is what its first change found.)
+func (w *writer) writeSales(ctx context.Context, changes []saleChange) error {
+	type final struct {
+		stored bool
+		v      *saleVal
+	}
+	fin := make(map[saleKey]*final, len(changes))
+	order := make([]saleKey, 0, len(changes))
+	for _, c := range changes {
+		f := fin[c.key]
+		if f == nil {
+			f = &final{stored: c.old != nil}
+			fin[c.key] = f
+			order = append(order, c.key)
+		}
+		f.v = c.new
+	}
+	slices.SortFunc(order, compareKeys)
+	var insKeys, upKeys, delKeys []saleKey
 	var upVals []*saleVal
-	for _, c := range ch.changes[written:] {
-		if c.new != nil {
-			upKeys, upVals = append(upKeys, c.key), append(upVals, c.new)
-		} else {
-			delKeys = append(delKeys, c.key)
+	for _, k := range order {
+		switch f := fin[k]; {
+		case f.v != nil && !f.stored:
+			insKeys = append(insKeys, k)
+		case f.v != nil:
+			upKeys, upVals = append(upKeys, k), append(upVals, f.v)
+		case f.stored:
+			delKeys = append(delKeys, k)
+		}
+	}
+	if len(insKeys) > 0 {
+		err := withAppender(w.conn, "", "sale_codes", func(a *duckdbdrv.Appender) error {
+			for _, k := range insKeys {
+				v := fin[k].v
+				if err := a.AppendRow(int64(k.id), k.sale, v.inst, nullTime(v.t), v.whole, v.split); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if len(upKeys) > 0 {
 		if err := w.stageSales(upKeys, upVals); err != nil {
 			return err
 		}
-		if _, err := w.conn.ExecContext(ctx, `INSERT INTO sale_codes SELECT * FROM stage_sales
-ON CONFLICT (code_id, sale_id) DO UPDATE SET fixmedins_code = excluded.fixmedins_code, event_time = excluded.event_time,
-    whole = excluded.whole, split_qty = excluded.split_qty`); err != nil {
+		if _, err := w.conn.ExecContext(ctx, `UPDATE sale_codes SET fixmedins_code = s.fixmedins_code, event_time = s.event_time,
+    whole = s.whole, split_qty = s.split_qty
+FROM stage_sales s WHERE sale_codes.code_id = s.code_id AND sale_codes.sale_id = s.sale_id`); err != nil {
 			return err
 		}
 		if _, err := w.conn.ExecContext(ctx, `DELETE FROM stage_sales`); err != nil {
@@ -664,8 +653,10 @@ func (w *writer) applyLedger(ctx context.Context, ch *saleChanges) error {
 		if err != nil {
 			return err
 		}
-		if _, err := w.conn.ExecContext(ctx, upsertLedger); err != nil {
-			return err
+		for _, q := range []string{updateLedger, insertLedger} {
+			if _, err := w.conn.ExecContext(ctx, q); err != nil {
+				return err
+			}
 		}
 		if _, err := w.conn.ExecContext(ctx, `DELETE FROM stage_ledger`); err != nil {
 			return err
@@ -698,28 +689,32 @@ func (w *writer) applyLedger(ctx context.Context, ch *saleChanges) error {
 	return nil
 }
 
-// upsertLedger adds the staged deltas to the ledger. In the SET list, ledger.* are the
-// values before the update (both engines). Ties of the first sale go to the smallest
-// institution code, as in the rebuild.
-const upsertLedger = `
-INSERT INTO ledger SELECT * FROM stage_ledger
-ON CONFLICT (code_id) DO UPDATE SET
-    sold_whole   = ledger.sold_whole + excluded.sold_whole,
-    sold_split   = ledger.sold_split + excluded.sold_split,
-    pack_content = greatest(ledger.pack_content, excluded.pack_content),
-    sales        = ledger.sales + excluded.sales,
-    returns      = ledger.returns + excluded.returns,
-    first_seller = CASE WHEN excluded.first_sale IS NOT NULL AND (ledger.first_sale IS NULL OR excluded.first_sale < ledger.first_sale)
-                        THEN excluded.first_seller
-                        WHEN excluded.first_sale IS NOT NULL AND excluded.first_sale = ledger.first_sale
-                        THEN least(ledger.first_seller, excluded.first_seller)
+// updateLedger adds the staged deltas to the ledger rows that exist; insertLedger then
+// inserts the others. (The ledger has no key in memory: both are joins with the staged
+// codes.) In the SET list, ledger.* are the values before the update (both engines).
+// Ties of the first sale go to the smallest institution code, as in the rebuild.
+const (
+	updateLedger = `
+UPDATE ledger SET
+    sold_whole   = ledger.sold_whole + s.sold_whole,
+    sold_split   = ledger.sold_split + s.sold_split,
+    pack_content = greatest(ledger.pack_content, s.pack_content),
+    sales        = ledger.sales + s.sales,
+    returns      = ledger.returns + s.returns,
+    first_seller = CASE WHEN s.first_sale IS NOT NULL AND (ledger.first_sale IS NULL OR s.first_sale < ledger.first_sale)
+                        THEN s.first_seller
+                        WHEN s.first_sale IS NOT NULL AND s.first_sale = ledger.first_sale
+                        THEN least(ledger.first_seller, s.first_seller)
                         ELSE ledger.first_seller END,
-    first_sale   = CASE WHEN excluded.first_sale IS NOT NULL AND (ledger.first_sale IS NULL OR excluded.first_sale < ledger.first_sale)
-                        THEN excluded.first_sale ELSE ledger.first_sale END,
-    last_sale    = CASE WHEN excluded.last_sale IS NOT NULL AND (ledger.last_sale IS NULL OR excluded.last_sale > ledger.last_sale)
-                        THEN excluded.last_sale ELSE ledger.last_sale END,
-    received     = ledger.received + excluded.received
-`
+    first_sale   = CASE WHEN s.first_sale IS NOT NULL AND (ledger.first_sale IS NULL OR s.first_sale < ledger.first_sale)
+                        THEN s.first_sale ELSE ledger.first_sale END,
+    last_sale    = CASE WHEN s.last_sale IS NOT NULL AND (ledger.last_sale IS NULL OR s.last_sale > ledger.last_sale)
+                        THEN s.last_sale ELSE ledger.last_sale END,
+    received     = ledger.received + s.received
+FROM stage_ledger s WHERE ledger.code_id = s.code_id`
+	insertLedger = `
+INSERT INTO ledger SELECT s.* FROM stage_ledger s WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.code_id = s.code_id)`
+)
 
 // ledgerSalesSQL aggregates sale_codes into the sale columns of the ledger (CTEs sales
 // and firsts); where restricts sale_codes (a WHERE clause or "").

@@ -2,8 +2,10 @@ package duckdb
 
 import (
 	"context"
+	"crypto/md5"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -58,7 +60,7 @@ type request struct {
 }
 
 const stageDDL = `
-CREATE TEMP TABLE stage_msg AS SELECT * FROM messages LIMIT 0;
+CREATE TEMP TABLE stage_keys (key_hash BIGINT);
 CREATE TEMP TABLE stage_sales AS SELECT * FROM sale_codes LIMIT 0;
 CREATE TEMP TABLE stage_ledger AS SELECT * FROM ledger LIMIT 0;
 CREATE TEMP TABLE stage_payloads AS SELECT * FROM quarantine_payloads LIMIT 0;
@@ -454,56 +456,42 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 	}
 
 	// 1. Messages: the key (institution, msgid) decides what is new; replays change
-	// nothing.
+	// nothing. The stored keys among the batches' are found by a join on key_hash
+	// (storedMessages); the new messages are appended.
 	type msgKey = tracewatch.MessageKey
 	owner := map[msgKey][2]int{} // batch and message index of a key's first occurrence
 	var firstResp = map[msgKey][]byte{}
-	err := withAppender(w.conn, "temp", "stage_msg", func(a *duckdbdrv.Appender) error {
-		for bi, b := range batches {
-			for mi, m := range b.Messages {
-				k := m.Key()
-				if _, dup := owner[k]; dup {
-					continue
-				}
-				owner[k] = [2]int{bi, mi}
-				firstResp[k] = m.Response
-				if err := a.AppendRow(m.MsgID, m.Infno, m.Institution, m.Source, m.Received.UTC(), int32(m.Accepted), int32(m.Rejected), string(m.Response)); err != nil {
-					return err
-				}
+	var keys []msgKey
+	for bi, b := range batches {
+		for mi, m := range b.Messages {
+			k := m.Key()
+			if _, dup := owner[k]; dup {
+				continue
 			}
+			owner[k] = [2]int{bi, mi}
+			firstResp[k] = m.Response
+			keys = append(keys, k)
 		}
-		return nil
-	})
+	}
+	stored, hashes, err := w.storedMessages(ctx, keys)
 	if err != nil {
 		return fail(err)
 	}
 	fresh := map[msgKey]bool{}
-	rows, err := w.conn.QueryContext(ctx, `INSERT INTO messages SELECT * FROM stage_msg ON CONFLICT DO NOTHING RETURNING fixmedins_code, msgid`)
-	if err != nil {
-		return fail(err)
-	}
-	for rows.Next() {
-		var k msgKey
-		if err := rows.Scan(&k.Institution, &k.MsgID); err != nil {
-			rows.Close()
-			return fail(err)
-		}
-		fresh[k] = true
-	}
-	rows.Close()
-	if _, err := w.conn.ExecContext(ctx, `DELETE FROM stage_msg`); err != nil {
-		return fail(err)
-	}
-	// Replayed: their stored answers.
-	var stale []msgKey
-	for bi, b := range batches {
-		for mi, m := range b.Messages {
-			if k := m.Key(); !fresh[k] || owner[k] != [2]int{bi, mi} {
-				stale = append(stale, k)
+	err = withAppender(w.conn, "", "messages", func(a *duckdbdrv.Appender) error {
+		for i, k := range keys {
+			if _, ok := stored[k]; ok {
+				continue
+			}
+			fresh[k] = true
+			o := owner[k]
+			m := &batches[o[0]].Messages[o[1]]
+			if err := a.AppendRow(m.MsgID, m.Infno, m.Institution, m.Source, m.Received.UTC(), int32(m.Accepted), int32(m.Rejected), string(m.Response), hashes[i]); err != nil {
+				return err
 			}
 		}
-	}
-	stored, err := storedResponses(ctx, w.conn, stale)
+		return nil
+	})
 	if err != nil {
 		return fail(err)
 	}
@@ -738,23 +726,90 @@ func (w *writer) storeQuarantine(ctx context.Context, rows []tracewatch.Quaranti
 	})
 }
 
+// messageHash is messages.key_hash of k: the lower 64 bits of
+// md5(institution || '|' || msgid), read as DuckDB's md5_number_lower reads them
+// (migration 0015), as a signed integer. Two keys may share a hash: a hash only finds
+// candidates, which are then compared exactly.
+func messageHash(k tracewatch.MessageKey, buf []byte) (int64, []byte) {
+	buf = append(append(append(buf[:0], k.Institution...), '|'), k.MsgID...)
+	sum := md5.Sum(buf)
+	return int64(binary.LittleEndian.Uint64(sum[8:])), buf
+}
+
+// storedMessages returns the first answers of the messages of keys already stored, and
+// the key_hash of every key (aligned with keys). One join of the keys' hashes with the
+// narrow key_hash column finds the candidates (nearly always none: a commit's messages
+// are new); only those are read and compared exactly.
+func (w *writer) storedMessages(ctx context.Context, keys []tracewatch.MessageKey) (map[tracewatch.MessageKey][]byte, []int64, error) {
+	hashes := make([]int64, len(keys))
+	var buf []byte
+	for i, k := range keys {
+		hashes[i], buf = messageHash(k, buf)
+	}
+	if len(keys) == 0 {
+		return nil, hashes, nil
+	}
+	err := withAppender(w.conn, "temp", "stage_keys", func(a *duckdbdrv.Appender) error {
+		for _, h := range hashes {
+			if err := a.AppendRow(h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	hit := map[int64]bool{}
+	rows, err := w.conn.QueryContext(ctx, `SELECT DISTINCT key_hash FROM messages WHERE key_hash IN (SELECT key_hash FROM stage_keys)`)
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var h int64
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		hit[h] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if _, err := w.conn.ExecContext(ctx, `DELETE FROM stage_keys`); err != nil {
+		return nil, nil, err
+	}
+	var ask []tracewatch.MessageKey
+	for i, k := range keys {
+		if hit[hashes[i]] {
+			ask = append(ask, k)
+		}
+	}
+	stored, err := storedResponses(ctx, w.conn, ask)
+	return stored, hashes, err
+}
+
 // storedResponses returns the first answers of the messages of keys already stored.
 func storedResponses(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, keys []tracewatch.MessageKey) (map[tracewatch.MessageKey][]byte, error) {
 	out := map[tracewatch.MessageKey][]byte{}
 	want := make(map[tracewatch.MessageKey]bool, len(keys))
-	ids := make([]string, 0, len(keys))
+	hashes := make([]int64, 0, len(keys))
+	var buf []byte
 	for _, k := range keys {
 		if !want[k] {
 			want[k] = true
-			ids = append(ids, k.MsgID)
+			var h int64
+			h, buf = messageHash(k, buf)
+			hashes = append(hashes, h)
 		}
 	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	err := inLists(ids, func(list string, args []any) error {
-		rows, err := q.QueryContext(ctx, `SELECT fixmedins_code, msgid, response FROM messages WHERE msgid IN (`+list+`)`, args...)
+	slices.Sort(hashes)
+	hashes = slices.Compact(hashes)
+	err := inLists(hashes, func(list string, args []any) error {
+		rows, err := q.QueryContext(ctx, `SELECT fixmedins_code, msgid, response FROM messages WHERE key_hash IN (`+list+`)`, args...)
 		if err != nil {
 			return err
 		}
