@@ -46,13 +46,55 @@ func runIngest(e env) int {
 		return failRemote(e, "ingest", err)
 	}
 	ctx := context.Background()
-	// A file is opened (open), then ingested (from): here, or by the server.
-	var open func(name string) (io.ReadCloser, error)
-	var from func(r io.Reader, o ingest.FileOptions) (ingest.FileStats, error)
+	terminal := e.stderr == os.Stderr && isTerminal(os.Stderr)
+	progress := terminal || *progressFlag
+	var all []ingest.FileStats
+	// options are a file's ingest options, with the progress line from start.
+	options := func(name string, start *time.Time) ingest.FileOptions {
+		o := ingest.FileOptions{Name: filepath.Base(name), BatchLines: *batch}
+		if progress {
+			o.Progress = func(s ingest.FileStats) {
+				el := time.Since(*start).Seconds()
+				if terminal {
+					fmt.Fprintf(e.stderr, "\r%s: %d lines, %d messages (%.0f lines/s)   ", name, s.Lines, s.Messages, float64(s.Lines)/max(el, 1e-9))
+					return
+				}
+				fmt.Fprintf(e.stderr, "progress: %s: %d lines committed\n", name, s.Lines)
+			}
+		}
+		return o
+	}
+	// finished reports a file ingested in took.
+	finished := func(name string, s ingest.FileStats, took time.Duration) {
+		if terminal {
+			fmt.Fprintln(e.stderr)
+		}
+		all = append(all, s)
+		if !*asJSON {
+			printIngestSummary(e, name, s, took)
+		}
+	}
 	if rc != nil {
-		open = func(name string) (io.ReadCloser, error) { return os.Open(name) } // sent as it is, gzip or not
-		from = func(r io.Reader, o ingest.FileOptions) (ingest.FileStats, error) {
-			return rc.ingest(ctx, newUpload(r), o)
+		// The server ingests the files, sent as they are (gzip or not), one by one.
+		for _, name := range fs.Args() {
+			f, err := os.Open(name)
+			if err != nil {
+				return fail(e.stderr, "ingest", err)
+			}
+			start := time.Now()
+			s, err := rc.ingest(ctx, newUpload(f), options(name, &start))
+			f.Close()
+			if err != nil {
+				if terminal {
+					fmt.Fprintln(e.stderr)
+				}
+				var refused *remoteError
+				if errors.As(err, &refused) && refused.status != http.StatusOK { // refused before any commit
+					return fail(e.stderr, "ingest", fmt.Errorf("%s: %w", name, err))
+				}
+				return fail(e.stderr, "ingest", fmt.Errorf("%s: %w (committed batches are kept; re-run to continue)", name, err))
+			}
+			finished(name, s, time.Since(start))
 		}
 	} else {
 		defer bulkGC()()
@@ -65,44 +107,23 @@ func runIngest(e env) int {
 		if err != nil {
 			return fail(e.stderr, "ingest", err)
 		}
-		open = openInput
-		from = func(r io.Reader, o ingest.FileOptions) (ingest.FileStats, error) { return in.IngestFile(ctx, st, r, o) }
-	}
-	terminal := e.stderr == os.Stderr && isTerminal(os.Stderr)
-	progress := terminal || *progressFlag
-	var all []ingest.FileStats
-	for _, name := range fs.Args() {
-		f, err := open(name)
-		if err != nil {
-			return fail(e.stderr, "ingest", err)
-		}
+		// The files in order; the next one is read and decoded while the last batch of
+		// the one before is committed. A file's time runs from the end of the one before.
+		names := fs.Args()
 		start := time.Now()
-		o := ingest.FileOptions{Name: filepath.Base(name), BatchLines: *batch}
-		if progress {
-			o.Progress = func(s ingest.FileStats) {
-				el := time.Since(start).Seconds()
-				if terminal {
-					fmt.Fprintf(e.stderr, "\r%s: %d lines, %d messages (%.0f lines/s)   ", name, s.Lines, s.Messages, float64(s.Lines)/max(el, 1e-9))
-					return
-				}
-				fmt.Fprintf(e.stderr, "progress: %s: %d lines committed\n", name, s.Lines)
-			}
+		srcs := make([]ingest.Source, len(names))
+		for i, name := range names {
+			srcs[i] = ingest.Source{Open: func() (io.ReadCloser, error) { return openInput(name) }, Options: options(name, &start)}
 		}
-		s, err := from(f, o)
-		f.Close()
-		if terminal {
-			fmt.Fprintln(e.stderr)
-		}
+		failed, err := in.IngestFiles(ctx, st, srcs, func(i int, s ingest.FileStats) {
+			finished(names[i], s, time.Since(start))
+			start = time.Now()
+		})
 		if err != nil {
-			var refused *remoteError
-			if errors.As(err, &refused) && refused.status != http.StatusOK { // refused before any commit
-				return fail(e.stderr, "ingest", fmt.Errorf("%s: %w", name, err))
+			if terminal {
+				fmt.Fprintln(e.stderr)
 			}
-			return fail(e.stderr, "ingest", fmt.Errorf("%s: %w (committed batches are kept; re-run to continue)", name, err))
-		}
-		all = append(all, s)
-		if !*asJSON {
-			printIngestSummary(e, name, s, time.Since(start))
+			return fail(e.stderr, "ingest", fmt.Errorf("%s: %w (committed batches are kept; re-run to continue)", names[failed], err))
 		}
 	}
 	if *asJSON {

@@ -116,7 +116,114 @@ func (cr *chunkResult) dedupe(seen map[tracewatch.MessageKey]bool) {
 // fixmedins_code "") and change nothing. Any bytes are fine: a line that is not a
 // message is quarantined as bytes, and a message the store cannot store on its own is
 // set aside as a dead letter (FileStats.DeadLettered) while the rest is committed.
+// On an error the stats say what was committed before it.
 func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o FileOptions) (FileStats, error) {
+	src := Source{Open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }, Options: o}
+	totals, _, err := in.ingest(ctx, st, []Source{src}, nil)
+	return totals[0], err
+}
+
+// Source is one file of IngestFiles: how to open it, and how to ingest it.
+type Source struct {
+	Open    func() (io.ReadCloser, error)
+	Options FileOptions
+}
+
+// IngestFiles ingests the sources in order, each as IngestFile does, and calls done with
+// a source's stats once all its batches are committed. The batches are committed in
+// order, one at a time, on a goroutine of their own: the next batch, and the next file,
+// is read and decoded while the one before is being made durable. It stops at the first
+// error and says which source failed.
+func (in *Ingester) IngestFiles(ctx context.Context, st Committer, srcs []Source, done func(i int, s FileStats)) (failed int, err error) {
+	_, failed, err = in.ingest(ctx, st, srcs, done)
+	return failed, err
+}
+
+// commitJob is a batch of one source (nil: none), with the chunks it holds; end marks
+// the source's last job. The committer closes ack, when set, once the job is done.
+type commitJob struct {
+	src   int
+	batch *tracewatch.Batch
+	stats []chunkResult
+	end   bool
+	ack   chan struct{}
+}
+
+func (in *Ingester) ingest(ctx context.Context, st Committer, srcs []Source, done func(int, FileStats)) ([]FileStats, int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	totals := make([]FileStats, len(srcs))
+	for i := range totals {
+		totals[i].ByInfno = map[string]*InfnoStats{}
+	}
+	// The committer. Within a source, a batch is handed over once the one before is
+	// committed (overlapping them gained nothing on two cores and held another batch in
+	// memory); a source's last batch is committed while the next source is read and
+	// decoded.
+	jobs := make(chan commitJob)
+	type failure struct {
+		src int
+		err error
+	}
+	committed := make(chan failure, 1)
+	go func() {
+		var f failure
+		for j := range jobs {
+			if f.err != nil {
+				if j.ack != nil {
+					close(j.ack)
+				}
+				continue // drain: the ingest is stopping
+			}
+			total := &totals[j.src]
+			if j.batch != nil {
+				res, err := st.Commit(ctx, j.batch)
+				if err != nil {
+					f = failure{j.src, err}
+					cancel()
+					if j.ack != nil {
+						close(j.ack)
+					}
+					continue
+				}
+				dead := map[tracewatch.MessageKey]bool{}
+				for _, k := range res.DeadLettered {
+					dead[k] = true
+				}
+				for _, cr := range j.stats {
+					mergeStats(total, cr, res.Replayed, dead)
+				}
+				if p := srcs[j.src].Options.Progress; p != nil {
+					p(*total)
+				}
+			}
+			if j.end && done != nil {
+				done(j.src, *total)
+			}
+			if j.ack != nil {
+				close(j.ack)
+			}
+		}
+		committed <- f
+	}()
+	finish := func(src int, err error) ([]FileStats, int, error) {
+		close(jobs)
+		if f := <-committed; f.err != nil {
+			return totals, f.src, f.err
+		}
+		return totals, src, err
+	}
+	for i, src := range srcs {
+		if err := in.gather(ctx, i, src, jobs); err != nil {
+			return finish(i, err)
+		}
+	}
+	return finish(-1, nil)
+}
+
+// gather reads and decodes source i and hands its batches to the committer.
+func (in *Ingester) gather(ctx context.Context, i int, src Source, jobs chan<- commitJob) error {
+	o := src.Options
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -126,6 +233,11 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 	if o.BatchLines <= 0 {
 		o.BatchLines = 50_000
 	}
+	r, err := src.Open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	chunkLines := min(5_000, o.BatchLines)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -179,7 +291,7 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 		}
 		readErr <- nil
 	}()
-	for i := 0; i < o.Workers; i++ {
+	for w := 0; w < o.Workers; w++ {
 		go func() {
 			for c := range work {
 				c.out <- in.prepareChunk(ctx, c, o)
@@ -187,37 +299,45 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 		}()
 	}
 
-	total := FileStats{ByInfno: map[string]*InfnoStats{}}
-	var pending tracewatch.Batch
+	pending := &tracewatch.Batch{}
 	var pendingStats []chunkResult
 	inBatch := map[tracewatch.MessageKey]bool{} // the messages of pending
-	flush := func() error {
-		if len(pending.Messages) == 0 && len(pending.Quarantine) == 0 {
+	flush := func(end bool) error {
+		j := commitJob{src: i, end: end}
+		if len(pending.Messages) > 0 || len(pending.Quarantine) > 0 {
+			j.batch, j.stats = pending, pendingStats
+		} else if !end {
 			return nil
 		}
-		res, err := st.Commit(ctx, &pending)
-		if err != nil {
-			return err
+		if !end {
+			j.ack = make(chan struct{})
 		}
-		dead := map[tracewatch.MessageKey]bool{}
-		for _, k := range res.DeadLettered {
-			dead[k] = true
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		for _, cr := range pendingStats {
-			mergeStats(&total, cr, res.Replayed, dead)
+		if j.ack != nil {
+			select {
+			case <-j.ack:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		if o.Progress != nil {
-			o.Progress(total)
-		}
-		pending, pendingStats = tracewatch.Batch{}, nil
+		pending, pendingStats = &tracewatch.Batch{}, nil
 		clear(inBatch)
 		return nil
 	}
 	lines := 0
 	for c := range order {
-		cr := <-c.out
+		var cr chunkResult
+		select {
+		case cr = <-c.out:
+		case <-ctx.Done(): // a failed commit (or the caller) stopped the reading
+			return ctx.Err()
+		}
 		if cr.err != nil {
-			return total, cr.err
+			return cr.err
 		}
 		cr.dedupe(inBatch)
 		pending.Messages = append(pending.Messages, cr.kept.Messages...)
@@ -226,16 +346,16 @@ func (in *Ingester) IngestFile(ctx context.Context, st Committer, r io.Reader, o
 		pendingStats = append(pendingStats, cr)
 		lines += len(c.lines)
 		if lines >= o.BatchLines {
-			if err := flush(); err != nil {
-				return total, err
+			if err := flush(false); err != nil {
+				return err
 			}
 			lines = 0
 		}
 	}
 	if err := <-readErr; err != nil {
-		return total, err
+		return err
 	}
-	return total, flush()
+	return flush(true)
 }
 
 // mergeStats adds a chunk's counts, moving messages the store reported as replayed or

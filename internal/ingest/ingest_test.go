@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -376,5 +378,77 @@ func TestIngestFileSameMsgIDTwice(t *testing.T) {
 				t.Errorf("second run = %+v", again)
 			}
 		})
+	}
+}
+
+// failingCommitter fails every commit after the first n.
+type failingCommitter struct {
+	ingest.Committer
+	n int
+}
+
+func (f *failingCommitter) Commit(ctx context.Context, b *tracewatch.Batch) (tracewatch.CommitResult, error) {
+	if f.n == 0 {
+		return tracewatch.CommitResult{}, tracewatch.Errorf("test.Commit", tracewatch.KindInternal, "disk full")
+	}
+	f.n--
+	return f.Committer.Commit(ctx, b)
+}
+
+// TestIngestFilesInOrder: the files of one IngestFiles are committed in order, though
+// the next is decoded while the one before commits: a msgid sent in two files is stored
+// from the first and reported as already stored in the second, and each file's stats
+// arrive once, in order. A failed commit stops the ingest and names its file.
+func TestIngestFilesInOrder(t *testing.T) {
+	ctx := context.Background()
+	st := open(t)
+	in, err := ingest.New(ctx, st)
+	must(t, err)
+	file := func(from, to int, receipt string) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			b.Write(envelope(t, "3505", fmt.Sprintf("G%04d", i), "selinfo", saleRow(receipt+fmt.Sprint(i), fmt.Sprintf("838579301%011d", i))))
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
+	texts := []string{file(0, 300, "A"), file(200, 500, "B"), file(500, 520, "C")}
+	src := func(text string) ingest.Source {
+		return ingest.Source{Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(text)), nil },
+			Options: ingest.FileOptions{Name: "f.jsonl", BatchLines: 70}}
+	}
+	var order []int
+	var got []ingest.FileStats
+	_, err = in.IngestFiles(ctx, st, []ingest.Source{src(texts[0]), src(texts[1]), src(texts[2])}, func(i int, s ingest.FileStats) {
+		order = append(order, i)
+		got = append(got, s)
+	})
+	must(t, err)
+	if !slices.Equal(order, []int{0, 1, 2}) {
+		t.Fatalf("done called for %v, want 0, 1, 2", order)
+	}
+	if got[0].Accepted != 300 || got[1].Accepted != 200 || got[1].Replayed != 100 || got[2].Accepted != 20 {
+		t.Errorf("stats = %+v", got)
+	}
+	tl, err := st.Timeline(ctx, "83857930100000000250")
+	must(t, err)
+	if len(tl) != 1 || tl[0].Receipt != "A250" {
+		t.Errorf("G0250 sent in files 1 and 2: stored %+v, want the first file's (receipt A250)", tl)
+	}
+	tl, err = st.Timeline(ctx, "83857930100000000450")
+	must(t, err)
+	if len(tl) != 1 || tl[0].Receipt != "B450" {
+		t.Errorf("G0450 of the second file: stored %+v, want receipt B450", tl)
+	}
+
+	fc := &failingCommitter{Committer: st, n: 1}
+	more := []ingest.Source{src(file(600, 650, "D")), src(file(700, 800, "E")), src(file(800, 900, "F"))}
+	var finished []int
+	failed, err := in.IngestFiles(ctx, fc, more, func(i int, _ ingest.FileStats) { finished = append(finished, i) })
+	if tracewatch.KindOf(err) != tracewatch.KindInternal || failed != 1 {
+		t.Errorf("a commit failing in the second file: failed = %d, err = %v; want 1 and the commit's error", failed, err)
+	}
+	if !slices.Equal(finished, []int{0}) {
+		t.Errorf("files reported done: %v, want only the first", finished)
 	}
 }
