@@ -59,8 +59,7 @@ CREATE OR REPLACE TEMP MACRO drug_code(d) AS 'XA01AAA' || lpad(CAST(d AS VARCHAR
 	}
 	if err == nil {
 		err = s.writer.submit(ctx, &request{job: func(ctx context.Context, conn *sql.Conn) error {
-			_, err := conn.ExecContext(ctx, rebuildSQL)
-			return err
+			return rebuild(ctx, conn)
 		}})
 	}
 	if err != nil {

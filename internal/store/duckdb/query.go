@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,37 +151,77 @@ func (s *Store) Ledger(ctx context.Context, key string) (tracewatch.LedgerEntry,
 	return l, nil
 }
 
-// rebuildSQL recomputes what derives from the facts: which rows the 3507s withdraw
+// rebuild recomputes what derives from the facts: which rows the 3507s withdraw
 // (withdrawSQL), sale_codes from the standing rows, and the ledger. The sale ids follow
 // tracewatch.SaleID; the incremental path (sales.go) computes the same rows.
-var rebuildSQL = `
-UPDATE events SET withdrawn_by = NULL WHERE withdrawn_by IS NOT NULL;
+//
+// sale_codes and the ledger are computed in parts by code identity (code_id modulo the
+// number of parts), each part's joins and aggregates small enough for memory: done at
+// once, a store of 10^8 sale lines spilled more than 47 GB to disk under a 3 GB memory
+// limit (docs/BENCHMARKS.md, P4). A part is about rebuildPartRows event codes.
+func rebuild(ctx context.Context, conn *sql.Conn) error {
+	exec := func(q string, args ...any) error {
+		_, err := conn.ExecContext(ctx, q, args...)
+		return err
+	}
+	if err := exec(`UPDATE events SET withdrawn_by = NULL WHERE withdrawn_by IS NOT NULL;
 UPDATE events SET withdrawn_by = m.wby FROM (` + withdrawSQL + `) m WHERE events.event_id = m.event_id;
 DELETE FROM sale_codes;
-INSERT INTO sale_codes ` + saleFactsSQL("") + `;
-INSERT INTO sale_codes
+DELETE FROM ledger;`); err != nil {
+		return err
+	}
+	var n int64
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM event_codes`).Scan(&n); err != nil {
+		return err
+	}
+	parts := max(1, (n+rebuildPartRows-1)/rebuildPartRows)
+	// part is the condition of part k on a code_id column (both engines: % keeps the
+	// sign of the dividend, so the remainder is shifted into 0 … parts-1).
+	part := func(col string, k int64) string {
+		if parts == 1 {
+			return "TRUE"
+		}
+		return "((" + col + " % " + strconv.FormatInt(parts, 10) + ") + " + strconv.FormatInt(parts, 10) + ") % " +
+			strconv.FormatInt(parts, 10) + " = " + strconv.FormatInt(k, 10)
+	}
+	for k := int64(0); k < parts; k++ {
+		if err := exec(`INSERT INTO sale_codes ` + saleFactsSQL(" AND "+part("c.code_id", k))); err != nil {
+			return err
+		}
+	}
+	if err := exec(`INSERT INTO sale_codes
 SELECT * FROM (
     SELECT s.code_id, ` + saleIDText(tracewatch.SaleCancel, "e.fixmedins_code", "e.setl_id", "") + ` AS sale_id, min(s.fixmedins_code), min(e.event_time), -max(s.whole), -max(s.split_qty)
     FROM events e JOIN sale_codes s ON s.sale_id = ` + saleIDText(tracewatch.SaleBySettlement, "e.fixmedins_code", "e.setl_id", "") + `
     WHERE e.kind = 'settlement_cancel'
     GROUP BY 1, 2) c
-WHERE NOT EXISTS (SELECT 1 FROM sale_codes x WHERE x.code_id = c.code_id AND x.sale_id = c.sale_id);
-DELETE FROM ledger;
-INSERT INTO ledger
-WITH ` + ledgerSalesSQL("") + `,
+WHERE NOT EXISTS (SELECT 1 FROM sale_codes x WHERE x.code_id = c.code_id AND x.sale_id = c.sale_id)`); err != nil {
+		return err
+	}
+	for k := int64(0); k < parts; k++ {
+		if err := exec(`INSERT INTO ledger
+WITH ` + ledgerSalesSQL(` WHERE `+part("code_id", k)) + `,
 inbound AS (
     SELECT c.code_id, count(*) AS received FROM event_codes c
-    WHERE c.code_id IS NOT NULL AND (c.event_kind IN ('purchase', 'stocktake')
+    WHERE c.code_id IS NOT NULL AND ` + part("c.code_id", k) + ` AND (c.event_kind IN ('purchase', 'stocktake')
        OR (c.event_kind = 'stock_change' AND c.event_id IN (SELECT event_id FROM events WHERE kind = 'stock_change' AND change_type IN (` + inboundChangeList + `))))
       AND c.event_id NOT IN (SELECT event_id FROM events WHERE withdrawn_by IS NOT NULL)
     GROUP BY c.code_id),
-packs AS (` + packsSQL("") + `),
+packs AS (` + packsSQL(" AND "+part("c.code_id", k)) + `),
 ids AS (SELECT code_id FROM sales UNION SELECT code_id FROM inbound)
 SELECT ids.code_id, coalesce(s.sold_whole, 0), coalesce(s.sold_split, 0), coalesce(p.pack_content, 0),
        coalesce(s.sales, 0), coalesce(s.returns, 0), f.first_seller, s.first_sale, s.last_sale, coalesce(i.received, 0)
 FROM ids LEFT JOIN sales s ON s.code_id = ids.code_id LEFT JOIN firsts f ON f.code_id = ids.code_id
-LEFT JOIN inbound i ON i.code_id = ids.code_id LEFT JOIN packs p ON p.code_id = ids.code_id;
-`
+LEFT JOIN inbound i ON i.code_id = ids.code_id LEFT JOIN packs p ON p.code_id = ids.code_id`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildPartRows is about how many event codes one part of rebuild covers (a variable:
+// tests make parts of a few rows).
+var rebuildPartRows int64 = 16_000_000
 
 // withdrawSQL lists the rows the stored 3507s withdraw (event_id) with the msgid of the
 // 3507 that withdraws each (wby): the first uploaded after the row among those naming
@@ -210,7 +251,7 @@ func (s *Store) RebuildLedger(ctx context.Context) (tracewatch.LedgerRebuild, er
 			return err
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.ledger_before`)
-		if _, err := conn.ExecContext(ctx, rebuildSQL); err != nil {
+		if err := rebuild(ctx, conn); err != nil {
 			return err
 		}
 		return conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM ledger),

@@ -1,7 +1,7 @@
 package duckdb
 
 // The incremental ledger: what one commit changes in sale_codes and the ledger. The rows
-// it writes are the rows `ledger rebuild` computes from the facts (rebuildSQL), whatever
+// it writes are the rows `ledger rebuild` computes from the facts (rebuild), whatever
 // order the facts arrived in: a sale whose settlement is already cancelled enters
 // cancelled, a row a stored 3507 withdraws enters withdrawn, and a 3507 that comes after
 // the rows it withdraws takes their effect back (docs/ledger.md).
@@ -81,7 +81,7 @@ func newSaleChanges() *saleChanges {
 		repack: map[tracewatch.CodeID]bool{}}
 }
 
-// saleFact returns the sale_codes row a sale-side event gives a code, as rebuildSQL does.
+// saleFact returns the sale_codes row a sale-side event gives a code, as rebuild does.
 func saleFact(e *tracewatch.Event) saleVal {
 	side := e.SaleSide()
 	v := saleVal{inst: e.Institution, t: e.Time}
