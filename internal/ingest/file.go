@@ -425,6 +425,14 @@ func DerivedMsgID(line []byte) string {
 
 func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) chunkResult {
 	var cr chunkResult
+	// Each line's rows, in line order: a message's (p), or the quarantine row of a line
+	// that is not one (q).
+	type slot struct {
+		p *Prepared
+		q tracewatch.QuarantineRow
+	}
+	var slots []slot
+	var allParents []string
 	now := o.Now()
 	for i, line := range c.lines {
 		lineNo := c.first + i
@@ -442,8 +450,8 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 			id := DerivedMsgID(line)
 			resp, _ := json.Marshal(nhsa.Fail(nhsa.Request{MsgID: id}, nhsa.Reason(err), now, now))
 			cr.batch.Messages = append(cr.batch.Messages, tracewatch.MessageRecord{MsgID: id, Source: source, Received: now, Rejected: 1, Response: resp})
-			cr.batch.Quarantine = append(cr.batch.Quarantine, tracewatch.QuarantineRow{MsgID: id, Source: source, Reason: nhsa.Reason(err),
-				Field: fieldOf(err), Payload: append([]byte(nil), line...), Received: now})
+			slots = append(slots, slot{q: tracewatch.QuarantineRow{MsgID: id, Source: source, Reason: nhsa.Reason(err),
+				Field: fieldOf(err), Payload: append([]byte(nil), line...), Received: now}})
 			cr.infno = append(cr.infno, "")
 			cr.nev, cr.nquar = append(cr.nev, 0), append(cr.nquar, 1)
 			continue
@@ -451,16 +459,38 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 		if req.MsgID == "" {
 			req.MsgID = DerivedMsgID(line)
 		}
-		p, err := in.Prepare(ctx, req, append([]byte(nil), line...), source, now, now)
+		p, parents, err := in.prepare(req, append([]byte(nil), line...), source, now, now)
 		if err != nil {
 			cr.err = err
 			return cr
 		}
 		cr.batch.Messages = append(cr.batch.Messages, p.Message)
-		cr.batch.Events = append(cr.batch.Events, p.Events...)
-		cr.batch.Quarantine = append(cr.batch.Quarantine, p.Quarantine...)
 		cr.infno = append(cr.infno, req.Infno)
 		cr.nev, cr.nquar = append(cr.nev, len(p.Events)), append(cr.nquar, len(p.Quarantine))
+		slots = append(slots, slot{p: p})
+		allParents = append(allParents, parents...)
+	}
+	// The package links of the whole chunk in one go (a query per message cost a fifth of
+	// the CPU of the demo's ingest), then the rows in line order.
+	if len(allParents) > 0 {
+		kids, err := in.children(ctx, allParents)
+		if err != nil {
+			cr.err = err
+			return cr
+		}
+		for _, sl := range slots {
+			if sl.p != nil {
+				in.expand(sl.p.Events, kids)
+			}
+		}
+	}
+	for _, sl := range slots {
+		if sl.p == nil {
+			cr.batch.Quarantine = append(cr.batch.Quarantine, sl.q)
+			continue
+		}
+		cr.batch.Events = append(cr.batch.Events, sl.p.Events...)
+		cr.batch.Quarantine = append(cr.batch.Quarantine, sl.p.Quarantine...)
 	}
 	return cr
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,21 @@ type Prepared struct {
 // single-row interfaces, any bad row refuses the whole message; the batch (…A)
 // interfaces keep the good rows and report the bad ones in output.
 func (in *Ingester) Prepare(ctx context.Context, req nhsa.Request, raw []byte, source string, received, now time.Time) (*Prepared, error) {
+	p, parents, err := in.prepare(req, raw, source, received, now)
+	if err != nil || len(parents) == 0 {
+		return p, err
+	}
+	kids, err := in.children(ctx, parents)
+	if err != nil {
+		return nil, err
+	}
+	in.expand(p.Events, kids)
+	return p, nil
+}
+
+// prepare is Prepare without the package links: it returns the parent codes whose
+// children the message's events still need (children, then expand).
+func (in *Ingester) prepare(req nhsa.Request, raw []byte, source string, received, now time.Time) (*Prepared, []string, error) {
 	p := &Prepared{Message: tracewatch.MessageRecord{MsgID: req.MsgID, Infno: req.Infno, Institution: req.FixmedinsCode, Source: source, Received: received}}
 	quarantine := func(row int, field, reason string) {
 		p.Quarantine = append(p.Quarantine, tracewatch.QuarantineRow{MsgID: req.MsgID, Infno: req.Infno, Institution: req.FixmedinsCode,
@@ -99,7 +115,7 @@ func (in *Ingester) Prepare(ctx context.Context, req nhsa.Request, raw []byte, s
 		p.Response = nhsa.Fail(req, nhsa.Reason(err), received, now)
 		quarantine(0, fieldOf(err), nhsa.Reason(err))
 		p.Message.Rejected = 1
-		return p, p.finish()
+		return p, nil, p.finish()
 	}
 	batch := strings.HasSuffix(req.Infno, "A")
 	if len(rowErrs) > 0 && !batch {
@@ -111,14 +127,12 @@ func (in *Ingester) Prepare(ctx context.Context, req nhsa.Request, raw []byte, s
 		}
 		p.Response = nhsa.Fail(req, strings.Join(msgs, "; "), received, now)
 		p.Message.Rejected = len(rowErrs)
-		return p, p.finish()
+		return p, nil, p.finish()
 	}
 	for _, e := range rowErrs {
 		quarantine(e.Row, e.Field, e.Msg)
 	}
-	if err := in.identify(ctx, events); err != nil {
-		return nil, err
-	}
+	parents := in.identify(events)
 	p.Events = events
 	p.Message.Accepted = len(events)
 	p.Message.Rejected = len(rowErrs)
@@ -127,7 +141,7 @@ func (in *Ingester) Prepare(ctx context.Context, req nhsa.Request, raw []byte, s
 		output = nhsa.BatchOutput(req.Infno, len(events), rowErrs)
 	}
 	p.Response = nhsa.OK(req, output, received, now)
-	return p, p.finish()
+	return p, parents, p.finish()
 }
 
 func (p *Prepared) finish() error {
@@ -148,10 +162,11 @@ func fieldOf(err error) string {
 	return ""
 }
 
-// identify parses every code, maps it to its drug and expands parent packages: a code
-// with children in the package links is recorded with them (each child with Parent set),
-// whether the codemap states its level or the links prove it (isParent).
-func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) error {
+// identify parses every code and maps it to its drug, and returns the codes that are
+// parent packages: a code with children in the package links is recorded with them
+// (children, then expand: each child with Parent set), whether the codemap states its
+// level or the links prove it (isParent).
+func (in *Ingester) identify(events []tracewatch.Event) []string {
 	in.mu.RLock()
 	maps, goods, pars := in.maps, in.goods, in.parents
 	in.mu.RUnlock()
@@ -186,15 +201,22 @@ func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) err
 			}
 		}
 	}
-	if len(parents) == 0 {
-		return nil
-	}
-	// Fetch the children level by level: a carton (3) holds boxes (2) holding packs (1).
+	return parents
+}
+
+// children fetches the children of parents level by level: a carton (3) holds boxes
+// (2) holding packs (1).
+func (in *Ingester) children(ctx context.Context, parents []string) (map[string][]string, error) {
+	in.mu.RLock()
+	maps, pars := in.maps, in.parents
+	in.mu.RUnlock()
 	kids := map[string][]string{}
+	slices.Sort(parents) // the same carton may come in many messages of a chunk
+	parents = slices.Compact(parents)
 	for depth := 0; len(parents) > 0 && depth < 3; depth++ {
 		got, err := in.codes.PackageChildren(ctx, parents)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		parents = parents[:0]
 		for p, ks := range got {
@@ -208,6 +230,14 @@ func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) err
 			}
 		}
 	}
+	return kids, nil
+}
+
+// expand adds to events the children kids gives their codes (each with Parent set).
+func (in *Ingester) expand(events []tracewatch.Event, kids map[string][]string) {
+	in.mu.RLock()
+	maps := in.maps
+	in.mu.RUnlock()
 	for i := range events {
 		e := &events[i]
 		n := len(e.Codes)
@@ -225,7 +255,6 @@ func (in *Ingester) identify(ctx context.Context, events []tracewatch.Event) err
 			}
 		}
 	}
-	return nil
 }
 
 // expand returns the sales-pack descendants of key (children of children, for a level-3
