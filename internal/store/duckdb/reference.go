@@ -422,22 +422,9 @@ func (s *Store) PackageChildren(ctx context.Context, parents []string) (map[stri
 			asked[text(p)] = p
 		}
 	}
-	err := inLists(dictKeys, func(list string, args []any) error {
-		rows, err := s.db.QueryContext(ctx, `SELECT code_id, code_key FROM code_dict WHERE code_key IN (`+list+`)`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			var key string
-			if err := rows.Scan(&id, &key); err != nil {
-				return err
-			}
-			ids = append(ids, id)
-			keyOf[id] = asked[key]
-		}
-		return rows.Err()
+	err := dictEntries(ctx, s.db, "code_key", dictKeys, func(id int64, key string) {
+		ids = append(ids, id)
+		keyOf[id] = asked[key]
 	})
 	if err != nil {
 		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
@@ -477,8 +464,22 @@ func (s *Store) PackageChildren(ctx context.Context, parents []string) (map[stri
 			inDict = append(inDict, l.child)
 		}
 	}
-	err = inLists(inDict, func(list string, args []any) error {
-		rows, err := s.db.QueryContext(ctx, `SELECT code_id, code_key FROM code_dict WHERE code_id IN (`+list+`)`, args...)
+	err = dictEntries(ctx, s.db, "code_id", inDict, func(id int64, key string) { childKey[id] = key })
+	if err != nil {
+		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
+	}
+	for _, l := range links {
+		p := keyOf[l.parent]
+		out[p] = append(out[p], childKey[l.child]) // "" for a child whose identity is unknown, as before
+	}
+	return out, nil
+}
+
+// dictEntries calls fn with each code_dict row whose column col ("code_key" or
+// "code_id") is one of vals.
+func dictEntries[T any](ctx context.Context, db *sql.DB, col string, vals []T, fn func(id int64, key string)) error {
+	return inLists(vals, func(list string, args []any) error {
+		rows, err := db.QueryContext(ctx, `SELECT code_id, code_key FROM code_dict WHERE `+col+` IN (`+list+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -489,18 +490,10 @@ func (s *Store) PackageChildren(ctx context.Context, parents []string) (map[stri
 			if err := rows.Scan(&id, &key); err != nil {
 				return err
 			}
-			childKey[id] = key
+			fn(id, key)
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return nil, tracewatch.E(op, tracewatch.KindInternal, err)
-	}
-	for _, l := range links {
-		p := keyOf[l.parent]
-		out[p] = append(out[p], childKey[l.child]) // "" for a child whose identity is unknown, as before
-	}
-	return out, nil
 }
 
 // packedSQL is the 19 trailing digits of a packed NMPA code id column (the inverse of
