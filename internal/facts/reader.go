@@ -42,7 +42,8 @@ type Reader interface {
 	// The claims reads: event lines with the person of the reference data (an empty
 	// PsnNo when unknown), net of cancellations and withdrawals.
 	// InsuredLines streams the insured sale lines a LineQuery selects, in time order, net
-	// of cancellations and withdrawals, with the person of the reference data.
+	// of cancellations and withdrawals, with the person of the reference data. Each call
+	// hands over a line of its own, which the caller may keep.
 	InsuredLines(ctx context.Context, q LineQuery, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
 	DeceasedSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
 	AgreementSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error

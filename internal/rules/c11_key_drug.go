@@ -271,8 +271,8 @@ func keyLines(ctx context.Context, env *Env, w tracewatch.Window, drugs []string
 	if err != nil {
 		return err
 	}
-	for i := range lines {
-		fn(&lines[i])
+	for _, l := range lines {
+		fn(l)
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ func (o *OverPrice) Spec() Spec {
 
 // pricedLine is a line judged against the ceiling.
 type pricedLine struct {
-	line    tracewatch.TimelineEntry
+	line    *tracewatch.TimelineEntry
 	perUnit bool    // priced per minimum unit (拆零)
 	price   float64 // fen per pack, or per minimum unit when perUnit
 	ceiling float64 // fen, on the same basis
@@ -70,8 +70,7 @@ func (o *OverPrice) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clu
 		lines int // judged lines of the institution, drug and month
 	}
 	groups := map[key]*group{}
-	for i := range lines {
-		l := &lines[i]
+	for _, l := range lines {
 		pl, ok := o.judge(env, l)
 		if !ok {
 			continue
@@ -116,7 +115,7 @@ func (o *OverPrice) judge(env *Env, l *tracewatch.TimelineEntry) (pricedLine, bo
 	lim := env.Limits[l.DrugCode]
 	d, known := env.Drugs[l.DrugCode]
 	units := float64(l.Qty) / float64(tracewatch.QtyScale)
-	pl := pricedLine{line: *l}
+	pl := pricedLine{line: l}
 	var slack float64 // fen per priced unit allowed for rounding
 	switch l.Kind {
 	case tracewatch.EventSale:
@@ -199,7 +198,7 @@ func (o *OverPrice) emit(env *Env, inst, drug, month string, over []pricedLine, 
 			c.Receipts = append(c.Receipts, l.Receipt)
 		}
 		c.MsgIDs = append(c.MsgIDs, l.MsgID)
-		ev := env.claimEvidence(&l)
+		ev := env.claimEvidence(l)
 		basis := "每盒"
 		if p.perUnit {
 			basis = "每最小单位"

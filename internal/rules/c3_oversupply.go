@@ -50,7 +50,7 @@ func (o *OverSupply) Spec() Spec {
 
 // supplyLine is one purchase counted towards a person's supply.
 type supplyLine struct {
-	line   tracewatch.TimelineEntry
+	line   *tracewatch.TimelineEntry
 	days   float64 // days of supply bought
 	onHand float64 // days on hand after it
 }
@@ -73,8 +73,7 @@ func (o *OverSupply) Eval(ctx context.Context, env *Env, emit func(tracewatch.Cl
 	if err != nil {
 		return err
 	}
-	for i := range all {
-		l := &all[i]
+	for _, l := range all {
 		days, ok := supplyDays(env, l)
 		if !ok {
 			continue
@@ -83,7 +82,7 @@ func (o *OverSupply) Eval(ctx context.Context, env *Env, emit func(tracewatch.Cl
 		if _, seen := byKey[k]; !seen {
 			keys = append(keys, k)
 		}
-		byKey[k] = append(byKey[k], supplyLine{line: *l, days: days})
+		byKey[k] = append(byKey[k], supplyLine{line: l, days: days})
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].person != keys[j].person {
@@ -194,7 +193,7 @@ func (o *OverSupply) emitSpell(env *Env, psn, drug string, spell []supplyLine, f
 		c.MsgIDs = append(c.MsgIDs, l.MsgID)
 		fund += l.FundPaid
 		sum.add(env, &l.Event)
-		ev := env.lineEvidence(&s.line)
+		ev := env.lineEvidence(s.line)
 		ev.Note += fmt.Sprintf("，购入 %s 天用量，购药后持有约 %s 天", trimDays(s.days), trimDays(s.onHand))
 		c.Evidence = append(c.Evidence, ev)
 	}

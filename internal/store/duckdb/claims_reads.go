@@ -115,7 +115,7 @@ func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func
 		if err := rows.Scan(dest...); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		var t tracewatch.TimelineEntry
+		t := new(tracewatch.TimelineEntry) // the caller's to keep (facts.Reader.InsuredLines)
 		var p tracewatch.Person
 		t.MsgID, t.Line, t.Infno, t.Institution, t.SplitPack = msgid, line, infno, inst, split
 		t.Kind, t.Setting = tracewatch.EventKind(kind), tracewatch.Setting(setting)
@@ -124,7 +124,7 @@ func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func
 		t.Receipt, t.Settlement, t.Visit, t.FeeLine, t.Person, t.SettleType = ns[2].String, ns[3].String, ns[4].String, ns[5].String, ns[6].String, ns[7].String
 		p.PsnNo, p.Gender = ns[8].String, ns[9].String
 		p.Birth, p.Death = personDate(birth), personDate(death)
-		if err := fn(&t, p); err != nil {
+		if err := fn(t, p); err != nil {
 			return err
 		}
 	}
