@@ -503,6 +503,18 @@ func packedSQL(col string) string {
 	return `(CAST(` + col + ` AS HUGEINT) + 9223372036854775808)`
 }
 
+// productNumSQL is packedSQL(col) // 10^13, the 6 digits of the code's product id after
+// its leading 8, computed in BIGINT: 2^63 is 922337·10^13 + 2036854775808, so the
+// quotient is col's floored quotient plus 922337, plus one when col's floored remainder
+// and 2036854775808 carry past 10^13. DuckDB's HUGEINT division took a second per 5
+// million package rows; this takes 50 ms.
+func productNumSQL(col string) string {
+	const d = "10000000000000"
+	neg := `CASE WHEN ` + col + ` % ` + d + ` < 0 THEN 1 ELSE 0 END` // // and % truncate
+	return `(` + col + ` // ` + d + ` - ` + neg + ` + 922337 + CASE WHEN ` + col + ` % ` + d + ` + ` + neg + ` * ` + d +
+		` >= 7963145224192 THEN 1 ELSE 0 END)`
+}
+
 // packOrdersSQL lists, per pair of distinct product ids (pprod above cprod) whose codes a
 // packages row links, the least such row (pkey, then ckey) and the number of rows (links):
 // the facts that prove one product id's package level above another's. Rows of NMPA
@@ -510,7 +522,7 @@ func packedSQL(col string) string {
 // order; the few rows with a dictionary code by their keys. A product id starting with 8
 // has packed codes only, so the two parts share no pair.
 var packOrdersSQL = `WITH nm AS MATERIALIZED (
-    SELECT ` + packedSQL("parent_id") + ` // 10000000000000 AS pp, ` + packedSQL("child_id") + ` // 10000000000000 AS cp, parent_id, child_id
+    SELECT ` + productNumSQL("parent_id") + ` AS pp, ` + productNumSQL("child_id") + ` AS cp, parent_id, child_id
     FROM packages WHERE parent_id < ` + firstDictID + ` AND child_id < ` + firstDictID + `),
 ng AS (SELECT pp, cp, count(*) AS links, min(parent_id) AS pid FROM nm WHERE pp <> cp GROUP BY pp, cp),
 dk AS (

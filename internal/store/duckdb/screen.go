@@ -539,9 +539,11 @@ still AS (
     JOIN rem ON rem.code_id = c.code_id AND rem.fixmedins_code = c.fixmedins_code AND rem.t < c.event_time
     WHERE c.event_kind IN ('sale', 'settlement')
       AND NOT EXISTS (SELECT 1 FROM back b WHERE b.code_id = rem.code_id AND b.fixmedins_code = rem.fixmedins_code
-                      AND b.t > rem.t AND b.t < c.event_time)) ` + lineQuery{Fund: codeLineFund}.sql() + `
-JOIN still ON still.event_id = c.event_id AND still.code_id = c.code_id
-WHERE c.event_kind IN ('sale', 'settlement') AND e.withdrawn_by IS NULL` + win + `
+                      AND b.t > rem.t AND b.t < c.event_time)),
+rc AS MATERIALIZED (
+    SELECT x.* FROM event_codes x JOIN still ON still.event_id = x.event_id AND still.code_id = x.code_id
+    WHERE x.event_kind IN ('sale', 'settlement')) ` + lineQuery{Source: "rc", Fund: codeLineFund}.sql() + `
+WHERE e.withdrawn_by IS NULL` + win + `
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 	return s.eachLine(ctx, "duckdb.RemovedLines", q, args, fn)
 }
@@ -594,15 +596,16 @@ ic AS MATERIALIZED (
     WHERE c.event_kind IN ('purchase', 'stock_change', 'stocktake') AND c.code_id IS NOT NULL
       AND c.event_id IN (SELECT event_id FROM coded)),
 expanded AS (SELECT DISTINCT event_id, parent_id FROM ic WHERE parent_id IS NOT NULL),
-scanned AS (
-    SELECT ic.event_id, count(DISTINCT ic.code_id) FILTER (WHERE NOT ic.parent) AS n,
-           bool_or(ic.parent AND ic.parent_id IS NULL AND x.parent_id IS NULL) AS bare
-    FROM ic LEFT JOIN expanded x ON x.event_id = ic.event_id AND x.parent_id = ic.code_id
-    GROUP BY ic.event_id),
+counted AS (
+    SELECT event_id, count(*) AS n FROM (SELECT DISTINCT event_id, code_id FROM ic WHERE NOT parent) d
+    GROUP BY event_id),
+bare AS (
+    SELECT DISTINCT ic.event_id FROM ic LEFT JOIN expanded x ON x.event_id = ic.event_id AND x.parent_id = ic.code_id
+    WHERE ic.parent AND ic.parent_id IS NULL AND x.parent_id IS NULL),
 per AS (
     SELECT ev.fixmedins_code, ev.drug, ev.opening, ev.qty, coalesce(sc.n, 0) AS n,
-           CASE WHEN sc.bare THEN greatest(` + packs + ` - coalesce(sc.n, 0), 0) ELSE 0 END AS unlinked
-    FROM coded ev LEFT JOIN scanned sc ON sc.event_id = ev.event_id)
+           CASE WHEN b.event_id IS NOT NULL THEN greatest(` + packs + ` - coalesce(sc.n, 0), 0) ELSE 0 END AS unlinked
+    FROM coded ev LEFT JOIN counted sc ON sc.event_id = ev.event_id LEFT JOIN bare b ON b.event_id = ev.event_id)
 SELECT fixmedins_code, drug,
        ` + clamped(`sum(CASE WHEN opening = 0 THEN qty ELSE 0 END)`) + `, sum(CASE WHEN opening = 0 THEN n + unlinked ELSE 0 END),
        ` + clamped(`sum(CASE WHEN opening = 1 THEN qty ELSE 0 END)`) + `, sum(CASE WHEN opening = 1 THEN n + unlinked ELSE 0 END),
@@ -636,13 +639,27 @@ func (s *Store) AnomalousLines(ctx context.Context, w tracewatch.Window, fn func
 		return err
 	}
 	win, args := windowSQL(w, "e.event_time")
-	q := lineQuery{Fund: codeLineFund}.sql() + `
+	cwin, _ := windowSQL(w, "x.event_time")
+	// The events that may hold such a scan are found first, by the code's columns and by
+	// the event's, each on its own table (narrow scans); only their lines are joined
+	// with their events and judged by the whole condition.
+	q := `WITH cand AS MATERIALIZED (
+    SELECT x.event_id FROM event_codes x
+    WHERE x.event_kind IN ('sale', 'settlement') AND x.parent_id IS NULL` + cwin + `
+      AND (x.code_id IS NULL OR x.med_list_codg IS NULL OR x.med_list_codg = ''
+           OR (x.expires IS NOT NULL AND x.event_time >= x.expires + INTERVAL '1 day'))
+    UNION
+    SELECT e.event_id FROM events e
+    WHERE e.kind IN ('sale', 'settlement') AND e.withdrawn_by IS NULL` + win + `
+      AND ((e.expires IS NOT NULL AND e.event_time >= e.expires + INTERVAL '1 day') OR (e.made IS NOT NULL AND e.made > e.event_time))),
+ac AS MATERIALIZED (
+    SELECT x.* FROM event_codes x WHERE x.event_id IN (SELECT event_id FROM cand)) ` + lineQuery{Source: "ac", Fund: codeLineFund}.sql() + `
 WHERE c.event_kind IN ('sale', 'settlement') AND c.parent_id IS NULL AND e.withdrawn_by IS NULL` + win + `
   AND (c.code_id IS NULL OR c.med_list_codg IS NULL OR c.med_list_codg = ''
        OR (coalesce(e.expires, c.expires) IS NOT NULL AND e.event_time >= coalesce(e.expires, c.expires) + INTERVAL '1 day')
        OR (e.made IS NOT NULL AND e.made > e.event_time))
 ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
-	return s.eachLine(ctx, "duckdb.AnomalousLines", q, args, fn)
+	return s.eachLine(ctx, "duckdb.AnomalousLines", q, append(append(append([]any{}, args...), args...), args...), fn)
 }
 
 // CodeQuality counts, per institution, the codes scanned at sale (3505) in the window, the
@@ -1192,7 +1209,7 @@ pk AS MATERIALIZED (SELECT p.parent_id, p.child_id FROM packages p JOIN seen ON 
 hit AS MATERIALIZED (
     SELECT child_id FROM pk GROUP BY child_id HAVING count(*) > 1
     UNION SELECT pk.child_id FROM pk JOIN badn
-        ON badn.pp = ` + packedSQL("pk.parent_id") + ` // 10000000000000 AND badn.cp = ` + packedSQL("pk.child_id") + ` // 10000000000000
+        ON badn.pp = ` + productNumSQL("pk.parent_id") + ` AND badn.cp = ` + productNumSQL("pk.child_id") + `
     WHERE pk.parent_id < ` + firstDictID + ` AND pk.child_id < ` + firstDictID + `
     UNION SELECT d.child_id FROM (
         SELECT pk.child_id, ` + productOfKeySQL(keyOfIDSQL("pk.parent_id", "pd")) + ` AS pprod, ` + productOfKeySQL(keyOfIDSQL("pk.child_id", "cd")) + ` AS cprod
