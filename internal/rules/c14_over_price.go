@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"tracewatch"
 )
@@ -60,7 +61,22 @@ type pricedLine struct {
 // Eval implements Rule.
 func (o *OverPrice) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue)) error {
 	drugs := env.limitedDrugs(func(l tracewatch.DrugLimit) bool { return l.PriceCeiling > 0 })
-	lines, err := saleLines(ctx, env, env.Window, drugs, nil)
+	// Of each line, only its group and, when over the ceiling, the line: the lines of a
+	// province do not stay in memory.
+	type judged struct {
+		inst, drug string
+		at         time.Time
+		ok         bool
+		over       *pricedLine
+	}
+	lines, err := saleLinesOf(ctx, env, env.Window, drugs, nil, func(l *tracewatch.TimelineEntry) judged {
+		pl, ok := o.judge(env, l)
+		j := judged{inst: l.Institution, drug: l.DrugCode, at: l.Time, ok: ok}
+		if ok && pl.excess > 0 {
+			j.over = &pl
+		}
+		return j
+	})
 	if err != nil {
 		return err
 	}
@@ -71,19 +87,18 @@ func (o *OverPrice) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clu
 	}
 	groups := map[key]*group{}
 	for _, l := range lines {
-		pl, ok := o.judge(env, l)
-		if !ok {
+		if !l.ok {
 			continue
 		}
-		k := key{l.Institution, l.DrugCode, l.Time.In(cst).Format("2006-01")}
+		k := key{l.inst, l.drug, l.at.In(cst).Format("2006-01")}
 		g := groups[k]
 		if g == nil {
 			g = &group{}
 			groups[k] = g
 		}
 		g.lines++
-		if pl.excess > 0 {
-			g.over = append(g.over, pl)
+		if l.over != nil {
+			g.over = append(g.over, *l.over)
 		}
 	}
 	keys := make([]key, 0, len(groups))

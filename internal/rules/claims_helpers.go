@@ -156,42 +156,69 @@ func settlementText(l *tracewatch.TimelineEntry) string {
 // visit and fee line number (a basket cancelled and settled again) counts once. The
 // lines stay in InsuredLines' order (time).
 func saleLines(ctx context.Context, env *Env, w tracewatch.Window, drugs []string, keep func(*tracewatch.TimelineEntry) bool) ([]*tracewatch.TimelineEntry, error) {
-	type sale struct{ inst, setl, drug string }
-	type feeLine struct{ inst, visit, line, drug string }
 	// Each line is kept by pointer (InsuredLines hands over a line of its own per call):
 	// at a province's scale (10^6 lines of 744 bytes) a slice of values spent more time
 	// copying itself as it grew than the rule judging it.
-	var all []*tracewatch.TimelineEntry
+	return saleLinesOf(ctx, env, w, drugs, keep, func(l *tracewatch.TimelineEntry) *tracewatch.TimelineEntry { return l })
+}
+
+// saleLinesOf is saleLines keeping of each line only what project makes of it, so that
+// a rule that needs a few figures of 10^6 lines does not hold the lines.
+func saleLinesOf[T any](ctx context.Context, env *Env, w tracewatch.Window, drugs []string, keep func(*tracewatch.TimelineEntry) bool,
+	project func(*tracewatch.TimelineEntry) T) ([]T, error) {
+	type sale struct{ inst, setl, drug string }
+	type feeLine struct{ inst, visit, line, drug string }
+	type held struct {
+		fee        bool // a fee line: counted unless its purchase is counted otherwise
+		sale       sale
+		visit, row string
+		v          T
+	}
+	// Held in chunks: one slice of 10^6 lines spent a second copying itself as it grew.
+	const chunk = 1 << 14
+	var all [][]held
+	n := 0
 	reported := map[sale]bool{}
 	err := env.Src.InsuredLines(ctx, facts.LineQuery{Window: w, Drugs: drugs}, func(l *tracewatch.TimelineEntry, _ tracewatch.Person) error {
 		if l.Time.IsZero() || l.Qty <= 0 || (keep != nil && !keep(l)) {
 			return ctx.Err()
 		}
+		h := held{fee: l.Kind == tracewatch.EventFeeLine, sale: sale{l.Institution, l.Settlement, l.DrugCode}, v: project(l)}
 		if l.Kind == tracewatch.EventSale && l.Settlement != "" {
-			reported[sale{l.Institution, l.Settlement, l.DrugCode}] = true
+			reported[h.sale] = true
 		}
-		all = append(all, l)
+		if h.fee {
+			h.visit, h.row = l.Visit, l.FeeLine
+		}
+		if len(all) == 0 || len(all[len(all)-1]) == chunk {
+			all = append(all, make([]held, 0, chunk))
+		}
+		all[len(all)-1] = append(all[len(all)-1], h)
+		n++
 		return ctx.Err()
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := all[:0]
+	out := make([]T, 0, n)
 	seenFee := map[feeLine]bool{}
-	for _, l := range all {
-		if l.Kind == tracewatch.EventFeeLine {
-			if reported[sale{l.Institution, l.Settlement, l.DrugCode}] {
-				continue
-			}
-			if l.Visit != "" && l.FeeLine != "" {
-				fk := feeLine{l.Institution, l.Visit, l.FeeLine, l.DrugCode}
-				if seenFee[fk] {
+	for _, c := range all {
+		for i := range c {
+			h := &c[i]
+			if h.fee {
+				if reported[h.sale] {
 					continue
 				}
-				seenFee[fk] = true
+				if h.visit != "" && h.row != "" {
+					fk := feeLine{h.sale.inst, h.visit, h.row, h.sale.drug}
+					if seenFee[fk] {
+						continue
+					}
+					seenFee[fk] = true
+				}
 			}
+			out = append(out, h.v)
 		}
-		out = append(out, l)
 	}
 	return out, nil
 }
