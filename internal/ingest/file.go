@@ -92,17 +92,27 @@ type chunkResult struct {
 // say which of the two it stored. cr.kept is what remains.
 func (cr *chunkResult) dedupe(seen map[tracewatch.MessageKey]bool) {
 	cr.again = make([]bool, len(cr.batch.Messages))
-	cr.kept = tracewatch.Batch{}
-	ev, q := 0, 0
+	dropped := false
 	for i, m := range cr.batch.Messages {
 		k := m.Key()
-		evs, qs := cr.batch.Events[ev:ev+cr.nev[i]], cr.batch.Quarantine[q:q+cr.nquar[i]]
-		ev, q = ev+cr.nev[i], q+cr.nquar[i]
 		if seen[k] {
-			cr.again[i] = true
+			cr.again[i], dropped = true, true
 			continue
 		}
 		seen[k] = true
+	}
+	if !dropped {
+		cr.kept = cr.batch // nearly always: nothing to drop, nothing to copy
+		return
+	}
+	cr.kept = tracewatch.Batch{}
+	ev, q := 0, 0
+	for i, m := range cr.batch.Messages {
+		evs, qs := cr.batch.Events[ev:ev+cr.nev[i]], cr.batch.Quarantine[q:q+cr.nquar[i]]
+		ev, q = ev+cr.nev[i], q+cr.nquar[i]
+		if cr.again[i] {
+			continue
+		}
 		cr.kept.Messages = append(cr.kept.Messages, m)
 		cr.kept.Events = append(cr.kept.Events, evs...)
 		cr.kept.Quarantine = append(cr.kept.Quarantine, qs...)
@@ -324,7 +334,11 @@ func (in *Ingester) gather(ctx context.Context, i int, src Source, jobs chan<- c
 				return ctx.Err()
 			}
 		}
-		pending, pendingStats = &tracewatch.Batch{}, nil
+		// The next batch is about as large as this one: room for it up front (growing
+		// 50,000 events from nothing copied them twice over).
+		pending = &tracewatch.Batch{Messages: make([]tracewatch.MessageRecord, 0, cap(pending.Messages)),
+			Events: make([]tracewatch.Event, 0, cap(pending.Events))}
+		pendingStats = nil
 		clear(inBatch)
 		return nil
 	}
@@ -431,7 +445,10 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 		p *Prepared
 		q tracewatch.QuarantineRow
 	}
-	var slots []slot
+	n := len(c.lines)
+	slots := make([]slot, 0, n)
+	cr.batch.Messages, cr.infno = make([]tracewatch.MessageRecord, 0, n), make([]string, 0, n)
+	cr.nev, cr.nquar = make([]int, 0, n), make([]int, 0, n)
 	var allParents []string
 	now := o.Now()
 	for i, line := range c.lines {
@@ -459,7 +476,7 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 		if req.MsgID == "" {
 			req.MsgID = DerivedMsgID(line)
 		}
-		p, parents, err := in.prepare(req, append([]byte(nil), line...), source, now, now)
+		p, parents, err := in.prepare(req, true, append([]byte(nil), line...), source, now, now)
 		if err != nil {
 			cr.err = err
 			return cr
@@ -484,6 +501,13 @@ func (in *Ingester) prepareChunk(ctx context.Context, c *chunk, o FileOptions) c
 			}
 		}
 	}
+	events := 0
+	for _, sl := range slots {
+		if sl.p != nil {
+			events += len(sl.p.Events)
+		}
+	}
+	cr.batch.Events = make([]tracewatch.Event, 0, events)
 	for _, sl := range slots {
 		if sl.p == nil {
 			cr.batch.Quarantine = append(cr.batch.Quarantine, sl.q)

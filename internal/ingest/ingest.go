@@ -89,7 +89,7 @@ type Prepared struct {
 // single-row interfaces, any bad row refuses the whole message; the batch (…A)
 // interfaces keep the good rows and report the bad ones in output.
 func (in *Ingester) Prepare(ctx context.Context, req nhsa.Request, raw []byte, source string, received, now time.Time) (*Prepared, error) {
-	p, parents, err := in.prepare(req, raw, source, received, now)
+	p, parents, err := in.prepare(req, false, raw, source, received, now)
 	if err != nil || len(parents) == 0 {
 		return p, err
 	}
@@ -102,14 +102,19 @@ func (in *Ingester) Prepare(ctx context.Context, req nhsa.Request, raw []byte, s
 }
 
 // prepare is Prepare without the package links: it returns the parent codes whose
-// children the message's events still need (children, then expand).
-func (in *Ingester) prepare(req nhsa.Request, raw []byte, source string, received, now time.Time) (*Prepared, []string, error) {
+// children the message's events still need (children, then expand). checked says that
+// req came from nhsa.DecodeRequest without an error (nhsa.DecodeChecked).
+func (in *Ingester) prepare(req nhsa.Request, checked bool, raw []byte, source string, received, now time.Time) (*Prepared, []string, error) {
 	p := &Prepared{Message: tracewatch.MessageRecord{MsgID: req.MsgID, Infno: req.Infno, Institution: req.FixmedinsCode, Source: source, Received: received}}
 	quarantine := func(row int, field, reason string) {
 		p.Quarantine = append(p.Quarantine, tracewatch.QuarantineRow{MsgID: req.MsgID, Infno: req.Infno, Institution: req.FixmedinsCode,
 			Source: source, Row: row, Field: field, Reason: reason, Payload: raw, Received: received})
 	}
-	events, rowErrs, err := nhsa.Decode(req)
+	decode := nhsa.Decode
+	if checked {
+		decode = nhsa.DecodeChecked
+	}
+	events, rowErrs, err := decode(req)
 	if err != nil {
 		p.Refused = true
 		p.Response = nhsa.Fail(req, nhsa.Reason(err), received, now)

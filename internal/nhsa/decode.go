@@ -114,6 +114,17 @@ func Supported(infno string) bool {
 // yields no event; a bad element is reported with its 1-based position in the element
 // list (input's elements first) as Row and is left out.
 func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
+	return decode(req, false)
+}
+
+// DecodeChecked is Decode for a request that DecodeRequest returned without an error:
+// its input was checked as JSON with the rest of the body, and is not checked again (the
+// second check was 4% of a bulk ingest's CPU).
+func DecodeChecked(req Request) ([]tracewatch.Event, []RowError, error) {
+	return decode(req, true)
+}
+
+func decode(req Request, checked bool) ([]tracewatch.Event, []RowError, error) {
 	const op = "nhsa.Decode"
 	invalid := func(field, msg string) error {
 		return tracewatch.Errorf(op, tracewatch.KindInvalid, "%s", msg).WithField(field)
@@ -136,7 +147,7 @@ func Decode(req Request) ([]tracewatch.Event, []RowError, error) {
 	if t := infTime(req); !t.IsZero() {
 		notAfter = t.Add(Skew)
 	}
-	if len(req.Input) > 0 && !json.Valid(req.Input) {
+	if !checked && len(req.Input) > 0 && !json.Valid(req.Input) {
 		return nil, nil, invalid("input", "malformed: want a JSON object")
 	}
 	in, err := inputObject(req.Input)
