@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -207,14 +209,29 @@ func maskJSON(doc []byte) ([]byte, bool) {
 func maskTree(v any, kind maskKind) any {
 	switch t := v.(type) {
 	case map[string]any:
-		for k, c := range t {
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make(map[string]any, len(t))
+		for _, k := range keys {
 			ck := kind
 			if ck == maskNone {
 				ck = personalField(k)
 			}
-			t[k] = maskTree(c, ck)
+			// A key can be an ID number too ({"110105…": …}): masked like any other
+			// text, and kept apart from another key that masks the same.
+			mk := scrubIDs(k)
+			for n, base := 2, mk; ; n++ {
+				if _, taken := out[mk]; !taken {
+					break
+				}
+				mk = base + " (" + strconv.Itoa(n) + ")"
+			}
+			out[mk] = maskTree(t[k], ck)
 		}
-		return t
+		return out
 	case []any:
 		for i, c := range t {
 			t[i] = maskTree(c, kind)

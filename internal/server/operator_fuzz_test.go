@@ -50,3 +50,25 @@ func TestScrubIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskJSONKeys: an ID number used as an object key is masked like any text, and two
+// keys that mask alike both stay (a viewer sees every entry); other keys are kept.
+func TestMaskJSONKeys(t *testing.T) {
+	out, ok := maskJSON([]byte(`{"110105194912310011":1,"110105194912310011 ":2,"1101**********0011":3,"psn_no":"36000012345678","drug":"X"}`))
+	if !ok {
+		t.Fatal("not JSON")
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Errorf("%d keys, want 5: %s", len(got), out)
+	}
+	if strings.Contains(string(out), "110105194912310011") {
+		t.Errorf("an ID number survived as a key: %s", out)
+	}
+	if got["drug"] != "X" || got["1101**********0011"] == nil {
+		t.Errorf("a key that is not an ID number changed: %s", out)
+	}
+}
