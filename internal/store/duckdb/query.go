@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,7 +159,8 @@ func (s *Store) Ledger(ctx context.Context, key string) (tracewatch.LedgerEntry,
 // sale_codes and the ledger are computed in parts by code identity (code_id modulo the
 // number of parts), each part's joins and aggregates small enough for memory: done at
 // once, a store of 10^8 sale lines spilled more than 47 GB to disk under a 3 GB memory
-// limit (docs/BENCHMARKS.md, P4). A part is about rebuildPartRows event codes.
+// limit (docs/BENCHMARKS.md, P4). A part is as many event codes as the memory limit
+// holds (rebuildPartSize).
 func rebuild(ctx context.Context, conn *sql.Conn) error {
 	exec := func(q string, args ...any) error {
 		_, err := conn.ExecContext(ctx, q, args...)
@@ -174,7 +176,8 @@ DELETE FROM ledger;`); err != nil {
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM event_codes`).Scan(&n); err != nil {
 		return err
 	}
-	parts := max(1, (n+rebuildPartRows-1)/rebuildPartRows)
+	per := rebuildPartSize(ctx, conn)
+	parts := max(1, (n+per-1)/per)
 	// part is the condition of part k on a code_id column (both engines: % keeps the
 	// sign of the dividend, so the remainder is shifted into 0 … parts-1).
 	part := func(col string, k int64) string {
@@ -219,9 +222,51 @@ LEFT JOIN inbound i ON i.code_id = ids.code_id LEFT JOIN packs p ON p.code_id = 
 	return nil
 }
 
-// rebuildPartRows is about how many event codes one part of rebuild covers (a variable:
-// tests make parts of a few rows).
-var rebuildPartRows int64 = 16_000_000
+// rebuildPartRows, when set, is how many event codes one part of rebuild covers (tests
+// make parts of a few rows); 0 sizes the parts by DuckDB's memory limit
+// (rebuildPartSize).
+var rebuildPartRows int64
+
+// rebuildBytesPerRow is the memory one event code of a part takes in the rebuild's joins
+// and aggregates, about: parts of 16 million event codes completed under a 3 GB limit
+// at 10^8 sale lines, and parts of 4 million under 900 MB at 3·10^7; parts of 15
+// million under 900 MB ran out of memory (docs/BENCHMARKS.md, P4).
+const rebuildBytesPerRow = 256
+
+// rebuildPartSize is how many event codes one part of rebuild covers: what DuckDB's
+// memory limit holds at rebuildBytesPerRow, at least a million; 16 million when the
+// limit cannot be read.
+func rebuildPartSize(ctx context.Context, conn *sql.Conn) int64 {
+	if rebuildPartRows > 0 {
+		return rebuildPartRows
+	}
+	var limit string
+	if err := conn.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err == nil {
+		if b, ok := memorySize(limit); ok {
+			return max(1_000_000, b/rebuildBytesPerRow)
+		}
+	}
+	return 16_000_000
+}
+
+// memorySize reads a size as DuckDB prints its settings ("858.3 MiB", "2.7 GiB", "512
+// bytes") in bytes.
+func memorySize(s string) (int64, bool) {
+	num, unit, ok := strings.Cut(strings.TrimSpace(s), " ")
+	if !ok {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(num, 64)
+	if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return 0, false
+	}
+	scale := map[string]float64{"bytes": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50,
+		"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15}[unit]
+	if scale == 0 || x*scale >= math.MaxInt64 {
+		return 0, false
+	}
+	return int64(x * scale), true
+}
 
 // withdrawSQL lists the rows the stored 3507s withdraw (event_id) with the msgid of the
 // 3507 that withdraws each (wby): the first uploaded after the row among those naming
