@@ -26,6 +26,7 @@ func runIngest(e env) int {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	batch := fs.Int("batch-lines", 50_000, "lines per durable commit")
 	progressFlag := fs.Bool("progress", false, "print a progress line per commit to stderr even when it is not a terminal")
+	ledgerMode := ledgerFlag(fs)
 	rf := addRemoteFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: tracewatch ingest [--data-dir D | --server URL [--token T]] [--json] FILE…")
@@ -39,6 +40,10 @@ func runIngest(e env) int {
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
+		return exitUsage
+	}
+	if err := checkLedgerMode(*ledgerMode); err != nil {
+		fmt.Fprintln(e.stderr, "tracewatch ingest:", err)
 		return exitUsage
 	}
 	rc, err := remoteOf(fs, rf, "data-dir")
@@ -107,6 +112,10 @@ func runIngest(e env) int {
 		if err != nil {
 			return fail(e.stderr, "ingest", err)
 		}
+		deferred, err := deferLedger(ctx, st, *ledgerMode, inputLines(fs.Args()))
+		if err != nil {
+			return fail(e.stderr, "ingest", err)
+		}
 		// The files in order; the next one is read and decoded while the last batch of
 		// the one before is committed. A file's time runs from the end of the one before.
 		names := fs.Args()
@@ -119,6 +128,17 @@ func runIngest(e env) int {
 			finished(names[i], s, time.Since(start))
 			start = time.Now()
 		})
+		if deferred {
+			// Whatever the load did, the ledger follows the facts it committed.
+			t := time.Now()
+			codes, cerr := st.CatchUpLedger(ctx)
+			if cerr != nil {
+				return fail(e.stderr, "ingest", fmt.Errorf("the files are stored, but the ledger could not be rebuilt from them (the next command that opens the store tries again): %w", cerr))
+			}
+			if !*asJSON {
+				fmt.Fprintf(e.stdout, "ledger: rebuilt from the facts after the load, %d codes in %s\n", codes, time.Since(t).Round(time.Millisecond))
+			}
+		}
 		if err != nil {
 			if terminal {
 				fmt.Fprintln(e.stderr)

@@ -115,6 +115,13 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.writer = w
+	// A bulk load that deferred the ledger and stopped before its end left it behind the
+	// facts: bring it up to date before anything reads it (deferred.go).
+	if _, err := s.CatchUpLedger(ctx); err != nil {
+		w.close()
+		db.Close()
+		return nil, err
+	}
 	if dir != "" {
 		lastGen, _, err := s.replayJournal(ctx, dir)
 		if err != nil {
@@ -141,8 +148,13 @@ func (s *Store) Close() error {
 		if s.journal != nil {
 			s.journal.close() // applies everything acknowledged
 		}
+		if s.writer.deferLedger.Load() {
+			_, err = s.CatchUpLedger(context.Background())
+		}
 		s.writer.close()
-		err = s.db.Close()
+		if cerr := s.db.Close(); err == nil {
+			err = cerr
+		}
 	})
 	return err
 }

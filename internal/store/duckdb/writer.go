@@ -39,6 +39,10 @@ type writer struct {
 	failDead   atomic.Bool
 	failWrites atomic.Bool
 
+	// deferLedger: commits store the facts only; sale_codes and the ledger wait for
+	// CatchUpLedger (deferred.go).
+	deferLedger atomic.Bool
+
 	nextEvent      int64
 	nextQuarantine int64
 	nextDict       tracewatch.CodeID
@@ -53,6 +57,7 @@ type request struct {
 	batches []*tracewatch.Batch                             // journal records applied together (with jpos), or
 	dead    *deadLetter                                     // a journal record to set aside (with jpos), or
 	job     func(ctx context.Context, conn *sql.Conn) error // any other write
+	then    func()                                          // runs on the writer once job is committed
 	jpos    *journalPos                                     // the journal position the batches reach, recorded in their transaction
 	res     tracewatch.CommitResult
 	err     error
@@ -179,7 +184,9 @@ func (w *writer) loop() {
 func (w *writer) runOne(r *request) {
 	switch {
 	case r.job != nil:
-		r.err = w.runJob(r.job)
+		if r.err = w.runJob(r.job); r.err == nil && r.then != nil {
+			r.then()
+		}
 	case r.dead != nil && r.dead.batch != nil && len(splitBatch(r.dead.batch)) > 1:
 		// A record of several messages: store what can be stored of it, set aside the
 		// messages at fault, then move the journal position past it. (A crash in between
@@ -553,6 +560,7 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 	}
 	ch := newSaleChanges()
 	firstNew := w.nextEvent
+	ledger := !w.deferLedger.Load()
 	var cancels []*tracewatch.Event
 	var newDict []struct {
 		id  tracewatch.CodeID
@@ -612,7 +620,7 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 					return err
 				}
 				results[bi].Codes++
-				if c.Key != "" && live {
+				if c.Key != "" && live && ledger {
 					w.effect(ch, e, &sale, code, c.DrugCode)
 				}
 			}
@@ -666,6 +674,9 @@ func (w *writer) apply(ctx context.Context, batches []*tracewatch.Batch) ([]trac
 			ch.cancelled[s] = true
 			ch.canOf[s] = tracewatch.SaleOf(e).String()
 		}
+	}
+	if !ledger {
+		return results, nil
 	}
 	if err := w.applySales(ctx, ch); err != nil {
 		return fail(err)
