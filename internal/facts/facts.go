@@ -29,6 +29,26 @@ type CodeHistory struct {
 	Lines       []tracewatch.TimelineEntry // Event.FundPaid holds the fund's share of the line
 }
 
+// UnsourcedQuery is what UnsourcedLines reads: the window's sale lines of codes their
+// seller had not received, itemized for the institutions of Itemize and tallied for the
+// others. A nil Itemize itemizes every institution.
+type UnsourcedQuery struct {
+	Window  tracewatch.Window
+	Itemize map[string]bool
+	// Samples is how many lines come with a tally.
+	Samples int
+}
+
+// UnsourcedTally is what UnsourcedLines says of an institution it does not itemize: how
+// many distinct sales (tracewatch.SaleOf) its unsourced lines belong to, and, as samples,
+// the first line of each of its first Samples such sales that is a 3505 sale line, in
+// time order (the order UnsourcedLines streams lines in).
+type UnsourcedTally struct {
+	Institution string
+	Sales       int
+	Samples     []*tracewatch.TimelineEntry
+}
+
 // InboundCoverage is what one institution received of one drug in a window: packs
 // reported and packs whose codes were scanned (purchases and inbound transfers), and the
 // same for its opening stocktake.

@@ -24,7 +24,10 @@ type Reader interface {
 	DuplicateHistories(ctx context.Context, w tracewatch.Window, fn func(*CodeHistory) error) error
 	Repeats(ctx context.Context, w tracewatch.Window, fn func(Repeat) error) error
 	MismatchedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
-	UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error) error
+	// UnsourcedLines streams the lines of q's itemized institutions to fn, ordered by
+	// institution, time and line, and gives tally the tally of each other institution
+	// that has such lines, in institution order (docs/facts.md).
+	UnsourcedLines(ctx context.Context, q UnsourcedQuery, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error, tally func(UnsourcedTally) error) error
 	RemovedLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error
 	InboundCoverage(ctx context.Context, w tracewatch.Window) ([]InboundCoverage, error)
 	AnomalousLines(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry) error) error

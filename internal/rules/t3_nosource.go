@@ -38,6 +38,9 @@ func (n *NoSource) Spec() Spec {
 	}
 }
 
+// lowEvidence is how many sales an institution's coverage 提示 shows as its evidence.
+const lowEvidence = 20
+
 type coverage struct {
 	packs, scanned int64
 }
@@ -86,10 +89,17 @@ func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 		return err
 	}
 	inst, unscanned := inboundCoverage(covs)
+	// The institutions whose lines are judged one by one; the others' lines are only
+	// counted, for their one 提示 about coverage, with a few lines as its evidence.
+	judged := map[string]bool{}
+	for in, cov := range inst {
+		if cov.rate() >= n.MinCoverage {
+			judged[in] = true
+		}
+	}
 
 	type low struct {
 		sales    int
-		seen     map[tracewatch.SaleID]bool
 		evidence []tracewatch.Evidence
 	}
 	lows := map[string]*low{}
@@ -97,27 +107,9 @@ func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 	amounts := map[string]*lineAmount{}
 	var order []string
 	explained := map[[2]string]bool{} // institution, code → covered by an unscanned pack
-	err = env.Src.UnsourcedLines(ctx, env.Window, func(l *tracewatch.TimelineEntry, sibling bool) error {
-		cov := inst[l.Institution]
-		rate := 0.0
-		if cov != nil {
-			rate = cov.rate()
-		}
-		if cov == nil || rate < n.MinCoverage {
-			lw := lows[l.Institution]
-			if lw == nil {
-				lw = &low{seen: map[tracewatch.SaleID]bool{}}
-				lows[l.Institution] = lw
-			}
-			if id := tracewatch.SaleOf(&l.Event); !lw.seen[id] {
-				lw.seen[id] = true
-				lw.sales++
-				if len(lw.evidence) < 20 && l.Kind == tracewatch.EventSale {
-					lw.evidence = append(lw.evidence, env.lineEvidence(l))
-				}
-			}
-			return nil
-		}
+	q := facts.UnsourcedQuery{Window: env.Window, Itemize: judged, Samples: lowEvidence}
+	err = env.Src.UnsourcedLines(ctx, q, func(l *tracewatch.TimelineEntry, sibling bool) error {
+		rate := inst[l.Institution].rate()
 		key := [2]string{l.Institution, l.Code.Key}
 		if explained[key] {
 			return nil
@@ -155,6 +147,13 @@ func (n *NoSource) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clue
 			l.Code.Key, env.drugName(drug), when(l.Time), env.instName(l.Institution), rate*100)
 		clues[fp] = c
 		order = append(order, fp)
+		return ctx.Err()
+	}, func(t facts.UnsourcedTally) error {
+		lw := &low{sales: t.Sales}
+		for _, l := range t.Samples {
+			lw.evidence = append(lw.evidence, env.lineEvidence(l))
+		}
+		lows[t.Institution] = lw
 		return ctx.Err()
 	})
 	if err != nil {

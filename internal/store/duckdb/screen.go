@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"tracewatch/internal/facts"
@@ -450,14 +452,58 @@ GROUP BY code_id, fixmedins_code`
 // UnsourcedLines streams the sale lines (3505, 2207) of codes their seller had not
 // received before the sale, neither the code nor its parent package, and says whether the
 // seller had received another pack of the same carton (then the pack most likely came
-// in with it, unscanned).
-func (s *Store) UnsourcedLines(ctx context.Context, w tracewatch.Window, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error) error {
+// in with it, unscanned). Institutions q does not itemize get a tally instead: their
+// lines grouped by sale in SQL, and only the lines sampled read (at a province's scale the
+// lines of institutions that scan little of their inbound are most of the lines, and
+// reading them was most of the time).
+func (s *Store) UnsourcedLines(ctx context.Context, q facts.UnsourcedQuery, fn func(l *tracewatch.TimelineEntry, siblingReceived bool) error,
+	tally func(facts.UnsourcedTally) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
 	const op = "duckdb.UnsourcedLines"
-	win, args := windowSQL(w, "c.event_time")
-	q := `WITH inb AS MATERIALIZED (` + inboundSQL + `),
+	// item: the institutions itemized; itemized and tallied: the conditions on a column.
+	item, itemized, tallied := "", "TRUE", "FALSE"
+	var args []any
+	switch {
+	case q.Itemize == nil:
+	case len(q.Itemize) == 0:
+		itemized, tallied = "FALSE", "TRUE"
+	default:
+		insts := make([]string, 0, len(q.Itemize))
+		for in, ok := range q.Itemize {
+			if ok {
+				insts = append(insts, in)
+			}
+		}
+		sort.Strings(insts)
+		vals := make([]string, len(insts))
+		for i, in := range insts {
+			vals[i] = "(CAST(? AS VARCHAR))"
+			args = append(args, in)
+		}
+		if len(insts) == 0 {
+			itemized, tallied = "FALSE", "TRUE"
+		} else {
+			item = "item (fixmedins_code) AS (VALUES " + strings.Join(vals, ", ") + "),\n"
+			itemized, tallied = "%s IN (SELECT fixmedins_code FROM item)", "%s NOT IN (SELECT fixmedins_code FROM item)"
+		}
+	}
+	cond := func(c, col string) string {
+		if strings.Contains(c, "%s") {
+			return fmt.Sprintf(c, col)
+		}
+		return c
+	}
+	win, wargs := windowSQL(q.Window, "c.event_time")
+	args = append(args, wargs...)
+	// A tallied line's sale, as tracewatch.SaleOf tells it for a sale or settlement line:
+	// by settlement, else by receipt, else by message line.
+	const (
+		bySetl    = `coalesce(e.setl_id, '') <> ''`
+		byReceipt = `coalesce(e.receipt, '') <> ''`
+	)
+	sq := `WITH ` + item + `inb AS MATERIALIZED (` + inboundSQL + `),
 un AS MATERIALIZED (
     SELECT DISTINCT c.event_id, c.code_id, c.fixmedins_code
     FROM event_codes c
@@ -469,7 +515,8 @@ un AS MATERIALIZED (
       AND c.event_id NOT IN (` + withdrawnIDs + `)),
 upar AS MATERIALIZED (
     SELECT DISTINCT u.code_id, u.fixmedins_code, pa.parent_id
-    FROM un u JOIN packages pa ON pa.child_id = u.code_id),
+    FROM un u JOIN packages pa ON pa.child_id = u.code_id
+    WHERE ` + cond(itemized, "u.fixmedins_code") + `),
 cartons AS MATERIALIZED (
     SELECT DISTINCT pk.parent_id, inb.fixmedins_code
     FROM inb JOIN packages pk ON pk.child_id = inb.code_id
@@ -479,16 +526,56 @@ sib AS (
     FROM upar up JOIN cartons ct ON ct.parent_id = up.parent_id AND ct.fixmedins_code = up.fixmedins_code),
 uc AS MATERIALIZED (
     SELECT x.* FROM event_codes x JOIN un ON un.event_id = x.event_id AND un.code_id = x.code_id
-    WHERE x.parent_id IS NULL) ` + lineQuery{Source: "uc", Fund: codeLineFund, Extra: []string{"sib.code_id IS NOT NULL AS sibling"}}.sql() + `
+    WHERE x.parent_id IS NULL AND ` + cond(itemized, "un.fixmedins_code") + `),
+ut AS MATERIALIZED (
+    SELECT x.event_id, x.code_id, x.raw, e.kind, e.fixmedins_code, e.event_time,
+           CASE WHEN ` + bySetl + ` THEN 'S' WHEN ` + byReceipt + ` THEN 'R' ELSE 'L' END AS sk,
+           CASE WHEN ` + bySetl + ` THEN e.setl_id WHEN ` + byReceipt + ` THEN e.receipt ELSE e.msgid END AS sref,
+           CASE WHEN ` + bySetl + ` OR ` + byReceipt + ` THEN 0 ELSE e.line END AS sline
+    FROM event_codes x JOIN un ON un.event_id = x.event_id AND un.code_id = x.code_id
+    JOIN events e ON e.event_id = x.event_id
+    WHERE x.parent_id IS NULL AND ` + cond(tallied, "un.fixmedins_code") + `),
+firsts AS MATERIALIZED (
+    SELECT * FROM (SELECT ut.*, row_number() OVER (PARTITION BY fixmedins_code, sk, sref, sline ORDER BY event_time, event_id, raw) AS rn
+                   FROM ut) f
+    WHERE rn = 1),
+tallies AS (SELECT fixmedins_code, count(*) AS sales FROM firsts GROUP BY fixmedins_code),
+picked AS (
+    SELECT event_id, code_id, raw, kind = 'sale' AND ks <= ` + strconv.Itoa(max(q.Samples, 0)) + ` AS sample FROM (
+        SELECT f.*, row_number() OVER (PARTITION BY fixmedins_code, kind = 'sale' ORDER BY event_time, event_id, raw) AS ks,
+               row_number() OVER (PARTITION BY fixmedins_code ORDER BY event_time, event_id, raw) AS ka
+        FROM firsts f) p
+    WHERE (kind = 'sale' AND ks <= ` + strconv.Itoa(max(q.Samples, 0)) + `) OR ka = 1),
+us AS (
+    SELECT DISTINCT x.*, p.sample FROM event_codes x JOIN picked p ON p.event_id = x.event_id AND p.code_id = x.code_id AND p.raw = x.raw
+    WHERE x.parent_id IS NULL)
+SELECT * FROM (` + lineQuery{Source: "uc", Fund: codeLineFund, Extra: []string{"sib.code_id IS NOT NULL AS sibling",
+		"CAST(NULL AS BIGINT) AS tally_sales", "false AS tally_sample", "e.event_id AS ev_id"}}.sql() + `
 LEFT JOIN sib ON sib.code_id = c.code_id AND sib.fixmedins_code = c.fixmedins_code
-ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
-	rows, err := s.db.QueryContext(ctx, q, args...)
+UNION ALL ` + lineQuery{Source: "us", Fund: codeLineFund, Extra: []string{"false AS sibling", "t.sales AS tally_sales",
+		"c.sample AS tally_sample", "e.event_id AS ev_id"}}.sql() + `
+JOIN tallies t ON t.fixmedins_code = c.fixmedins_code) u
+ORDER BY fixmedins_code, event_time, ev_id, raw`
+	rows, err := s.db.QueryContext(ctx, sq, args...)
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
 	defer rows.Close()
-	var sibling bool
-	ls, err := newLineScanner(rows, columns{"sibling": &sibling})
+	var (
+		sibling, sample bool
+		sales           sql.NullInt64
+		evID            int64
+		open            *facts.UnsourcedTally // the tally being read
+	)
+	flush := func() error {
+		if open == nil {
+			return nil
+		}
+		t := *open
+		open = nil
+		return tally(t)
+	}
+	ls, err := newLineScanner(rows, columns{"sibling": &sibling, "tally_sales": &sales, "tally_sample": &sample, "ev_id": &evID})
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
@@ -497,14 +584,28 @@ ORDER BY e.fixmedins_code, e.event_time, e.event_id, c.raw`
 		if err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		if err := fn(&t, sibling); err != nil {
-			return err
+		if open != nil && open.Institution != t.Institution {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if !sales.Valid {
+			if err := fn(&t, sibling); err != nil {
+				return err
+			}
+			continue
+		}
+		if open == nil {
+			open = &facts.UnsourcedTally{Institution: t.Institution, Sales: int(sales.Int64)}
+		}
+		if sample {
+			open.Samples = append(open.Samples, &t)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
-	return nil
+	return flush()
 }
 
 // RemovedLines streams the sale lines of codes whose last movement at their seller before

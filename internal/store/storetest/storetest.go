@@ -83,6 +83,7 @@ func Run(t *testing.T, open Opener) {
 		{"StayCares", testStayCares},
 		{"TravelSettlements", testTravelSettlements},
 		{"DrugLimitsPrice", testDrugLimitsPrice},
+		{"UnsourcedTally", testUnsourcedTally},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
 	}
