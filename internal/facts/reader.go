@@ -46,7 +46,7 @@ type Reader interface {
 	// PsnNo when unknown), net of cancellations and withdrawals.
 	// InsuredLines streams the insured sale lines a LineQuery selects, in time order, net
 	// of cancellations and withdrawals, with the person of the reference data. Each call
-	// hands over a line of its own, which the caller may keep.
+	// hands over a line of its own, which the caller may keep, unless q.Transient.
 	InsuredLines(ctx context.Context, q LineQuery, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
 	DeceasedSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
 	AgreementSettlements(ctx context.Context, w tracewatch.Window, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error
@@ -85,6 +85,13 @@ type LineQuery struct {
 	Drugs []string
 	// KnownPerson keeps only the lines of persons in the reference data.
 	KnownPerson bool
+	// NoPerson: the reader need not look the person up; fn gets an empty Person
+	// (without KnownPerson: with it, the lines are still those of known persons).
+	NoPerson bool
+	// Transient: fn keeps neither the line nor its pointer once it returns, so the
+	// reader may hand over the same entry every time (a rule that keeps a few of 10^6
+	// lines copies those).
+	Transient bool
 }
 
 // DenseSettlementQuery selects FrequentSettlements: a person's standing outpatient and

@@ -69,10 +69,12 @@ func (o *OverPrice) Eval(ctx context.Context, env *Env, emit func(tracewatch.Clu
 		ok         bool
 		over       *pricedLine
 	}
-	lines, err := saleLinesOf(ctx, env, env.Window, drugs, nil, func(l *tracewatch.TimelineEntry) judged {
+	lines, err := saleLinesOf(ctx, env, env.Window, drugs, nil, true, func(l *tracewatch.TimelineEntry) judged {
 		pl, ok := o.judge(env, l)
 		j := judged{inst: l.Institution, drug: l.DrugCode, at: l.Time, ok: ok}
 		if ok && pl.excess > 0 {
+			kept := *l // the reader hands over the same entry for the next line
+			pl.line = &kept
 			j.over = &pl
 		}
 		return j

@@ -159,13 +159,15 @@ func saleLines(ctx context.Context, env *Env, w tracewatch.Window, drugs []strin
 	// Each line is kept by pointer (InsuredLines hands over a line of its own per call):
 	// at a province's scale (10^6 lines of 744 bytes) a slice of values spent more time
 	// copying itself as it grew than the rule judging it.
-	return saleLinesOf(ctx, env, w, drugs, keep, func(l *tracewatch.TimelineEntry) *tracewatch.TimelineEntry { return l })
+	return saleLinesOf(ctx, env, w, drugs, keep, false, func(l *tracewatch.TimelineEntry) *tracewatch.TimelineEntry { return l })
 }
 
 // saleLinesOf is saleLines keeping of each line only what project makes of it, so that
-// a rule that needs a few figures of 10^6 lines does not hold the lines.
+// a rule that needs a few figures of 10^6 lines does not hold the lines. transient says
+// that neither keep nor project keeps the line's pointer (a projection that keeps a line
+// copies it): the reader then hands over the same entry every time.
 func saleLinesOf[T any](ctx context.Context, env *Env, w tracewatch.Window, drugs []string, keep func(*tracewatch.TimelineEntry) bool,
-	project func(*tracewatch.TimelineEntry) T) ([]T, error) {
+	transient bool, project func(*tracewatch.TimelineEntry) T) ([]T, error) {
 	type sale struct{ inst, setl, drug string }
 	type feeLine struct{ inst, visit, line, drug string }
 	type held struct {
@@ -179,7 +181,8 @@ func saleLinesOf[T any](ctx context.Context, env *Env, w tracewatch.Window, drug
 	var all [][]held
 	n := 0
 	reported := map[sale]bool{}
-	err := env.Src.InsuredLines(ctx, facts.LineQuery{Window: w, Drugs: drugs}, func(l *tracewatch.TimelineEntry, _ tracewatch.Person) error {
+	q := facts.LineQuery{Window: w, Drugs: drugs, NoPerson: true, Transient: transient}
+	err := env.Src.InsuredLines(ctx, q, func(l *tracewatch.TimelineEntry, _ tracewatch.Person) error {
 		if l.Time.IsZero() || l.Qty <= 0 || (keep != nil && !keep(l)) {
 			return ctx.Err()
 		}

@@ -77,16 +77,31 @@ func personDate(t sql.NullTime) time.Time {
 // claimSelect is the select list eachClaim reads by name: an event line e, its
 // settlement id and fund share (the SQL expressions setl and fund) and the person's
 // reference data p (NULL when unknown).
-func claimSelect(setl, fund string) string {
+func claimSelect(setl, fund string) string { return claimSelectOf(setl, fund, personCols) }
+
+// personCols are the person's columns of claimSelect, from p; noPersonCols the same
+// columns for a read that does not look the person up.
+const (
+	personCols   = `p.psn_no AS p_psn_no, p.gender AS gender, p.birth AS birth, p.death AS death`
+	noPersonCols = `CAST(NULL AS VARCHAR) AS p_psn_no, CAST(NULL AS VARCHAR) AS gender, CAST(NULL AS DATE) AS birth, CAST(NULL AS DATE) AS death`
+)
+
+// claimSelectOf is claimSelect with the person's columns person.
+func claimSelectOf(setl, fund, person string) string {
 	return `SELECT e.msgid AS msgid, e.line AS line, e.infno AS infno, e.kind AS kind, e.setting AS setting,
 e.fixmedins_code AS fixmedins_code, e.med_list_codg AS med_list_codg, e.item_name AS item_name, e.qty AS qty,
 e.split_pack AS split_pack, e.unit_price_fen AS unit_price_fen, e.amount_fen AS amount_fen, e.event_time AS event_time,
 e.receipt AS receipt, ` + setl + ` AS setl_id, e.visit AS visit, e.fee_line AS fee_line, e.psn_no AS psn_no,
-e.settle_type AS settle_type, ` + fund + ` AS fund, p.psn_no AS p_psn_no, p.gender AS gender, p.birth AS birth,
-p.death AS death`
+e.settle_type AS settle_type, ` + fund + ` AS fund, ` + person
 }
 
 func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
+	return s.eachClaimOf(ctx, op, q, args, false, fn)
+}
+
+// eachClaimOf is eachClaim; transient hands fn the same entry every time
+// (facts.LineQuery.Transient).
+func (s *Store) eachClaimOf(ctx context.Context, op, q string, args []any, transient bool, fn func(*tracewatch.TimelineEntry, tracewatch.Person) error) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
@@ -111,11 +126,20 @@ func (s *Store) eachClaim(ctx context.Context, op, q string, args []any, fn func
 	if err != nil {
 		return tracewatch.E(op, tracewatch.KindInternal, err)
 	}
+	var reused *tracewatch.TimelineEntry
+	if transient {
+		reused = new(tracewatch.TimelineEntry)
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return tracewatch.E(op, tracewatch.KindInternal, err)
 		}
-		t := new(tracewatch.TimelineEntry) // the caller's to keep (facts.Reader.InsuredLines)
+		t := reused
+		if t == nil {
+			t = new(tracewatch.TimelineEntry) // the caller's to keep (facts.Reader.InsuredLines)
+		} else {
+			*t = tracewatch.TimelineEntry{}
+		}
 		var p tracewatch.Person
 		t.MsgID, t.Line, t.Infno, t.Institution, t.SplitPack = msgid, line, infno, inst, split
 		t.Kind, t.Setting = tracewatch.EventKind(kind), tracewatch.Setting(setting)

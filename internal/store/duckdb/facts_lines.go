@@ -38,18 +38,21 @@ func (s *Store) InsuredLines(ctx context.Context, q facts.LineQuery, fn func(*tr
 	}
 	win, args := windowSQL(q.Window, "e.event_time")
 	drugs, dargs := drugSetSQL("e.med_list_codg", q.Drugs)
-	person := ` LEFT JOIN persons p ON p.psn_no = e.psn_no`
-	if q.KnownPerson {
+	person, cols := ` LEFT JOIN persons p ON p.psn_no = e.psn_no`, personCols
+	switch {
+	case q.KnownPerson:
 		person = ` JOIN persons p ON p.psn_no = e.psn_no`
+	case q.NoPerson:
+		person, cols = "", noPersonCols
 	}
 	one := append(append([]any{}, dargs...), args...)
 	sql := `WITH ` + visitSettled + `
-SELECT * FROM (` + claimSelect("e.setl_id", saleFund) + ` FROM events e` + person + settledJoins + `
+SELECT * FROM (` + claimSelectOf("e.setl_id", saleFund, cols) + ` FROM events e` + person + settledJoins + `
 WHERE e.kind = 'sale' AND e.settle_type = '1'` + drugs + liveLine + win + `
-UNION ALL ` + claimSelect("st.setl_id", feeLineFund("e")) + ` FROM events e` + person + `
+UNION ALL ` + claimSelectOf("st.setl_id", feeLineFund("e"), cols) + ` FROM events e` + person + `
 LEFT JOIN sv st ON st.fixmedins_code = e.fixmedins_code AND st.visit = e.visit
 WHERE e.kind = 'fee_line' AND coalesce(st.void, 0) = 0` + drugs + win + `) u` + claimOrder
-	return s.eachClaim(ctx, "duckdb.InsuredLines", sql, append(one, one...), fn)
+	return s.eachClaimOf(ctx, "duckdb.InsuredLines", sql, append(one, one...), q.Transient, fn)
 }
 
 // SaleLineCounts implements facts.Reader: per institution, the sale-side lines of the

@@ -84,6 +84,7 @@ func Run(t *testing.T, open Opener) {
 		{"TravelSettlements", testTravelSettlements},
 		{"DrugLimitsPrice", testDrugLimitsPrice},
 		{"UnsourcedTally", testUnsourcedTally},
+		{"InsuredLinesModes", testInsuredLinesModes},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, fresh(t, open)) })
 	}
