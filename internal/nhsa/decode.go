@@ -150,13 +150,15 @@ func decode(req Request, checked bool) ([]tracewatch.Event, []RowError, error) {
 	if !checked && len(req.Input) > 0 && !json.Valid(req.Input) {
 		return nil, nil, invalid("input", "malformed: want a JSON object")
 	}
-	in, err := inputObject(req.Input)
+	a := getArena()
+	defer putArena(a)
+	in, err := a.inputObject(req.Input)
 	if err != "" {
 		return nil, nil, invalid("input", err)
 	}
 	base := tracewatch.Event{MsgID: msgID, Infno: req.Infno, Kind: sp.kind, Setting: sp.setting, Institution: inst, Sent: infTime(req)}
 	if sp.fill == nil {
-		events, errs, err := settlement(in, base, notAfter, invalid)
+		events, errs, err := a.settlement(in, base, notAfter, invalid)
 		fillTime(events, req)
 		return events, errs, err
 	}
@@ -184,12 +186,12 @@ func decode(req Request, checked bool) ([]tracewatch.Event, []RowError, error) {
 	var errs []RowError
 	for i, el := range elems {
 		n := i + 1
-		obj, ok := object(el)
+		obj, ok := a.object(el)
 		if !ok {
 			errs = append(errs, RowError{Row: n, Field: paths[i], Msg: msgObject})
 			continue
 		}
-		r := &row{fields: obj, path: paths[i], n: n, notAfter: notAfter}
+		r := &row{a: a, fields: obj, path: paths[i], n: n, notAfter: notAfter}
 		ev := base
 		ev.Line = n
 		sp.fill(r, &ev)
@@ -220,7 +222,7 @@ func fillTime(events []tracewatch.Event, req Request) {
 
 // inputObject decodes the input object, which may also arrive as a JSON string holding
 // it. It returns the reason when the input is missing or malformed.
-func inputObject(raw json.RawMessage) (members, string) {
+func (a *arena) inputObject(raw json.RawMessage) (members, string) {
 	t := bytes.TrimSpace(raw)
 	if len(t) > 0 && t[0] == '"' {
 		var s string
@@ -235,7 +237,7 @@ func inputObject(raw json.RawMessage) (members, string) {
 	if isNull(t) {
 		return nil, msgRequired
 	}
-	m, ok := object(t)
+	m, ok := a.object(t)
 	if !ok {
 		return nil, "malformed: want a JSON object"
 	}
@@ -372,7 +374,7 @@ func settlementCancel(r *row, ev *tracewatch.Event) {
 }
 
 // settlement decodes a 2207 / 2304 message; see Decode.
-func settlement(in members, base tracewatch.Event, notAfter time.Time, invalid func(field, msg string) error) ([]tracewatch.Event, []RowError, error) {
+func (a *arena) settlement(in members, base tracewatch.Event, notAfter time.Time, invalid func(field, msg string) error) ([]tracewatch.Event, []RowError, error) {
 	raw := in.get("data")
 	if isNull(raw) {
 		return nil, nil, invalid("data", "missing input node or no rows")
@@ -384,11 +386,11 @@ func settlement(in members, base tracewatch.Event, notAfter time.Time, invalid f
 	if len(rows) != 1 {
 		return nil, nil, invalid("data", "want exactly one settlement record")
 	}
-	obj, ok := object(rows[0])
+	obj, ok := a.object(rows[0])
 	if !ok {
 		return nil, []RowError{{Row: 1, Field: paths[0], Msg: msgObject}}, nil
 	}
-	h := &row{fields: obj, path: paths[0], n: 1, notAfter: notAfter}
+	h := &row{a: a, fields: obj, path: paths[0], n: 1, notAfter: notAfter}
 	head := base
 	head.Settlement = h.required("setl_id")
 	head.Visit = h.text("mdtrt_id")
@@ -438,12 +440,12 @@ func settlement(in members, base tracewatch.Event, notAfter time.Time, invalid f
 	errs := h.errs
 	for i, el := range elems {
 		n := i + 1
-		o, ok := object(el)
+		o, ok := a.object(el)
 		if !ok {
 			errs = append(errs, RowError{Row: n, Field: epaths[i], Msg: msgObject})
 			continue
 		}
-		e := &row{fields: o, path: epaths[i], n: n}
+		e := &row{a: a, fields: o, path: epaths[i], n: n}
 		sn := e.required("feedetl_sn")
 		code := e.required("drug_trac_codg")
 		if utf8.RuneCountInString(code) > MaxCodeLen {

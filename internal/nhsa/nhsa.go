@@ -90,7 +90,9 @@ func DecodeRequest(body []byte) (Request, error) {
 		err := json.Unmarshal(t, &v) // for the reason only
 		return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "malformed JSON: %s", jsonReason(err))
 	}
-	fields, ok := object(t)
+	a := getArena()
+	defer putArena(a)
+	fields, ok := a.object(t)
 	if !ok {
 		return Request{}, tracewatch.Errorf(op, tracewatch.KindInvalid, "want a JSON object")
 	}

@@ -3,6 +3,7 @@ package nhsa
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -18,6 +19,19 @@ func FuzzObjectMatchesEncodingJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, ok := object(b)
+		// Read into an arena after another object and before a third, the same members,
+		// and the other objects' members untouched.
+		a := getArena()
+		before, _ := a.object([]byte(`{"x":1,"y":"z"}`))
+		inArena, okArena := a.object(b)
+		after, _ := a.object([]byte(`{"w":[2]}`))
+		if okArena != ok || !reflect.DeepEqual(inArena, got) && (len(inArena) > 0 || len(got) > 0) {
+			t.Fatalf("object(%q) in an arena = %v, %v; alone %v, %v", b, inArena, okArena, got, ok)
+		}
+		if len(before) != 2 || string(before.get("y")) != `"z"` || len(after) != 1 || string(after.get("w")) != `[2]` {
+			t.Fatalf("object(%q) in an arena disturbed the others: %v, %v", b, before, after)
+		}
+		putArena(a)
 		if !json.Valid(b) {
 			return
 		}
