@@ -50,6 +50,10 @@ func runIngest(e env) int {
 	if err != nil {
 		return failRemote(e, "ingest", err)
 	}
+	if rc != nil && *ledgerMode != ledgerAuto {
+		fmt.Fprintf(e.stderr, "tracewatch ingest: --ledger %s applies to a local store; a server keeps its ledger at every commit\n", *ledgerMode)
+		return exitUsage
+	}
 	ctx := context.Background()
 	terminal := e.stderr == os.Stderr && isTerminal(os.Stderr)
 	progress := terminal || *progressFlag

@@ -63,4 +63,10 @@ func TestIngestLedgerModes(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, `--ledger "later"`) {
 		t.Errorf("--ledger later: %d %s", code, stderr)
 	}
+	// A server keeps its own ledger: asking it for another way is a usage error, before
+	// any request is sent.
+	code, _, stderr = runCLI(t, "", "ingest", "--ledger", "end", "--server", "http://127.0.0.1:1", "--token", "x", files[0])
+	if code != exitUsage || !strings.Contains(stderr, "applies to a local store") {
+		t.Errorf("--ledger end --server: %d %s", code, stderr)
+	}
 }
