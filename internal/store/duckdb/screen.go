@@ -449,6 +449,9 @@ var inboundSQL = `SELECT code_id, fixmedins_code, min(t) AS t FROM (
       AND e.withdrawn_by IS NULL) i
 GROUP BY code_id, fixmedins_code`
 
+// unitSep separates the values of a list passed as one text parameter (ASCII US).
+const unitSep = "\x1f"
+
 // UnsourcedLines streams the sale lines (3505, 2207) of codes their seller had not
 // received before the sale, neither the code nor its parent package, and says whether the
 // seller had received another pack of the same carton (then the pack most likely came
@@ -477,15 +480,24 @@ func (s *Store) UnsourcedLines(ctx context.Context, q facts.UnsourcedQuery, fn f
 			}
 		}
 		sort.Strings(insts)
-		vals := make([]string, len(insts))
-		for i, in := range insts {
-			vals[i] = "(CAST(? AS VARCHAR))"
-			args = append(args, in)
-		}
-		if len(insts) == 0 {
+		switch joined := strings.Join(insts, unitSep); {
+		case len(insts) == 0:
 			itemized, tallied = "FALSE", "TRUE"
-		} else {
+		case strings.Count(joined, unitSep) == len(insts)-1 && insts[0] != "":
+			// One parameter, split by the database: 30,000 institutions as as many
+			// parameters took DuckDB 0.65 s to plan (growing faster than their number),
+			// as one 5 ms.
+			item = "item (fixmedins_code) AS (SELECT unnest(string_to_array(CAST(? AS VARCHAR), CAST(? AS VARCHAR)))),\n"
+			args = append(args, joined, unitSep)
+		default: // an empty code, or one holding the separator: one parameter each
+			vals := make([]string, len(insts))
+			for i, in := range insts {
+				vals[i] = "(CAST(? AS VARCHAR))"
+				args = append(args, in)
+			}
 			item = "item (fixmedins_code) AS (VALUES " + strings.Join(vals, ", ") + "),\n"
+		}
+		if item != "" {
 			itemized, tallied = "%s IN (SELECT fixmedins_code FROM item)", "%s NOT IN (SELECT fixmedins_code FROM item)"
 		}
 	}
