@@ -132,14 +132,12 @@ func runIngest(e env) int {
 			finished(names[i], s, time.Since(start))
 			start = time.Now()
 		})
+		// Whatever the load did, the ledger follows the facts it committed.
+		var cerr error
 		if deferred {
-			// Whatever the load did, the ledger follows the facts it committed.
 			t := time.Now()
-			codes, cerr := st.CatchUpLedger(ctx)
-			if cerr != nil {
-				return fail(e.stderr, "ingest", fmt.Errorf("the files are stored, but the ledger could not be rebuilt from them (the next command that opens the store tries again): %w", cerr))
-			}
-			if !*asJSON {
+			var codes int64
+			if codes, cerr = st.CatchUpLedger(ctx); cerr == nil && !*asJSON {
 				fmt.Fprintf(e.stdout, "ledger: rebuilt from the facts after the load, %d codes in %s\n", codes, time.Since(t).Round(time.Millisecond))
 			}
 		}
@@ -147,7 +145,14 @@ func runIngest(e env) int {
 			if terminal {
 				fmt.Fprintln(e.stderr)
 			}
-			return fail(e.stderr, "ingest", fmt.Errorf("%s: %w (committed batches are kept; re-run to continue)", names[failed], err))
+			err = fmt.Errorf("%s: %w (committed batches are kept; re-run to continue)", names[failed], err)
+			if cerr != nil {
+				err = fmt.Errorf("%w; the ledger could not be rebuilt either (the next command that opens the store tries again): %v", err, cerr)
+			}
+			return fail(e.stderr, "ingest", err)
+		}
+		if cerr != nil {
+			return fail(e.stderr, "ingest", fmt.Errorf("the files are stored, but the ledger could not be rebuilt from them (the next command that opens the store tries again): %w", cerr))
 		}
 	}
 	if *asJSON {
